@@ -1,0 +1,85 @@
+"""Agent configuration (agent.toml in the state folder, or --config FILE) and the state folder layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mamori.tomlconf import Key, load, one_of, positive, render
+
+SCHEMA = [
+    Key("shipper.heartbeat_seconds", float, 60.0,
+        "Seconds between heartbeats to the collector (the collector flags silent terminals).", positive),
+    Key("shipper.batch_max_events", int, 500, "Most events sent in one batch.", positive),
+    Key("shipper.max_in_flight_batches", int, 4, "Batches sent before waiting for the collector's ack.",
+        positive),
+    Key("shipper.backoff_initial_seconds", float, 0.5, "First reconnect delay after a failure.", positive),
+    Key("shipper.backoff_max_seconds", float, 60.0,
+        "Reconnect delay cap; delays double up to this, with random jitter.", positive),
+    Key("shipper.connect_timeout_seconds", float, 10.0, "Give up a connection attempt after this long.",
+        positive),
+    Key("shipper.stop_flush_seconds", float, 3.0,
+        "On shutdown, how long to try sending what is still spooled (the rest is sent on the next start).",
+        positive),
+    Key("spool.capacity", int, 100_000,
+        "Most events kept while the collector is unreachable; beyond it the least severe are dropped\n"
+        "and a spool.overflow event records how many.", positive),
+    Key("log.level", str, "info", "Log verbosity: debug, info, warning, error.",
+        one_of("debug", "info", "warning", "error")),
+]
+
+HEADER = """Mamori agent configuration.
+Every key is listed with its default; restart the agent to apply."""
+
+
+@dataclass(frozen=True)
+class StateDir:
+    """Paths inside the agent's state folder."""
+
+    root: Path
+
+    @property
+    def key(self) -> Path:
+        return self.root / "agent.key"
+
+    @property
+    def cert(self) -> Path:
+        return self.root / "agent.crt"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.root / "ca.crt"
+
+    @property
+    def identity(self) -> Path:
+        return self.root / "identity.json"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "agent.toml"
+
+    @property
+    def policy(self) -> Path:
+        return self.root / "policy.json"
+
+    @property
+    def spool(self) -> Path:
+        return self.root / "spool"
+
+    @property
+    def running_marker(self) -> Path:
+        return self.root / "running.pid"
+
+
+def load_settings(state: StateDir, path: Path | None) -> dict[str, Any]:
+    """--config FILE if given (must exist); else agent.toml in the state folder if present; else defaults."""
+    if path is not None:
+        return load(path, SCHEMA)
+    if state.config.exists():
+        return load(state.config, SCHEMA)
+    return {k.name: k.default for k in SCHEMA}
+
+
+def render_config() -> str:
+    return render(SCHEMA, None, HEADER)

@@ -1,0 +1,60 @@
+"""The agent's cached policy: what the collector last pushed, or the strictest mode when there is none."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.fsutil import write_atomic
+from mamori import policy
+
+log = logging.getLogger("mamori.agent.policy")
+
+
+@dataclass(frozen=True)
+class Effective:
+    """The policy in force and where it came from: "collector", "cached" or "strictest"."""
+
+    document: dict[str, Any]
+    version: str
+    source: str
+    problem: str = ""
+
+
+class PolicyCache:
+    def __init__(self, path: Path, segment: str):
+        self.path = path
+        self.segment = segment
+        self.current = self.load()
+
+    def load(self) -> Effective:
+        """Read the cache; a missing, unreadable or invalid one fails closed to the strictest policy."""
+        try:
+            stored = json.loads(self.path.read_text(encoding="utf-8"))
+            document = policy.validate(stored["document"])
+            version = str(stored["version"])
+            if document["segment"] != self.segment:
+                raise policy.PolicyError(f"policy is for segment {document['segment']}, not {self.segment}")
+            return Effective(document, version, "cached")
+        except FileNotFoundError:
+            return Effective(policy.strictest(self.segment), "", "strictest", "no policy received yet")
+        except (OSError, ValueError, KeyError, TypeError, policy.PolicyError) as exc:
+            log.error("policy cache %s unusable, enforcing the strictest policy: %s", self.path, exc)
+            return Effective(policy.strictest(self.segment), "", "strictest", f"cached policy unusable: {exc}")
+
+    def apply(self, version: str, data: bytes) -> Effective:
+        """Validate and store a pushed policy; on any problem raise PolicyError and keep the current one."""
+        document = policy.parse(data)
+        if document["segment"] != self.segment:
+            raise policy.PolicyError(f"policy is for segment {document['segment']}, not {self.segment}")
+        record = {"version": version, "document": document}
+        write_atomic(self.path, json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"), 0o600)
+        self.current = Effective(document, version, "collector")
+        return self.current
+
+    def sha256(self) -> str:
+        return hashlib.sha256(policy.canonical(self.current.document)).hexdigest()

@@ -1,0 +1,255 @@
+"""Ships spooled events to the collector over one mutual-TLS gRPC stream, deleting them only once acked.
+
+Protobuf messages are built here from the spool's serialized events; nothing else in the agent sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from agent.config import StateDir
+from agent.identity import Identity
+from agent.policy_cache import PolicyCache
+from mamori import __version__
+from mamori.policy import PolicyError
+from mamori.v1 import events_pb2, telemetry_pb2, telemetry_pb2_grpc
+
+log = logging.getLogger("mamori.agent.shipper")
+
+# Codes after which retrying the same data cannot help: the collector said no to us, not to the network.
+FATAL_CODES = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
+
+
+@dataclass
+class ShipperState:
+    connected: bool = False
+    last_error: str = ""
+    last_ack_seq: int = 0
+    refused: bool = False  # the collector refused us (revoked / unknown): keep spooling, retry slowly
+
+
+_rng = random.Random()
+
+
+def backoff_delay(attempt: int, initial: float, cap: float) -> float:
+    """Capped exponential backoff with jitter: uniform in [initial/2, min(cap, initial * 2**attempt)].
+
+    The jitter spreads reconnects of a whole office after a collector restart; the floor keeps a
+    flapping link from being hammered with zero-delay retries.
+    """
+    ceiling = min(cap, initial * (2 ** min(attempt, 30)))
+    return _rng.uniform(initial / 2, ceiling) if ceiling > initial / 2 else ceiling
+
+
+class Shipper:
+    def __init__(self, spool: Any, identity: Identity, state: StateDir, settings: dict[str, Any],
+                 policy: PolicyCache, started: float | None = None):
+        self.spool = spool
+        self.identity = identity
+        self.state = state
+        self.settings = settings
+        self.policy = policy
+        self.started = started or time.monotonic()
+        self.status = ShipperState()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._batch_id = 0
+
+    def _on_append(self, *_args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    def _credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.state.ca_cert.read_bytes(),
+            private_key=self.state.key.read_bytes(),
+            certificate_chain=self.state.cert.read_bytes(),
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, ship, and reconnect with backoff until stop is set."""
+        self._loop = asyncio.get_running_loop()
+        self.spool.add_listener(self._on_append)
+        try:
+            await self._reconnect_loop(stop)
+        finally:
+            self.spool.remove_listener(self._on_append)
+
+    async def _reconnect_loop(self, stop: asyncio.Event) -> None:
+        attempt = 0
+        while not stop.is_set():
+            progressed = await self._session(stop)
+            if stop.is_set():
+                break
+            attempt = 0 if progressed else attempt + 1
+            delay = backoff_delay(attempt, self.settings["shipper.backoff_initial_seconds"],
+                                  self.settings["shipper.backoff_max_seconds"])
+            if self.status.refused:
+                delay = self.settings["shipper.backoff_max_seconds"]
+            log.info("reconnecting in %.1f s (%s)", delay, self.status.last_error or "stream ended")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def flush(self, deadline: float) -> bool:
+        """Try to deliver everything spooled within deadline seconds (used on shutdown)."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self._session(stop, until_empty=True))
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=deadline)
+        except TimeoutError:
+            stop.set()
+            task.cancel()
+        return await asyncio.to_thread(self.spool.depth) == 0
+
+    async def _session(self, stop: asyncio.Event, until_empty: bool = False) -> bool:
+        """One stream; returns True when the collector acknowledged anything (resets the backoff)."""
+        options = [("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 10_000)]
+        progressed = False
+        async with grpc.aio.secure_channel(self.identity.telemetry_target, self._credentials(), options) as channel:
+            try:
+                await asyncio.wait_for(channel.channel_ready(), self.settings["shipper.connect_timeout_seconds"])
+            except TimeoutError:
+                self.status.last_error = f"cannot reach collector {self.identity.telemetry_target}"
+                return False
+            call = telemetry_pb2_grpc.TelemetryStub(channel).Stream()
+            session = _Session(self, call, stop, until_empty)
+            try:
+                progressed = await session.run()
+                self.status.refused = False
+            except grpc.aio.AioRpcError as exc:
+                progressed = session.acked_any
+                self.status.last_error = f"{exc.code().name}: {exc.details()}"
+                self.status.refused = exc.code() in FATAL_CODES
+                if self.status.refused:
+                    log.error("collector refused this agent: %s", self.status.last_error)
+                else:
+                    log.warning("stream ended: %s", self.status.last_error)
+            finally:
+                self.status.connected = False
+                call.cancel()
+        return progressed
+
+
+class _Session:
+    """The state of one stream: what has been sent and not yet acknowledged."""
+
+    def __init__(self, shipper: Shipper, call: Any, stop: asyncio.Event, until_empty: bool):
+        self.s = shipper
+        self.call = call
+        self.stop = stop
+        self.until_empty = until_empty
+        self.in_flight: deque[tuple[int, int]] = deque()  # (batch_id, last seq)
+        self.last_sent = 0
+        self.acked_any = False
+        self.ended = asyncio.Event()
+
+    async def run(self) -> bool:
+        s = self.s
+        eff = s.policy.current
+        await self.call.write(telemetry_pb2.AgentMessage(hello=telemetry_pb2.Hello(
+            agent_version=__version__, policy_version=eff.version)))
+        receiver = asyncio.create_task(self._receive())
+        try:
+            await self._send_loop()
+        finally:
+            if not receiver.done():
+                receiver.cancel()
+        if receiver.done() and not receiver.cancelled() and receiver.exception():
+            raise receiver.exception()  # type: ignore[misc]
+        return self.acked_any
+
+    async def _send_loop(self) -> None:
+        s = self.s
+        max_events = s.settings["shipper.batch_max_events"]
+        max_in_flight = s.settings["shipper.max_in_flight_batches"]
+        heartbeat_every = s.settings["shipper.heartbeat_seconds"]
+        next_heartbeat = time.monotonic()
+        while not self.stop.is_set() and not self.ended.is_set():
+            s._wake.clear()
+            if time.monotonic() >= next_heartbeat:
+                await self._heartbeat()
+                next_heartbeat = time.monotonic() + heartbeat_every
+            sent = False
+            if len(self.in_flight) < max_in_flight:
+                rows = await asyncio.to_thread(s.spool.pending, self.last_sent, max_events)
+                if rows:
+                    await self._send(rows)
+                    sent = True
+                elif self.until_empty and not self.in_flight:
+                    await self.call.done_writing()
+                    return
+            if sent:
+                continue
+            timeout = max(0.0, next_heartbeat - time.monotonic())
+            waiters = [asyncio.ensure_future(e.wait()) for e in (s._wake, self.stop, self.ended)]
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+
+    async def _send(self, rows: list[tuple[int, bytes]]) -> None:
+        self.s._batch_id += 1
+        batch = telemetry_pb2.EventBatch(batch_id=self.s._batch_id)
+        for _seq, data in rows:
+            batch.events.append(events_pb2.Event.FromString(data))
+        await self.call.write(telemetry_pb2.AgentMessage(batch=batch))
+        self.last_sent = rows[-1][0]
+        self.in_flight.append((self.s._batch_id, self.last_sent))
+
+    async def _heartbeat(self) -> None:
+        s = self.s
+        eff = s.policy.current
+        depth = await asyncio.to_thread(s.spool.depth)
+        await self.call.write(telemetry_pb2.AgentMessage(heartbeat=telemetry_pb2.Heartbeat(
+            spool_depth=depth, policy_version=eff.version, policy_mode=eff.source,
+            uptime_seconds=int(time.monotonic() - s.started))))
+
+    async def _receive(self) -> None:
+        s = self.s
+        try:
+            async for message in self.call:
+                body = message.WhichOneof("body")
+                if body == "welcome":
+                    s.status.connected = True
+                    s.status.last_error = ""
+                    log.info("connected to collector as %s", message.welcome.agent_id)
+                elif body == "ack":
+                    await self._on_ack(message.ack)
+                elif body == "policy":
+                    await asyncio.to_thread(apply_policy, s, message.policy)
+        finally:
+            self.ended.set()
+
+    async def _on_ack(self, ack: Any) -> None:
+        s = self.s
+        await asyncio.to_thread(s.spool.ack, ack.acked_seq)
+        s.status.last_ack_seq = ack.acked_seq
+        self.acked_any = True
+        while self.in_flight and self.in_flight[0][1] <= ack.acked_seq:
+            self.in_flight.popleft()
+        s._wake.set()
+
+
+def apply_policy(shipper: Shipper, update: Any) -> None:
+    """Store a pushed policy and record the outcome as an event; a bad one changes nothing."""
+    try:
+        eff = shipper.policy.apply(update.version, update.document)
+    except (PolicyError, OSError) as exc:
+        log.error("rejected policy %s: %s", update.version, exc)
+        shipper.spool.append("policy.rejected", {"version": update.version[:64], "reason": str(exc)[:500]})
+        return
+    log.info("applied policy %s for segment %s", eff.version, eff.document["segment"])
+    shipper.spool.append("policy.applied", {
+        "version": eff.version, "segment": eff.document["segment"], "sha256": shipper.policy.sha256(),
+        "mode": eff.source,
+    })

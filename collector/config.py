@@ -1,0 +1,90 @@
+"""The collector's data folder: where its CA, certificates, config file and database live."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mamori.tomlconf import ConfigError, Key, host_port, load, positive, render
+
+ENV_DATA_DIR = "MAMORI_DATA_DIR"
+
+SCHEMA = [
+    Key("server.listen", str, "0.0.0.0:7443",
+        "Telemetry endpoint (mutual TLS). Agents stream events here with their client certificates.",
+        host_port),
+    Key("server.enroll_listen", str, "0.0.0.0:7444",
+        "Enrollment endpoint (server-authenticated TLS). Agents present an enrollment token here once.",
+        host_port),
+    Key("server.max_message_bytes", int, 4 * 1024 * 1024,
+        "Largest single message accepted from an agent, in bytes; larger ones are refused.", positive),
+    Key("server.max_batch_events", int, 5000,
+        "Most events accepted in one batch; a larger batch is refused and nothing of it is stored.", positive),
+    Key("server.revocation_check_seconds", float, 2.0,
+        "How often open streams are checked against revocations made by `agents revoke`.", positive),
+    Key("server.shutdown_grace_seconds", float, 5.0,
+        "On SIGTERM: seconds to let in-flight batches finish before connections are closed.", positive),
+    Key("database.url", str, "",
+        "SQLAlchemy URL of the store. Empty: SQLite file mamori.db in the data folder.\n"
+        "PostgreSQL: postgresql://USER:PASSWORD@HOST:5432/DBNAME (several collectors may share it)."),
+    Key("pki.agent_cert_days", int, 365, "Validity of agent certificates issued at enrollment, in days.",
+        positive),
+    Key("pki.hosts", list, [], "Host names and addresses in the server certificate (set by `init --host`)."),
+]
+
+HEADER = """Mamori collector configuration.
+Every key is listed with its default; edit and restart `mamori-collector serve` to apply."""
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """Paths inside a collector data folder."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "collector.toml"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.root / "ca.key"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.root / "ca.crt"
+
+    @property
+    def server_key(self) -> Path:
+        return self.root / "server.key"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.root / "server.crt"
+
+    @property
+    def sqlite(self) -> Path:
+        return self.root / "mamori.db"
+
+    def database_url(self, settings: dict[str, Any]) -> str:
+        return settings["database.url"] or f"sqlite:///{self.sqlite}"
+
+    def load_settings(self) -> dict[str, Any]:
+        if not self.config.exists():
+            raise ConfigError(
+                f"{self.config}: not found — run `mamori-collector init --data-dir {self.root}` first"
+            )
+        return load(self.config, SCHEMA)
+
+
+def resolve_data_dir(arg: str | None) -> DataDir:
+    value = arg or os.environ.get(ENV_DATA_DIR)
+    if not value:
+        raise ConfigError(f"no data folder: pass --data-dir DIR or set {ENV_DATA_DIR}")
+    return DataDir(Path(value).expanduser().resolve())
+
+
+def render_config(values: dict[str, Any]) -> str:
+    return render(SCHEMA, values, HEADER)

@@ -1,0 +1,270 @@
+"""The collector's gRPC servers: enrollment over server TLS, telemetry over mutual TLS.
+
+The agent's identity comes from the client certificate the TLS layer verified against our CA,
+never from a message field. Protobuf types are converted to plain events here and go no further.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from sqlalchemy import Engine
+
+from collector import pki
+from collector.config import DataDir
+from collector.policies import current_policy
+from collector.store import queries
+from collector.store.db import make_engine
+from collector.store.ingest import UnknownAgent, store_batch, touch_agent
+from mamori import events as ev
+from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
+
+log = logging.getLogger("mamori.collector.server")
+MAX_FACT_LEN = 255
+
+
+@dataclass
+class Peer:
+    agent_id: str
+    segment: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
+    """One bidirectional stream per agent: batches in, acks and policy updates out."""
+
+    def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event):
+        self.engine = engine
+        self.max_batch = settings["server.max_batch_events"]
+        self.stopping = stopping
+        # agent id -> events set when that agent is revoked, one per open stream
+        self.streams: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    async def _authenticate(self, context: grpc.aio.ServicerContext) -> Peer:
+        auth = context.auth_context()
+        pems = auth.get("x509_pem_cert") or []
+        if not pems:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "client certificate required")
+        try:
+            ident = pki.cert_identity(pems[0])
+        except (pki.PKIError, ValueError) as exc:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"certificate not usable: {exc}")
+        status, row = await asyncio.to_thread(queries.agent_status, self.engine, ident.agent_id)
+        if status == "unknown" or row is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
+        if status == "revoked":
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "agent has been revoked")
+        if not row.cert_matches(ident.serial_hex):
+            # A certificate superseded by a later enrollment of the same agent id.
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate is not the one on record")
+        return Peer(agent_id=ident.agent_id, segment=row.segment)
+
+    async def Stream(self, request_iterator, context):  # noqa: N802 (gRPC method name)
+        peer = await self._authenticate(context)
+        revoked = asyncio.Event()
+        self.streams[peer.agent_id].add(revoked)
+        log.info("agent %s connected from %s", peer.agent_id, context.peer())
+        try:
+            row = await asyncio.to_thread(queries.get_agent, self.engine, peer.agent_id)
+            await context.write(
+                telemetry_pb2.CollectorMessage(
+                    welcome=telemetry_pb2.Welcome(agent_id=peer.agent_id, last_stored_seq=row.last_seq)
+                )
+            )
+            await self._loop(peer, context, revoked)
+        finally:
+            self.streams[peer.agent_id].discard(revoked)
+            if not self.streams[peer.agent_id]:
+                del self.streams[peer.agent_id]
+            log.info("agent %s disconnected", peer.agent_id)
+
+    async def _next(self, context, revoked: asyncio.Event):
+        """The next agent message, or None when the stream must end (EOF, revocation, shutdown)."""
+        read = asyncio.ensure_future(context.read())
+        stop = asyncio.ensure_future(revoked.wait())
+        drain = asyncio.ensure_future(self.stopping.wait())
+        done, _ = await asyncio.wait({read, stop, drain}, return_when=asyncio.FIRST_COMPLETED)
+        for fut in (stop, drain):
+            fut.cancel()
+        if read not in done:
+            read.cancel()
+            if revoked.is_set():
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, "agent has been revoked")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "collector is shutting down; reconnect")
+        message = read.result()
+        return None if message is grpc.aio.EOF else message
+
+    async def _loop(self, peer: Peer, context, revoked: asyncio.Event) -> None:
+        while True:
+            message = await self._next(context, revoked)
+            if message is None:
+                return
+            body = message.WhichOneof("body")
+            if body == "batch":
+                await self._batch(peer, message.batch, context)
+            elif body == "heartbeat":
+                hb = message.heartbeat
+                await asyncio.to_thread(
+                    touch_agent, self.engine, peer.agent_id, seen_at=_now(),
+                    policy_version=hb.policy_version or None,
+                )
+            elif body == "hello":
+                await self._hello(peer, message.hello, context)
+            else:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "empty agent message")
+
+    async def _hello(self, peer: Peer, hello, context) -> None:
+        await asyncio.to_thread(
+            touch_agent, self.engine, peer.agent_id, seen_at=_now(),
+            policy_version=hello.policy_version or None, agent_version=hello.agent_version[:64] or None,
+        )
+        version, document = await asyncio.to_thread(current_policy, self.engine, peer.segment)
+        if hello.policy_version != version:
+            await context.write(
+                telemetry_pb2.CollectorMessage(
+                    policy=telemetry_pb2.PolicyUpdate(version=version, segment=peer.segment, document=document)
+                )
+            )
+
+    async def _batch(self, peer: Peer, batch, context) -> None:
+        if len(batch.events) > self.max_batch:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"batch of {len(batch.events)} events exceeds the limit of {self.max_batch}",
+            )
+        try:
+            decoded = [ev.decode(e) for e in batch.events]
+        except ev.EventError as exc:
+            # Nothing of a malformed batch is stored: the agent must not keep resending it blindly.
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed event: {exc}")
+        try:
+            result = await asyncio.to_thread(store_batch, self.engine, peer.agent_id, decoded, _now())
+        except UnknownAgent:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
+        await context.write(
+            telemetry_pb2.CollectorMessage(
+                ack=telemetry_pb2.Ack(batch_id=batch.batch_id, acked_seq=result.acked_seq)
+            )
+        )
+
+    async def watch_revocations(self, interval: float) -> None:
+        """Close open streams of agents revoked by staff (possibly through another collector)."""
+        while True:
+            await asyncio.sleep(interval)
+            if not self.streams:
+                continue
+            try:
+                revoked = await asyncio.to_thread(queries.revoked_agent_ids, self.engine, list(self.streams))
+            except Exception:  # a store hiccup must not end revocation checks for good
+                log.exception("revocation check failed")
+                continue
+            for agent_id in revoked:
+                for flag in self.streams.get(agent_id, ()):
+                    flag.set()
+
+
+class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
+    """Token + CSR in, certificate out; the token is spent only when a certificate is issued."""
+
+    def __init__(self, engine: Engine, datadir: DataDir, settings: dict[str, Any], telemetry_port: int):
+        self.engine = engine
+        self.ca_key = datadir.ca_key.read_bytes()
+        self.ca_cert = datadir.ca_cert.read_bytes()
+        self.cert_days = settings["pki.agent_cert_days"]
+        self.telemetry_port = telemetry_port
+
+    async def Enroll(self, request, context):  # noqa: N802 (gRPC method name)
+        facts = request.host
+        for name in ("hostname", "os", "os_version", "agent_version", "machine_id"):
+            if len(getattr(facts, name)) > MAX_FACT_LEN:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"host.{name} is too long")
+        if not request.token:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "enrollment token missing")
+        agent_id = str(uuid.uuid4())
+        try:
+            cert_pem = pki.sign_agent_csr(self.ca_key, self.ca_cert, request.csr_pem, agent_id, self.cert_days)
+        except pki.PKIError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        ident = pki.cert_identity(cert_pem)
+        try:
+            token = await asyncio.to_thread(
+                queries.enroll_agent, self.engine,
+                token_hash=pki.hash_token(request.token), now=_now(), agent_id=agent_id,
+                hostname=facts.hostname, os=facts.os, os_version=facts.os_version,
+                agent_version=facts.agent_version, machine_id=facts.machine_id,
+                cert_serial=ident.serial_hex, cert_sha256=ident.sha256, cert_not_after=ident.not_after,
+            )
+        except queries.TokenError as exc:
+            reason = {
+                "unknown": "enrollment token is unknown",
+                "expired": "enrollment token has expired",
+                "used_up": "enrollment token has already been used",
+            }.get(exc.reason, str(exc))
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, reason)
+        log.info("enrolled agent %s (%s, %s)", agent_id, facts.hostname, token.segment)
+        return enrollment_pb2.EnrollResponse(
+            agent_id=agent_id, certificate_pem=cert_pem, ca_chain_pem=self.ca_cert,
+            segment=token.segment, department=token.department, telemetry_port=self.telemetry_port,
+        )
+
+
+def _options(settings: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", settings["server.max_message_bytes"]),
+        ("grpc.max_send_message_length", 16 * 1024 * 1024),
+        ("grpc.keepalive_time_ms", 60_000),
+        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.so_reuseport", 0),  # two collectors must not silently share one port
+    ]
+
+
+async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
+    """Run both servers until SIGTERM/SIGINT, then drain: finish in-flight batches and stop."""
+    engine = make_engine(datadir.database_url(settings))
+    key, cert, ca = (datadir.server_key.read_bytes(), datadir.server_cert.read_bytes(),
+                     datadir.ca_cert.read_bytes())
+    stopping = asyncio.Event()
+    telemetry = Telemetry(engine, settings, stopping)
+    tele_server = grpc.aio.server(options=_options(settings))
+    telemetry_pb2_grpc.add_TelemetryServicer_to_server(telemetry, tele_server)
+    # require_client_auth: the TLS layer rejects peers without a certificate chaining to our CA.
+    tele_port = tele_server.add_secure_port(
+        settings["server.listen"], grpc.ssl_server_credentials([(key, cert)], ca, require_client_auth=True)
+    )
+    enroll_server = grpc.aio.server(options=_options(settings))
+    enrollment_pb2_grpc.add_EnrollmentServicer_to_server(
+        Enrollment(engine, datadir, settings, tele_port), enroll_server
+    )
+    enroll_port = enroll_server.add_secure_port(
+        settings["server.enroll_listen"], grpc.ssl_server_credentials([(key, cert)])
+    )
+    await tele_server.start()
+    await enroll_server.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    watcher = asyncio.create_task(telemetry.watch_revocations(settings["server.revocation_check_seconds"]))
+    log.info("serving telemetry on port %d, enrollment on port %d", tele_port, enroll_port)
+    if ready is not None:
+        ready(tele_port, enroll_port)
+    await stopping.wait()
+    log.info("shutting down: draining open streams")
+    watcher.cancel()
+    grace = settings["server.shutdown_grace_seconds"]
+    await enroll_server.stop(grace)
+    await tele_server.stop(grace)
+    engine.dispose()
+    log.info("stopped")

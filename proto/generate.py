@@ -1,0 +1,63 @@
+"""Regenerate committed artefacts: protobuf/gRPC code and the gettext .mo catalogues (python proto/generate.py)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+PROTO_ROOT = pathlib.Path(__file__).resolve().parent
+
+
+def generate(out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """Run protoc over every .proto into out_dir; return the files written."""
+    from grpc_tools import protoc  # dev-only dependency
+
+    sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "mamori" / "v1").glob("*.proto"))
+    include = pathlib.Path(protoc.__file__).parent / "_proto"
+    args = [
+        "protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{include}",
+        f"--python_out={out_dir}",
+        f"--pyi_out={out_dir}",
+        f"--grpc_python_out={out_dir}",
+        *sources,
+    ]
+    # protoc resolves relative paths against the cwd; sources are relative to PROTO_ROOT.
+    cwd = os.getcwd()
+    os.chdir(PROTO_ROOT)
+    try:
+        rc = protoc.main(args)
+    finally:
+        os.chdir(cwd)
+    if rc != 0:
+        raise SystemExit(f"protoc failed with exit code {rc}")
+    return sorted((out_dir / "mamori" / "v1").glob("*_pb2*.py*"))
+
+
+def compile_catalogs(locale_dir: pathlib.Path, out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """Compile every locale/*/LC_MESSAGES/*.po into a .mo under out_dir (same relative layout)."""
+    from babel.messages.mofile import write_mo  # dev-only dependency
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po_path in sorted(locale_dir.glob("*/LC_MESSAGES/*.po")):
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle, locale=po_path.parent.parent.name)
+        mo_path = out_dir / po_path.relative_to(locale_dir).with_suffix(".mo")
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with mo_path.open("wb") as handle:
+            write_mo(handle, catalog)
+        written.append(mo_path)
+    return written
+
+
+if __name__ == "__main__":
+    locale = PROTO_ROOT / "mamori" / "locale"
+    for path in compile_catalogs(locale, locale):
+        print(path.relative_to(PROTO_ROOT))
+    written = generate(PROTO_ROOT)
+    for path in written:
+        print(path.relative_to(PROTO_ROOT))
+    sys.exit(0)

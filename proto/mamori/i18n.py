@@ -1,0 +1,56 @@
+"""Message translation via gettext: Japanese by default, English by --lang en or an English locale."""
+
+from __future__ import annotations
+
+import gettext
+import os
+from pathlib import Path
+
+DOMAIN = "mamori"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+_translation: gettext.NullTranslations = gettext.NullTranslations()
+_lang = "ja"
+
+
+def choose_language(explicit: str | None = None) -> str:
+    """--lang wins, then MAMORI_LANG, then an English POSIX locale; staff default to Japanese."""
+    if explicit:
+        return "en" if explicit.lower().startswith("en") else "ja"
+    for var in ("MAMORI_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value and value not in ("C", "POSIX", "C.UTF-8", "C.utf8"):
+            return "en" if value.lower().startswith("en") else "ja"
+    return "ja"
+
+
+def setup(explicit: str | None = None) -> str:
+    """Install the catalogue for the chosen language; returns 'ja' or 'en'."""
+    global _translation, _lang
+    _lang = choose_language(explicit)
+    if _lang == "en":
+        _translation = gettext.NullTranslations()  # source strings are English
+    else:
+        _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=[_lang], fallback=False)
+    return _lang
+
+
+def language() -> str:
+    return _lang
+
+
+def _(message: str) -> str:
+    return _translation.gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _translation.ngettext(singular, plural, n)
+
+
+def lang_from_argv(argv: list[str]) -> str | None:
+    """The --lang value, read before argparse runs: help texts are translated when the parser is built."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
