@@ -30,8 +30,14 @@ def cmd_enroll(args: argparse.Namespace, state: StateDir) -> int:
     try:
         identity, cert_pem = enroll(state, hostmod.current(), args.collector, args.token, Path(args.ca_cert))
     except EnrollmentError as exc:
-        raise CliError(_("enrollment failed: {reason}. Ask security staff for a new token if it was used or "
-                         "expired.").format(reason=exc)) from None
+        if exc.code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
+            advice = _("Ask security staff for a new token if it was used or expired.")
+        elif exc.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+            advice = _("Check the collector address, that the collector is running, and that the CA "
+                       "certificate is the collector's.")
+        else:
+            advice = ""
+        raise CliError(_("enrollment failed: {reason}.").format(reason=exc) + " " + advice) from None
     spool = Spool.open(state.spool)
     try:
         spool.append("agent.enrolled", {
@@ -91,6 +97,25 @@ def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     return 0
 
 
+def cmd_debug_emit(args: argparse.Namespace, state: StateDir) -> int:
+    """Record test events in the spool: staff use it to prove the path to the collector works."""
+    from agent.spool import Spool
+    from mamori.events import KINDS
+
+    _identity(state)
+    spec = KINDS.get(args.kind)
+    if spec is None or spec.collector_only or args.kind.startswith(("spool.", "agent.")):
+        raise CliError(_("cannot emit events of kind {kind}").format(kind=args.kind))
+    payload = {"check_result": {"check_id": "mamori.test_event", "status": "pass", "summary": "test event"}}
+    spool = Spool.open(state.spool)
+    try:
+        spool.append_many([(args.kind, payload.get(spec.payload_field, {}), args.severity)] * args.count)
+    finally:
+        spool.close()
+    print(_("Recorded {count} test events.").format(count=args.count))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Options valid before or after the subcommand; SUPPRESS keeps a subparser from resetting a value
     # given before it to None.
@@ -113,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", parents=[common], help=_("show enrollment, spool and policy"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+    dbg = sub.add_parser("debug", parents=[common], help=_("diagnostics")).add_subparsers(
+        dest="action", required=True)
+    p = dbg.add_parser("emit", parents=[common], help=_("record test events to check delivery"))
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--kind", default="check.result")
+    p.add_argument("--severity", choices=["info", "low", "medium", "high", "critical"])
+    p.set_defaults(func=cmd_debug_emit)
     return parser
 
 
@@ -121,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     i18n.setup(i18n.lang_from_argv(argv))
     args = build_parser().parse_args(argv)
     args.state_dir = getattr(args, "state_dir", None)
-    logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state = StateDir(Path(args.state_dir).expanduser().resolve() if args.state_dir
                      else hostmod.current().default_state_dir())
     try:

@@ -11,6 +11,8 @@ from mamori.tomlconf import Key, load, one_of, positive, render
 SCHEMA = [
     Key("shipper.heartbeat_seconds", float, 60.0,
         "Seconds between heartbeats to the collector (the collector flags silent terminals).", positive),
+    Key("shipper.poll_seconds", float, 1.0,
+        "How often the spool is checked for events recorded by other mamori-agent processes.", positive),
     Key("shipper.batch_max_events", int, 500, "Most events sent in one batch.", positive),
     Key("shipper.max_in_flight_batches", int, 4, "Batches sent before waiting for the collector's ack.",
         positive),
@@ -70,6 +72,10 @@ class StateDir:
     @property
     def running_marker(self) -> Path:
         return self.root / "running.pid"
+
+    @property
+    def stopped_marker(self) -> Path:
+        return self.root / "stopped.at"
 
 
 def load_settings(state: StateDir, path: Path | None) -> dict[str, Any]:

@@ -21,7 +21,11 @@ from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc
 
 
 class EnrollmentError(Exception):
-    """Enrollment failed; nothing was written (the message says why and what to do)."""
+    """Enrollment failed; nothing was written. `code` is the gRPC status name when the collector answered."""
+
+    def __init__(self, message: str, code: str = ""):
+        super().__init__(message)
+        self.code = code
 
 
 class NotEnrolled(Exception):
@@ -90,7 +94,7 @@ def enroll(state: StateDir, host: Host, collector: str, token: str, ca_cert_file
         try:
             reply = enrollment_pb2_grpc.EnrollmentStub(channel).Enroll(request, timeout=timeout)
         except grpc.RpcError as exc:
-            raise EnrollmentError(f"{exc.code().name}: {exc.details()}") from None
+            raise EnrollmentError(f"{exc.code().name}: {exc.details()}", exc.code().name) from None
     cert = x509.load_pem_x509_certificate(reply.certificate_pem)
     if cert.public_key().public_numbers() != key.public_key().public_numbers():
         raise EnrollmentError("the collector returned a certificate for a different key")

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.config import StateDir
@@ -24,7 +25,7 @@ def _previous_exit(state: StateDir) -> str:
     """A marker left by a run that never reached its orderly stop means that run died."""
     if state.running_marker.exists():
         return "unclean"
-    return "clean" if (state.root / "spool").exists() else "first"
+    return "clean" if state.stopped_marker.exists() else "first"
 
 
 def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any]) -> int:
@@ -50,6 +51,7 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
         reason = asyncio.run(_main(spool, identity, state, settings, policy))
         spool.append("agent.stopped", {"reason": reason, "spool_depth": spool.depth()})
         asyncio.run(_flush(spool, identity, state, settings, policy))
+        state.stopped_marker.write_text(datetime.now(UTC).isoformat(), encoding="utf-8")
         state.running_marker.unlink(missing_ok=True)
     finally:
         spool.close()

@@ -135,6 +135,11 @@ class Shipper:
                     log.error("collector refused this agent: %s", self.status.last_error)
                 else:
                     log.warning("stream ended: %s", self.status.last_error)
+            except (asyncio.InvalidStateError, grpc.aio.UsageError, OSError) as exc:
+                # Whatever happens to one stream, the shipper lives on and reconnects.
+                progressed = session.acked_any
+                self.status.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("stream failed: %s", self.status.last_error)
             finally:
                 self.status.connected = False
                 call.cancel()
@@ -155,19 +160,27 @@ class _Session:
         self.ended = asyncio.Event()
 
     async def run(self) -> bool:
-        s = self.s
-        eff = s.policy.current
-        await self.call.write(telemetry_pb2.AgentMessage(hello=telemetry_pb2.Hello(
-            agent_version=__version__, policy_version=eff.version)))
+        eff = self.s.policy.current
         receiver = asyncio.create_task(self._receive())
         try:
+            await self.call.write(telemetry_pb2.AgentMessage(hello=telemetry_pb2.Hello(
+                agent_version=__version__, policy_version=eff.version)))
             await self._send_loop()
+        except (asyncio.InvalidStateError, grpc.aio.UsageError, grpc.aio.AioRpcError):
+            # A write failed because the stream ended under us; the receiver holds the reason.
+            await asyncio.wait([receiver], timeout=5)
+            self._raise_from(receiver)
+            raise
         finally:
             if not receiver.done():
                 receiver.cancel()
-        if receiver.done() and not receiver.cancelled() and receiver.exception():
-            raise receiver.exception()  # type: ignore[misc]
+        self._raise_from(receiver)
         return self.acked_any
+
+    @staticmethod
+    def _raise_from(receiver: asyncio.Task[None]) -> None:
+        if receiver.done() and not receiver.cancelled() and receiver.exception() is not None:
+            raise receiver.exception()  # type: ignore[misc]
 
     async def _send_loop(self) -> None:
         s = self.s
@@ -191,7 +204,8 @@ class _Session:
                     return
             if sent:
                 continue
-            timeout = max(0.0, next_heartbeat - time.monotonic())
+            # Other processes (mamori-agent check, debug emit) append without waking us: poll too.
+            timeout = max(0.0, min(next_heartbeat - time.monotonic(), s.settings["shipper.poll_seconds"]))
             waiters = [asyncio.ensure_future(e.wait()) for e in (s._wake, self.stop, self.ended)]
             await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             for w in waiters:

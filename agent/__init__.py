@@ -1,0 +1,1 @@
+"""Mamori endpoint agent."""

@@ -1,0 +1,172 @@
+"""Real collector and agent processes on 127.0.0.1 with ephemeral ports, driven through their CLIs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "proto"), str(REPO), env.get("PYTHONPATH", "")])
+    env["MAMORI_LANG"] = "en"
+    env.update(extra or {})
+    return env
+
+
+def run_cli(module: str, *args: str, check: bool = True, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          env=_env(env), timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{module} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Collector:
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    enroll_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    starts: int = 0
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_cli("collector.cli", "--data-dir", str(self.data_dir), *args, check=check)
+
+    def init(self, database_url: str | None = None) -> Collector:
+        args = ["init", "--host", "127.0.0.1,localhost", "--listen", f"127.0.0.1:{self.port}",
+                "--enroll-listen", f"127.0.0.1:{self.enroll_port}"]
+        if database_url:
+            args += ["--database-url", database_url]
+        self.cli(*args)
+        return self
+
+    def token(self, segment: str = "lgwan", department: str = "情報政策課", uses: int = 1,
+              expires: str = "1h") -> str:
+        out = self.cli("token", "create", "--segment", segment, "--department", department, "--uses", str(uses),
+                       "--expires", expires, "--json")
+        return json.loads(out.stdout)["token"]
+
+    def start(self) -> Collector:
+        self.starts += 1
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-{self.starts}.log"
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "collector.cli", "--data-dir", str(self.data_dir), "serve",
+             "--listen", f"127.0.0.1:{self.port}", "--enroll-listen", f"127.0.0.1:{self.enroll_port}"],
+            stdout=log, stderr=subprocess.STDOUT, env=_env(),
+        )
+        wait_for(lambda: b"serving telemetry" in self.log_path.read_bytes() or self.proc.poll() is not None,
+                 what="collector start")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"collector exited:\n{self.log_path.read_text()}")
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        self.proc = None
+        return code
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def events(self, *args: str) -> list[dict[str, Any]]:
+        return json.loads(self.cli("events", "list", "--limit", "1000000", "--json", *args).stdout)
+
+    def agents(self) -> list[dict[str, Any]]:
+        return json.loads(self.cli("agents", "list", "--json").stdout)
+
+
+@dataclass
+class Agent:
+    state_dir: Path
+    proc: subprocess.Popen[bytes] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    log_path: Path | None = None
+    starts: int = 0
+    agent_id: str = ""
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_cli("agent.cli", "--state-dir", str(self.state_dir), *args, check=check)
+
+    def enroll(self, collector: Collector, token: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = self.cli("enroll", "--collector", f"127.0.0.1:{collector.enroll_port}", "--token", token,
+                        "--ca-cert", str(collector.data_dir / "ca.crt"), "--json", check=check)
+        if proc.returncode == 0:
+            self.agent_id = json.loads(proc.stdout)["agent_id"]
+        return proc
+
+    def write_config(self, **sections: dict[str, Any]) -> Path:
+        lines = []
+        for section, values in sections.items():
+            lines.append(f"[{section}]")
+            for key, value in values.items():
+                lines.append(f"{key} = {json.dumps(value)}")
+        path = self.state_dir / "agent.toml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    def start(self) -> Agent:
+        self.starts += 1
+        self.log_path = self.state_dir.parent / f"{self.state_dir.name}-{self.starts}.log"
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "--state-dir", str(self.state_dir), "run"],
+            stdout=log, stderr=subprocess.STDOUT, env=_env(),
+        )
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        self.proc = None
+        return code
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def emit(self, count: int, kind: str = "check.result") -> None:
+        """Record events in this agent's spool from another process, as `mamori-agent` tools do."""
+        self.cli("debug", "emit", "--count", str(count), "--kind", kind)
+
+    def spool_depth(self) -> int:
+        return json.loads(self.cli("status", "--json").stdout)["spool_depth"]
