@@ -277,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Options valid before or after the subcommand; SUPPRESS keeps a subparser from resetting a value
     # given before it to None.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=_("collector data folder (default: $MAMORI_DATA_DIR)"))
+    common.add_argument("--data-dir", default=argparse.SUPPRESS,
+                        help=_("collector data folder (default: $MAMORI_DATA_DIR)"))
     common.add_argument("--lang", choices=["ja", "en"], default=argparse.SUPPRESS, help=_("language of messages"))
     parser = argparse.ArgumentParser(prog="mamori-collector", parents=[common],
                                      description=_("Mamori collector: agents, events and enrollment"))
@@ -337,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     i18n.setup(i18n.lang_from_argv(argv))
     args = build_parser().parse_args(argv)
     args.data_dir = getattr(args, "data_dir", None)
-    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         datadir = resolve_data_dir(args.data_dir)

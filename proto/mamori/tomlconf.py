@@ -77,9 +77,10 @@ def load(path: Path, schema: list[Key]) -> dict[str, Any]:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        where = f"{path}:{line}" if line else str(path)
-        raise ConfigError(f"{where}: TOML syntax error: {getattr(exc, 'msg', exc)}") from None
+        # Python 3.11's TOMLDecodeError has no lineno attribute; the position is only in its text.
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        where = f"{path}:{found.group(1)}" if found else str(path)
+        raise ConfigError(f"{where}: TOML syntax error: {exc}") from None
     by_name = {k.name: k for k in schema}
     values = {k.name: k.default for k in schema}
     sections = {k.name.rpartition(".")[0] for k in schema}

@@ -1,0 +1,1 @@
+"""Mamori collector: receives agent telemetry over mTLS, stores it, flags violations, reports."""

@@ -1,0 +1,185 @@
+"""The ingest hot path: store an agent's batch idempotently, record sequence gaps, advance its ack."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+
+from collector.store.db import dialect_insert, json_dumps
+from collector.store.models import agents, events, sqlite_timestamp
+from mamori.events import SEVERITY_RANK, Event
+
+GAP_KIND = "sequence.gap"
+GAP_SEVERITY = "high"
+# Gap events get deterministic ids, so one gap can never be recorded twice.
+GAP_NAMESPACE = uuid.UUID("6d616d6f-7269-4761-b000-000000000001")
+MAX_KIND_LEN = events.c.kind.type.length
+MAX_EVENT_ID_LEN = events.c.event_id.type.length
+_COLUMNS = ("agent_id", "seq", "event_id", "kind", "severity", "occurred_at", "received_at", "payload")
+_insert_sql: dict[tuple[str, str], str] = {}
+
+
+class UnknownAgent(LookupError):
+    """The agent has no row in the store (never enrolled here)."""
+
+
+class BatchError(ValueError):
+    """A batch that breaks the contract; nothing of it was stored."""
+
+
+@dataclass(slots=True)
+class IngestResult:
+    acked_seq: int
+    stored: int
+    duplicates: int
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+
+
+def gap_event_id(agent_id: str, first: int, last: int) -> str:
+    return str(uuid.uuid5(GAP_NAMESPACE, f"{agent_id}:{first}-{last}"))
+
+
+def find_gaps(sorted_seqs: Sequence[int], last_seq: int) -> list[tuple[int, int]]:
+    """Missing ranges above last_seq; anything at or below it is a replay or a late arrival, never a gap."""
+    gaps = []
+    prev = last_seq
+    for seq in sorted_seqs:
+        if seq > prev + 1:
+            gaps.append((prev + 1, seq - 1))
+        if seq > prev:
+            prev = seq
+    return gaps
+
+
+def _check(ev: Event) -> None:
+    # Cheap checks before the transaction, so a bad batch fails with a clear message and changes nothing.
+    if type(ev.seq) is not int or ev.seq <= 0:
+        raise BatchError(f"event {ev.event_id!r}: seq must be a positive integer, got {ev.seq!r}")
+    if not ev.kind or len(ev.kind) > MAX_KIND_LEN or ev.kind == GAP_KIND:
+        raise BatchError(f"seq {ev.seq}: kind {ev.kind!r} is not acceptable from an agent")
+    if ev.severity not in SEVERITY_RANK:
+        raise BatchError(f"seq {ev.seq}: unknown severity {ev.severity!r}")
+    if not ev.event_id or len(ev.event_id) > MAX_EVENT_ID_LEN:
+        raise BatchError(f"seq {ev.seq}: bad event_id {ev.event_id!r}")
+    if ev.occurred_at is None or ev.occurred_at.utcoffset() is None:
+        raise BatchError(f"seq {ev.seq}: occurred_at must be a tz-aware datetime")
+
+
+def _driver_params(dialect: str, agent_id: str, batch: Sequence[Event], received_at: datetime) -> list[Any]:
+    """DB-API parameters for the event insert, converted here once rather than by SQLAlchemy per column.
+
+    This is the hot path: SQLAlchemy's per-row type processing cost more than SQLite's own insert.
+    """
+    on_sqlite = dialect == "sqlite"
+    stamp: Callable[[datetime], Any] = sqlite_timestamp if on_sqlite else _same
+    received = stamp(received_at)
+    rows = []
+    for ev in batch:
+        _check(ev)
+        rows.append(
+            (
+                agent_id,
+                ev.seq,
+                ev.event_id,
+                ev.kind,
+                ev.severity,
+                stamp(ev.occurred_at),
+                received,
+                json_dumps(ev.payload),
+            )
+        )
+    # SQLite's statement has positional placeholders in _COLUMNS order, psycopg's named ones.
+    return rows if on_sqlite else [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
+
+
+def _same(value: datetime) -> datetime:
+    return value
+
+
+def _event_insert(conn: Connection) -> str:
+    """The dialect's INSERT ... ON CONFLICT (agent_id, seq) DO NOTHING, compiled once per dialect."""
+    key = (conn.dialect.name, conn.dialect.driver)
+    sql = _insert_sql.get(key)
+    if sql is None:
+        # inline(): no RETURNING of the new id, which an executemany neither needs nor allows.
+        stmt = (
+            dialect_insert(conn, events).inline().on_conflict_do_nothing(index_elements=["agent_id", "seq"])
+        )
+        sql = _insert_sql[key] = stmt.compile(dialect=conn.dialect, column_keys=list(_COLUMNS)).string
+    return sql
+
+
+def _record_gaps(conn: Connection, agent_id: str, gaps: list[tuple[int, int]], received_at: datetime) -> None:
+    rows = [
+        {
+            "agent_id": agent_id,
+            "seq": None,
+            "event_id": gap_event_id(agent_id, first, last),
+            "kind": GAP_KIND,
+            "severity": GAP_SEVERITY,
+            "occurred_at": received_at,
+            "received_at": received_at,
+            "payload": {"first_missing": first, "last_missing": last},
+        }
+        for first, last in gaps
+    ]
+    conn.execute(dialect_insert(conn, events).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+
+
+def store_batch(
+    engine: Engine, agent_id: str, batch: Sequence[Event], received_at: datetime | None = None
+) -> IngestResult:
+    """Store a batch in one transaction; a replayed event counts as a duplicate and is never stored twice.
+
+    Raises BatchError (nothing stored) for events breaking the contract, UnknownAgent for an agent
+    without a row; database errors roll the whole batch back.
+    """
+    received_at = received_at or datetime.now(UTC)
+    if received_at.utcoffset() is None:
+        raise ValueError("received_at must be a tz-aware datetime")
+    params = _driver_params(engine.dialect.name, agent_id, batch, received_at)
+    with engine.begin() as conn:
+        # The row lock serialises batches of one agent across collectors on PostgreSQL, so gap
+        # detection and last_seq see every earlier batch; on SQLite BEGIN IMMEDIATE already does.
+        last_seq = conn.execute(
+            select(agents.c.last_seq).where(agents.c.id == agent_id).with_for_update()
+        ).scalar_one_or_none()
+        if last_seq is None:
+            raise UnknownAgent(agent_id)
+        if not params:
+            return IngestResult(acked_seq=last_seq, stored=0, duplicates=0)
+        # Both drivers report the rows an executemany really changed; a skipped conflict changes none.
+        stored = conn.exec_driver_sql(_event_insert(conn), params).rowcount
+        seqs = sorted(ev.seq for ev in batch)
+        gaps = find_gaps(seqs, last_seq)
+        if gaps:
+            _record_gaps(conn, agent_id, gaps, received_at)
+        acked = max(last_seq, seqs[-1])
+        conn.execute(
+            update(agents).where(agents.c.id == agent_id).values(last_seq=acked, last_seen_at=received_at)
+        )
+    return IngestResult(acked_seq=acked, stored=stored, duplicates=len(params) - stored, gaps=gaps)
+
+
+def touch_agent(
+    engine: Engine,
+    agent_id: str,
+    *,
+    seen_at: datetime,
+    policy_version: str | None = None,
+    agent_version: str | None = None,
+) -> None:
+    """Record a heartbeat; versions are only overwritten when the agent reported them."""
+    values: dict[str, Any] = {"last_seen_at": seen_at}
+    if policy_version is not None:
+        values["policy_version"] = policy_version
+    if agent_version is not None:
+        values["agent_version"] = agent_version
+    with engine.begin() as conn:
+        if conn.execute(update(agents).where(agents.c.id == agent_id).values(**values)).rowcount == 0:
+            raise UnknownAgent(agent_id)

@@ -1,0 +1,151 @@
+"""The collector's schema: one MetaData, SQLAlchemy Core tables (the migrations must match it exactly)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from mamori.events import SEVERITIES
+
+SEGMENTS = ("mynumber", "lgwan", "internet")
+
+# Stable constraint names, so later migrations (and SQLite batch mode) can address them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are tz-aware UTC in Python; naive UTC text on SQLite, timestamptz on PostgreSQL.
+
+    SQLite has no time zone type, so values are converted to UTC before storing: the fixed-width
+    text then sorts and compares chronologically. Naive datetimes are refused, never guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store only takes tz-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    """The text UTCDateTime stores on SQLite, for paths that bypass SQLAlchemy's type processing."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# JSONB on PostgreSQL: payload fields can be indexed and queried by rules and reports.
+Payload: Any = JSON().with_variant(JSONB(), "postgresql")
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("segment", String(16), nullable=False),
+    Column("department", String(200), nullable=False),
+    Column("hostname", String(255), nullable=False),
+    Column("os", String(255), nullable=False),
+    Column("os_version", String(255), nullable=False),
+    Column("agent_version", String(64), nullable=False),
+    Column("machine_id", String(255), nullable=False),
+    Column("cert_serial", String(64), nullable=False),
+    Column("cert_sha256", String(64), nullable=False),
+    Column("cert_not_after", UTCDateTime(), nullable=False),
+    Column("enrolled_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=True),
+    Column("last_seq", BigInteger(), nullable=False, default=0, server_default="0"),
+    Column("policy_version", String(64), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revoked_by", String(100), nullable=True),
+    CheckConstraint(_one_of("segment", SEGMENTS), name="segment"),
+)
+
+enrollment_tokens = Table(
+    "enrollment_tokens",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("segment", String(16), nullable=False),
+    Column("department", String(200), nullable=False),
+    Column("uses_allowed", Integer(), nullable=False),
+    Column("uses_left", Integer(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    CheckConstraint(_one_of("segment", SEGMENTS), name="segment"),
+    CheckConstraint("uses_allowed >= 1", name="uses_allowed"),
+    CheckConstraint("uses_left >= 0 AND uses_left <= uses_allowed", name="uses_left"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    # INTEGER PRIMARY KEY on SQLite is the rowid itself: no second b-tree on the hot insert path.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("agent_id", String(36), ForeignKey("agents.id"), nullable=False),
+    # NULL for events the collector records itself (sequence.gap); NULLs never collide in the unique key.
+    Column("seq", BigInteger(), nullable=True),
+    Column("event_id", String(36), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("payload", Payload, nullable=False),
+    UniqueConstraint("agent_id", "seq"),
+    UniqueConstraint("event_id"),
+    CheckConstraint(_one_of("severity", SEVERITIES), name="severity"),
+    Index(None, "agent_id", "occurred_at"),
+    Index(None, "kind", "occurred_at"),
+    Index(None, "occurred_at"),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("segment", String(16), primary_key=True),
+    Column("version", String(64), nullable=False),
+    Column("document", Payload, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    CheckConstraint(_one_of("segment", SEGMENTS), name="segment"),
+)
