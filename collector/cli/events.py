@@ -1,0 +1,61 @@
+"""`mamori-collector events list`: stored events, newest first."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.cli.common import CliError, engine, find_agent, iso, local, print_json
+from collector.config import DataDir
+from mamori.durations import parse_duration
+from mamori.i18n import _
+from mamori.table import render
+
+
+def _summary(payload: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in payload.items() if v not in ("", [], 0, None))
+
+
+def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:
+    from collector.store import queries
+
+    db = engine(datadir)
+    agent_id = find_agent(db, args.agent).id if args.agent else None
+    since = None
+    if args.since:
+        try:
+            since = datetime.now(UTC) - parse_duration(args.since)
+        except ValueError:
+            raise CliError(_("invalid --since {value}: use e.g. 30m, 1h or 7d").format(value=args.since)) from None
+    if args.limit < 1:
+        raise CliError(_("--limit must be 1 or more"))
+    rows = queries.list_events(db, agent_id=agent_id, kind=args.kind, since=since, limit=args.limit)
+    if args.json:
+        print_json([
+            {"event_id": r.event_id, "agent_id": r.agent_id, "seq": r.seq, "kind": r.kind,
+             "severity": r.severity, "occurred_at": iso(r.occurred_at), "received_at": iso(r.received_at),
+             "payload": r.payload}
+            for r in rows
+        ])
+        return 0
+    if not rows:
+        print(_("No events match."))
+        return 0
+    headers = [_("Time"), _("Agent"), _("Seq"), _("Kind"), _("Severity"), _("Details")]
+    table = [[local(r.occurred_at), r.agent_id[:8], str(r.seq if r.seq is not None else "-"), r.kind,
+              r.severity, _summary(r.payload)] for r in rows]
+    print(render(headers, table, [19, 8, 6, 14, 8, 14]))
+    return 0
+
+
+def register(sub, common: argparse.ArgumentParser) -> None:
+    evp = sub.add_parser("events", parents=[common], help=_("stored events")).add_subparsers(
+        dest="action", required=True)
+    p = evp.add_parser("list", parents=[common], help=_("list events, newest first"))
+    p.add_argument("--agent", help=_("agent ID (or its first 8+ characters)"))
+    p.add_argument("--kind", help=_("event kind, e.g. usb.blocked"))
+    p.add_argument("--since", help=_("only events newer than this, e.g. 1h"))
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_events_list)

@@ -1,0 +1,54 @@
+"""`mamori-collector token create`: one-time (or N-use) enrollment tokens, stored hashed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from collector import pki
+from collector.cli.common import CliError, actor, engine, iso, local, print_json
+from collector.config import DataDir
+from mamori.durations import parse_duration
+from mamori.i18n import _
+from mamori.policy import SEGMENTS
+
+
+def cmd_token_create(args: argparse.Namespace, datadir: DataDir) -> int:
+    from collector.store import queries
+
+    if args.uses < 1:
+        raise CliError(_("--uses must be 1 or more"))
+    try:
+        lifetime = parse_duration(args.expires)
+    except ValueError:
+        raise CliError(_("invalid --expires {value}: use e.g. 30m, 24h or 7d").format(value=args.expires)) from None
+    db = engine(datadir)
+    token = pki.new_token()
+    now = datetime.now(UTC)
+    queries.create_token(
+        db, token_hash=pki.hash_token(token), segment=args.segment, department=args.department,
+        uses=args.uses, expires_at=now + lifetime, created_by=actor(args), created_at=now,
+    )
+    if args.json:
+        print_json({"token": token, "segment": args.segment, "department": args.department,
+                     "uses": args.uses, "expires_at": iso(now + lifetime)})
+    else:
+        print(token)
+        print(_("segment {segment}, department {department}, uses {uses}, expires {expires}").format(
+            segment=args.segment, department=args.department, uses=args.uses, expires=local(now + lifetime)),
+            file=sys.stderr)
+    return 0
+
+
+def register(sub, common: argparse.ArgumentParser) -> None:
+    tok = sub.add_parser("token", parents=[common], help=_("enrollment tokens")).add_subparsers(
+        dest="action", required=True)
+    p = tok.add_parser("create", parents=[common], help=_("create an enrollment token"))
+    p.add_argument("--segment", required=True, choices=SEGMENTS)
+    p.add_argument("--department", required=True, help=_("department (所属) of the terminals"))
+    p.add_argument("--uses", type=int, default=1, help=_("how many enrollments the token allows"))
+    p.add_argument("--expires", default="24h", help=_("lifetime, e.g. 24h or 7d"))
+    p.add_argument("--by", help=_("name of the staff member (default: login name)"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_token_create)
