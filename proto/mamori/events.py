@@ -105,6 +105,13 @@ def encode(
     return msg.SerializeToString()
 
 
+def with_seq(data: bytes, seq: int) -> bytes:
+    """The same serialized event under another sequence number (the agent renumbers unsent events)."""
+    msg = pb.Event.FromString(data)
+    msg.seq = seq
+    return msg.SerializeToString()
+
+
 def decode(msg: pb.Event) -> Event:
     """Turn a received protobuf event into a plain Event, checking the contract."""
     from mamori.ids import is_uuid7
