@@ -18,6 +18,9 @@ SCHEMA = [
     Key("server.enroll_listen", str, "0.0.0.0:7444",
         "Enrollment endpoint (server-authenticated TLS). Agents present an enrollment token here once.",
         host_port),
+    Key("server.advertised_telemetry_port", int, 0,
+        "Telemetry port told to agents at enrollment when they reach collectors through a load balancer\n"
+        "(several collectors sharing one PostgreSQL). 0: the port in server.listen."),
     Key("server.max_message_bytes", int, 4 * 1024 * 1024,
         "Largest single message accepted from an agent, in bytes; larger ones are refused.", positive),
     Key("server.max_batch_events", int, 5000,

@@ -246,7 +246,8 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     )
     enroll_server = grpc.aio.server(options=_options(settings))
     enrollment_pb2_grpc.add_EnrollmentServicer_to_server(
-        Enrollment(engine, datadir, settings, tele_port), enroll_server
+        Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port),
+        enroll_server
     )
     enroll_port = enroll_server.add_secure_port(
         settings["server.enroll_listen"], grpc.ssl_server_credentials([(key, cert)])
