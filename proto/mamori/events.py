@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from mamori.ids import uuid7
+from mamori.ids import is_uuid7, uuid7
 from mamori.v1 import events_pb2 as pb
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -123,8 +123,6 @@ def with_seq(data: bytes, seq: int) -> bytes:
 
 def decode(msg: pb.Event) -> Event:
     """Turn a received protobuf event into a plain Event, checking the contract."""
-    from mamori.ids import is_uuid7
-
     spec = _BY_ENUM.get(msg.kind)
     if spec is None:
         raise EventError(f"seq {msg.seq}: unknown event kind {msg.kind}")
@@ -142,13 +140,19 @@ def decode(msg: pb.Event) -> Event:
     if not msg.HasField("occurred_at"):
         raise EventError(f"seq {msg.seq}: missing occurred_at")
     payload = _flat_dict(getattr(msg, which))
+    try:
+        # Cheaper than Timestamp.ToDatetime on the ingest path; microsecond precision is what we store.
+        occurred_at = datetime.fromtimestamp(msg.occurred_at.seconds, UTC).replace(
+            microsecond=min(max(msg.occurred_at.nanos, 0), 999_999_999) // 1000)
+    except (ValueError, OverflowError, OSError):
+        raise EventError(f"seq {msg.seq}: occurred_at out of range") from None
     return Event(
         kind=spec.name,
         payload=payload,
         severity=SEVERITIES[msg.severity - 1],
         seq=msg.seq,
         event_id=msg.event_id,
-        occurred_at=msg.occurred_at.ToDatetime(tzinfo=UTC),
+        occurred_at=occurred_at,
     )
 
 
