@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.fsutil import write_atomic
+from agent.usb.policy import compile_usb
 from mamori import policy
 
 log = logging.getLogger("mamori.agent.policy")
@@ -36,6 +37,7 @@ class PolicyCache:
         try:
             stored = json.loads(self.path.read_text(encoding="utf-8"))
             document = policy.validate(stored["document"])
+            compile_usb(document)  # rules that do not parse make the cache unusable too
             version = str(stored["version"])
             if document["segment"] != self.segment:
                 raise policy.PolicyError(f"policy is for segment {document['segment']}, not {self.segment}")
@@ -49,6 +51,7 @@ class PolicyCache:
     def apply(self, version: str, data: bytes) -> Effective:
         """Validate and store a pushed policy; on any problem raise PolicyError and keep the current one."""
         document = policy.parse(data)
+        compile_usb(document)  # a bad USB rule or 一時許可 refuses the whole update
         if document["segment"] != self.segment:
             raise policy.PolicyError(f"policy is for segment {document['segment']}, not {self.segment}")
         record = {"version": version, "document": document}
