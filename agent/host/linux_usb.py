@@ -199,6 +199,12 @@ class Sysfs:
     def set_authorized(self, path: Path, on: bool) -> bool:
         return self.write(path / "authorized", "1" if on else "0")
 
+    def probe(self, iface: Path) -> bool:
+        """Ask the kernel to bind a driver to a freshly authorized interface (it does not retry by itself)."""
+        if (iface / "driver").exists():
+            return True
+        return self.write(self.root / "sys/bus/usb/drivers_probe", iface.name)
+
     def default_deny(self) -> dict[str, tuple[str, str]]:
         """Deny new devices and interfaces on every root hub; returns the previous values to restore."""
         previous: dict[str, tuple[str, str]] = {}

@@ -136,8 +136,9 @@ class Guard:
                 self.emit("usb.blocked" if decision.storage == BLOCK else "usb.allowed", body)
             elif announce:
                 self.emit("usb.allowed", body)
-            log.info("%s %s:%s serial=%r: storage %s (%s)", path.name, device.vendor_id, device.product_id,
-                     device.serial, decision.storage, decision.decided_by)
+            log.info("%s %s:%s serial=%r interfaces=%s: %s (%s)", path.name, device.vendor_id,
+                     device.product_id, device.serial, ",".join(device.interfaces),
+                     f"storage {decision.storage}" if decision.has_storage else "no storage", decision.decided_by)
 
     def _enforce(self, path: Path, decision: Decision) -> None:
         if not decision.device_allowed:
@@ -158,6 +159,8 @@ class Guard:
         wanted = not (is_storage(self.sysfs.interface_class(iface)) and decision.storage == BLOCK)
         if self.sysfs.is_authorized(iface) != wanted:
             self.sysfs.set_authorized(iface, wanted)
+        if wanted:
+            self.sysfs.probe(iface)
 
     def _block(self, path: Path, devname: str) -> None:
         owner_path = self.sysfs.usb_ancestor(path)
