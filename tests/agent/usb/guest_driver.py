@@ -14,9 +14,11 @@ import tty
 from pathlib import Path
 from typing import Any
 
+from agent.host.linux_mounts import MountTable
 from agent.host.linux_usb import Sysfs, UeventSocket
 from agent.spool import Spool
 from agent.usb.guard import Guard
+from agent.usb.medialog import MediaLog
 from agent.usb.policy import compile_usb
 from mamori import events
 from mamori import policy as policy_doc
@@ -32,7 +34,7 @@ class Driver:
         self.guard: Guard | None = None
         self.stop = threading.Event()
         self.seen: list[dict[str, str]] = []  # every block/usb uevent the kernel sent, from an independent socket
-        self.watcher: Any = None
+        self.media: Any = None
         threading.Thread(target=self._log_uevents, args=(UeventSocket(),), daemon=True).start()
 
     def _log_uevents(self, sock: UeventSocket) -> None:
@@ -58,7 +60,17 @@ class Driver:
         self.guard = Guard(self.sysfs, compile_usb(self._policy(args)), self._emit)
         self.guard.start()
         threading.Thread(target=self.guard.run, args=(UeventSocket(), self.stop), daemon=True).start()
+        self.media = MediaLog(MountTable(), self._emit)
+        self.media.start()
+        threading.Thread(target=self._refresh_mounts, daemon=True).start()
         return "started"
+
+    def _refresh_mounts(self) -> None:
+        while not self.stop.wait(0.3):
+            self.media.refresh()
+
+    def op_watched(self, args: dict[str, Any]) -> Any:
+        return self.media.watched()
 
     def op_policy(self, args: dict[str, Any]) -> Any:
         assert self.guard is not None

@@ -7,6 +7,7 @@ a moment is caught too. The scenarios share one boot and run in file order.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -170,3 +171,26 @@ def test_read_only_the_approved_stick_is_read_only(vm: VM) -> None:
     vm.call("sh", cmd="umount /media/ro 2>/dev/null; true")
     assert vm.events("usb.allowed", APPROVED)[-1]["mode"] == "read_only"
     vm.unplug("ro")
+
+
+def test_audit_a_file_written_to_a_mounted_stick_is_a_media_write(vm: VM) -> None:
+    vm.call("policy", usb={"mode": "audit", "allow": [RULE]})
+    serial = "AUDIT-STICK-7"
+    vm.plug_stick("audit", serial, "approved")
+    found = vm.wait("audited stick's block device", lambda: vm.block_of(serial))
+    assert found["ro"] == "0"
+    mount = vm.call("sh", cmd=f"mkdir -p /media/usb && mount -t ext4 /dev/{found['name']} /media/usb 2>&1")
+    assert mount["rc"] == 0, mount
+    vm.wait("the export log watching the stick", lambda: "/media/usb" in vm.call("watched"), timeout=20)
+    content = "氏名,住所\n山田太郎,東京都\n" * 50
+    vm.call("sh", cmd=f"mkdir -p /media/usb/out && printf '%s' '{content}' > /media/usb/out/report.csv")
+    written = vm.wait("media.write for report.csv", lambda: [
+        w for w in vm.events("media.write") if w["path"] == "/media/usb/out/report.csv"], timeout=30)
+    assert written[0]["sha256"] == hashlib.sha256(content.encode()).hexdigest()
+    assert written[0]["size"] == len(content.encode())
+    assert written[0]["device_serial"] == serial and written[0]["mount_point"] == "/media/usb"
+    assert written[0]["user"] == "root"
+    allowed = vm.events("usb.allowed", serial)[-1]
+    assert allowed["mode"] == "audit" and allowed["decided_by"] == "mode:audit"
+    assert vm.call("sh", cmd="umount /media/usb")["rc"] == 0
+    vm.unplug("audit")
