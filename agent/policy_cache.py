@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ class PolicyCache:
         self.path = path
         self.segment = segment
         self.current = self.load()
+        self._listeners: list[Callable[[Effective], None]] = []
+
+    def add_listener(self, callback: Callable[[Effective], None]) -> None:
+        """Called (on the applying thread) after each accepted update, e.g. to re-decide USB devices."""
+        self._listeners.append(callback)
 
     def load(self) -> Effective:
         """Read the cache; a missing, unreadable or invalid one fails closed to the strictest policy."""
@@ -57,6 +63,11 @@ class PolicyCache:
         record = {"version": version, "document": document}
         write_atomic(self.path, json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"), 0o600)
         self.current = Effective(document, version, "collector")
+        for callback in self._listeners:
+            try:
+                callback(self.current)
+            except Exception:  # the policy is stored; a failing consumer must not make it look rejected
+                log.exception("applying policy %s failed in %r", version, callback)
         return self.current
 
     def sha256(self) -> str:

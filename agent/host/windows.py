@@ -7,7 +7,7 @@ import platform
 import socket
 from pathlib import Path
 
-from agent.host.base import HostFacts
+from agent.host.base import Emit, HostFacts, MediaControl
 
 
 def _machine_guid() -> str:
@@ -33,3 +33,6 @@ class WindowsHost:
 
     def default_state_dir(self) -> Path:
         return Path(os.environ.get("ProgramData", r"C:\ProgramData")) / "Mamori"
+
+    def media_control(self, emit: Emit) -> MediaControl | str:
+        return "removable-media control for Windows is not wired into the agent yet"

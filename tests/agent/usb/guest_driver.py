@@ -14,12 +14,9 @@ import tty
 from pathlib import Path
 from typing import Any
 
-from agent.host.linux_mounts import MountTable
+from agent.host.linux_media import LinuxMediaControl
 from agent.host.linux_usb import Sysfs, UeventSocket
 from agent.spool import Spool
-from agent.usb.guard import Guard
-from agent.usb.medialog import MediaLog
-from agent.usb.policy import compile_usb
 from mamori import events
 from mamori import policy as policy_doc
 
@@ -31,10 +28,8 @@ class Driver:
         self.sysfs = Sysfs()
         self.lock = threading.Lock()
         self.spool: Spool | None = None
-        self.guard: Guard | None = None
-        self.stop = threading.Event()
+        self.control: LinuxMediaControl | None = None
         self.seen: list[dict[str, str]] = []  # every block/usb uevent the kernel sent, from an independent socket
-        self.media: Any = None
         threading.Thread(target=self._log_uevents, args=(UeventSocket(),), daemon=True).start()
 
     def _log_uevents(self, sock: UeventSocket) -> None:
@@ -56,26 +51,20 @@ class Driver:
         return policy_doc.validate(doc)
 
     def op_start(self, args: dict[str, Any]) -> Any:
+        # The agent's own wiring (what `mamori-agent run` starts), not a re-assembly of its parts.
         self.spool = Spool.open(SPOOL)
-        self.guard = Guard(self.sysfs, compile_usb(self._policy(args)), self._emit)
-        self.guard.start()
-        threading.Thread(target=self.guard.run, args=(UeventSocket(), self.stop), daemon=True).start()
-        self.media = MediaLog(MountTable(), self._emit)
-        self.media.start()
-        threading.Thread(target=self._refresh_mounts, daemon=True).start()
+        self.control = LinuxMediaControl(self._emit)
+        self.control.start(self._policy(args))
         return "started"
 
-    def _refresh_mounts(self) -> None:
-        while not self.stop.wait(0.3):
-            self.media.refresh()
+    def op_policy(self, args: dict[str, Any]) -> Any:
+        assert self.control is not None
+        self.control.apply(self._policy(args))
+        return "applied"
 
     def op_watched(self, args: dict[str, Any]) -> Any:
-        return self.media.watched()
-
-    def op_policy(self, args: dict[str, Any]) -> Any:
-        assert self.guard is not None
-        self.guard.set_policy(compile_usb(self._policy(args)))
-        return "applied"
+        assert self.control is not None and self.control.media is not None
+        return self.control.media.watched()
 
     def op_state(self, args: dict[str, Any]) -> Any:
         block = []
