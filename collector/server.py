@@ -119,6 +119,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                     touch_agent, self.engine, peer.agent_id, seen_at=_now(),
                     policy_version=hb.policy_version or None,
                 )
+                # A 一時許可 granted or revoked meanwhile reaches a connected agent within one heartbeat.
+                await self._push_policy(peer, hb.policy_version, context)
             elif body == "hello":
                 await self._hello(peer, message.hello, context)
             else:
@@ -129,8 +131,15 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             touch_agent, self.engine, peer.agent_id, seen_at=_now(),
             policy_version=hello.policy_version or None, agent_version=hello.agent_version[:64] or None,
         )
-        version, document = await asyncio.to_thread(current_policy, self.engine, peer.segment)
-        if hello.policy_version != version:
+        await self._push_policy(peer, hello.policy_version, context)
+
+    async def _push_policy(self, peer: Peer, reported_version: str, context) -> None:
+        """Send the agent its policy when the version it reports differs (new approvals, expiries, edits)."""
+        row = await asyncio.to_thread(queries.get_agent, self.engine, peer.agent_id)
+        department = row.department if row is not None else ""
+        version, document = await asyncio.to_thread(current_policy, self.engine, peer.segment, peer.agent_id,
+                                                    department)
+        if reported_version != version:
             await context.write(
                 telemetry_pb2.CollectorMessage(
                     policy=telemetry_pb2.PolicyUpdate(version=version, segment=peer.segment, document=document)
