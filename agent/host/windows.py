@@ -35,4 +35,10 @@ class WindowsHost:
         return Path(os.environ.get("ProgramData", r"C:\ProgramData")) / "Mamori"
 
     def media_control(self, emit: Emit) -> MediaControl | str:
-        return "removable-media control for Windows is not wired into the agent yet"
+        import ctypes
+
+        if not ctypes.windll.shell32.IsUserAnAdmin():  # type: ignore[attr-defined]
+            return "not running as an administrator: the USBSTOR and RemovableStorageDevices settings cannot be set"
+        from agent.host.windows_media import WindowsMediaControl
+
+        return WindowsMediaControl(emit)

@@ -132,10 +132,8 @@ class Guard:
             body = payload(device, decision, tracked.vendor_name)
             if announce:
                 self.emit("usb.attached", body)
-            if decision.has_storage or not decision.interfaces:
-                self.emit("usb.blocked" if decision.storage == BLOCK else "usb.allowed", body)
-            elif announce:
-                self.emit("usb.allowed", body)
+            if announce or decision.has_storage or not decision.interfaces:
+                self.emit(decision.event_kind, body)
             log.info("%s %s:%s serial=%r interfaces=%s: %s (%s)", path.name, device.vendor_id,
                      device.product_id, device.serial, ",".join(device.interfaces),
                      f"storage {decision.storage}" if decision.has_storage else "no storage", decision.decided_by)

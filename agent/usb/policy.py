@@ -62,6 +62,12 @@ class Decision:
         return any(is_storage(i) for i, _ in self.interfaces)
 
     @property
+    def event_kind(self) -> str:
+        """usb.blocked when storage (or a device whose interfaces are unknown) is refused, else usb.allowed."""
+        refused = self.storage == BLOCK and (self.has_storage or not self.interfaces)
+        return "usb.blocked" if refused else "usb.allowed"
+
+    @property
     def device_allowed(self) -> bool:
         """The device itself is authorized unless it is storage-only and storage is blocked."""
         return self.storage != BLOCK or any(not is_storage(i) for i, _ in self.interfaces) or not self.interfaces
