@@ -102,7 +102,12 @@ def _load_order(index: dict[str, Path]) -> list[str]:
 def build(cache_root: Path | None = None) -> tuple[Path, Path]:
     """(vmlinuz, initramfs) for the current Debian kernel package, built once per version and recipe."""
     cache_root = cache_root or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mamori-qemu"
-    name, version = kernel_package()
+    try:
+        name, version = kernel_package()
+    except (StopIteration, subprocess.CalledProcessError):
+        # A machine whose package lists were never fetched (bootstrap only updates when it installs).
+        _run("apt-get", "update", "-qq")
+        name, version = kernel_package()
     recipe = hashlib.sha256((INIT + repr(WANTED_MODULES)).encode()).hexdigest()[:12]
     out = cache_root / f"{name}_{version}_{recipe}"
     kernel, initrd = out / "vmlinuz", out / "initramfs.cpio.gz"

@@ -138,3 +138,15 @@ def test_guard_temporary_permission_expires_offline(tmp_path):
     guard.tick()
     assert (devices / "1-1/authorized").read_text().strip() == "0"
     assert emitted[-1][0] == "usb.blocked" and emitted[-1][1]["decided_by"] == "mode:block"
+
+
+def test_random_datagrams_never_crash_the_parsers():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(500):
+        blob = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 300)))
+        for data in (blob, b"add@/devices/x\0" + blob, b"remove@/devices/" + blob):
+            ev = parse_uevent(data)
+            assert ev is None or isinstance(ev, Uevent)
+        assert all(len(t) == 8 for t in parse_descriptors(blob))
