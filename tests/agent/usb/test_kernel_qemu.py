@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +196,21 @@ def test_audit_a_file_written_to_a_mounted_stick_is_a_media_write(vm: VM) -> Non
     assert allowed["mode"] == "audit" and allowed["decided_by"] == "mode:audit"
     assert vm.call("sh", cmd="umount /media/usb")["rc"] == 0
     vm.unplug("audit")
+
+
+def test_temporary_permission_expires_on_the_guest_by_its_own_clock(vm: VM) -> None:
+    guest_now = float(vm.call("sh", cmd="date +%s")["out"].strip())
+    until = datetime.fromtimestamp(guest_now + 12, UTC).isoformat()
+    serial = "TEMP-PERMIT-3"
+    vm.call("policy", usb={"mode": "block", "temporary": [
+        {"id": "T-42", "serial": serial, "until": until, "reason": "窓口での受け渡し"}]})
+    vm.plug_stick("temp", serial, "other")
+    found = vm.wait("temporarily permitted stick's block device", lambda: vm.block_of(serial))
+    assert vm.events("usb.allowed", serial)[-1]["decided_by"].startswith("temporary T-42 until ")
+    # No policy update, no collector: only the guest's clock passes the deadline.
+    vm.wait("the block device to go away after expiry", lambda: found["name"] not in vm.call("state")["dev"],
+            timeout=40)
+    dev = vm.usb_with_serial(serial)
+    assert dev is not None and dev["authorized"] is False
+    assert vm.events("usb.blocked", serial)[-1]["decided_by"] == "mode:block"
+    vm.unplug("temp")
