@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.host.linux_usb import Sysfs, _read_text
+from agent.host.linux_usb import Sysfs, read_attribute
 
 log = logging.getLogger("mamori.agent.mounts")
 
@@ -84,8 +84,8 @@ class MountTable:
             if (disk / "partition").exists():
                 disk = disk.parent
             usb = self.sysfs.usb_ancestor(block)
-            if usb is None and _read_text(disk / "removable") != "1":
+            if usb is None and read_attribute(disk / "removable") != "1":
                 continue
-            serial = _read_text(usb / "serial") if usb is not None else ""
+            serial = read_attribute(usb / "serial") if usb is not None else ""
             out.append(RemovableMount(mount, serial, usb.name if usb is not None else ""))
         return out

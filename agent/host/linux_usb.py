@@ -95,7 +95,7 @@ class UeventSocket:
         self.sock.close()
 
 
-def _read_text(path: Path) -> str:
+def read_attribute(path: Path) -> str:
     """A sysfs string attribute, cut to MAX_STRING; undecodable bytes replaced; missing -> ""."""
     try:
         with open(path, "rb") as handle:
@@ -158,8 +158,8 @@ class Sysfs:
 
     def describe(self, path: Path) -> Device | None:
         """The device's identity from sysfs; None when it is gone or not a USB device."""
-        vendor = _read_text(path / "idVendor").lower()
-        product = _read_text(path / "idProduct").lower()
+        vendor = read_attribute(path / "idVendor").lower()
+        product = read_attribute(path / "idProduct").lower()
         if not vendor:
             return None
         try:
@@ -168,8 +168,8 @@ class Sysfs:
         except OSError:
             raw = b""
         interfaces = parse_descriptors(raw[18:] if raw[1:2] == b"\x01" else raw)
-        name = _read_text(path / "product")
-        serial = _read_text(path / "serial")
+        name = read_attribute(path / "product")
+        serial = read_attribute(path / "serial")
         # Mamori's device hash: SHA-256 of the identity strings and raw descriptors (base64). Like USBGuard's,
         # it changes when any descriptor byte does; the values differ from USBGuard's own hashes.
         digest = hashlib.sha256(f"{vendor}:{product}\0{name}\0{serial}\0".encode() + raw).digest()
@@ -177,14 +177,14 @@ class Sysfs:
                       interfaces=interfaces, hash=base64.b64encode(digest).decode())
 
     def vendor_name(self, path: Path) -> str:
-        return _read_text(path / "manufacturer")
+        return read_attribute(path / "manufacturer")
 
     def interface_class(self, iface: Path) -> str:
-        parts = [_read_text(iface / f) for f in ("bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol")]
+        parts = [read_attribute(iface / f) for f in ("bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol")]
         return ":".join(p.lower() for p in parts)
 
     def is_authorized(self, path: Path) -> bool:
-        return _read_text(path / "authorized") == "1"
+        return read_attribute(path / "authorized") == "1"
 
     def write(self, path: Path, value: str) -> bool:
         """Write a sysfs attribute; a device that vanished meanwhile is not an error worth more than a log."""
@@ -209,8 +209,8 @@ class Sysfs:
         """Deny new devices and interfaces on every root hub; returns the previous values to restore."""
         previous: dict[str, tuple[str, str]] = {}
         for hub in self.root_hubs():
-            previous[hub.name] = (_read_text(hub / "authorized_default"),
-                                  _read_text(hub / "interface_authorized_default"))
+            previous[hub.name] = (read_attribute(hub / "authorized_default"),
+                                  read_attribute(hub / "interface_authorized_default"))
             self.write(hub / "authorized_default", "0")
             self.write(hub / "interface_authorized_default", "0")
         return previous

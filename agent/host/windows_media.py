@@ -17,7 +17,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -130,8 +130,6 @@ def parse_pnp(entities: Any) -> list[WinDevice]:
 
 
 def _with(device: Device, **changes: Any) -> Device:
-    from dataclasses import replace
-
     return replace(device, **changes)
 
 

@@ -225,8 +225,8 @@ class Guest:
             "-virtfs", f"local,path={worktree},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
             "-nic", "none",
         ]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=open(workdir / "qemu.err", "wb"))
+        with open(workdir / "qemu.err", "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         self.qmp = Qmp(qmp_path)
         self.ctl = socket.socket(socket.AF_UNIX)
         self.ctl.connect(str(ctl_path))
