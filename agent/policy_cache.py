@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.fsutil import write_atomic
+from agent.usb.policy import compile_usb
 from mamori import policy
 
 log = logging.getLogger("mamori.agent.policy")
@@ -30,12 +32,18 @@ class PolicyCache:
         self.path = path
         self.segment = segment
         self.current = self.load()
+        self._listeners: list[Callable[[Effective], None]] = []
+
+    def add_listener(self, callback: Callable[[Effective], None]) -> None:
+        """Called (on the applying thread) after each accepted update, e.g. to re-decide USB devices."""
+        self._listeners.append(callback)
 
     def load(self) -> Effective:
         """Read the cache; a missing, unreadable or invalid one fails closed to the strictest policy."""
         try:
             stored = json.loads(self.path.read_text(encoding="utf-8"))
             document = policy.validate(stored["document"])
+            compile_usb(document)  # rules that do not parse make the cache unusable too
             version = str(stored["version"])
             if document["segment"] != self.segment:
                 raise policy.PolicyError(f"policy is for segment {document['segment']}, not {self.segment}")
@@ -49,11 +57,17 @@ class PolicyCache:
     def apply(self, version: str, data: bytes) -> Effective:
         """Validate and store a pushed policy; on any problem raise PolicyError and keep the current one."""
         document = policy.parse(data)
+        compile_usb(document)  # a bad USB rule or 一時許可 refuses the whole update
         if document["segment"] != self.segment:
             raise policy.PolicyError(f"policy is for segment {document['segment']}, not {self.segment}")
         record = {"version": version, "document": document}
         write_atomic(self.path, json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"), 0o600)
         self.current = Effective(document, version, "collector")
+        for callback in self._listeners:
+            try:
+                callback(self.current)
+            except Exception:  # the policy is stored; a failing consumer must not make it look rejected
+                log.exception("applying policy %s failed in %r", version, callback)
         return self.current
 
     def sha256(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.config import StateDir
 from agent.host import Host
+from agent.host.base import MediaControl
 from agent.identity import Identity
 from agent.policy_cache import PolicyCache
 from agent.shipper import Shipper
@@ -47,8 +48,11 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
     }, severity="high" if eff.source == "strictest" and eff.problem != "no policy received yet" else None)
     if eff.source == "strictest":
         log.warning("enforcing the strictest policy: %s", eff.problem)
+    control = start_media_control(host, spool, policy)
     try:
         reason = asyncio.run(_main(spool, identity, state, settings, policy))
+        if control is not None:
+            control.stop()
         spool.append("agent.stopped", {"reason": reason, "spool_depth": spool.depth()})
         asyncio.run(_flush(spool, identity, state, settings, policy))
         state.stopped_marker.write_text(datetime.now(UTC).isoformat(), encoding="utf-8")
@@ -57,6 +61,28 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
         spool.close()
     log.info("stopped (%s)", reason)
     return 0
+
+
+def start_media_control(host: Host, spool: Spool, policy: PolicyCache) -> MediaControl | None:
+    """Removable-media control from the first moment; when the OS cannot do it, say so loudly (log + event)."""
+    control = host.media_control(spool.append)
+    if isinstance(control, str):
+        log.error("removable-media control is NOT active: %s", control)
+        spool.append("check.result", {
+            "check_id": "media.control", "status": "error", "summary": control,
+            "remediation": "Run mamori-agent as root (the service unit does) on a kernel with USB sysfs."},
+            severity="high")
+        return None
+    try:
+        control.start(policy.current.document)
+    except Exception as exc:
+        log.exception("removable-media control failed to start")
+        spool.append("check.result", {"check_id": "media.control", "status": "error",
+                                      "summary": f"failed to start: {exc}"[:500]}, severity="high")
+        return None
+    policy.add_listener(lambda eff: control.apply(eff.document))
+    log.info("removable-media control active (usb mode %s)", policy.current.document["usb"]["mode"])
+    return control
 
 
 async def _main(spool: Spool, identity: Identity, state: StateDir, settings: dict[str, Any],

@@ -35,6 +35,7 @@ MAX_FACT_LEN = 255
 class Peer:
     agent_id: str
     segment: str
+    department: str
 
 
 @dataclass(eq=False)  # identity semantics: kept in sets, one per open stream
@@ -77,7 +78,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         if not row.cert_matches(ident.serial_hex):
             # A certificate superseded by a later enrollment of the same agent id.
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate is not the one on record")
-        return Peer(agent_id=ident.agent_id, segment=row.segment)
+        return Peer(agent_id=ident.agent_id, segment=row.segment, department=row.department)
 
     async def Stream(self, request_iterator, context):  # noqa: N802 (gRPC method name)
         peer = await self._authenticate(context)
@@ -124,7 +125,9 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             await self._push_policy(peer, context, state)
 
     async def _push_policy(self, peer: Peer, context, state: StreamState) -> None:
-        version, document = await asyncio.to_thread(current_policy, self.engine, peer.segment)
+        """Send the agent its policy (segment document + its approved devices and 一時許可) if it changed."""
+        version, document = await asyncio.to_thread(current_policy, self.engine, peer.segment, peer.agent_id,
+                                                    peer.department)
         if version != state.policy_version:
             await context.write(
                 telemetry_pb2.CollectorMessage(

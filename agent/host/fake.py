@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.host.base import HostFacts
+from agent.host.base import Emit, HostFacts, MediaControl
 
 
 @dataclass
@@ -20,3 +20,6 @@ class FakeHost:
 
     def default_state_dir(self) -> Path:
         return self.state_dir
+
+    def media_control(self, emit: Emit) -> MediaControl | str:
+        return "the fake host has no devices to control"

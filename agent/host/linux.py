@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
-from agent.host.base import HostFacts
+from agent.host.base import Emit, HostFacts, MediaControl
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -45,3 +46,12 @@ class LinuxHost:
 
     def default_state_dir(self) -> Path:
         return Path("/var/lib/mamori-agent")
+
+    def media_control(self, emit: Emit) -> MediaControl | str:
+        if os.geteuid() != 0:
+            return "not running as root: USB devices cannot be authorized or blocked"
+        if not (self.root / "sys/bus/usb/devices").is_dir():
+            return "no USB sysfs (/sys/bus/usb/devices): the kernel has no USB support or sysfs is not mounted"
+        from agent.host.linux_media import LinuxMediaControl
+
+        return LinuxMediaControl(emit, self.root)

@@ -7,7 +7,7 @@ import platform
 import socket
 from pathlib import Path
 
-from agent.host.base import HostFacts
+from agent.host.base import Emit, HostFacts, MediaControl
 
 
 def _machine_guid() -> str:
@@ -33,3 +33,12 @@ class WindowsHost:
 
     def default_state_dir(self) -> Path:
         return Path(os.environ.get("ProgramData", r"C:\ProgramData")) / "Mamori"
+
+    def media_control(self, emit: Emit) -> MediaControl | str:
+        import ctypes
+
+        if not ctypes.windll.shell32.IsUserAnAdmin():  # type: ignore[attr-defined]
+            return "not running as an administrator: the USBSTOR and RemovableStorageDevices settings cannot be set"
+        from agent.host.windows_media import WindowsMediaControl
+
+        return WindowsMediaControl(emit)

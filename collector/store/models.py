@@ -149,3 +149,37 @@ policies = Table(
     Column("updated_by", String(100), nullable=False),
     CheckConstraint(_one_of("segment", SEGMENTS), name="segment"),
 )
+
+# 許可デバイス台帳: approved-device rules (USBGuard rule language), each scoped to all terminals, a segment
+# and/or a department. Rules are kept in import order: the first matching rule decides on the agent.
+approved_devices = Table(
+    "approved_devices",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("rule", String(4096), nullable=False),
+    Column("segment", String(16), nullable=True),
+    Column("department", String(200), nullable=True),
+    Column("source", String(500), nullable=False),
+    Column("source_line", Integer(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    CheckConstraint("segment IS NULL OR " + _one_of("segment", SEGMENTS), name="segment"),
+)
+
+# 一時許可: one serial allowed on one agent or a department's terminals (or all) until a moment.
+temporary_permissions = Table(
+    "temporary_permissions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("serial", String(256), nullable=False),
+    Column("agent_id", String(36), ForeignKey("agents.id"), nullable=True),
+    Column("department", String(200), nullable=True),
+    Column("until", UTCDateTime(), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revoked_by", String(100), nullable=True),
+    CheckConstraint("agent_id IS NULL OR department IS NULL", name="scope"),
+    Index(None, "serial"),
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 SEGMENTS = ("mynumber", "lgwan", "internet")
@@ -20,7 +21,7 @@ def _base(segment: str, usb_mode: str, mfa_required: bool) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "segment": segment,
-        "usb": {"mode": usb_mode, "allow": []},
+        "usb": {"mode": usb_mode, "allow": [], "temporary": [], "restore_on_exit": False},
         "media_write_log": True,
         "checks": {"mfa_required": mfa_required},
     }
@@ -69,15 +70,36 @@ def validate(document: Any) -> dict[str, Any]:
     _expect(doc.get("segment") in SEGMENTS, "segment", f"must be one of {', '.join(SEGMENTS)}")
     usb = doc.get("usb")
     _expect(isinstance(usb, dict), "usb", "must be an object")
-    _only_keys(usb, {"mode", "allow"}, "usb")
+    _only_keys(usb, {"mode", "allow", "temporary", "restore_on_exit"}, "usb")
     _expect(usb.get("mode") in USB_MODES, "usb.mode", f"must be one of {', '.join(USB_MODES)}")
     allow = usb.get("allow", [])
     _expect(isinstance(allow, list) and all(isinstance(r, str) for r in allow), "usb.allow",
             "must be a list of rule strings")
+    _expect(isinstance(usb.get("restore_on_exit", False), bool), "usb.restore_on_exit", "must be true or false")
+    temporary = usb.get("temporary", [])
+    _expect(isinstance(temporary, list), "usb.temporary", "must be a list")
+    for n, item in enumerate(temporary):
+        _validate_temporary(item, f"usb.temporary[{n}]")
     _expect(isinstance(doc.get("media_write_log", True), bool), "media_write_log", "must be true or false")
     checks = doc.get("checks", {})
     _expect(isinstance(checks, dict), "checks", "must be an object")
     return doc
+
+
+def _validate_temporary(item: Any, where: str) -> None:
+    """A 一時許可: {"id", "serial", "until" (ISO 8601 with time zone), "reason"[, "vendor_id", "product_id"]}."""
+    _expect(isinstance(item, dict), where, "must be an object")
+    _only_keys(item, {"id", "serial", "until", "reason", "vendor_id", "product_id"}, where)
+    for key in ("id", "serial", "until"):
+        _expect(isinstance(item.get(key), str) and item[key] != "", f"{where}.{key}", "must be a non-empty string")
+    for key in ("reason", "vendor_id", "product_id"):
+        _expect(isinstance(item.get(key, ""), str), f"{where}.{key}", "must be a string")
+    try:
+        until = datetime.fromisoformat(item["until"])
+    except ValueError:
+        until = None
+    _expect(until is not None and until.tzinfo is not None, f"{where}.until",
+            "must be an ISO 8601 date-time with a time zone")
 
 
 def parse(data: bytes) -> dict[str, Any]:

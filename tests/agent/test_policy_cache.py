@@ -43,3 +43,16 @@ def test_bad_update_keeps_previous_policy(tmp_path):
             cache.apply("v2", data)
         assert cache.current.version == "v1"
         assert (tmp_path / "policy.json").read_bytes() == before
+
+
+def test_bad_usb_rule_in_update_keeps_previous(tmp_path):
+    pdoc = policy
+    cache = PolicyCache(tmp_path / "policy.json", "lgwan")
+    good = json.loads(json.dumps(pdoc.DEFAULTS["lgwan"]))
+    good["usb"]["allow"] = ['allow serial "S1"']
+    cache.apply("v1", json.dumps(good).encode())
+    bad = json.loads(json.dumps(good))
+    bad["usb"]["allow"] = ["allow id 07:81"]
+    with pytest.raises(pdoc.PolicyError, match="line 1"):
+        cache.apply("v2", json.dumps(bad).encode())
+    assert cache.current.version == "v1" and PolicyCache(tmp_path / "policy.json", "lgwan").current.version == "v1"

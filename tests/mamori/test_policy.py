@@ -21,7 +21,7 @@ def test_segment_defaults_follow_the_rule_catalogue():
 def test_strictest_blocks_everything():
     for seg in (*policy.SEGMENTS, "garbage"):
         doc = policy.strictest(seg)
-        assert doc["usb"] == {"mode": "block", "allow": []}
+        assert doc["usb"] == {"mode": "block", "allow": [], "temporary": [], "restore_on_exit": False}
         assert policy.validate(doc)
 
 

@@ -1,0 +1,186 @@
+"""`mamori-collector devices import|approve|revoke|list`: the approved-device register and 一時許可."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.usb.rules import RuleErrors, parse_rules
+from collector.cli.common import CliError, actor, engine, find_agent, iso, local, print_json
+from collector.config import DataDir
+from mamori.i18n import _
+from mamori.policy import SEGMENTS
+from mamori.table import render
+
+MAX_FILE = 4 * 1024 * 1024
+
+
+def cmd_import(args: argparse.Namespace, datadir: DataDir) -> int:
+    from collector.store import devices
+
+    path = Path(args.file)
+    try:
+        raw = path.read_bytes()[:MAX_FILE + 1]
+        text = raw.decode("utf-8")
+    except OSError as exc:
+        raise CliError(_("cannot read {file}: {error}").format(file=path, error=exc.strerror or exc)) from None
+    except UnicodeDecodeError:
+        raise CliError(_("{file} is not UTF-8 text; save it as UTF-8 and import again").format(file=path)) from None
+    if len(raw) > MAX_FILE:
+        raise CliError(_("{file} is larger than 4 MiB; is it really a rules file?").format(file=path))
+    try:
+        rules = parse_rules(text)
+    except RuleErrors as exc:
+        for err in exc.errors:
+            print(_("{file}:{line}: {reason}").format(file=path, line=err.line, reason=err.reason), file=sys.stderr)
+        raise CliError(_("{count} bad rule(s) in {file}; nothing was imported. Fix the lines above and import "
+                         "again.").format(count=len(exc.errors), file=path)) from None
+    if not rules:
+        raise CliError(_("{file} contains no rules; nothing was imported").format(file=path))
+    count = devices.import_rules(
+        engine(datadir), [(r.line, r.text) for r in rules], source=path.name, segment=args.segment,
+        department=args.department, replace=args.replace, by=actor(args), at=datetime.now(UTC))
+    if args.json:
+        print_json({"imported": count, "source": path.name, "segment": args.segment,
+                    "department": args.department, "replaced": args.replace})
+    else:
+        print(_("Imported {count} rule(s) from {file} into the approved-device register.").format(
+            count=count, file=path.name))
+    return 0
+
+
+def _parse_until(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(_("invalid --until {value}: use a date and time such as 2026-04-01T17:00 or "
+                         "2026-04-01T17:00+09:00").format(value=value)) from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # the collector's local time zone, as staff read the clock
+    return when.astimezone(UTC)
+
+
+def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
+    from collector.store import devices
+
+    serial = args.serial.strip()
+    if not serial or len(serial) > 256:
+        raise CliError(_("--serial must be 1 to 256 characters"))
+    if not args.reason.strip():
+        raise CliError(_("--reason must not be empty: record why the device is needed"))
+    until = _parse_until(args.until)
+    now = datetime.now(UTC)
+    if until <= now:
+        raise CliError(_("--until {value} is in the past").format(value=local(until)))
+    db = engine(datadir)
+    agent_id = find_agent(db, args.agent).id if args.agent else None
+    perm_id = devices.add_temporary(db, serial=serial, agent_id=agent_id, department=args.department,
+                                    until=until, reason=args.reason.strip()[:1000], by=actor(args), at=now)
+    if args.json:
+        print_json({"id": perm_id, "serial": serial, "agent_id": agent_id, "department": args.department,
+                    "until": iso(until)})
+    else:
+        scope = agent_id or args.department or _("all terminals")
+        print(_("Temporary permission {id} for serial {serial} on {scope} until {until}. It reaches the terminal "
+                "with its next heartbeat and expires there by itself.").format(
+            id=perm_id, serial=serial, scope=scope, until=local(until)))
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
+    from collector.store import devices, queries
+
+    db = engine(datadir)
+    if args.rule is not None:
+        if not devices.delete_rule(db, args.rule):
+            raise CliError(_("no register rule {id}; see `mamori-collector devices list`").format(id=args.rule))
+        print(_("Removed rule {id} from the approved-device register.").format(id=args.rule))
+        return 0
+    if not args.id:
+        raise CliError(_("give a temporary permission ID, or --rule N for a register rule"))
+    try:
+        perm = devices.find_temporary(db, args.id)
+    except queries.AmbiguousId:
+        raise CliError(_("{id} matches several temporary permissions; give more of the ID").format(
+            id=args.id)) from None
+    if perm is None:
+        raise CliError(_("no temporary permission {id}; see `mamori-collector devices list`").format(id=args.id))
+    if not devices.revoke_temporary(db, perm.id, by=actor(args), at=datetime.now(UTC)):
+        raise CliError(_("temporary permission {id} is already revoked").format(id=perm.id))
+    print(_("Revoked temporary permission {id} (serial {serial}).").format(id=perm.id, serial=perm.serial))
+    return 0
+
+
+def _temp_status(t: Any, now: datetime) -> str:
+    if t.revoked_at is not None:
+        return "revoked"
+    return "active" if t.active(now) else "expired"
+
+
+def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
+    from collector.store import devices
+
+    db = engine(datadir)
+    now = datetime.now(UTC)
+    rules, temps = devices.list_rules(db), devices.list_temporary(db)
+    if args.json:
+        print_json({
+            "rules": [{"id": r.id, "rule": r.rule, "segment": r.segment, "department": r.department,
+                       "source": r.source, "source_line": r.source_line, "created_at": iso(r.created_at),
+                       "created_by": r.created_by} for r in rules],
+            "temporary": [{"id": t.id, "serial": t.serial, "agent_id": t.agent_id, "department": t.department,
+                           "until": iso(t.until), "reason": t.reason, "created_at": iso(t.created_at),
+                           "created_by": t.created_by, "revoked_at": iso(t.revoked_at), "revoked_by": t.revoked_by,
+                           "status": _temp_status(t, now)} for t in temps],
+        })
+        return 0
+    labels = {"active": _("active"), "expired": _("expired"), "revoked": _("revoked")}
+    print(_("Approved-device register"))
+    if rules:
+        print(render([_("No."), _("Scope"), _("Rule")],
+                     [[str(r.id), r.department or r.segment or _("all"), r.rule] for r in rules], [5, 12, 59]))
+    else:
+        print(_("(empty: import a USBGuard rules file with `mamori-collector devices import FILE`)"))
+    print()
+    print(_("Temporary permissions"))
+    if temps:
+        print(render([_("ID"), _("Serial"), _("Scope"), _("Until"), _("Status")],
+                     [[t.id[:8], t.serial, (t.agent_id or "")[:8] or t.department or _("all"), local(t.until),
+                       labels[_temp_status(t, now)]] for t in temps], [8, 20, 12, 19, 8]))
+    else:
+        print(_("(none)"))
+    return 0
+
+
+def register(sub, common: argparse.ArgumentParser) -> None:
+    dev = sub.add_parser("devices", parents=[common], help=_("approved devices and temporary permissions")
+                         ).add_subparsers(dest="action", required=True)
+    p = dev.add_parser("import", parents=[common], help=_("import a USBGuard rules file into the register"))
+    p.add_argument("file")
+    p.add_argument("--segment", choices=SEGMENTS, help=_("only for terminals of this segment"))
+    p.add_argument("--department", help=_("only for terminals of this department (所属)"))
+    p.add_argument("--replace", action="store_true", help=_("replace the rules of the same scope"))
+    p.add_argument("--by", help=_("name of the staff member (default: login name)"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_import)
+    p = dev.add_parser("approve", parents=[common], help=_("grant a temporary permission (一時許可)"))
+    p.add_argument("--serial", required=True, help=_("the device's serial number"))
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--agent", help=_("only on this terminal (agent ID)"))
+    scope.add_argument("--department", help=_("on every terminal of this department (所属)"))
+    p.add_argument("--until", required=True, help=_("end of the permission, e.g. 2026-04-01T17:00"))
+    p.add_argument("--reason", required=True, help=_("why the device is needed"))
+    p.add_argument("--by", help=_("name of the staff member (default: login name)"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_approve)
+    p = dev.add_parser("revoke", parents=[common], help=_("revoke a temporary permission or remove a rule"))
+    p.add_argument("id", nargs="?")
+    p.add_argument("--rule", type=int, help=_("remove this register rule (No. in `devices list`)"))
+    p.add_argument("--by", help=_("name of the staff member (default: login name)"))
+    p.set_defaults(func=cmd_revoke)
+    p = dev.add_parser("list", parents=[common], help=_("list the register and temporary permissions"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
