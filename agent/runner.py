@@ -77,7 +77,17 @@ async def _main(spool: Spool, identity: Identity, state: StateDir, settings: dic
     shipper = Shipper(spool, identity, state, settings, policy, started=time.monotonic())
     log.info("agent %s running (segment %s), sending to %s", identity.agent_id, identity.segment,
              identity.telemetry_target)
-    await shipper.run(stop)
+    scheduler = None
+    if settings["checks.enabled"]:
+        from agent.check_scheduler import CheckScheduler
+
+        scheduler = CheckScheduler(spool, policy, identity.segment, state.checks)
+        scheduler.start()
+    try:
+        await shipper.run(stop)
+    finally:
+        if scheduler is not None:
+            await asyncio.to_thread(scheduler.stop)
     return reason["value"]
 
 

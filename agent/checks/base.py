@@ -36,6 +36,7 @@ class Result:
     check_id: str = ""
     title: str = ""
     seconds: float = 0.0
+    severity: str = ""  # event severity when it differs from the check's default for this status
 
     def payload(self, full_report: bool = False) -> dict[str, Any]:
         import json
@@ -108,6 +109,30 @@ def _finish(check: ModuleType, res: Result, spent: float) -> Result:
     if res.status == FAIL and not res.remediation:
         res.remediation = remediation(check)
     return res
+
+
+def severity(check: ModuleType, res: Result) -> str:
+    """Event severity by status: a failure carries the check's (or the result's) severity."""
+    if res.severity:
+        return res.severity
+    return {PASS: "info", NOT_APPLICABLE: "info", ERROR: "low"}.get(res.status, check.SEVERITY)
+
+
+def context(document: dict[str, Any], segment: str, state_dir: Path | None = None) -> Context:
+    """The context for a run on this machine under a policy document."""
+    from mamori.policy import check_settings
+
+    ctx = Context(settings=check_settings(document), segment=segment, state_dir=state_dir)
+    if ctx.platform == "windows":
+        from agent.host.windows import LiveSource
+
+        ctx.windows = LiveSource()
+    return ctx
+
+
+def enabled(checks: dict[str, ModuleType], settings: dict[str, Any], only: str | None = None) -> list[ModuleType]:
+    disabled = set(settings.get("disabled", []))
+    return [c for cid, c in checks.items() if (only is None or cid == only) and cid not in disabled]
 
 
 def guarded(reader: Callable[[], Any], problems: list[str]) -> Any:
