@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from agent.checks import mfa
+from agent.checks import mfa, patch
 
-CHECKS: dict[str, ModuleType] = {m.ID: m for m in (mfa,)}
+CHECKS: dict[str, ModuleType] = {m.ID: m for m in (mfa, patch)}

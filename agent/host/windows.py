@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.host.base import HostFacts
@@ -293,3 +294,57 @@ def logon_mfa(src: Source) -> LogonMfa:
         out.reason_ja = ("Windows Hello for Business は有効ですがパスワードでもログオンできます"
                          if whfb else "第二要素が強制されておらず、パスワードでログオンできます")
     return out
+
+
+# ---- Windows Update Agent ------------------------------------------------------------------------------
+WU_POLICY = HKLM + r"\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate"
+WU_REBOOT = HKLM + r"\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired"
+
+
+class WindowsUpdate:
+    def __init__(self) -> None:
+        self.pending: list[dict[str, object]] = []
+        self.last_install: datetime | None = None
+        self.last_search: datetime | None = None
+        self.server = ""
+        self.reboot_required = False
+
+
+def _when(text: object) -> datetime | None:
+    if not isinstance(text, str) or not text or text.startswith("0001-"):
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def windows_update(src: Source) -> WindowsUpdate:
+    """Pending updates and history from the Update Agent (the `windows_update` query), WSUS from policy."""
+    data = src.query("windows_update")
+    if not isinstance(data, dict):
+        raise OSError(0, "Windows Update query returned no object")
+    wu = WindowsUpdate()
+    pending = data.get("Pending") or []
+    for item in pending if isinstance(pending, list) else [pending]:
+        if not isinstance(item, dict):
+            continue
+        cats = item.get("Categories") or []
+        cats = cats if isinstance(cats, list) else [cats]
+        wu.pending.append({"title": str(item.get("Title", ""))[:200], "kb": str(item.get("KB", "")),
+                           "severity": str(item.get("Severity") or ""), "released": _when(item.get("Released")),
+                           "security": "Security Updates" in cats or bool(item.get("Severity"))})
+    history = data.get("History") or []
+    for item in history if isinstance(history, list) else [history]:
+        # ResultCode 2 = succeeded, 3 = succeeded with errors; Operation 1 = installation.
+        if isinstance(item, dict) and item.get("Operation") == 1 and item.get("ResultCode") in (2, 3):
+            when = _when(item.get("Date"))
+            if when and (wu.last_install is None or when > wu.last_install):
+                wu.last_install = when
+    wu.last_install = wu.last_install or _when(data.get("LastInstallSuccess"))
+    wu.last_search = _when(data.get("LastSearchSuccess"))
+    policy = src.values(WU_POLICY) or {}
+    wu.server = str(policy.get("WUServer", ""))
+    wu.reboot_required = src.values(WU_REBOOT) is not None
+    return wu

@@ -94,3 +94,74 @@ def pam_auth_update(root: Path, profiles: list[str]) -> str:
         "$auth_additional", "\n".join("auth\t" + line for _p, line in additional))
     (root / "etc/pam.d/common-auth").write_text(out)
     return out
+
+
+class AptTree:
+    """A real apt root: a local repository with mamori-demo 1.0 (main) and 1.0+deb12u1 (…-security),
+    1.0 installed by dpkg, package lists fetched by `apt-get update`. Driven with the host's apt/dpkg."""
+
+    def __init__(self, base: Path, security_days_old: float = 40, with_security: bool = True):
+        self.base, self.repo, self.root = base, base / "repo", base / "root"
+        v1 = self._deb("1.0", "main")
+        v2 = self._deb("1.0+deb12u1", "security")
+        self._suite("bookworm", v1, "Debian", 100)
+        self._suite("bookworm-security", v2, "Debian-Security", security_days_old)
+        for d in ("etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d", "etc/apt/trusted.gpg.d",
+                  "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg/info",
+                  "var/lib/dpkg/updates", "var/log/apt", "run"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        (self.root / "var/lib/dpkg/status").write_text("")
+        lines = [f"deb [trusted=yes] file:{self.repo} bookworm main"]
+        if with_security:
+            lines.append(f"deb [trusted=yes] file:{self.repo} bookworm-security main")
+        (self.root / "etc/apt/sources.list").write_text("\n".join(lines) + "\n")
+        subprocess.run(["dpkg", f"--root={self.root}", "-i", str(v1)], check=True, capture_output=True, timeout=60)
+        self.apt("update")
+
+    def apt(self, *args: str) -> subprocess.CompletedProcess[str]:
+        opts = ["-o", f"Dir={self.root}", "-o", f"Dir::State::status={self.root}/var/lib/dpkg/status",
+                "-o", "APT::Sandbox::User=root", "-o", f"DPkg::Options::=--root={self.root}"]
+        proc = subprocess.run(["apt-get", "-q", "-y", *opts, *args], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    def _deb(self, version: str, comp: str) -> Path:
+        d = self.base / f"build-{version}"
+        (d / "DEBIAN").mkdir(parents=True)
+        (d / "usr/share/doc/mamori-demo").mkdir(parents=True)
+        (d / "usr/share/doc/mamori-demo/README").write_text(f"demo {version}\n")
+        (d / "DEBIAN/control").write_text(f"Package: mamori-demo\nVersion: {version}\nArchitecture: all\n"
+                                          "Maintainer: Mamori tests <tests@example.org>\nDescription: test package\n")
+        out = self.repo / "pool" / comp / f"mamori-demo_{version}_all.deb"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(d), str(out)], check=True,
+                       capture_output=True, timeout=60)
+        return out
+
+    def _suite(self, name: str, deb: Path, label: str, days_old: float) -> None:
+        import hashlib
+        from datetime import UTC, datetime, timedelta
+        from email.utils import format_datetime
+
+        sdir = self.repo / "dists" / name / "main/binary-amd64"
+        sdir.mkdir(parents=True)
+        packages = subprocess.run(["dpkg-scanpackages", "-m", str(deb.parent.relative_to(self.repo))],
+                                  cwd=self.repo, capture_output=True, text=True, check=True, timeout=60).stdout
+        (sdir / "Packages").write_text(packages)
+        date = format_datetime(datetime.now(UTC) - timedelta(days=days_old), usegmt=True)
+        (self.repo / "dists" / name / "Release").write_text(
+            f"Origin: Debian\nLabel: {label}\nSuite: {name}\nCodename: {name}\nDate: {date}\n"
+            f"Architectures: amd64 all\nComponents: main\nSHA256:\n"
+            f" {hashlib.sha256(packages.encode()).hexdigest()} {len(packages)} main/binary-amd64/Packages\n")
+
+
+@pytest.fixture
+def apt_tree(tmp_path):
+    made = []
+
+    def make(**kw) -> AptTree:
+        tree = AptTree(tmp_path / f"apt{len(made)}", **kw)
+        made.append(tree)
+        return tree
+
+    return make
