@@ -203,6 +203,7 @@ class LiveSource(Source):
 
 # Fixed PowerShell queries (never built from input); each prints JSON.
 QUERIES = {
+    "w32tm_status": "w32tm /query /status /verbose | Out-String | ConvertTo-Json",
     "windows_update": (
         "$s=New-Object -ComObject Microsoft.Update.Session;$q=$s.CreateUpdateSearcher();"
         "$r=$q.Search(\"IsInstalled=0 and IsHidden=0 and Type='Software'\");"
