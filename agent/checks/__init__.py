@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from agent.checks import mfa, os_support, patch, time_sync
+from agent.checks import firewall, mfa, os_support, patch, time_sync
 
-CHECKS: dict[str, ModuleType] = {m.ID: m for m in (mfa, patch, os_support, time_sync)}
+CHECKS: dict[str, ModuleType] = {m.ID: m for m in (mfa, patch, os_support, time_sync, firewall)}

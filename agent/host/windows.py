@@ -349,3 +349,25 @@ def windows_update(src: Source) -> WindowsUpdate:
     wu.server = str(policy.get("WUServer", ""))
     wu.reboot_required = src.values(WU_REBOOT) is not None
     return wu
+
+
+# ---- Windows Defender Firewall profiles (group policy overrides the local setting) ---------------------
+FW_LOCAL = HKLM + r"\SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy"
+FW_POLICY = HKLM + r"\SOFTWARE\Policies\Microsoft\WindowsFirewall"
+FW_PROFILES = {"domain": "DomainProfile", "private": "StandardProfile", "public": "PublicProfile"}
+FW_POLICY_PROFILES = {"domain": "DomainProfile", "private": "PrivateProfile", "public": "PublicProfile"}
+
+
+def firewall_profiles(src: Source) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for name, key in FW_PROFILES.items():
+        local = src.values(f"{FW_LOCAL}\\{key}") or {}
+        gpo = src.values(f"{FW_POLICY}\\{FW_POLICY_PROFILES[name]}") or {}
+        enabled = _dword(gpo, "EnableFirewall")
+        enabled = _dword(local, "EnableFirewall") if enabled is None else enabled
+        inbound = _dword(gpo, "DefaultInboundAction")
+        inbound = _dword(local, "DefaultInboundAction") if inbound is None else inbound
+        # Windows defaults: firewall on, inbound blocked (DefaultInboundAction 1 = block, 0 = allow).
+        out[name] = {"enabled": enabled != 0, "inbound_allowed": inbound == 0,
+                     "set_by": "policy" if gpo else "local"}
+    return out

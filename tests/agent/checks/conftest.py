@@ -165,3 +165,24 @@ def apt_tree(tmp_path):
         return tree
 
     return make
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def in_netns(setup: str, check_id: str, settings: dict | None = None, segment: str = "mynumber") -> dict:
+    """Run one check in a network namespace created for the test, after a shell `setup` inside it."""
+    import json
+    import sys
+
+    code = ("import json,sys\nfrom mamori import i18n, policy\nfrom agent.checks import CHECKS\n"
+            "from agent.checks.base import Context, execute\ni18n.setup('en')\n"
+            f"s = policy.DEFAULTS[{segment!r}]['checks'] | json.loads(sys.argv[1])\n"
+            f"r = execute(CHECKS[{check_id!r}], Context(settings=s, segment={segment!r}))\n"
+            "print(json.dumps({'status': r.status, 'summary': r.summary, 'evidence': r.evidence}))\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "proto"), str(REPO)]))
+    script = f"{setup}\nexec \"$0\" -c \"$1\" \"$2\""
+    proc = subprocess.run(["unshare", "--net", "sh", "-ec", script, sys.executable, code,
+                           json.dumps(settings or {})], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
