@@ -72,9 +72,9 @@ def run(ctx: Context) -> Result:
     except HostIOError as exc:
         return Result(ERROR, t(f"cannot read the firewall: {exc}", f"ファイアウォールを読めません: {exc}"), evidence)
     if done.returncode != 0:
-        return Result(ERROR, t(f"nft list ruleset failed: {done.stderr.strip()[:200]} (run as root)",
-                               f"nft list ruleset に失敗しました: {done.stderr.strip()[:200]} (root で実行してください)"),
-                      evidence)
+        why = done.stderr.strip()[:200]
+        return Result(ERROR, t(f"nft list ruleset failed: {why} (run as root)",
+                               f"nft list ruleset に失敗しました: {why} (root で実行してください)"), evidence)
     try:
         ruleset = json.loads(done.stdout or "{}")
     except ValueError as exc:
@@ -83,7 +83,8 @@ def run(ctx: Context) -> Result:
     evidence["source"] = "nft -j list ruleset"
     missing = sorted({"ipv4", "ipv6"} - set(evidence["filtered"]))
     if not evidence["input_chains"]:
-        return Result(FAIL, t("no firewall rules for incoming traffic", "受信通信を制御するルールがありません"), evidence)
+        return Result(FAIL, t("no firewall rules for incoming traffic", "受信通信を制御するルールがありません"),
+                      evidence)
     if missing:
         return Result(FAIL, t(f"incoming {'/'.join(missing)} traffic is not filtered by default",
                               f"{'/'.join(missing)} の受信通信が既定で拒否されていません"), evidence)
