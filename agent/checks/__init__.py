@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from agent.checks import firewall, mfa, os_support, patch, time_sync
+from agent.checks import firewall, local_admin, mfa, os_support, patch, software, time_sync
 
-CHECKS: dict[str, ModuleType] = {m.ID: m for m in (mfa, patch, os_support, time_sync, firewall)}
+CHECKS: dict[str, ModuleType] = {m.ID: m for m in (mfa, patch, os_support, time_sync, firewall, local_admin, software)}

@@ -204,6 +204,9 @@ class LiveSource(Source):
 # Fixed PowerShell queries (never built from input); each prints JSON.
 QUERIES = {
     "w32tm_status": "w32tm /query /status /verbose | Out-String | ConvertTo-Json",
+    "local_admins": ("@(Get-LocalGroupMember -SID S-1-5-32-544|%{[pscustomobject]@{Name=$_.Name;"
+                     "SID=$_.SID.Value;ObjectClass=$_.ObjectClass;PrincipalSource=\"$($_.PrincipalSource)\"}})"
+                     "|ConvertTo-Json -Depth 3"),
     "windows_update": (
         "$s=New-Object -ComObject Microsoft.Update.Session;$q=$s.CreateUpdateSearcher();"
         "$r=$q.Search(\"IsInstalled=0 and IsHidden=0 and Type='Software'\");"

@@ -18,8 +18,8 @@ class PolicyError(ValueError):
 
 # Software usually forbidden on any government terminal (P2P file sharing, unmanaged remote control);
 # administrators extend or replace this list per segment. Patterns are fnmatch-style package names.
-FORBIDDEN_SOFTWARE = ["winny*", "share*", "qbittorrent*", "transmission-*", "deluge*", "amule*", "ktorrent*",
-                      "teamviewer*", "anydesk*"]
+FORBIDDEN_SOFTWARE = ["winny*", "share", "share ex*", "perfect dark*", "qbittorrent*", "transmission-*", "deluge*",
+                      "amule*", "ktorrent*", "teamviewer*", "anydesk*"]
 
 # Threshold keys of the "checks" section: (type, minimum, maximum). Defaults are from rules.md.
 CHECK_NUMBERS: dict[str, tuple[type, float, float]] = {
@@ -32,7 +32,7 @@ CHECK_NUMBERS: dict[str, tuple[type, float, float]] = {
     "clock_max_offset_seconds": (float, 0.001, 86400),
     "probe_timeout_seconds": (float, 0.05, 10),
 }
-CHECK_LISTS = ("software_permitted", "software_forbidden", "networks", "probe_targets", "disabled")
+CHECK_LISTS = ("software_permitted", "software_forbidden", "networks", "probe_targets", "admin_accounts", "disabled")
 
 
 def _checks(segment: str, mfa_required: bool) -> dict[str, Any]:
@@ -53,6 +53,8 @@ def _checks(segment: str, mfa_required: bool) -> dict[str, Any]:
         # both are site data the administrator fills in.
         "networks": [],
         "probe_targets": [],
+        # Accounts allowed in sudo/wheel/Administrators besides root and the built-in Administrator.
+        "admin_accounts": [],
         "disabled": [],
     }
 
