@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from agent.checks import firewall, local_admin, mfa, os_support, patch, software, time_sync
+from agent.checks import (
+    firewall,
+    local_admin,
+    mfa,
+    network_segment,
+    os_support,
+    patch,
+    software,
+    time_sync,
+)
 
-CHECKS: dict[str, ModuleType] = {m.ID: m for m in (mfa, patch, os_support, time_sync, firewall, local_admin, software)}
+CHECKS: dict[str, ModuleType] = {m.ID: m for m in (
+    mfa, patch, os_support, time_sync, firewall, local_admin, software, network_segment)}
