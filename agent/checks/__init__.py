@@ -11,9 +11,10 @@ from agent.checks import (
     network_segment,
     os_support,
     patch,
+    screen_lock,
     software,
     time_sync,
 )
 
 CHECKS: dict[str, ModuleType] = {m.ID: m for m in (
-    mfa, patch, os_support, time_sync, firewall, local_admin, software, network_segment)}
+    mfa, patch, os_support, time_sync, firewall, local_admin, software, network_segment, screen_lock)}
