@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from agent.checks import (
+    disk_encryption,
     firewall,
     local_admin,
     mfa,
@@ -17,4 +18,5 @@ from agent.checks import (
 )
 
 CHECKS: dict[str, ModuleType] = {m.ID: m for m in (
-    mfa, patch, os_support, time_sync, firewall, local_admin, software, network_segment, screen_lock)}
+    mfa, patch, os_support, time_sync, firewall, local_admin, software, network_segment, screen_lock,
+    disk_encryption)}

@@ -204,6 +204,11 @@ class LiveSource(Source):
 # Fixed PowerShell queries (never built from input); each prints JSON.
 QUERIES = {
     "w32tm_status": "w32tm /query /status /verbose | Out-String | ConvertTo-Json",
+    "bitlocker": ("@(Get-BitLockerVolume|%{[pscustomobject]@{MountPoint=$_.MountPoint;"
+                  "VolumeType=\"$($_.VolumeType)\";ProtectionStatus=\"$($_.ProtectionStatus)\";"
+                  "VolumeStatus=\"$($_.VolumeStatus)\";EncryptionPercentage=$_.EncryptionPercentage;"
+                  "EncryptionMethod=\"$($_.EncryptionMethod)\";"
+                  "KeyProtector=@($_.KeyProtector|%{\"$($_.KeyProtectorType)\"})}})|ConvertTo-Json -Depth 3"),
     "local_admins": ("@(Get-LocalGroupMember -SID S-1-5-32-544|%{[pscustomobject]@{Name=$_.Name;"
                      "SID=$_.SID.Value;ObjectClass=$_.ObjectClass;PrincipalSource=\"$($_.PrincipalSource)\"}})"
                      "|ConvertTo-Json -Depth 3"),
