@@ -80,7 +80,8 @@ def test_this_machine():
 def test_bitlocker(recorded, status):
     ctx = make_ctx("lgwan")
     ctx.platform = "windows"
-    ctx.windows = windows.RegFileSource([], {"bitlocker": json.loads((DATA / "windows" / recorded).read_text("utf-8-sig"))})
+    recorded_volumes = json.loads((DATA / "windows" / recorded).read_text("utf-8-sig"))
+    ctx.windows = windows.RegFileSource([], {"bitlocker": recorded_volumes})
     assert base.execute(disk_encryption, ctx).status == status
 
 
