@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from agent.checks import (
+    antivirus,
     disk_encryption,
     firewall,
     local_admin,
@@ -19,4 +20,4 @@ from agent.checks import (
 
 CHECKS: dict[str, ModuleType] = {m.ID: m for m in (
     mfa, patch, os_support, time_sync, firewall, local_admin, software, network_segment, screen_lock,
-    disk_encryption)}
+    disk_encryption, antivirus)}

@@ -204,6 +204,10 @@ class LiveSource(Source):
 # Fixed PowerShell queries (never built from input); each prints JSON.
 QUERIES = {
     "w32tm_status": "w32tm /query /status /verbose | Out-String | ConvertTo-Json",
+    "defender": ("Get-MpComputerStatus|Select-Object AMServiceEnabled,AntivirusEnabled,RealTimeProtectionEnabled,"
+                 "AntivirusSignatureAge,AntivirusSignatureVersion,AMRunningMode,"
+                 "@{n='AntivirusSignatureLastUpdated';e={$_.AntivirusSignatureLastUpdated.ToString('o')}}"
+                 "|ConvertTo-Json"),
     "bitlocker": ("@(Get-BitLockerVolume|%{[pscustomobject]@{MountPoint=$_.MountPoint;"
                   "VolumeType=\"$($_.VolumeType)\";ProtectionStatus=\"$($_.ProtectionStatus)\";"
                   "VolumeStatus=\"$($_.VolumeStatus)\";EncryptionPercentage=$_.EncryptionPercentage;"
