@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, ConfigError) as exc:
         print(_("error: {message}").format(message=exc), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error worth a traceback
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

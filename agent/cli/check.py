@@ -9,7 +9,7 @@ import re
 from agent.cli.common import CliError
 from agent.config import StateDir
 from mamori.i18n import _
-from mamori.table import render, width
+from mamori.table import pad, width
 
 WIDTH = 80
 
@@ -43,6 +43,20 @@ def _wrap(text: str, indent: str) -> list[str]:
     return lines
 
 
+def _table(results: list, label: dict[str, str]) -> str:
+    """Check | Result | Summary, the summary wrapped (not cut) so staff read the whole finding in 80 columns."""
+    heads = [_("Check"), _("Result"), _("Summary")]
+    w0 = max([width(heads[0])] + [width(r.title) for r in results])
+    w1 = max([width(heads[1])] + [width(label[r.status]) for r in results])
+    indent = " " * (w0 + w1 + 4)
+    lines = [f"{pad(heads[0], w0)}  {pad(heads[1], w1)}  {heads[2]}"]
+    for r in results:
+        wrapped = _wrap(r.summary, indent) or [indent]
+        lines.append(f"{pad(r.title, w0)}  {pad(label[r.status], w1)}  {wrapped[0][len(indent):]}".rstrip())
+        lines.extend(wrapped[1:])
+    return "\n".join(lines)
+
+
 def cmd_check(args: argparse.Namespace, state: StateDir) -> int:
     from agent.checks import CHECKS
     from agent.checks.base import context, enabled, execute
@@ -59,13 +73,13 @@ def cmd_check(args: argparse.Namespace, state: StateDir) -> int:
             ensure_ascii=False, indent=2, default=str))
     else:
         label = {"pass": _("Pass"), "fail": _("Fail"), "not_applicable": _("N/A"), "error": _("Error")}
-        print(render([_("Check"), _("Result"), _("Summary")],
-                     [[r.title, label[r.status], r.summary] for r in results], max_widths=[28, 8, 38]))
+        print(_table(results, label))
         for r in results:
             if r.status in ("fail", "error"):
                 print()
                 print(f"■ {r.title} ({r.check_id}): {label[r.status]}")
-                print("\n".join(_wrap(r.summary, "  ")))
+                if r.status == "error":
+                    print("\n".join(_wrap(r.summary, "  ")))
                 if r.remediation:
                     print("\n".join(_wrap(_("What to do: ") + r.remediation, "  ")))
         if source == "strictest":
