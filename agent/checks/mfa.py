@@ -107,7 +107,10 @@ def _ssh_lists(opts: dict[str, str], stack: Any) -> list[dict[str, Any]]:
         kbd = set(weakest.factors) if weakest else None  # None: the PAM stack never lets anyone in
     else:
         kbd = {"knowledge"}
-    factors_of = {"publickey": {"possession"}, "password": {"knowledge"}, "keyboard-interactive": kbd}
+    # With UsePAM, the password method feeds its one secret to the PAM stack: if the stack also asks for a
+    # code or a key, that method can no longer succeed on its own.
+    password = {"knowledge"} if not pam_on or (weakest and set(weakest.factors) <= {"knowledge"}) else None
+    factors_of = {"publickey": {"possession"}, "password": password, "keyboard-interactive": kbd}
     spec = opts["authenticationmethods"].strip()
     if spec.lower() == "any" or not spec:
         lists = [[m] for m in enabled]
@@ -149,6 +152,9 @@ def _windows(ctx: Context) -> Result:
     state = windows.logon_mfa(ctx.windows)
     evidence = state.evidence()
     required = bool(ctx.settings.get("mfa_required", True))
+    if state.facts.get("rdp_enabled") and not state.enforced:
+        return Result(FAIL, t(f"Remote Desktop is enabled without a second factor: {state.reason_en}",
+                              f"リモートデスクトップが多要素認証なしで有効です: {state.reason_ja}"), evidence)
     if state.enforced:
         return Result(PASS, t(f"logon requires two factors: {state.reason_en}",
                               f"ログオンに多要素認証が必須です: {state.reason_ja}"), evidence)

@@ -236,6 +236,8 @@ SYSTEM_POLICY = HKLM + r"\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\Sys
 SYSTEM_POLICY2 = HKLM + r"\SOFTWARE\Policies\Microsoft\Windows\System"
 WHFB_POLICY = HKLM + r"\SOFTWARE\Policies\Microsoft\PassportForWork"
 PASSWORD_CP = "{60b78e88-ead8-445c-9cfd-0b87f74ea6cd}"
+TS_KEY = HKLM + r"\SYSTEM\CurrentControlSet\Control\Terminal Server"
+TS_POLICY = HKLM + r"\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services"
 # Credential providers that ship with Windows (lower case); anything else is third-party.
 INBOX_CPS = {g.lower() for g in (
     "{01A30791-40AE-4653-AB2E-FD210019AE88}", "{1b283861-754f-4022-ad47-a5eaaa618894}",
@@ -285,7 +287,11 @@ def logon_mfa(src: Source) -> LogonMfa:
     filters = {g.lower(): str((src.values(f"{CP_FILTER_KEY}\\{g}") or {}).get("", ""))
                for g in src.subkeys(CP_FILTER_KEY)}
     third_filters = {g: n for g, n in filters.items() if g not in INBOX_CPS}
-    out.facts = {"scforceoption": scforce, "windows_hello_for_business": whfb,
+    ts = src.values(TS_KEY) or {}
+    ts_policy = src.values(TS_POLICY) or {}
+    deny = _dword(ts_policy, "fDenyTSConnections")
+    deny = _dword(ts, "fDenyTSConnections") if deny is None else deny
+    out.facts = {"rdp_enabled": deny == 0, "scforceoption": scforce, "windows_hello_for_business": whfb,
                  "excluded_credential_providers": sorted(excluded), "password_provider_disabled": password_disabled,
                  "third_party_credential_providers": third_party, "third_party_filters": third_filters}
     if scforce:

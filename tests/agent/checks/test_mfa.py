@@ -214,6 +214,30 @@ def test_windows_logon(files, status, words):
     assert words in res.summary
 
 
+def test_remote_desktop_without_mfa_fails_even_where_mfa_is_only_recommended():
+    ctx = make_ctx("internet")
+    ctx.platform, ctx.windows = "windows", win("credential_providers_stock.reg")
+    assert base.execute(mfa, ctx).status == "pass"  # console MFA is only recommended on internet terminals
+    ctx.windows = win("credential_providers_stock.reg", "rdp_enabled.reg")
+    res = base.execute(mfa, ctx)
+    assert res.status == "fail" and "Remote Desktop" in res.summary
+    ctx.windows = win("credential_providers_duo.reg", "rdp_enabled.reg")
+    assert base.execute(mfa, ctx).status == "pass"
+
+
+def test_sshd_password_method_cannot_bypass_a_pam_second_factor(pam_root):
+    login_with(pam_root, after="auth required pam_u2f.so")
+    (pam_root / "etc/pam.d/sshd").write_text(
+        (pam_root / "etc/pam.d/sshd").read_text().replace(
+            "@include common-auth", "@include common-auth\nauth required pam_google_authenticator.so", 1))
+    (pam_root / "etc/ssh/sshd_config.d/50-mfa.conf").write_text(
+        "KbdInteractiveAuthentication yes\nPubkeyAuthentication no\n")
+    res = check(pam_root)
+    assert res.status == "pass", res.summary  # password alone now meets the OTP prompt and fails
+    (pam_root / "etc/ssh/sshd_config.d/50-mfa.conf").write_text("UsePAM no\nPubkeyAuthentication no\n")
+    assert check(pam_root).status == "fail"
+
+
 def test_windows_without_a_source_is_not_applicable():
     ctx = make_ctx("mynumber")
     ctx.platform = "windows"
