@@ -39,11 +39,34 @@ class Result:
     severity: str = ""  # event severity when it differs from the check's default for this status
 
     def payload(self, full_report: bool = False) -> dict[str, Any]:
-        import json
-
         return {"check_id": self.check_id, "status": self.status, "summary": self.summary[:2000],
-                "evidence_json": json.dumps(self.evidence, ensure_ascii=False, sort_keys=True, default=str)[:60000],
-                "remediation": self.remediation[:2000], "full_report": full_report}
+                "evidence_json": evidence_json(self.evidence), "remediation": self.remediation[:2000],
+                "full_report": full_report}
+
+
+EVIDENCE_LIMIT = 60000
+
+
+def evidence_json(evidence: dict[str, Any], limit: int = EVIDENCE_LIMIT) -> str:
+    """Evidence as JSON of at most `limit` characters that is still valid JSON: the largest values are
+    replaced by a note of their size until it fits."""
+    import json
+
+    def dump(obj: Any) -> str:
+        return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
+
+    text = dump(evidence)
+    if len(text) <= limit:
+        return text
+    shrunk = dict(evidence)
+    for key in sorted(shrunk, key=lambda k: -len(dump(shrunk[k]))):
+        value = shrunk[key]
+        shrunk[key] = {"truncated": True, "items": len(value) if hasattr(value, "__len__") else None,
+                       "chars": len(dump(value))}
+        text = dump(shrunk)
+        if len(text) <= limit:
+            return text
+    return dump({"truncated": True, "keys": sorted(evidence)[:50]})[:limit]
 
 
 @dataclass

@@ -26,7 +26,10 @@ def run(ctx: Context) -> Result:
     from agent.host import net
 
     networks = [ipaddress.ip_network(n, strict=False) for n in ctx.settings.get("networks", [])]
-    targets = list(ctx.settings.get("probe_targets", []))
+    from mamori.policy import _valid_target
+
+    # Validated when the policy was applied; checked again because probes must never go anywhere else.
+    targets = [tg for tg in ctx.settings.get("probe_targets", []) if isinstance(tg, str) and _valid_target(tg)]
     try:
         ifaces = net.interfaces()
     except (OSError, ImportError) as exc:

@@ -263,7 +263,12 @@ def _explore(entries: list[Entry], report: StackReport) -> list[Way]:
     return list(ways.values())
 
 
-def _run(entries: list[Entry], report: StackReport) -> list[tuple[bool, frozenset[str], tuple[str, ...]]]:
+def _run(entries: list[Entry], report: StackReport,
+         memo: dict[int, list[tuple[bool, frozenset[str], tuple[str, ...]]]] | None = None,
+         ) -> list[tuple[bool, frozenset[str], tuple[str, ...]]]:
+    memo = {} if memo is None else memo
+    if id(entries) in memo:  # a substack reached by many paths is evaluated once
+        return memo[id(entries)]
     results: dict[tuple[bool, frozenset[str]], tuple[str, ...]] = {}
     seen: set[tuple[int, str, bool, frozenset[str]]] = set()
     # Stack of (index, impression, status ok, factors, passing modules); impression: undef|pos|neg.
@@ -284,7 +289,7 @@ def _run(entries: list[Entry], report: StackReport) -> list[tuple[bool, frozense
             continue
         entry = entries[i]
         if entry.substack is not None:
-            outs = [("success" if ok else "auth_err", f, m) for ok, f, m in _run(entry.substack, report)]
+            outs = [("success" if ok else "auth_err", f, m) for ok, f, m in _run(entry.substack, report, memo)]
         else:
             outs = [(rv, f, (f"{entry.name}@{entry.where}",) if rv == "success" else ()) for rv, f in _outcomes(entry)]
         for rv, got, passed in outs:
@@ -304,4 +309,5 @@ def _run(entries: list[Entry], report: StackReport) -> list[tuple[bool, frozense
             elif action.isdigit():
                 nxt = i + 1 + int(action)
             todo.append((len(entries) if stop else nxt, nimp, nst, nfac, nmods))
-    return [(ok, f, m) for (ok, f), m in results.items()]
+    memo[id(entries)] = [(ok, f, m) for (ok, f), m in results.items()]
+    return memo[id(entries)]

@@ -66,3 +66,15 @@ def test_a_hanging_check_times_out():
     res = execute(hang, Context(settings={}), timeout=0.2)
     release.set()
     assert res.status == ERROR and "did not finish" in res.summary
+
+
+def test_oversized_evidence_stays_valid_json():
+    import json
+
+    from agent.checks.base import evidence_json
+
+    evidence = {"small": 1, "big": ["x" * 100] * 2000, "bigger": {str(i): "y" * 50 for i in range(3000)}}
+    text = evidence_json(evidence, limit=5000)
+    data = json.loads(text)
+    assert len(text) <= 5000 and data["small"] == 1
+    assert data["bigger"]["truncated"] is True and data["bigger"]["items"] == 3000
