@@ -180,7 +180,7 @@ class PamConfig:
                 continue
             m = re.match(r"^(-?)(\w+)\s+(\[[^\]]*\]|\S+)\s*(.*)$", line)
             if not m:
-                report.problems.append(f"{where}: cannot parse {line[:80]!r}")
+                report.problems.append(f"{where}: cannot parse the line (content not copied into evidence)")
                 continue
             _silent, typ, control, rest = m.groups()
             if typ not in TYPES:

@@ -248,3 +248,14 @@ def test_reg_parser_reads_regedit_export_types():
     keys = windows.parse_reg((DATA / "credential_providers_duo.reg").read_text(encoding="utf-16"))
     duo = keys[windows.CP_KEY.lower() + "\\{44e2ed41-48c7-4712-a3c3-250c5e6d5d84}"]
     assert duo[""] == "Duo Security Credential Provider"
+
+
+def test_included_secret_file_content_never_reaches_evidence(pam_root):
+    import json
+
+    no_sshd(pam_root)
+    (pam_root / "etc/shadow").write_text("root:$y$j9T$SECRETHASHVALUE:19000:0:99999:7:::\n")
+    login_with(pam_root, after="@include ../shadow")
+    res = check(pam_root)
+    text = json.dumps(res.evidence)
+    assert "SECRETHASHVALUE" not in text and "cannot parse the line" in text
