@@ -80,7 +80,10 @@ def _linux(ctx: Context) -> Result:
         findings.append(t(f"sshd allows single-factor logon: {'; '.join(remote_weak)}",
                           f"sshd が単一要素でのログオンを許可しています: {'; '.join(remote_weak)}"))
     if findings:
-        return Result(FAIL, " / ".join(findings), evidence)
+        res = Result(FAIL, " / ".join(findings), evidence)
+        if weak_logon and required and ctx.segment == "mynumber":
+            res.severity = "critical"  # AUT-001: terminal logon without a second factor on マイナンバー系
+        return res
     if weak_logon:
         return Result(PASS, t(f"MFA is recommended but not configured for {', '.join(weak_logon)} "
                               "(not required in this segment)",

@@ -164,6 +164,26 @@ def published_by(pending: Pending, sources: list[Source]) -> datetime | None:
     return min(dates, default=None)
 
 
+def dpkg_last_upgrade(root: Path) -> datetime | None:
+    """Fallback when apt's history is missing (packages upgraded with dpkg -i, rotated logs): the newest
+    `status installed` that followed an `upgrade` line in /var/log/dpkg.log."""
+    text = read_or_none(root / "var/log/dpkg.log", READ_LIMIT * 8)
+    if text is None or text.binary:
+        return None
+    upgraded: set[str] = set()
+    last = None
+    for line in text.text.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[2] == "upgrade":
+            upgraded.add(parts[3])
+        elif len(parts) >= 5 and parts[2:4] == ["status", "installed"] and parts[4] in upgraded:
+            try:
+                last = datetime.strptime(f"{parts[0]} {parts[1]}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            except ValueError:
+                continue
+    return last
+
+
 def state(root: Path, timeout: float = 120) -> AptState:
     st = AptState()
     done = run(["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1", *apt_options(root), "dist-upgrade"],
@@ -178,6 +198,8 @@ def state(root: Path, timeout: float = 120) -> AptState:
         stamps.append(_mtime(stamp))
     st.last_update = max(stamps, default=None)
     st.last_upgrade, st.last_upgrade_packages = history(root, st.problems)
+    if st.last_upgrade is None:
+        st.last_upgrade = dpkg_last_upgrade(root)
     for name in ("run/reboot-required", "var/run/reboot-required"):
         flag = root / name
         if flag.is_file():

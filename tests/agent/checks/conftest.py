@@ -115,12 +115,14 @@ class AptTree:
         if with_security:
             lines.append(f"deb [trusted=yes] file:{self.repo} bookworm-security main")
         (self.root / "etc/apt/sources.list").write_text("\n".join(lines) + "\n")
-        subprocess.run(["dpkg", f"--root={self.root}", "-i", str(v1)], check=True, capture_output=True, timeout=60)
+        subprocess.run(["dpkg", f"--root={self.root}", f"--log={self.root}/var/log/dpkg.log", "-i", str(v1)],
+                       check=True, capture_output=True, timeout=60)
         self.apt("update")
 
     def apt(self, *args: str) -> subprocess.CompletedProcess[str]:
         opts = ["-o", f"Dir={self.root}", "-o", f"Dir::State::status={self.root}/var/lib/dpkg/status",
-                "-o", "APT::Sandbox::User=root", "-o", f"DPkg::Options::=--root={self.root}"]
+                "-o", "APT::Sandbox::User=root", "-o", f"DPkg::Options::=--root={self.root}",
+                "-o", f"DPkg::Options::=--log={self.root}/var/log/dpkg.log"]
         proc = subprocess.run(["apt-get", "-q", "-y", *opts, *args], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         return proc

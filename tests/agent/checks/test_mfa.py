@@ -42,6 +42,7 @@ def test_stock_debian_password_only_fails_on_mynumber(pam_root):
     assert ev["weakest_way"]["factors"] == ["knowledge"]
     assert any(m.startswith("pam_unix@") for m in ev["weakest_way"]["modules"])
     assert "pam_unix" in res.summary and res.remediation
+    assert base.severity(mfa, res) == "critical"
 
 
 def test_stock_debian_is_only_a_recommendation_on_lgwan(pam_root):

@@ -76,6 +76,15 @@ def test_after_a_real_upgrade_nothing_is_pending_and_history_is_read(apt_tree):
     assert datetime.fromisoformat(res.evidence["last_upgrade"]).date() == datetime.now(UTC).date()
 
 
+def test_dpkg_log_is_the_fallback_for_the_last_upgrade(apt_tree):
+    tree = apt_tree(security_days_old=1)
+    tree.apt("dist-upgrade")
+    (tree.root / "var/log/apt/history.log").unlink()
+    res = check(tree.root)
+    assert res.status == "pass"
+    assert datetime.fromisoformat(res.evidence["last_upgrade"]).date() == datetime.now(UTC).date()
+
+
 def test_stale_package_lists_fail(apt_tree):
     tree = apt_tree(security_days_old=1)
     tree.apt("dist-upgrade")
@@ -126,7 +135,9 @@ def test_hostile_history_and_release_files_do_not_break_the_verdict(apt_tree):
     (tree.root / "var/lib/apt/lists/junk_Release").write_bytes(b"Date: yesterday-ish\n\x00\x01" * 1000)
     res = check(tree.root)
     assert res.status == "pass", res.summary
-    assert res.evidence["last_upgrade"] is None
+    # history.log is junk: the last upgrade comes from dpkg.log instead.
+    assert datetime.fromisoformat(res.evidence["last_upgrade"]).date() == datetime.now(UTC).date()
+    assert res.evidence["last_upgrade_packages"] == 0
 
 
 def test_not_applicable_without_a_package_manager(tmp_path):

@@ -35,7 +35,8 @@ def test_removed_package_is_not_counted(apt_tree):
     import subprocess
 
     tree = apt_tree(security_days_old=1)
-    subprocess.run(["dpkg", f"--root={tree.root}", "-r", "mamori-demo"], check=True, capture_output=True)
+    subprocess.run(["dpkg", f"--root={tree.root}", f"--log={tree.root}/var/log/dpkg.log", "-r", "mamori-demo"],
+                   check=True, capture_output=True)
     assert check(tree.root, software_forbidden=["mamori-*"]).status == "pass"
 
 
