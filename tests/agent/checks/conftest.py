@@ -17,6 +17,12 @@ PAM_PACKAGES = ("libpam-runtime", "libpam-modules", "login", "openssh-server", "
                 "libpam-google-authenticator", "libpam-oath", "libpam-sss", "libpam-pkcs11")
 
 
+def need_root(what: str) -> None:
+    """dpkg --root, useradd --root and new network namespaces need root (CI runs the suite as root)."""
+    if os.geteuid() != 0:
+        pytest.skip(f"{what} needs root")
+
+
 def debs(packages: tuple[str, ...]) -> list[Path]:
     """The distribution's own .deb files, downloaded once with `apt-get download` into a cache folder."""
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -161,6 +167,8 @@ class AptTree:
 def apt_tree(tmp_path):
     made = []
 
+    need_root("a dpkg-managed apt tree")
+
     def make(**kw) -> AptTree:
         tree = AptTree(tmp_path / f"apt{len(made)}", **kw)
         made.append(tree)
@@ -177,6 +185,7 @@ def in_netns(setup: str, check_id: str, settings: dict | None = None, segment: s
     import json
     import sys
 
+    need_root("a network namespace")
     code = ("import json,sys\nfrom mamori import i18n, policy\nfrom agent.checks import CHECKS\n"
             "from agent.checks.base import Context, execute\ni18n.setup('en')\n"
             f"s = policy.DEFAULTS[{segment!r}]['checks'] | json.loads(sys.argv[1])\n"

@@ -11,13 +11,14 @@ import pytest
 
 from agent.checks import base, local_admin
 from agent.host import windows
-from tests.agent.checks.conftest import make_ctx
+from tests.agent.checks.conftest import make_ctx, need_root
 
 DATA = Path(__file__).parent / "data" / "windows"
 
 
 @pytest.fixture
 def root(tmp_path) -> Path:
+    need_root("useradd --root")
     r = tmp_path / "root"
     (r / "etc").mkdir(parents=True)
     for name in ("passwd", "group", "shadow", "gshadow", "login.defs"):
