@@ -235,6 +235,7 @@ CP_FILTER_KEY = HKLM + r"\SOFTWARE\Microsoft\Windows\CurrentVersion\Authenticati
 SYSTEM_POLICY = HKLM + r"\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System"
 SYSTEM_POLICY2 = HKLM + r"\SOFTWARE\Policies\Microsoft\Windows\System"
 WHFB_POLICY = HKLM + r"\SOFTWARE\Policies\Microsoft\PassportForWork"
+WHFB_MDM = HKLM + r"\SOFTWARE\Microsoft\Policies\PassportForWork"
 PASSWORD_CP = "{60b78e88-ead8-445c-9cfd-0b87f74ea6cd}"
 TS_KEY = HKLM + r"\SYSTEM\CurrentControlSet\Control\Terminal Server"
 TS_POLICY = HKLM + r"\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services"
@@ -277,6 +278,9 @@ def logon_mfa(src: Source) -> LogonMfa:
     out = LogonMfa()
     scforce = _dword(src.values(SYSTEM_POLICY), "scforceoption") == 1
     whfb = _dword(src.values(WHFB_POLICY), "Enabled") == 1
+    # Intune/MDM sets it per tenant: ...\PassportForWork\<tenant>\Device\Policies UsePassportForWork=1.
+    for tenant in src.subkeys(WHFB_MDM):
+        whfb = whfb or _dword(src.values(f"{WHFB_MDM}\\{tenant}\\Device\\Policies"), "UsePassportForWork") == 1
     sys2 = src.values(SYSTEM_POLICY2) or {}
     excluded_raw = next((v for k, v in sys2.items() if k.lower() == "excludedcredentialproviders"), "")
     excluded = {g.strip().lower() for g in str(excluded_raw).split(",") if g.strip()}

@@ -205,6 +205,7 @@ def win(*names: str) -> windows.RegFileSource:
     (["credential_providers_stock.reg", "whfb_enabled.reg"], "fail", "Windows Hello"),
     (["credential_providers_stock.reg", "whfb_enabled.reg", "password_excluded.reg"], "pass", "Windows Hello"),
     (["credential_providers_stock.reg", "scforceoption.reg"], "pass", "scforceoption"),
+    (["credential_providers_stock.reg", "whfb_intune.reg", "password_excluded.reg"], "pass", "Windows Hello"),
     (["credential_providers_duo.reg"], "pass", "Duo"),
 ])
 def test_windows_logon(files, status, words):
