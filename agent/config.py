@@ -27,6 +27,8 @@ SCHEMA = [
     Key("spool.capacity", int, 100_000,
         "Most events kept while the collector is unreachable; beyond it the least severe are dropped\n"
         "and a spool.overflow event records how many.", positive),
+    Key("checks.enabled", bool, True,
+        "Run the posture checks (MFA, patches, ...) on their intervals and record check.result events.", None),
     Key("log.level", str, "info", "Log verbosity: debug, info, warning, error.",
         one_of("debug", "info", "warning", "error")),
 ]
@@ -68,6 +70,10 @@ class StateDir:
     @property
     def spool(self) -> Path:
         return self.root / "spool"
+
+    @property
+    def checks(self) -> Path:
+        return self.root / "checks.json"
 
     @property
     def running_marker(self) -> Path:

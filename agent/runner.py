@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -70,6 +71,7 @@ def start_media_control(host: Host, spool: Spool, policy: PolicyCache) -> MediaC
         log.error("removable-media control is NOT active: %s", control)
         spool.append("check.result", {
             "check_id": "media.control", "status": "error", "summary": control,
+            "evidence_json": json.dumps({"host": type(host).__name__, "reason": control}),
             "remediation": "Run mamori-agent as root (the service unit does) on a kernel with USB sysfs."},
             severity="high")
         return None
@@ -78,7 +80,9 @@ def start_media_control(host: Host, spool: Spool, policy: PolicyCache) -> MediaC
     except Exception as exc:
         log.exception("removable-media control failed to start")
         spool.append("check.result", {"check_id": "media.control", "status": "error",
-                                      "summary": f"failed to start: {exc}"[:500]}, severity="high")
+                                      "summary": f"failed to start: {exc}"[:500],
+                                      "evidence_json": json.dumps({"exception": type(exc).__name__})},
+                     severity="high")
         return None
     policy.add_listener(lambda eff: control.apply(eff.document))
     log.info("removable-media control active (usb mode %s)", policy.current.document["usb"]["mode"])
@@ -103,7 +107,17 @@ async def _main(spool: Spool, identity: Identity, state: StateDir, settings: dic
     shipper = Shipper(spool, identity, state, settings, policy, started=time.monotonic())
     log.info("agent %s running (segment %s), sending to %s", identity.agent_id, identity.segment,
              identity.telemetry_target)
-    await shipper.run(stop)
+    scheduler = None
+    if settings["checks.enabled"]:
+        from agent.check_scheduler import CheckScheduler
+
+        scheduler = CheckScheduler(spool, policy, identity.segment, state.checks)
+        scheduler.start()
+    try:
+        await shipper.run(stop)
+    finally:
+        if scheduler is not None:
+            await asyncio.to_thread(scheduler.stop)
     return reason["value"]
 
 

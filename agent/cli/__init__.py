@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 from agent import host as hostmod
-from agent.cli import debug, enroll, run, status
+from agent.cli import check, debug, enroll, run, status
 from agent.cli.common import CliError
 from agent.config import StateDir
 from mamori import i18n
 from mamori.i18n import _
 from mamori.tomlconf import ConfigError
 
-COMMANDS = [enroll, run, status, debug]
+COMMANDS = [enroll, run, status, check, debug]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, ConfigError) as exc:
         print(_("error: {message}").format(message=exc), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error worth a traceback
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -17,13 +17,111 @@ class PolicyError(ValueError):
     """A policy document that must not be applied; the previous one (or the strictest) stays."""
 
 
+# Software usually forbidden on any government terminal (P2P file sharing, unmanaged remote control);
+# administrators extend or replace this list per segment. Patterns are fnmatch-style package names.
+FORBIDDEN_SOFTWARE = ["winny*", "share", "share ex*", "perfect dark*", "qbittorrent*", "transmission-*", "deluge*",
+                      "amule*", "ktorrent*", "teamviewer*", "anydesk*"]
+
+# Threshold keys of the "checks" section: (type, minimum, maximum). Defaults are from rules.md.
+CHECK_NUMBERS: dict[str, tuple[type, float, float]] = {
+    "screen_lock_max_minutes": (int, 1, 1440),
+    "patch_max_age_days": (int, 0, 365),
+    "patch_critical_max_age_days": (int, 0, 365),
+    "package_lists_max_age_days": (int, 1, 365),
+    "reboot_max_days": (int, 0, 365),
+    "signature_max_age_days": (int, 1, 365),
+    "clock_max_offset_seconds": (float, 0.001, 86400),
+    "probe_timeout_seconds": (float, 0.05, 10),
+}
+CHECK_LISTS = ("software_permitted", "software_forbidden", "networks", "probe_targets", "admin_accounts", "disabled")
+
+
+def _checks(segment: str, mfa_required: bool) -> dict[str, Any]:
+    return {
+        "mfa_required": mfa_required,
+        "screen_lock_max_minutes": 10,
+        "patch_max_age_days": 30,
+        "patch_critical_max_age_days": 14,
+        "package_lists_max_age_days": 7,
+        "reboot_max_days": 7,
+        "signature_max_age_days": 3,
+        "clock_max_offset_seconds": 60.0,
+        "probe_timeout_seconds": 2.0,
+        # Empty permitted list: no allowlist is enforced, only the forbidden list.
+        "software_permitted": [],
+        "software_forbidden": list(FORBIDDEN_SOFTWARE),
+        # Registered networks (CIDR) of the segment and other-segment probe targets ("IP:port");
+        # both are site data the administrator fills in.
+        "networks": [],
+        "probe_targets": [],
+        # Accounts allowed in sudo/wheel/Administrators besides root and the built-in Administrator.
+        "admin_accounts": [],
+        "disabled": [],
+    }
+
+
+def check_settings(document: dict[str, Any]) -> dict[str, Any]:
+    """The checks section with every threshold present: the document's values over its segment defaults."""
+    segment = document.get("segment") if document.get("segment") in SEGMENTS else "mynumber"
+    merged = copy.deepcopy(DEFAULTS[segment]["checks"])
+    merged.update(copy.deepcopy(document.get("checks", {})))
+    return merged
+
+
+def _valid_cidr(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_target(text: str) -> bool:
+    """An IP literal and port ("10.1.2.3:443", "[fd00::1]:22"): probes never resolve names."""
+    import ipaddress
+
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return False
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _validate_checks(checks: dict[str, Any]) -> None:
+    _only_keys(checks, {"mfa_required", *CHECK_NUMBERS, *CHECK_LISTS}, "checks")
+    _expect(isinstance(checks.get("mfa_required", True), bool), "checks.mfa_required", "must be true or false")
+    for key, (kind, low, high) in CHECK_NUMBERS.items():
+        if key not in checks:
+            continue
+        value = checks[key]
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and (kind is float or
+                                                                                isinstance(value, int))
+        _expect(ok and low <= value <= high, f"checks.{key}",
+                f"must be {'an integer' if kind is int else 'a number'} from {low:g} to {high:g}")
+    for key in CHECK_LISTS:
+        items = checks.get(key, [])
+        _expect(isinstance(items, list) and all(isinstance(x, str) and 0 < len(x) <= 200 for x in items)
+                and len(items) <= 10000, f"checks.{key}", "must be a list of non-empty strings")
+    for net in checks.get("networks", []):
+        _expect(_valid_cidr(net), "checks.networks", f"{net!r} is not a network like 10.20.0.0/16")
+    for target in checks.get("probe_targets", []):
+        _expect(_valid_target(target), "checks.probe_targets",
+                f"{target!r} is not an IP address and port like 10.30.0.1:443 (names are not resolved)")
+
+
 def _base(segment: str, usb_mode: str, mfa_required: bool) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "segment": segment,
         "usb": {"mode": usb_mode, "allow": [], "temporary": [], "restore_on_exit": False},
         "media_write_log": True,
-        "checks": {"mfa_required": mfa_required},
+        "checks": _checks(segment, mfa_required),
     }
 
 
@@ -40,6 +138,7 @@ def strictest(segment: str = "") -> dict[str, Any]:
     """What a terminal enforces with no valid policy: block all removable storage, require MFA."""
     doc = _base(segment if segment in SEGMENTS else "mynumber", "block", True)
     doc["usb"]["allow"] = []
+    # Registered networks and probe targets are site data: without a policy there are none to check.
     return doc
 
 
@@ -83,6 +182,7 @@ def validate(document: Any) -> dict[str, Any]:
     _expect(isinstance(doc.get("media_write_log", True), bool), "media_write_log", "must be true or false")
     checks = doc.get("checks", {})
     _expect(isinstance(checks, dict), "checks", "must be an object")
+    _validate_checks(checks)
     return doc
 
 

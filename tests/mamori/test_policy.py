@@ -52,3 +52,46 @@ def test_invalid_documents_are_rejected(mutate, fragment):
 def test_unparseable_bytes_are_rejected(data):
     with pytest.raises(policy.PolicyError):
         policy.parse(data)
+
+
+def test_check_thresholds_default_per_rules_md():
+    for seg in policy.SEGMENTS:
+        checks = policy.DEFAULTS[seg]["checks"]
+        assert checks["screen_lock_max_minutes"] == 10
+        assert (checks["patch_max_age_days"], checks["patch_critical_max_age_days"]) == (30, 14)
+        assert checks["package_lists_max_age_days"] == 7 and checks["reboot_max_days"] == 7
+        assert checks["signature_max_age_days"] == 3 and checks["clock_max_offset_seconds"] == 60
+    assert policy.strictest("lgwan")["checks"]["mfa_required"] is True
+
+
+def test_check_settings_fill_missing_thresholds_from_the_segment():
+    doc = {"schema": 1, "segment": "lgwan", "usb": {"mode": "audit"}, "checks": {"patch_max_age_days": 10}}
+    merged = policy.check_settings(policy.validate(doc))
+    assert merged["patch_max_age_days"] == 10 and merged["reboot_max_days"] == 7
+    assert merged["mfa_required"] is False
+
+
+@pytest.mark.parametrize(("checks", "field"), [
+    ({"screen_lock_max_minutes": 0}, "checks.screen_lock_max_minutes"),
+    ({"screen_lock_max_minutes": 5.5}, "checks.screen_lock_max_minutes"),
+    ({"patch_max_age_days": True}, "checks.patch_max_age_days"),
+    ({"clock_max_offset_seconds": "60"}, "checks.clock_max_offset_seconds"),
+    ({"software_forbidden": "winny"}, "checks.software_forbidden"),
+    ({"software_permitted": [""]}, "checks.software_permitted"),
+    ({"networks": ["10.0.0.0/33"]}, "checks.networks"),
+    ({"probe_targets": ["intranet.example:443"]}, "checks.probe_targets"),
+    ({"probe_targets": ["10.0.0.1:0"]}, "checks.probe_targets"),
+    ({"screenlock": 10}, "checks"),
+])
+def test_bad_check_settings_are_rejected_naming_the_field(checks, field):
+    doc = {"schema": 1, "segment": "mynumber", "usb": {"mode": "block"}, "checks": checks}
+    with pytest.raises(policy.PolicyError) as err:
+        policy.validate(doc)
+    assert str(err.value).startswith(field + ":")
+
+
+def test_good_check_settings_are_accepted():
+    doc = {"schema": 1, "segment": "mynumber", "usb": {"mode": "block"}, "checks": {
+        "networks": ["10.20.0.0/16", "fd00::/8"], "probe_targets": ["10.30.0.1:443", "[fd00::1]:22"],
+        "clock_max_offset_seconds": 5, "software_permitted": ["libreoffice*"], "disabled": ["software"]}}
+    assert policy.validate(doc) == doc

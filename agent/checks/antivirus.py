@@ -1,0 +1,121 @@
+"""antivirus: anti-malware present, running with real-time (on-access) protection, signatures fresh
+(MAL-001, MAL-002): ClamAV on Linux, Microsoft Defender on Windows."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+
+ID = "antivirus"
+TITLE = {"en": "Anti-malware", "ja": "不正プログラム対策"}
+PLATFORMS = ("linux", "windows")
+INTERVAL_SECONDS = 1800
+SEVERITY = "high"
+RULES = ("MAL-001", "MAL-002")
+REMEDIATION = {
+    "en": "Install and run the anti-malware software with real-time protection (ClamAV: clamd + clamonacc; "
+          "Windows: Microsoft Defender real-time protection) and let it update its signatures daily from the "
+          "office mirror.",
+    "ja": "不正プログラム対策ソフトウェアを導入し、リアルタイム保護を有効にしてください (ClamAV は clamd と "
+          "clamonacc、Windows は Microsoft Defender のリアルタイム保護)。"
+          "パターンファイルは庁内ミラーから毎日更新してください。",
+}
+DB_DIR = "var/lib/clamav"
+
+
+def cvd_built(header: bytes) -> datetime | None:
+    """Build time from a ClamAV .cvd/.cld header: ClamAV-VDB:<date>:<version>:<sigs>:<flevel>:<md5>:<dsig>:
+    <builder>:<stime> — stime (epoch seconds) when present, else the human date."""
+    text = header[:512].decode("ascii", "replace")
+    if not text.startswith("ClamAV-VDB:"):
+        return None
+    fields = text.split(":")
+    if len(fields) > 8 and fields[8].strip().split(" ")[0].isdigit():
+        return datetime.fromtimestamp(int(fields[8].strip().split(" ")[0]), UTC)
+    m = re.match(r"ClamAV-VDB:(\d{2} \w{3} \d{4} \d{2})[-:](\d{2}) ([+-]\d{4})", text)
+    if m:
+        try:
+            return datetime.strptime(f"{m.group(1)}:{m.group(2)} {m.group(3)}", "%d %b %Y %H:%M %z")
+        except ValueError:
+            return None
+    return None
+
+
+def run(ctx: Context) -> Result:
+    if ctx.platform == "windows":
+        return _defender(ctx)
+    from agent.host import processes
+
+    limit = ctx.settings["signature_max_age_days"]
+    clamd = (ctx.root / "usr/sbin/clamd").exists()
+    clamonacc = (ctx.root / "usr/sbin/clamonacc").exists()
+    if not clamd and not (ctx.root / "usr/bin/clamscan").exists():
+        return Result(FAIL, t("no anti-malware software (ClamAV) installed",
+                              "不正プログラム対策ソフトウェア (ClamAV) がインストールされていません"),
+                      {"root": str(ctx.root)})
+    running = processes.running(("clamd", "clamonacc", "freshclam"))
+    databases: dict[str, Any] = {}
+    newest: datetime | None = None
+    for name in ("daily.cld", "daily.cvd", "main.cld", "main.cvd"):
+        path = ctx.root / DB_DIR / name
+        try:
+            with path.open("rb") as fh:
+                built = cvd_built(fh.read(512))
+        except OSError:
+            continue
+        databases[name] = built.isoformat() if built else "unreadable header"
+        if built and name.startswith("daily") and (newest is None or built > newest):
+            newest = built
+    age = None if newest is None else round((ctx.now - newest).total_seconds() / 86400, 1)
+    evidence = {"product": "ClamAV", "clamd_installed": clamd, "clamonacc_installed": clamonacc,
+                "running": running, "databases": databases, "signature_age_days": age, "limit_days": limit,
+                "database_dir": str(ctx.root / DB_DIR)}
+    findings = []
+    if "clamd" not in running:
+        findings.append(t("clamd is not running", "clamd が動作していません"))
+    if "clamonacc" not in running:
+        findings.append(t("real-time (on-access) scanning is off: clamonacc not running",
+                          "リアルタイム (オンアクセス) 検査が無効です: clamonacc が動作していません"))
+    if age is None:
+        findings.append(t("no readable daily signature database", "daily パターンファイルを読めません"))
+    elif age > limit:
+        findings.append(t(f"signatures {age:.0f} days old (allowed {limit})",
+                          f"パターンファイルが {age:.0f} 日前のものです (基準 {limit} 日)"))
+    if findings:
+        return Result(FAIL, "; ".join(findings), evidence)
+    return Result(PASS, t(f"ClamAV running with on-access scanning; signatures {age:.1f} days old",
+                          f"ClamAV がリアルタイム検査で動作中; パターンファイルは {age:.1f} 日前"), evidence)
+
+
+def _defender(ctx: Context) -> Result:
+    if ctx.windows is None:
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+    try:
+        st = ctx.windows.query("defender")
+    except OSError as exc:
+        return Result(ERROR, t(f"cannot query Microsoft Defender: {exc}",
+                               f"Microsoft Defender を照会できません: {exc}"), {})
+    if not isinstance(st, dict):
+        return Result(ERROR, t("Microsoft Defender returned no status",
+                               "Microsoft Defender の状態を取得できません"), {})
+    limit = ctx.settings["signature_max_age_days"]
+    age = st.get("AntivirusSignatureAge")
+    evidence = {"product": "Microsoft Defender", "status": st, "limit_days": limit, "source": "Get-MpComputerStatus"}
+    findings = []
+    if not st.get("AMServiceEnabled") or not st.get("AntivirusEnabled"):
+        findings.append(t("Defender antivirus is disabled", "Defender ウイルス対策が無効です"))
+    elif str(st.get("AMRunningMode", "Normal")) != "Normal":
+        mode = st.get("AMRunningMode")
+        findings.append(t(f"Defender runs in {mode}", f"Defender が {mode} で動作"))
+    if not st.get("RealTimeProtectionEnabled"):
+        findings.append(t("real-time protection is off", "リアルタイム保護が無効です"))
+    if not isinstance(age, int) or age > limit:
+        findings.append(t(f"signatures {age} days old (allowed {limit})",
+                          f"パターンファイルが {age} 日前 (基準 {limit} 日)"))
+    if findings:
+        return Result(FAIL, "; ".join(findings), evidence)
+    return Result(PASS, t(f"Defender real-time protection on; signatures {age} days old",
+                          f"Defender のリアルタイム保護が有効; パターンファイルは {age} 日前"), evidence)

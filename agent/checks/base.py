@@ -1,0 +1,167 @@
+"""What every check shares: the result type, the run context and the crash/timeout guard."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from mamori import i18n
+
+PASS, FAIL, NOT_APPLICABLE, ERROR = "pass", "fail", "not_applicable", "error"
+STATUSES = (PASS, FAIL, NOT_APPLICABLE, ERROR)
+METADATA = ("ID", "TITLE", "PLATFORMS", "INTERVAL_SECONDS", "SEVERITY", "REMEDIATION", "RULES")
+
+
+def t(en: str, ja: str) -> str:
+    """Text in the staff's language; checks keep both languages beside the logic that produces them."""
+    return en if i18n.language() == "en" else ja
+
+
+@dataclass
+class Result:
+    """One check verdict with its evidence: what was read, from where, and what it showed."""
+
+    status: str
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    remediation: str = ""
+    check_id: str = ""
+    title: str = ""
+    seconds: float = 0.0
+    severity: str = ""  # event severity when it differs from the check's default for this status
+
+    def payload(self, full_report: bool = False) -> dict[str, Any]:
+        return {"check_id": self.check_id, "status": self.status, "summary": self.summary[:2000],
+                "evidence_json": evidence_json(self.evidence), "remediation": self.remediation[:2000],
+                "full_report": full_report}
+
+
+EVIDENCE_LIMIT = 60000
+
+
+def evidence_json(evidence: dict[str, Any], limit: int = EVIDENCE_LIMIT) -> str:
+    """Evidence as JSON of at most `limit` characters that is still valid JSON: the largest values are
+    replaced by a note of their size until it fits."""
+    import json
+
+    def dump(obj: Any) -> str:
+        return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
+
+    text = dump(evidence)
+    if len(text) <= limit:
+        return text
+    shrunk = dict(evidence)
+    for key in sorted(shrunk, key=lambda k: -len(dump(shrunk[k]))):
+        value = shrunk[key]
+        shrunk[key] = {"truncated": True, "items": len(value) if hasattr(value, "__len__") else None,
+                       "chars": len(dump(value))}
+        text = dump(shrunk)
+        if len(text) <= limit:
+            return text
+    return dump({"truncated": True, "keys": sorted(evidence)[:50]})[:limit]
+
+
+@dataclass
+class Context:
+    """Everything a check may consult. Tests point `root` at a prepared tree and `windows` at recordings."""
+
+    settings: dict[str, Any]
+    root: Path = Path("/")
+    platform: str = "windows" if sys.platform == "win32" else "linux"
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    state_dir: Path | None = None
+    windows: Any = None  # agent.host.windows.Source (live) or a recorded one in tests
+    segment: str = ""
+
+
+def title(check: ModuleType) -> str:
+    return t(check.TITLE["en"], check.TITLE["ja"])
+
+
+def remediation(check: ModuleType) -> str:
+    return t(check.REMEDIATION["en"], check.REMEDIATION["ja"])
+
+
+def execute(check: ModuleType, ctx: Context, timeout: float | None = None) -> Result:
+    """Run one check in a worker thread; a crash or overrun becomes an `error` result, never an exception."""
+    if ctx.platform not in check.PLATFORMS:
+        res = Result(NOT_APPLICABLE, t(f"not checked on {ctx.platform}", f"{ctx.platform} では対象外"),
+                     {"platform": ctx.platform})
+        return _finish(check, res, 0.0)
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = check.run(ctx)
+        except Exception as exc:  # noqa: BLE001 - a check's bug must not stop the agent
+            box["error"] = exc
+            box["trace"] = traceback.format_exc(limit=6)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=work, name=f"check-{check.ID}", daemon=True)
+    worker.start()
+    worker.join(timeout if timeout is not None else getattr(check, "TIMEOUT_SECONDS", 120))
+    spent = time.monotonic() - started
+    if worker.is_alive():
+        res = Result(ERROR, t(f"the check did not finish within {spent:.0f} s",
+                              f"点検が {spent:.0f} 秒以内に終わりませんでした"), {"timeout_seconds": round(spent, 1)})
+    elif "error" in box:
+        exc = box["error"]
+        res = Result(ERROR, t(f"the check failed: {exc}", f"点検を実行できませんでした: {exc}"),
+                     {"exception": type(exc).__name__, "message": str(exc)[:500],
+                      "traceback": box["trace"][-2000:]})
+    elif not isinstance(box.get("result"), Result) or box["result"].status not in STATUSES:
+        res = Result(ERROR, t("the check returned no valid result", "点検結果が不正です"), {})
+    else:
+        res = box["result"]
+    return _finish(check, res, spent)
+
+
+def _finish(check: ModuleType, res: Result, spent: float) -> Result:
+    res.check_id = check.ID
+    res.title = title(check)
+    res.seconds = round(spent, 3)
+    if res.status == FAIL and not res.remediation:
+        res.remediation = remediation(check)
+    return res
+
+
+def severity(check: ModuleType, res: Result) -> str:
+    """Event severity by status: a failure carries the check's (or the result's) severity."""
+    if res.severity:
+        return res.severity
+    return {PASS: "info", NOT_APPLICABLE: "info", ERROR: "low"}.get(res.status, check.SEVERITY)
+
+
+def context(document: dict[str, Any], segment: str, state_dir: Path | None = None) -> Context:
+    """The context for a run on this machine under a policy document."""
+    from mamori.policy import check_settings
+
+    ctx = Context(settings=check_settings(document), segment=segment, state_dir=state_dir)
+    if ctx.platform == "windows":
+        from agent.host.windows import LiveSource
+
+        ctx.windows = LiveSource()
+    return ctx
+
+
+def enabled(checks: dict[str, ModuleType], settings: dict[str, Any], only: str | None = None) -> list[ModuleType]:
+    disabled = set(settings.get("disabled", []))
+    return [c for cid, c in checks.items() if (only is None or cid == only) and cid not in disabled]
+
+
+def guarded(reader: Callable[[], Any], problems: list[str]) -> Any:
+    """Call a reader; an OSError is noted as a problem (shown as evidence) and gives None."""
+    try:
+        return reader()
+    except OSError as exc:
+        problems.append(str(exc))
+        return None

@@ -1,0 +1,104 @@
+"""disk_encryption: the system and home file systems sit on an encrypted device (ENC-001; laptops high)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+
+ID = "disk_encryption"
+TITLE = {"en": "Disk encryption", "ja": "ディスク暗号化"}
+PLATFORMS = ("linux", "windows")
+INTERVAL_SECONDS = 6 * 3600
+SEVERITY = "medium"
+RULES = ("ENC-001",)
+REMEDIATION = {"en": "Encrypt the system disk (LUKS/dm-crypt at installation on Linux; BitLocker with TPM on "
+                     "Windows) and keep the recovery key in the office's key register.",
+               "ja": "システムディスクを暗号化してください (Linux はインストール時に LUKS / dm-crypt、Windows は "
+                     "TPM 併用の BitLocker)。回復キーは庁内の台帳で管理してください。"}
+MOUNTS = ("/", "/home")
+LAPTOP_CHASSIS = {"8", "9", "10", "14", "30", "31", "32"}  # SMBIOS portable/laptop/notebook/sub-notebook/tablet...
+QUERY = "bitlocker"
+
+
+def chains(tree: dict[str, Any]) -> dict[str, list[list[dict[str, Any]]]]:
+    """From `lsblk -J -s`: for each mount point, every device chain from the file system down to a disk
+    (several when LVM or RAID spans disks: the mount is encrypted only if every chain has a crypt layer)."""
+    out: dict[str, list[list[dict[str, Any]]]] = {}
+
+    def walk(dev: dict[str, Any], path: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        here = [*path, {"name": dev.get("name"), "type": dev.get("type"), "fstype": dev.get("fstype")}]
+        kids = dev.get("children") or []
+        if not isinstance(kids, list) or not kids or len(here) > 16:
+            return [here]
+        return [c for kid in kids if isinstance(kid, dict) for c in walk(kid, here)]
+
+    devices = tree.get("blockdevices") if isinstance(tree, dict) else None
+    for dev in devices if isinstance(devices, list) else []:
+        if not isinstance(dev, dict):
+            continue
+        for mp in dev.get("mountpoints") or [dev.get("mountpoint")]:
+            if isinstance(mp, str) and mp in MOUNTS:
+                out[mp] = walk(dev, [])
+    return out
+
+
+def run(ctx: Context) -> Result:
+    if ctx.platform == "windows":
+        return _windows(ctx)
+    from agent.host.sysio import HostIOError, read_or_none, which
+    from agent.host.sysio import run as run_cmd
+
+    lsblk = which("lsblk", ctx.root)
+    if lsblk is None:
+        return Result(ERROR, t("lsblk (util-linux) not found", "lsblk (util-linux) が見つかりません"), {})
+    try:
+        done = run_cmd([str(lsblk), "-J", "-s", "-o", "NAME,TYPE,FSTYPE,MOUNTPOINTS"], timeout=20)
+        tree = json.loads(done.stdout or "{}") if done.returncode == 0 else None
+    except (HostIOError, ValueError) as exc:
+        return Result(ERROR, t(f"cannot list block devices: {exc}", f"ブロックデバイスを取得できません: {exc}"), {})
+    if tree is None:
+        why = done.stderr.strip()[:200]
+        return Result(ERROR, t(f"lsblk failed: {why}", f"lsblk が失敗しました: {why}"), {})
+    chassis = read_or_none(ctx.root / "sys/class/dmi/id/chassis_type", 64)
+    laptop = bool(chassis and chassis.text.strip() in LAPTOP_CHASSIS)
+    found = chains(tree)
+    evidence: dict[str, Any] = {"source": "lsblk -J -s", "laptop": laptop, "mounts": found}
+    if "/" not in found:
+        return Result(NOT_APPLICABLE, t("the root file system is not on a local block device (container or "
+                                        "network root)",
+                                        "ルートファイルシステムがローカルのブロックデバイス上にありません"), evidence)
+    plain = [m for m, paths in found.items() if not all(any(d["type"] == "crypt" for d in p) for p in paths)]
+    if plain:
+        dev = found[plain[0]][0][0]["name"]
+        res = Result(FAIL, t(f"not encrypted: {', '.join(plain)} ({dev} has no dm-crypt layer)",
+                             f"暗号化されていません: {', '.join(plain)} ({dev} に dm-crypt 層がありません)"), evidence)
+        res.severity = "high" if laptop else ""
+        return res
+    layers = ", ".join(sorted({d["name"] for paths in found.values() for p in paths for d in p
+                               if d["type"] == "crypt"}))
+    mounts = ", ".join(found)
+    return Result(PASS, t(f"{mounts} on dm-crypt ({layers})", f"{mounts} は dm-crypt 上 ({layers})"), evidence)
+
+
+def _windows(ctx: Context) -> Result:
+    if ctx.windows is None:
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+    try:
+        volumes = ctx.windows.query(QUERY)
+    except OSError as exc:
+        return Result(ERROR, t(f"cannot query BitLocker: {exc}", f"BitLocker を照会できません: {exc}"), {})
+    volumes = [v for v in (volumes if isinstance(volumes, list) else [volumes]) if isinstance(v, dict)]
+    os_vol = next((v for v in volumes if v.get("VolumeType") == "OperatingSystem"), None)
+    evidence = {"volumes": volumes[:20], "source": "Get-BitLockerVolume"}
+    if os_vol is None:
+        return Result(ERROR, t("no operating-system volume reported", "OS ボリュームが見つかりません"), evidence)
+    if os_vol.get("ProtectionStatus") == "On" and os_vol.get("VolumeStatus") == "FullyEncrypted":
+        return Result(PASS, t(f"{os_vol.get('MountPoint')} BitLocker on ({os_vol.get('EncryptionMethod')})",
+                              f"{os_vol.get('MountPoint')} は BitLocker で保護 ({os_vol.get('EncryptionMethod')})"),
+                      evidence)
+    return Result(FAIL, t(f"{os_vol.get('MountPoint')} BitLocker {os_vol.get('ProtectionStatus')} / "
+                          f"{os_vol.get('VolumeStatus')}",
+                          f"{os_vol.get('MountPoint')} の BitLocker: {os_vol.get('ProtectionStatus')} / "
+                          f"{os_vol.get('VolumeStatus')}"), evidence)

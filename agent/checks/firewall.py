@@ -1,0 +1,112 @@
+"""firewall: the host firewall filters incoming traffic by default (NET-001)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+
+ID = "firewall"
+TITLE = {"en": "Host firewall", "ja": "ホストファイアウォール"}
+PLATFORMS = ("linux", "windows")
+INTERVAL_SECONDS = 1800
+SEVERITY = "medium"
+RULES = ("NET-001",)
+REMEDIATION = {
+    "en": "Enable the host firewall with a default-deny policy for incoming traffic (nftables/ufw/firewalld; "
+          "Windows Defender Firewall on the domain, private and public profiles).",
+    "ja": "受信通信を既定で拒否するホストファイアウォールを有効にしてください (nftables / ufw / firewalld、"
+          "Windows はドメイン・プライベート・パブリックの全プロファイルで Windows Defender ファイアウォール)。",
+}
+FAMILIES = {"inet": {"ipv4", "ipv6"}, "ip": {"ipv4"}, "ip6": {"ipv6"}}
+COMMAND_TIMEOUT = 15.0
+
+
+def input_filtering(ruleset: dict[str, Any]) -> dict[str, Any]:
+    """From `nft -j list ruleset`: the input-hook chains and whether each one ends in drop/reject."""
+    items = ruleset.get("nftables", []) if isinstance(ruleset, dict) else []
+    chains: dict[tuple[str, str, str], dict[str, Any]] = {}
+    last_rule: dict[tuple[str, str, str], list[Any]] = {}
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("chain"), dict):
+            c = item["chain"]
+            if c.get("hook") == "input" and c.get("type", "filter") == "filter":
+                chains[(c.get("family", ""), c.get("table", ""), c.get("name", ""))] = c
+        elif isinstance(item.get("rule"), dict):
+            r = item["rule"]
+            last_rule[(r.get("family", ""), r.get("table", ""), r.get("chain", ""))] = r.get("expr") or []
+    covered: set[str] = set()
+    found = []
+    for key, chain in chains.items():
+        final = last_rule.get(key, [])
+        unconditional_deny = bool(final) and all(isinstance(e, dict) and set(e) <= {"drop", "reject", "counter", "log"}
+                                                 for e in final) and any("drop" in e or "reject" in e for e in final)
+        filtering = chain.get("policy") == "drop" or unconditional_deny
+        found.append({"family": key[0], "table": key[1], "chain": key[2], "policy": chain.get("policy", "accept"),
+                      "ends_in_deny": unconditional_deny, "filtering": filtering})
+        if filtering:
+            covered |= FAMILIES.get(key[0], set())
+    return {"input_chains": found, "filtered": sorted(covered)}
+
+
+def run(ctx: Context) -> Result:
+    if ctx.platform == "windows":
+        return _windows(ctx)
+    from agent.host.sysio import HostIOError, read_or_none, which
+    from agent.host.sysio import run as run_cmd
+
+    nft = which("nft", ctx.root)
+    evidence: dict[str, Any] = {}
+    ufw = read_or_none(ctx.root / "etc/ufw/ufw.conf", 65536)
+    if ufw is not None:
+        evidence["ufw_enabled"] = "ENABLED=yes" in ufw.text.replace(" ", "")
+    evidence["firewalld_installed"] = (ctx.root / "usr/sbin/firewalld").exists()
+    if nft is None:
+        return Result(FAIL, t("nftables (nft) is not installed: no host firewall can be read",
+                              "nftables (nft) がインストールされていません"), evidence)
+    try:
+        done = run_cmd([str(nft), "-j", "list", "ruleset"], timeout=COMMAND_TIMEOUT)
+    except HostIOError as exc:
+        return Result(ERROR, t(f"cannot read the firewall: {exc}", f"ファイアウォールを読めません: {exc}"), evidence)
+    if done.returncode != 0:
+        why = done.stderr.strip()[:200]
+        return Result(ERROR, t(f"nft list ruleset failed: {why} (run as root)",
+                               f"nft list ruleset に失敗しました: {why} (root で実行してください)"), evidence)
+    try:
+        ruleset = json.loads(done.stdout or "{}")
+    except ValueError as exc:
+        return Result(ERROR, t(f"unreadable nft output: {exc}", f"nft の出力を解釈できません: {exc}"), evidence)
+    evidence.update(input_filtering(ruleset))
+    evidence["source"] = "nft -j list ruleset"
+    missing = sorted({"ipv4", "ipv6"} - set(evidence["filtered"]))
+    if not evidence["input_chains"]:
+        return Result(FAIL, t("no firewall rules for incoming traffic", "受信通信を制御するルールがありません"),
+                      evidence)
+    if missing:
+        return Result(FAIL, t(f"incoming {'/'.join(missing)} traffic is not filtered by default",
+                              f"{'/'.join(missing)} の受信通信が既定で拒否されていません"), evidence)
+    chains = ", ".join(f"{c['family']} {c['table']}/{c['chain']}" for c in evidence["input_chains"] if c["filtering"])
+    return Result(PASS, t(f"incoming traffic denied by default ({chains})", f"受信通信は既定で拒否 ({chains})"),
+                  evidence)
+
+
+def _windows(ctx: Context) -> Result:
+    from agent.host import windows
+
+    if ctx.windows is None:
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+    profiles = windows.firewall_profiles(ctx.windows)
+    off = [name for name, p in profiles.items() if not p["enabled"]]
+    allow_in = [name for name, p in profiles.items() if p["enabled"] and p["inbound_allowed"]]
+    evidence = {"profiles": profiles, "source": "registry"}
+    if off:
+        return Result(FAIL, t(f"Windows Firewall is off for: {', '.join(off)}",
+                              f"Windows ファイアウォールが無効なプロファイル: {', '.join(off)}"), evidence)
+    if allow_in:
+        return Result(FAIL, t(f"inbound connections allowed by default for: {', '.join(allow_in)}",
+                              f"受信接続が既定で許可されているプロファイル: {', '.join(allow_in)}"), evidence)
+    return Result(PASS, t("Windows Firewall on for all profiles", "全プロファイルで Windows ファイアウォールが有効"),
+                  evidence)

@@ -1,0 +1,168 @@
+"""mfa: logon to the terminal and remote logon require two factors (AUT-001, AUT-002)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+
+ID = "mfa"
+TITLE = {"en": "Multi-factor authentication", "ja": "多要素認証"}
+PLATFORMS = ("linux", "windows")
+INTERVAL_SECONDS = 3600
+SEVERITY = "high"
+RULES = ("AUT-001", "AUT-002")
+REMEDIATION = {
+    "en": "Require a second factor at logon: add pam_u2f/pam_pkcs11/pam_oath as `required` after the password "
+          "(never `sufficient`), or on Windows enforce Windows Hello for Business / smart-card logon and filter "
+          "the password credential provider. For sshd set AuthenticationMethods publickey,keyboard-interactive.",
+    "ja": "ログオン時に第二の要素を必須にしてください: パスワードの後に pam_u2f / pam_pkcs11 / pam_oath を "
+          "`required` で追加する (`sufficient` は不可)。Windows では Windows Hello for Business またはスマートカード"
+          "ログオンを強制し、パスワード資格情報プロバイダーを無効化する。sshd は AuthenticationMethods "
+          "publickey,keyboard-interactive を設定する。",
+}
+# Console and display-manager logon services (common-auth is judged through them: it is only ever
+# included). Autologin services are configured separately by the display manager.
+LOGON_SERVICES = ("login", "gdm-password", "gdm-fingerprint", "gdm-smartcard", "lightdm", "lightdm-greeter",
+                  "sddm", "kde", "xscreensaver")
+FACTOR_JA = {"knowledge": "知識", "possession": "所持", "inherence": "生体"}
+
+
+def run(ctx: Context) -> Result:
+    if ctx.platform == "windows":
+        return _windows(ctx)
+    return _linux(ctx)
+
+
+def _linux(ctx: Context) -> Result:
+    from agent.host import pam, sshd
+
+    required = bool(ctx.settings.get("mfa_required", True))
+    config = pam.PamConfig(ctx.root)
+    if not config.pamd.is_dir():
+        return Result(ERROR, t(f"{config.pamd} not found: cannot tell how logon is authenticated",
+                               f"{config.pamd} がありません: ログオン認証を確認できません"),
+                      {"pam_d": str(config.pamd)})
+    services = [s for s in LOGON_SERVICES if s == "login" or config.exists(s)]
+    logon = {s: config.evaluate(s) for s in services}
+    weak_logon = [s for s, r in logon.items() if r.ways and not r.multi_factor()]
+    evidence: dict[str, Any] = {"mfa_required": required, "logon": [r.as_evidence() for r in logon.values()]}
+    authselect = _authselect(ctx)
+    if authselect:
+        evidence["authselect"] = authselect
+    remote_weak: list[str] = []
+    cfg = sshd.load(ctx.root)
+    if cfg is not None:
+        stack = config.evaluate("sshd")
+        evidence["sshd_pam"] = stack.as_evidence()
+        contexts = [("global", cfg.effective())] + [(f"Match {crit}", cfg.effective(block))
+                                                    for crit, block in cfg.matches]
+        evidence["sshd"] = {"files": cfg.files, "problems": cfg.problems, "contexts": []}
+        for label, opts in contexts:
+            lists = _ssh_lists(opts, stack)
+            weak = [lst for lst in lists if len(lst["factors"]) < 2]
+            evidence["sshd"]["contexts"].append({"context": label, "options": opts, "method_lists": lists})
+            if weak:
+                remote_weak.append(f"{label}: " + ", ".join("+".join(w["methods"]) for w in weak))
+    problems = [f"{s}: {p}" for s, r in logon.items() for p in r.problems if "not installed" in p or "loop" in p]
+    if problems:
+        evidence["warnings"] = problems[:20]
+    findings = []
+    if weak_logon and required:
+        way = logon[weak_logon[0]].weakest
+        assert way is not None
+        findings.append(t(
+            f"logon ({', '.join(weak_logon)}) succeeds with {_factors(way.factors, 'en')} alone via "
+            f"{', '.join(m.split('@')[0] for m in way.modules)}",
+            f"ログオン ({', '.join(weak_logon)}) が {_factors(way.factors, 'ja')} だけで成功します "
+            f"({', '.join(m.split('@')[0] for m in way.modules)})"))
+    if remote_weak:
+        findings.append(t(f"sshd allows single-factor logon: {'; '.join(remote_weak)}",
+                          f"sshd が単一要素でのログオンを許可しています: {'; '.join(remote_weak)}"))
+    if findings:
+        res = Result(FAIL, " / ".join(findings), evidence)
+        if weak_logon and required and ctx.segment == "mynumber":
+            res.severity = "critical"  # AUT-001: terminal logon without a second factor on マイナンバー系
+        return res
+    if weak_logon:
+        return Result(PASS, t(f"MFA is recommended but not configured for {', '.join(weak_logon)} "
+                              "(not required in this segment)",
+                              f"{', '.join(weak_logon)} に多要素認証が未設定です (この系では推奨)"), evidence)
+    remote = t("sshd requires two factors", "sshd も多要素認証必須") if cfg else t("no sshd", "sshd なし")
+    return Result(PASS, t(f"logon requires two factors ({', '.join(services)}); {remote}",
+                          f"ログオンに多要素認証が必須です ({', '.join(services)}); {remote}"), evidence)
+
+
+def _factors(factors: frozenset[str], lang: str) -> str:
+    if not factors:
+        return "no factor" if lang == "en" else "認証要素なし"
+    return "+".join(sorted(factors)) if lang == "en" else "+".join(FACTOR_JA.get(f, f) for f in sorted(factors))
+
+
+def _ssh_lists(opts: dict[str, str], stack: Any) -> list[dict[str, Any]]:
+    """Each list of methods a client may complete, with the factor categories it proves."""
+    enabled = {"publickey": opts["pubkeyauthentication"] == "yes",
+               "password": opts["passwordauthentication"] == "yes",
+               "keyboard-interactive": opts["kbdinteractiveauthentication"] == "yes"}
+    pam_on = opts["usepam"] == "yes"
+    weakest = stack.weakest
+    if pam_on:
+        kbd = set(weakest.factors) if weakest else None  # None: the PAM stack never lets anyone in
+    else:
+        kbd = {"knowledge"}
+    # With UsePAM, the password method feeds its one secret to the PAM stack: if the stack also asks for a
+    # code or a key, that method can no longer succeed on its own.
+    password = {"knowledge"} if not pam_on or (weakest and set(weakest.factors) <= {"knowledge"}) else None
+    factors_of = {"publickey": {"possession"}, "password": password, "keyboard-interactive": kbd}
+    spec = opts["authenticationmethods"].strip()
+    if spec.lower() == "any" or not spec:
+        lists = [[m] for m in enabled]
+    else:
+        lists = [item.split(",") for item in spec.split()]
+    out = []
+    for methods in lists:
+        base = [m.split(":", 1)[0] for m in methods]
+        if not all(enabled.get(m, False) for m in base) or any(factors_of.get(m) is None for m in base):
+            continue
+        got: set[str] = set()
+        for m in base:
+            got |= factors_of[m] or set()
+        out.append({"methods": methods, "factors": sorted(got)})
+    return out
+
+
+def _authselect(ctx: Context) -> dict[str, Any] | None:
+    """RHEL family: the authselect profile and features that generated /etc/pam.d (evidence only)."""
+    from agent.host.sysio import HostIOError, read_text
+
+    path = ctx.root / "etc/authselect/authselect.conf"
+    if not path.exists():
+        return None
+    try:
+        lines = [x.strip() for x in read_text(path, 65536).text.splitlines() if x.strip() and
+                 not x.startswith("#")]
+    except HostIOError as exc:
+        return {"error": str(exc)}
+    return {"profile": lines[0] if lines else "", "features": lines[1:20],
+            "smartcard_required": "with-smartcard-required" in lines, "mfa": "with-mfa" in lines}
+
+
+def _windows(ctx: Context) -> Result:
+    from agent.host import windows
+
+    if ctx.windows is None:
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+    state = windows.logon_mfa(ctx.windows)
+    evidence = state.evidence()
+    required = bool(ctx.settings.get("mfa_required", True))
+    if state.facts.get("rdp_enabled") and not state.enforced:
+        return Result(FAIL, t(f"Remote Desktop is enabled without a second factor: {state.reason_en}",
+                              f"リモートデスクトップが多要素認証なしで有効です: {state.reason_ja}"), evidence)
+    if state.enforced:
+        return Result(PASS, t(f"logon requires two factors: {state.reason_en}",
+                              f"ログオンに多要素認証が必須です: {state.reason_ja}"), evidence)
+    if not required:
+        return Result(PASS, t(f"MFA recommended but not enforced: {state.reason_en}",
+                              f"多要素認証が強制されていません (この系では推奨): {state.reason_ja}"), evidence)
+    return Result(FAIL, t(f"password-only logon is possible: {state.reason_en}",
+                          f"パスワードだけでログオンできます: {state.reason_ja}"), evidence)

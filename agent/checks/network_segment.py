@@ -1,0 +1,68 @@
+"""network_segment: the terminal sits only on its segment's registered networks and cannot reach the
+other segments (NET-002, NET-003). Probes go only to the IP:port targets the policy names."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+
+ID = "network_segment"
+TITLE = {"en": "Network segment isolation", "ja": "ネットワーク分離"}
+PLATFORMS = ("linux", "windows")
+INTERVAL_SECONDS = 900
+SEVERITY = "high"
+RULES = ("NET-002", "NET-003")
+REMEDIATION = {
+    "en": "Connect the terminal only to its segment's network (one active interface, a registered address) and "
+          "have the network team close the path to the other segments.",
+    "ja": "端末は所属する系のネットワークだけに接続してください (有効なインターフェースは 1 つ、登録済みアドレス)。"
+          "他の系への経路はネットワーク管理者が遮断してください。",
+}
+
+
+def run(ctx: Context) -> Result:
+    from agent.host import net
+
+    networks = [ipaddress.ip_network(n, strict=False) for n in ctx.settings.get("networks", [])]
+    from mamori.policy import _valid_target
+
+    # Validated when the policy was applied; checked again because probes must never go anywhere else.
+    targets = [tg for tg in ctx.settings.get("probe_targets", []) if isinstance(tg, str) and _valid_target(tg)]
+    try:
+        ifaces = net.interfaces()
+    except (OSError, ImportError) as exc:
+        return Result(ERROR, t(f"cannot list network interfaces: {exc}", f"インターフェースを取得できません: {exc}"),
+                      {"error": str(exc)})
+    active = [i for i in ifaces if i.up and any(net.is_global(a) for a in i.addresses)]
+    outside = [f"{i.name} {a}" for i in active for a in i.addresses if net.is_global(a) and networks and
+               not any(ipaddress.ip_interface(a).ip in n for n in networks)]
+    probes = [net.probe(tg, float(ctx.settings["probe_timeout_seconds"])) for tg in targets[:64]]
+    reached = [p["target"] for p in probes if p["result"] == "connected"]
+    evidence: dict[str, Any] = {
+        "interfaces": [{"name": i.name, "up": i.up, "addresses": list(i.addresses)} for i in ifaces[:50]],
+        "active": [i.name for i in active], "registered_networks": [str(n) for n in networks],
+        "outside_registered": outside, "probes": probes,
+    }
+    findings = []
+    if reached:
+        findings.append(t(f"other segment reachable: {', '.join(reached)}",
+                          f"他の系に接続できます: {', '.join(reached)}"))
+    if len(active) > 1:
+        findings.append(t(f"several active interfaces (dual-homed): {', '.join(i.name for i in active)}",
+                          f"複数のインターフェースが有効です (二重接続): {', '.join(i.name for i in active)}"))
+    if outside:
+        findings.append(t(f"address outside the registered networks: {', '.join(outside)}",
+                          f"登録外のネットワークのアドレス: {', '.join(outside)}"))
+    if findings:
+        res = Result(FAIL, " / ".join(findings), evidence)
+        if reached and ctx.segment == "mynumber":
+            res.severity = "critical"
+        return res
+    if not networks and not targets:
+        return Result(NOT_APPLICABLE, t("no registered networks or probe targets in the policy",
+                                        "ポリシーに登録ネットワーク・疎通確認先がありません"), evidence)
+    blocked = t(f"{len(probes)} other-segment target(s) unreachable", f"他の系 {len(probes)} 件へは接続不可")
+    return Result(PASS, t(f"on registered networks only; {blocked}", f"登録ネットワークのみに接続; {blocked}"),
+                  evidence)

@@ -1,0 +1,88 @@
+"""os_support: the operating system release still receives security updates (PAT-004)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+
+ID = "os_support"
+TITLE = {"en": "OS support period", "ja": "OS のサポート期限"}
+PLATFORMS = ("linux", "windows")
+INTERVAL_SECONDS = 86400
+SEVERITY = "high"
+RULES = ("PAT-004",)
+REMEDIATION = {"en": "Upgrade the terminal to a supported operating system release before its support ends.",
+               "ja": "サポート期間内の OS リリースへ更新してください。"}
+TABLE = Path(__file__).parent / "data" / "os_support.json"
+WARN_DAYS = 180
+
+
+def table() -> dict:
+    return json.loads(TABLE.read_text(encoding="utf-8"))
+
+
+def run(ctx: Context) -> Result:
+    release, ends, note = _release(ctx)
+    if release is None:
+        return Result(ERROR, t(f"cannot identify the operating system: {note}", f"OS を特定できません: {note}"),
+                      {"problem": note})
+    evidence = {"release": release, "end_of_support": ends, "note": note, "table": str(TABLE)}
+    if ends is None:
+        return Result(NOT_APPLICABLE, t(f"{release} is not in the support table",
+                                        f"{release} はサポート期限表にありません"), evidence)
+    end = date.fromisoformat(ends)
+    left = (end - ctx.now.date()).days
+    evidence["days_left"] = left
+    if left < 0:
+        return Result(FAIL, t(f"{release}: security support ended on {ends}",
+                              f"{release}: {ends} にサポートが終了しています"), evidence)
+    soon = t(f" (ends in {left} days)", f" (残り {left} 日)") if left <= WARN_DAYS else ""
+    return Result(PASS, t(f"{release}: supported until {ends}{soon}", f"{release}: {ends} までサポート{soon}"),
+                  evidence)
+
+
+def _release(ctx: Context) -> tuple[str | None, str | None, str]:
+    data = table()
+    if ctx.platform == "windows":
+        return _windows(ctx, data["windows"])
+    from agent.host.linux import parse_os_release
+    from agent.host.sysio import HostIOError, read_text
+
+    for name in ("etc/os-release", "usr/lib/os-release"):
+        try:
+            rel = parse_os_release(read_text(ctx.root / name, 65536).text)
+            break
+        except HostIOError:
+            continue
+    else:
+        return None, None, "no os-release file"
+    os_id, version = rel.get("ID", ""), rel.get("VERSION_ID", "")
+    label = rel.get("PRETTY_NAME") or f"{os_id} {version}"
+    if not os_id:
+        return None, None, "os-release has no ID"
+    releases = data["linux"].get(os_id, {})
+    entry = releases.get(version) or releases.get(version.split(".")[0])
+    return label[:100], (entry[0] if entry else None), (entry[1] if entry else "")
+
+
+def _windows(ctx: Context, data: dict) -> tuple[str | None, str | None, str]:
+    from agent.host import windows
+
+    if ctx.windows is None:
+        return None, None, "no Windows data source"
+    info = ctx.windows.values(windows.HKLM + r"\SOFTWARE\Microsoft\Windows NT\CurrentVersion") or {}
+    build = str(info.get("CurrentBuild") or info.get("CurrentBuildNumber") or "")
+    edition = str(info.get("EditionID", ""))
+    if not build:
+        return None, None, "no CurrentBuild in the registry"
+    label = f"{info.get('ProductName', 'Windows')} {info.get('DisplayVersion', '')} (build {build}, {edition})"
+    entry = data.get(build)
+    if not entry:
+        return label, None, ""
+    kind = "ltsc" if "LTSC" in edition.upper() or edition.startswith("EnterpriseS") else \
+        "enterprise" if edition.startswith(("Enterprise", "Education")) else "default"
+    ends = entry.get(kind) or entry.get("enterprise" if kind == "ltsc" else "default")
+    return label, ends, kind

@@ -1,0 +1,196 @@
+"""patch: security updates applied in time, update source fresh, no stale reboot (PAT-001..003)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+
+ID = "patch"
+TITLE = {"en": "Security updates", "ja": "修正プログラム"}
+PLATFORMS = ("linux", "windows")
+INTERVAL_SECONDS = 6 * 3600
+TIMEOUT_SECONDS = 300
+SEVERITY = "high"
+RULES = ("PAT-001", "PAT-002", "PAT-003")
+REMEDIATION = {
+    "en": "Apply the pending security updates (apt-get upgrade / dnf upgrade --security / Windows Update), "
+          "refresh the package lists from the office mirror or WSUS, and reboot when asked.",
+    "ja": "保留中の修正プログラムを適用してください (apt-get upgrade / dnf upgrade --security / Windows Update)。"
+          "庁内ミラーまたは WSUS からパッケージ情報を更新し、再起動を求められたら再起動してください。",
+}
+SEEN_FILE = "patch_seen.json"
+
+
+def _days(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else round((now - then).total_seconds() / 86400, 1)
+
+
+def first_seen(ctx: Context, keys: list[str]) -> dict[str, datetime]:
+    """When each pending update was first noticed: the age of an update the OS does not date itself.
+
+    Kept in the state folder across runs; forgotten once the update is no longer pending."""
+    path = ctx.state_dir / SEEN_FILE if ctx.state_dir else None
+    seen: dict[str, str] = {}
+    if path is not None:
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            seen = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, str)}
+        except (OSError, ValueError, AttributeError):
+            seen = {}
+    out: dict[str, datetime] = {}
+    for key in keys:
+        try:
+            out[key] = datetime.fromisoformat(seen[key])
+        except (KeyError, ValueError):
+            out[key] = ctx.now
+    if path is not None:
+        from agent.fsutil import write_atomic
+
+        try:
+            write_atomic(path, json.dumps({k: v.isoformat() for k, v in out.items()}).encode(), 0o600)
+        except OSError:
+            pass
+    return out
+
+
+def run(ctx: Context) -> Result:
+    if ctx.platform == "windows":
+        return _windows(ctx)
+    from agent.host import apt, dnf
+
+    if apt.is_apt_system(ctx.root):
+        return _apt(ctx)
+    if dnf.is_dnf_system(ctx.root):
+        return _dnf(ctx)
+    return Result(NOT_APPLICABLE, t("no apt or dnf package manager found", "apt / dnf が見つかりません"),
+                  {"root": str(ctx.root)})
+
+
+def _verdict(ctx: Context, evidence: dict[str, Any], security: list[dict[str, Any]], lists_age: float | None,
+             reboot_age: float | None, source_note: str) -> Result:
+    s = ctx.settings
+    limit, critical_limit = s["patch_max_age_days"], s["patch_critical_max_age_days"]
+    overdue = [u for u in security if (u["age_days"] or 0) > (critical_limit if u.get("critical") else limit)]
+    findings = []
+    if overdue:
+        oldest = max(u["age_days"] for u in overdue)
+        names = ", ".join(u["name"] for u in overdue[:5]) + (" …" if len(overdue) > 5 else "")
+        findings.append(t(f"{len(overdue)} security update(s) pending longer than allowed "
+                          f"({limit} days, critical {critical_limit}): {names}; oldest {oldest:.0f} days",
+                          f"{len(overdue)} 件の修正プログラムが期限 ({limit} 日、緊急 {critical_limit} 日) を過ぎて"
+                          f"未適用です: {names}; 最長 {oldest:.0f} 日"))
+    if lists_age is None or lists_age > s["package_lists_max_age_days"]:
+        age = t("never", "一度も") if lists_age is None else f"{lists_age:.0f}"
+        allowed = s["package_lists_max_age_days"]
+        findings.append(t(f"update source not refreshed for {age} days (allowed {allowed}) {source_note}",
+                          f"更新情報が {age} 日更新されていません (基準 {allowed} 日) {source_note}").strip())
+    if reboot_age is not None and reboot_age > s["reboot_max_days"]:
+        findings.append(t(f"reboot pending for {reboot_age:.0f} days (allowed {s['reboot_max_days']})",
+                          f"再起動が {reboot_age:.0f} 日保留されています (基準 {s['reboot_max_days']} 日)"))
+    evidence["thresholds"] = {k: s[k] for k in ("patch_max_age_days", "patch_critical_max_age_days",
+                                                "package_lists_max_age_days", "reboot_max_days")}
+    if findings:
+        return Result(FAIL, " / ".join(findings), evidence)
+    pending = len(security)
+    return Result(PASS, t(f"{pending} security update(s) pending, none overdue; update source "
+                          f"{lists_age:.0f} days old",
+                          f"未適用の修正プログラム {pending} 件 (期限内); 更新情報は {lists_age:.0f} 日前"), evidence)
+
+
+def _apt(ctx: Context) -> Result:
+    from agent.host import apt
+    from agent.host.sysio import HostIOError
+
+    try:
+        st = apt.state(ctx.root)
+    except HostIOError as exc:
+        return Result(ERROR, t(f"cannot read the apt state: {exc}", f"apt の状態を読めません: {exc}"),
+                      {"error": str(exc)})
+    sec = [p for p in st.pending if p.security]
+    seen = first_seen(ctx, [f"{p.package}={p.candidate}" for p in sec])
+    security = []
+    for p in sec:
+        noticed = seen[f"{p.package}={p.candidate}"]
+        published = apt.published_by(p, st.sources)
+        since = min(noticed, published) if published else noticed
+        security.append({"name": p.package, "installed": p.installed, "candidate": p.candidate,
+                         "origins": list(p.origins), "first_seen": noticed.isoformat(),
+                         "published_by": published.isoformat() if published else None,
+                         "age_days": _days(ctx.now, since)})
+    sec_sources = [s for s in st.sources if s.security]
+    lists_age = _days(ctx.now, st.last_update)
+    # A mirror that stopped syncing keeps old Release dates even when `apt update` runs daily.
+    source_age = max((_days(ctx.now, s.date) or 0 for s in sec_sources), default=None)
+    note = ""
+    if source_age is not None and lists_age is not None and source_age > lists_age:
+        lists_age = source_age
+        note = t("(the security mirror itself is stale)", "(セキュリティ更新のミラー自体が古い)")
+    evidence: dict[str, Any] = {
+        "backend": "apt", "pending_total": len(st.pending), "pending_security": security[:100],
+        "oldest_security_days": max((u["age_days"] for u in security), default=None),
+        "sources": [{"file": s.file, "origin": s.origin, "suite": s.suite,
+                     "date": s.date.isoformat() if s.date else None, "fetched": s.fetched.isoformat()}
+                    for s in st.sources[:30]],
+        "security_source_configured": bool(sec_sources),
+        "lists_refreshed": st.last_update.isoformat() if st.last_update else None,
+        "last_upgrade": st.last_upgrade.isoformat() if st.last_upgrade else None,
+        "last_upgrade_packages": st.last_upgrade_packages,
+        "reboot_required_since": st.reboot_required_since.isoformat() if st.reboot_required_since else None,
+        "reboot_packages": st.reboot_packages, "problems": st.problems[:10],
+        "age_basis": "earliest of: Release date of an archive offering the version, first seen by this agent",
+    }
+    res = _verdict(ctx, evidence, security, lists_age, _days(ctx.now, st.reboot_required_since), note)
+    if not sec_sources and st.sources:
+        msg = t("no security update source (…-security suite) is configured",
+                "セキュリティ更新の配布元 (…-security) が設定されていません")
+        res = Result(FAIL, msg if res.status == PASS else f"{res.summary} / {msg}", evidence)
+    return res
+
+
+def _dnf(ctx: Context) -> Result:
+    from agent.host import dnf
+    from agent.host.sysio import HostIOError
+
+    try:
+        st = dnf.state(ctx.root)
+    except HostIOError as exc:
+        return Result(ERROR, t(f"cannot read the dnf state: {exc}", f"dnf の状態を読めません: {exc}"),
+                      {"error": str(exc)})
+    security = [{"name": a.id, "title": a.title, "severity": a.severity, "critical": a.severity == "Critical",
+                 "issued": a.issued.isoformat() if a.issued else None, "age_days": _days(ctx.now, a.issued)}
+                for a in st.advisories]
+    evidence = {"backend": "dnf", "pending_security": security[:100],
+                "metadata_refreshed": st.metadata_at.isoformat() if st.metadata_at else None,
+                "reboot_required": st.reboot_required, "problems": st.problems}
+    reboot_age = None
+    if st.reboot_required:
+        since = first_seen(ctx, ["reboot"])["reboot"] if ctx.state_dir else ctx.now
+        reboot_age = _days(ctx.now, since)
+    return _verdict(ctx, evidence, security, _days(ctx.now, st.metadata_at), reboot_age, "")
+
+
+def _windows(ctx: Context) -> Result:
+    from agent.host import windows
+
+    if ctx.windows is None:
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+    try:
+        wu = windows.windows_update(ctx.windows)
+    except (OSError, ValueError) as exc:
+        return Result(ERROR, t(f"cannot query Windows Update: {exc}", f"Windows Update を照会できません: {exc}"),
+                      {"error": str(exc)})
+    security = [{"name": u["kb"] and f"KB{u['kb']}" or u["title"], "title": u["title"], "severity": u["severity"],
+                 "critical": u["severity"] == "Critical",
+                 "released": u["released"].isoformat() if u["released"] else None,
+                 "age_days": _days(ctx.now, u["released"])} for u in wu.pending if u["security"]]
+    evidence = {"backend": "windows_update", "source": wu.server or "Microsoft Update",
+                "pending_total": len(wu.pending), "pending_security": security[:100],
+                "last_search_success": wu.last_search.isoformat() if wu.last_search else None,
+                "last_install_success": wu.last_install.isoformat() if wu.last_install else None,
+                "reboot_required": wu.reboot_required}
+    reboot_age = _days(ctx.now, first_seen(ctx, ["reboot"])["reboot"]) if wu.reboot_required else None
+    note = f"({wu.server})" if wu.server else ""
+    return _verdict(ctx, evidence, security, _days(ctx.now, wu.last_search), reboot_age, note)

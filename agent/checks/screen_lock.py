@@ -1,0 +1,103 @@
+"""screen_lock: the session locks itself after at most the policy's idle minutes, and staff cannot turn
+that off (AUT-003)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+
+ID = "screen_lock"
+TITLE = {"en": "Screen lock", "ja": "画面ロック"}
+PLATFORMS = ("linux", "windows")
+INTERVAL_SECONDS = 3600
+SEVERITY = "medium"
+RULES = ("AUT-003",)
+REMEDIATION = {
+    "en": "Enforce the screen lock system-wide: GNOME: set idle-delay and lock-enabled in /etc/dconf/db/local.d/ "
+          "and lock them in locks/, then run `dconf update`; KDE: [Daemon][$i] in /etc/xdg/kscreenlockerrc; "
+          "Windows: the 'Interactive logon: Machine inactivity limit' policy.",
+    "ja": "画面ロックをシステム全体で強制してください: GNOME は /etc/dconf/db/local.d/ に idle-delay と lock-enabled を"
+          "設定して locks/ で固定し `dconf update` を実行、KDE は /etc/xdg/kscreenlockerrc の [Daemon][$i]、"
+          "Windows は「対話型ログオン: コンピューターの非アクティブ状態の制限」ポリシー。",
+}
+WIN_SYSTEM = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System"
+
+
+def run(ctx: Context) -> Result:
+    limit = int(ctx.settings["screen_lock_max_minutes"]) * 60
+    if ctx.platform == "windows":
+        return _windows(ctx, limit)
+    from agent.host import desktop
+
+    results: list[tuple[str, list[str], dict[str, Any]]] = []
+    if desktop.gnome_present(ctx.root):
+        g = desktop.gnome(ctx.root)
+        s = g.settings
+        if "org.gnome.desktop.session/idle-delay" not in s:
+            return Result(ERROR, t("cannot read the GNOME idle setting (schema missing or corrupt)",
+                                   "GNOME のアイドル設定を読めません (スキーマがないか破損)"), {"problems": g.problems})
+        idle = _int(s.get("org.gnome.desktop.session/idle-delay"))
+        delay = _int(s.get("org.gnome.desktop.screensaver/lock-delay")) or 0
+        enabled = (s.get("org.gnome.desktop.screensaver/lock-enabled") or desktop.Setting("true", "")).value == "true"
+        problems = []
+        if not enabled:
+            problems.append(t("GNOME lock-enabled is false", "GNOME の lock-enabled が false"))
+        if idle is None or idle == 0:
+            problems.append(t("GNOME never goes idle (idle-delay 0)", "GNOME の idle-delay が 0 (ロックしない)"))
+        elif idle + delay > limit:
+            mins = (idle + delay) / 60
+            problems.append(t(f"GNOME locks after {mins:g} min", f"GNOME のロックまで {mins:g} 分"))
+        unlocked = [k.split("/")[1] for k in ("org.gnome.desktop.session/idle-delay",
+                                              "org.gnome.desktop.screensaver/lock-enabled")
+                    if not (s.get(k) and s[k].locked)]
+        if unlocked:
+            problems.append(t(f"staff can change {', '.join(unlocked)} (no dconf lock)",
+                              f"{', '.join(unlocked)} を利用者が変更できます (dconf のロックなし)"))
+        results.append(("GNOME", problems, {"settings": {k: vars(v) for k, v in s.items()}, "problems": g.problems}))
+    k = desktop.kde(ctx.root)
+    if k is not None:
+        problems = []
+        minutes = _int_text(str(k.get("Timeout", "5")))
+        if str(k.get("Autolock", "true")).lower() != "true":
+            problems.append(t("KDE Autolock is off", "KDE の Autolock が無効"))
+        elif minutes is None or minutes * 60 > limit or minutes == 0:
+            problems.append(t(f"KDE locks after {minutes} min", f"KDE のロックまで {minutes} 分"))
+        if not (k.get("immutable") or (k.get("Autolock_immutable") and k.get("Timeout_immutable"))):
+            problems.append(t("staff can change the KDE setting (no [$i])",
+                              "KDE の設定を利用者が変更できます ([$i] なし)"))
+        results.append(("KDE", problems, {"kscreenlockerrc": k}))
+    if not results:
+        return Result(NOT_APPLICABLE, t("no graphical desktop (GNOME/KDE) installed",
+                                        "グラフィカルデスクトップ (GNOME / KDE) がありません"), {"root": str(ctx.root)})
+    evidence = {name: ev for name, _p, ev in results} | {"limit_minutes": limit // 60}
+    bad = [f"{p}" for _n, problems, _e in results for p in problems]
+    if bad:
+        return Result(FAIL, "; ".join(bad), evidence)
+    names = "/".join(n for n, _p, _e in results)
+    return Result(PASS, t(f"{names} locks within {limit // 60} min, enforced system-wide",
+                          f"{names} は {limit // 60} 分以内にロック (システムで強制)"), evidence)
+
+
+def _int(setting: Any) -> int | None:
+    return _int_text(setting.value) if setting is not None else None
+
+
+def _int_text(text: str) -> int | None:
+    return int(text) if text.strip().isdigit() else None
+
+
+def _windows(ctx: Context, limit: int) -> Result:
+    if ctx.windows is None:
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+    values = ctx.windows.values(WIN_SYSTEM) or {}
+    secs = next((v for key, v in values.items() if key.lower() == "inactivitytimeoutsecs"), None)
+    evidence = {"InactivityTimeoutSecs": secs, "key": WIN_SYSTEM, "limit_minutes": limit // 60}
+    if not isinstance(secs, int) or secs == 0:
+        return Result(FAIL, t("no machine inactivity limit is set", "非アクティブ状態の制限が設定されていません"),
+                      evidence)
+    if secs > limit:
+        return Result(FAIL, t(f"locks after {secs / 60:g} min (allowed {limit // 60})",
+                              f"ロックまで {secs / 60:g} 分 (基準 {limit // 60} 分)"), evidence)
+    return Result(PASS, t(f"locks after {secs / 60:g} min by policy", f"ポリシーにより {secs / 60:g} 分でロック"),
+                  evidence)

@@ -1,0 +1,107 @@
+"""time_sync: the clock is synchronised and its offset within policy (OPS-001) — logs are evidence only
+if their timestamps can be trusted."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+
+ID = "time_sync"
+TITLE = {"en": "Time synchronisation", "ja": "時刻同期"}
+PLATFORMS = ("linux", "windows")
+INTERVAL_SECONDS = 3600
+SEVERITY = "medium"
+COMMAND_TIMEOUT = 10.0
+RULES = ("OPS-001",)
+REMEDIATION = {
+    "en": "Enable time synchronisation with the office NTP server (chrony or systemd-timesyncd; w32time on Windows) "
+          "and check that the server is reachable.",
+    "ja": "庁内 NTP サーバーとの時刻同期を有効にしてください (chrony または systemd-timesyncd、Windows は w32time)。"
+          "NTP サーバーに到達できるかも確認してください。",
+}
+
+
+def parse_chronyc_tracking(text: str) -> dict[str, Any]:
+    fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in text.splitlines()) if v}
+    out: dict[str, Any] = {"reference": fields.get("Reference ID", ""), "stratum": fields.get("Stratum", ""),
+                           "leap": fields.get("Leap status", "")}
+    m = re.match(r"([\d.]+) seconds (slow|fast)", fields.get("System time", ""))
+    out["offset_seconds"] = (float(m.group(1)) * (-1 if m.group(2) == "slow" else 1)) if m else None
+    out["synchronised"] = out["leap"] in ("Normal", "Insert second", "Delete second") and \
+        not out["reference"].startswith("00000000") and out["stratum"] not in ("0", "")
+    return out
+
+
+def parse_w32tm_status(text: str) -> dict[str, Any]:
+    fields = {k.strip(): v.strip() for k, _, v in (line.partition(": ") for line in text.splitlines()) if v}
+    leap = fields.get("Leap Indicator", "")
+    m = re.match(r"(-?[\d.]+)s", fields.get("Phase Offset", ""))
+    source = fields.get("Source", "")
+    return {"leap": leap, "source": source, "stratum": fields.get("Stratum", ""),
+            "last_sync": fields.get("Last Successful Sync Time", ""),
+            "offset_seconds": float(m.group(1)) if m else None,
+            "synchronised": not leap.startswith("3") and source not in ("", "Local CMOS Clock",
+                                                                         "Free-running System Clock")}
+
+
+def run(ctx: Context) -> Result:
+    if ctx.platform == "windows":
+        if ctx.windows is None:
+            return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+        try:
+            state = parse_w32tm_status(str(ctx.windows.query("w32tm_status")))
+        except OSError as exc:
+            return Result(ERROR, t(f"cannot query w32time: {exc}", f"w32time を照会できません: {exc}"), {})
+        state["service"] = "w32time"
+        return _verdict(ctx, state)
+    from agent.host.sysio import HostIOError, which
+    from agent.host.sysio import run as run_cmd
+
+    tried: list[str] = []
+    chronyc = which("chronyc", ctx.root)
+    if chronyc:
+        try:
+            done = run_cmd([str(chronyc), "-n", "tracking"], timeout=COMMAND_TIMEOUT)
+            if done.returncode == 0:
+                state = parse_chronyc_tracking(done.stdout)
+                state["service"] = "chrony"
+                return _verdict(ctx, state)
+            tried.append(f"chronyc: {(done.stdout + done.stderr).strip()[:200]}")
+        except HostIOError as exc:
+            tried.append(str(exc))
+    timedatectl = which("timedatectl", ctx.root)
+    if timedatectl:
+        try:
+            done = run_cmd([str(timedatectl), "show"], timeout=COMMAND_TIMEOUT)
+            if done.returncode == 0:
+                props = dict(line.partition("=")[::2] for line in done.stdout.splitlines())
+                state = {"service": "systemd-timesyncd" if props.get("NTP") == "yes" else "none",
+                         "ntp_enabled": props.get("NTP") == "yes",
+                         "synchronised": props.get("NTPSynchronized") == "yes", "offset_seconds": None}
+                if state["ntp_enabled"] or state["synchronised"]:
+                    return _verdict(ctx, state)
+                tried.append("timedatectl: NTP=no")
+            else:
+                tried.append(f"timedatectl: {done.stderr.strip()[:200]}")
+        except HostIOError as exc:
+            tried.append(str(exc))
+    return Result(FAIL, t("no working time synchronisation (chrony, systemd-timesyncd) found",
+                          "時刻同期 (chrony / systemd-timesyncd) が動作していません"), {"tried": tried})
+
+
+def _verdict(ctx: Context, state: dict[str, Any]) -> Result:
+    limit = ctx.settings["clock_max_offset_seconds"]
+    state["limit_seconds"] = limit
+    offset = state.get("offset_seconds")
+    if not state["synchronised"]:
+        return Result(FAIL, t(f"clock not synchronised ({state['service']})",
+                              f"時刻が同期されていません ({state['service']})"), state)
+    if offset is not None and abs(offset) > limit:
+        return Result(FAIL, t(f"clock off by {offset:+.1f} s (allowed {limit:g} s)",
+                              f"時刻のずれが {offset:+.1f} 秒です (基準 {limit:g} 秒)"), state)
+    shown = t("offset unknown", "ずれ不明") if offset is None else \
+        t(f"offset {offset:+.3f} s", f"ずれ {offset:+.3f} 秒")
+    return Result(PASS, t(f"synchronised by {state['service']}, {shown}",
+                          f"{state['service']} で同期済み、{shown}"), state)
