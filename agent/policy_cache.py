@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ class PolicyCache:
         self.path = path
         self.segment = segment
         self.current = self.load()
+        # Called with the sha256 of the file bytes after the agent itself stored a policy (tamper baseline).
+        self.on_store: Callable[[str], None] | None = None
 
     def load(self) -> Effective:
         """Read the cache; a missing, unreadable or invalid one fails closed to the strictest policy."""
@@ -52,8 +55,17 @@ class PolicyCache:
         if document["segment"] != self.segment:
             raise policy.PolicyError(f"policy is for segment {document['segment']}, not {self.segment}")
         record = {"version": version, "document": document}
-        write_atomic(self.path, json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"), 0o600)
+        data = json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8")
+        write_atomic(self.path, data, 0o600)
         self.current = Effective(document, version, "collector")
+        if self.on_store is not None:
+            self.on_store(hashlib.sha256(data).hexdigest())
+        return self.current
+
+    def distrust(self, problem: str) -> Effective:
+        """The cache was edited behind the agent's back: fail closed until the collector sends a policy."""
+        log.error("%s; enforcing the strictest policy", problem)
+        self.current = Effective(policy.strictest(self.segment), "", "strictest", problem)
         return self.current
 
     def sha256(self) -> str:

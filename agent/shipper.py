@@ -11,6 +11,7 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -34,6 +35,7 @@ class ShipperState:
     last_error: str = ""
     last_ack_seq: int = 0
     refused: bool = False  # the collector refused us (revoked / unknown): keep spooling, retry slowly
+    last_connected_at: str = ""  # ISO time of the last welcome from the collector
 
 
 _rng = random.Random()
@@ -236,6 +238,7 @@ class _Session:
                 if body == "welcome":
                     s.status.connected = True
                     s.status.last_error = ""
+                    s.status.last_connected_at = datetime.now(UTC).isoformat(timespec="seconds")
                     log.info("connected to collector as %s", message.welcome.agent_id)
                 elif body == "ack":
                     await self._on_ack(message.ack)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import shlex
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from agent.host.base import ServiceError, ServiceState
 
 UNIT_NAME = "mamori-agent.service"
 UNIT_DIR = Path("/etc/systemd/system")  # where `service install` puts it; the .deb uses /lib/systemd/system
@@ -101,15 +102,6 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=60, check=False)
 
 
-@dataclass(frozen=True)
-class ServiceState:
-    installed: bool
-    enabled: str  # systemctl is-enabled output: enabled, disabled, static, ...
-    active: str  # systemctl is-active output: active, inactive, failed, activating, ...
-    main_pid: int
-    unit_path: str
-
-
 class SystemdService:
     """Install, remove and query the agent's unit through systemctl (runner is replaced in tests)."""
 
@@ -121,10 +113,10 @@ class SystemdService:
     def unit_path(self) -> Path:
         return self.unit_dir / UNIT_NAME
 
-    def install(self, exec_start: Sequence[str], state_dir: Path, start: bool = True) -> Path:
-        """Write the unit, reload systemd, enable it at boot and (re)start it."""
+    def install(self, argv: Sequence[str], state_dir: Path, start: bool = True) -> str:
+        """Write the unit, reload systemd, enable it at boot and (re)start it; returns the unit path."""
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # ReadWritePaths= must exist
-        text = render_unit(exec_start, state_dir)
+        text = render_unit(argv, state_dir)
         tmp = self.unit_path.with_name(UNIT_NAME + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.chmod(0o644)
@@ -133,7 +125,13 @@ class SystemdService:
         self._check("enable", UNIT_NAME)
         if start:
             self._check("restart", UNIT_NAME)
-        return self.unit_path
+        return str(self.unit_path)
+
+    def start(self) -> None:
+        self._check("start", UNIT_NAME)
+
+    def stop(self) -> None:
+        self._check("stop", UNIT_NAME)
 
     def uninstall(self) -> bool:
         """Stop and disable the agent, remove the unit; False when there was none."""
@@ -160,10 +158,6 @@ class SystemdService:
         result = self.run(["systemctl", *args])
         if result.returncode != 0:
             raise ServiceError(f"systemctl {shlex.join(args)} failed: {(result.stderr or result.stdout).strip()}")
-
-
-class ServiceError(Exception):
-    """The service manager refused; the message carries its own words."""
 
 
 def parse_show(text: str) -> dict[str, str]:

@@ -5,7 +5,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 # System packages: Python with venv, PostgreSQL server binaries (the store tests start their own server).
-needed=(python3 python3-venv python3-dev gcc postgresql util-linux)
+needed=(python3 python3-venv python3-dev gcc postgresql util-linux
+        systemd debootstrap)  # systemd: systemd-analyze verify; debootstrap: the .deb install test
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
