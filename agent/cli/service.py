@@ -27,7 +27,7 @@ def service_argv(state: StateDir, config: str | None) -> list[str]:
     return argv
 
 
-def _record_uninstall(state: StateDir) -> None:
+def _record_uninstall(state: StateDir, how: str) -> None:
     """Uninstalling switches the agent off: say so in the spool first, so the stopping agent sends it."""
     from agent.spool import Spool
 
@@ -35,7 +35,7 @@ def _record_uninstall(state: StateDir) -> None:
         return
     spool = Spool.open(state.spool)
     try:
-        spool.append("agent.stopped", {"reason": f"uninstalled by {getpass.getuser()}", "spool_depth": spool.depth()},
+        spool.append("agent.stopped", {"reason": f"{how} by {getpass.getuser()}", "spool_depth": spool.depth()},
                      severity="high")
     finally:
         spool.close()
@@ -49,11 +49,13 @@ def cmd_service(args: argparse.Namespace, state: StateDir) -> int:
             print(_("Installed the agent service ({where}); it starts at boot and is restarted whenever it "
                     "stops.").format(where=where))
         elif args.action in ("uninstall", "remove"):
-            _record_uninstall(state)
+            _record_uninstall(state, "service uninstalled")
             if manager.uninstall():
                 print(_("Removed the agent service. This terminal is no longer protected."))
             else:
                 print(_("The agent service is not installed; nothing was changed."))
+        elif args.action == "record-removal":
+            _record_uninstall(state, "package removed")
         elif args.action == "start":
             manager.start()
         elif args.action == "stop":
@@ -88,6 +90,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help=_("configuration file (default: agent.toml in the state folder)"))
     p.add_argument("--no-start", action="store_true", help=_("install without starting it now"))
     for name, text in (("uninstall", _("stop and remove the service")), ("remove", _("same as uninstall")),
+                       ("record-removal", _("record that the agent is being removed (package scripts)")),
                        ("start", _("start the service")), ("stop", _("stop the service (recorded as a stop)"))):
         svc.add_parser(name, parents=[common], help=text)
     p = svc.add_parser("status", parents=[common], help=_("show the service manager's view of the agent"))

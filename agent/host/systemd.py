@@ -24,6 +24,8 @@ Wants=network-online.target
 After=network-online.target
 # Never stop retrying: a security agent that gives up restarting has been switched off.
 StartLimitIntervalSec=0
+# Not enrolled yet: nothing to run (`mamori-agent enroll`, then `systemctl start mamori-agent`).
+ConditionPathExists={identity}
 
 [Service]
 # exec: the start fails visibly if the interpreter or the program cannot be executed.
@@ -84,7 +86,9 @@ WantedBy=multi-user.target
 def render_unit(exec_start: Sequence[str], state_dir: Path) -> str:
     """The agent's unit file for the given command line and state folder."""
     return _SERVICE.format(exec_start=" ".join(_quote(a) for a in exec_start), ident=SYSLOG_IDENTIFIER,
-                           state_dir=_quote(str(state_dir)))
+                           state_dir=_quote(str(state_dir)),
+                           # Conditions take the rest of the line as one path: no quotes, only % doubled.
+                           identity=str(state_dir / "identity.json").replace("%", "%%"))
 
 
 def _quote(arg: str) -> str:

@@ -52,7 +52,7 @@ def test_uninstall_records_the_switch_off_before_stopping(fake, tmp_path, capsys
     with Spool.open(state.spool) as spool:
         (ev,) = [events.decode_bytes(d) for _s, d in spool.pending()]
     assert ev.kind == "agent.stopped" and ev.severity == "high"
-    assert ev.payload["reason"].startswith("uninstalled by ")
+    assert ev.payload["reason"].startswith("service uninstalled by ")
     assert cli.main(["--lang", "en", "service", "uninstall"]) == 0
     assert "not installed" in capsys.readouterr().out
 
