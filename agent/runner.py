@@ -135,6 +135,8 @@ async def _main(spool: Spool, identity: Identity, state: StateDir, settings: dic
             except (NotImplementedError, RuntimeError):  # Windows: the service wrapper calls stop_agent()
                 pass
     _stoppers.append(from_thread)
+    if _pending_stop:  # the service manager asked to stop while the agent was still starting
+        request_stop(_pending_stop.pop())
     shipper = Shipper(spool, identity, state, settings, policy, started=time.monotonic())
     log.info("agent %s running (segment %s), sending to %s", identity.agent_id, identity.segment,
              identity.telemetry_target)
@@ -149,13 +151,18 @@ async def _main(spool: Spool, identity: Identity, state: StateDir, settings: dic
 
 # Callbacks that stop the running agent: used by the Windows service wrapper, which has no signals.
 _stoppers: list[Any] = []
+_pending_stop: list[StopRequest] = []
 
 
 def stop_agent(reason: str = "service-stop", orderly: bool = True) -> bool:
-    """Ask the running agent (in this process) to stop; False when none is running."""
+    """Ask the running agent (in this process) to stop; before it runs, the request waits for it."""
+    request = StopRequest(reason, orderly)
+    if not _stoppers:
+        _pending_stop[:] = [request]
+        return False
     for stopper in list(_stoppers):
-        stopper(StopRequest(reason, orderly))
-    return bool(_stoppers)
+        stopper(request)
+    return True
 
 
 async def _supervise(spool: Spool, state: StateDir, settings: dict[str, Any], shipper: Shipper,
