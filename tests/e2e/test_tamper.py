@@ -105,3 +105,17 @@ def test_self_watchdog_restarts_the_agent_and_reports_it(collector, make_agent):
     # Restarted in place (exec: same PID, so systemd keeps tracking it), after an orderly shutdown.
     after = wait_event(collector, a, "agent.started", lambda e: e["seq"] > stopped["seq"], "restart")
     assert after["payload"]["pid"] == a.proc.pid and after["payload"]["previous_exit"] == "clean"
+
+
+def test_spool_deleted_while_running_restarts_and_reports_spool_corrupt(collector, make_agent):
+    collector.start()
+    a = make_agent("a")
+    a.enroll(collector, collector.token())
+    a.write_config(**FAST)
+    a.start()
+    wait_event(collector, a, "policy.applied", lambda e: True, "connected")
+    wait_for(lambda: a.spool_depth() == 0, what="spool drained")
+    (a.state_dir / "spool" / "spool.db").unlink()
+    wait_event(collector, a, "spool.corrupt", lambda e: True, "spool.corrupt after the restart")
+    stopped = wait_event(collector, a, "agent.stopped", lambda e: "spool" in e["payload"]["reason"], "stop reason")
+    assert stopped["severity"] == "high"
