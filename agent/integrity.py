@@ -35,6 +35,12 @@ class Finding:
 
 
 def package_dirs() -> list[Path]:
+    """The agent's code: its package folders, or the executable itself when frozen (PyInstaller embeds the
+    modules in it)."""
+    import sys
+
+    if getattr(sys, "frozen", False):
+        return [Path(sys.executable)]
     import agent
     import mamori
 
@@ -45,7 +51,11 @@ def code_fingerprint(dirs: Iterable[Path]) -> str:
     """sha256 over every code file's relative path and content (bytecode caches excluded)."""
     digest = hashlib.sha256()
     for root in dirs:
-        files = sorted(p for p in root.rglob("*") if p.suffix in _SUFFIXES and "__pycache__" not in p.parts)
+        if root.is_file():
+            files = [root]
+            root = root.parent
+        else:
+            files = sorted(p for p in root.rglob("*") if p.suffix in _SUFFIXES and "__pycache__" not in p.parts)
         for path in files:
             digest.update(f"{root.name}/{path.relative_to(root).as_posix()}\0".encode())
             try:

@@ -3,6 +3,13 @@
 Alongside the shipper a supervisor samples the agent's own memory and CPU (self-watchdog), refreshes
 status.json for `mamori-agent status`, and checks code, config and policy cache for tampering. How a run
 ended is always recorded as `agent.stopped`; only the service manager's own stop counts as orderly.
+
+agent.stopped reasons (severity): "service-stop" / "system-shutdown" (low: systemd or the SCM stopped it);
+"signal:SIGTERM from pid N (comm, uid U)" / "signal:SIGINT from the kernel or terminal" (high: not the
+service manager); "not stopped by the service manager: killed, crashed or powered off (found at start)"
+(high, dated when the dead run was last alive); "watchdog: memory|CPU ..." (medium, restarted);
+"spool deleted or replaced" (high, restarted); "service uninstalled by U" / "package removed by U" (high).
+agent.tamper what: binary, config (medium), policy_cache, integrity.
 """
 
 from __future__ import annotations

@@ -93,3 +93,11 @@ def test_fingerprint_ignores_bytecode_caches(tmp_path):
     (dirs[0] / "__pycache__").mkdir()
     (dirs[0] / "__pycache__/runner.cpython-311.pyc").write_bytes(b"\0" * 10)
     assert code_fingerprint(dirs) == before
+
+
+def test_a_frozen_executable_is_fingerprinted_as_one_file(tmp_path):
+    exe = tmp_path / "mamori-agent.exe"
+    exe.write_bytes(b"MZ" + b"\0" * 100)
+    before = code_fingerprint([exe])
+    exe.write_bytes(b"MZ" + b"\1" * 100)
+    assert code_fingerprint([exe]) != before
