@@ -60,13 +60,9 @@ class LinuxHost:
         return SystemdService()
 
     def log_handler(self) -> logging.Handler:
-        handler = logging.StreamHandler(sys.stderr)
-        if os.environ.get("JOURNAL_STREAM"):
-            # stderr is connected to the journal: it stamps time and identifier (SyslogIdentifier=) itself.
-            handler.setFormatter(JournalFormatter())
-        else:
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        return handler
+        from mamori.logsetup import stderr_handler
+
+        return stderr_handler()  # under systemd: the journal, with priorities
 
 
     def watch_stop(self, on_stop: Callable[[StopRequest], None]) -> bool:
@@ -104,17 +100,3 @@ def describe_stop(signo: int, pid: int, uid: int, root: Path = Path("/"),
         return StopRequest(f"signal:{name} from the kernel or terminal", False)
     comm = _read(str(root / f"proc/{pid}/comm"), 64).strip() or "exited"
     return StopRequest(f"signal:{name} from pid {pid} ({comm}, uid {uid})", False)
-
-
-class JournalFormatter(logging.Formatter):
-    """`<N>` sd-daemon priority prefixes, so `journalctl -p warning` sees the real levels."""
-
-    PRIORITIES = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
-
-    def __init__(self) -> None:
-        super().__init__(fmt="%(name)s: %(message)s")
-
-    def format(self, record: logging.LogRecord) -> str:
-        priority = self.PRIORITIES.get(record.levelno, 6 if record.levelno < logging.WARNING else 3)
-        # Every line of a multi-line message (tracebacks) keeps the record's priority.
-        return "\n".join(f"<{priority}>{line}" for line in super().format(record).splitlines())

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from agent.host.base import ServiceError
-from agent.host.linux import JournalFormatter, describe_stop
+from agent.host.linux import describe_stop
 from agent.host.systemd import SystemdService, parse_show
+from mamori.logsetup import JournalFormatter
 
 DATA = Path(__file__).parent / "data"
 
