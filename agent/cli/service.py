@@ -78,7 +78,9 @@ def _show(st: ServiceState, as_json: bool) -> int:
     else:
         labels = {"installed": _("Installed"), "enabled": _("Starts at boot"), "active": _("State"),
                   "pid": _("Process ID"), "unit": _("Service definition")}
-        print(render([_("Item"), _("Value")], [[labels[k], str(v) or "-"] for k, v in data.items()]))
+        yes_no = {True: _("yes"), False: _("no")}
+        print(render([_("Item"), _("Value")], [[labels[k], yes_no[v] if isinstance(v, bool) else str(v or "-")]
+                                              for k, v in data.items()]))
     return 0 if st.installed else 3
 
 
