@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -30,11 +31,13 @@ FULL_REPORT_SECONDS = 86400
 class CheckScheduler:
     def __init__(self, spool: Spool, policy: PolicyCache, segment: str, state_file: Path,
                  checks: dict[str, ModuleType] | None = None, full_report_seconds: float = FULL_REPORT_SECONDS,
-                 tick_seconds: float = 1.0) -> None:
+                 tick_seconds: float = 1.0,
+                 on_results: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
         self.spool, self.policy, self.segment, self.state_file = spool, policy, segment, state_file
         self.checks = checks if checks is not None else CHECKS
         self.full_report_seconds = full_report_seconds
         self.tick_seconds = tick_seconds
+        self.on_results = on_results  # e.g. keep the latest results for `mamori-agent status`
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._due: dict[str, float] = {}
@@ -94,6 +97,11 @@ class CheckScheduler:
                 self._state["digests"][check.ID] = digest
                 log.info("check %s: %s (%s)", check.ID, res.status, res.summary[:200])
                 self._save()
+        if ran and self.on_results is not None:
+            try:
+                self.on_results([r.payload() for r in ran])
+            except OSError as exc:
+                log.warning("cannot record the latest check results: %s", exc)
         wall = datetime.now(UTC).timestamp()
         if wall - float(self._state.get("full_report_at", 0)) >= self.full_report_seconds and self._latest:
             self.spool.append_many([("check.result", r.payload(full_report=True),

@@ -29,6 +29,18 @@ SCHEMA = [
         "and a spool.overflow event records how many.", positive),
     Key("checks.enabled", bool, True,
         "Run the posture checks (MFA, patches, ...) on their intervals and record check.result events.", None),
+    Key("watchdog.memory_limit_mib", int, 200,
+        "The agent restarts itself (and reports it) when its resident memory stays above this, in MiB.", positive),
+    Key("watchdog.cpu_limit_percent", float, 10.0,
+        "... or when it uses more than this percentage of one CPU core on average over cpu_window_seconds.",
+        positive),
+    Key("watchdog.cpu_window_seconds", float, 60.0, "The window the CPU limit is averaged over.", positive),
+    Key("watchdog.interval_seconds", float, 10.0,
+        "How often memory and CPU are sampled (and status.json refreshed for `mamori-agent status`).", positive),
+    Key("integrity.check_seconds", float, 300.0,
+        "How often the agent's own code, its config file and its policy cache are compared with what it\n"
+        "started with or last stored; any edit is reported as agent.tamper (and an edited policy cache\n"
+        "is no longer trusted: the strictest policy applies until the collector sends one again).", positive),
     Key("log.level", str, "info", "Log verbosity: debug, info, warning, error.",
         one_of("debug", "info", "warning", "error")),
 ]
@@ -73,7 +85,13 @@ class StateDir:
 
     @property
     def checks(self) -> Path:
+        """The latest result per check, for `mamori-agent status`."""
         return self.root / "checks.json"
+
+    @property
+    def check_schedule(self) -> Path:
+        """What the check scheduler last recorded (digests, last full report), so restarts don't repeat it."""
+        return self.root / "check-schedule.json"
 
     @property
     def running_marker(self) -> Path:
@@ -82,6 +100,15 @@ class StateDir:
     @property
     def stopped_marker(self) -> Path:
         return self.root / "stopped.at"
+
+    @property
+    def status(self) -> Path:
+        return self.root / "status.json"
+
+
+    @property
+    def integrity(self) -> Path:
+        return self.root / "integrity.json"
 
 
 def load_settings(state: StateDir, path: Path | None) -> dict[str, Any]:

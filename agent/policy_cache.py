@@ -33,6 +33,8 @@ class PolicyCache:
         self.segment = segment
         self.current = self.load()
         self._listeners: list[Callable[[Effective], None]] = []
+        # Called with the sha256 of the file bytes after the agent itself stored a policy (tamper baseline).
+        self.on_store: Callable[[str], None] | None = None
 
     def add_listener(self, callback: Callable[[Effective], None]) -> None:
         """Called (on the applying thread) after each accepted update, e.g. to re-decide USB devices."""
@@ -61,13 +63,22 @@ class PolicyCache:
         if document["segment"] != self.segment:
             raise policy.PolicyError(f"policy is for segment {document['segment']}, not {self.segment}")
         record = {"version": version, "document": document}
-        write_atomic(self.path, json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"), 0o600)
+        data = json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8")
+        write_atomic(self.path, data, 0o600)
         self.current = Effective(document, version, "collector")
         for callback in self._listeners:
             try:
                 callback(self.current)
             except Exception:  # the policy is stored; a failing consumer must not make it look rejected
                 log.exception("applying policy %s failed in %r", version, callback)
+        if self.on_store is not None:
+            self.on_store(hashlib.sha256(data).hexdigest())
+        return self.current
+
+    def distrust(self, problem: str) -> Effective:
+        """The cache was edited behind the agent's back: fail closed until the collector sends a policy."""
+        log.error("%s; enforcing the strictest policy", problem)
+        self.current = Effective(policy.strictest(self.segment), "", "strictest", problem)
         return self.current
 
     def sha256(self) -> str:

@@ -1,4 +1,16 @@
-"""`mamori-agent run`: open the spool, record start, ship until told to stop, record the stop."""
+"""`mamori-agent run`: open the spool, record start, ship until told to stop, record the stop.
+
+Alongside the shipper a supervisor samples the agent's own memory and CPU (self-watchdog), refreshes
+status.json for `mamori-agent status`, and checks code, config and policy cache for tampering. How a run
+ended is always recorded as `agent.stopped`; only the service manager's own stop counts as orderly.
+
+agent.stopped reasons (severity): "service-stop" / "system-shutdown" (low: systemd or the SCM stopped it);
+"signal:SIGTERM from pid N (comm, uid U)" / "signal:SIGINT from the kernel or terminal" (high: not the
+service manager); "not stopped by the service manager: killed, crashed or powered off (found at start)"
+(high, dated when the dead run was last alive); "watchdog: memory|CPU ..." (medium, restarted);
+"spool deleted or replaced" (high, restarted); "service uninstalled by U" / "package removed by U" (high).
+agent.tamper what: binary, config (medium), policy_cache, integrity.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +20,34 @@ import logging
 import os
 import signal
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from agent import runstate, watchdog
 from agent.config import StateDir
 from agent.host import Host
-from agent.host.base import MediaControl
+from agent.host.base import MediaControl, StopRequest
 from agent.identity import Identity
+from agent.integrity import Finding, Integrity
 from agent.policy_cache import PolicyCache
 from agent.shipper import Shipper
 from agent.spool import Spool
 from mamori import __version__
 
 log = logging.getLogger("mamori.agent")
+
+RESTART_EXIT = 75  # the run asks to be restarted (self-watchdog, spool replaced)
+STATUS_REFRESH_SECONDS = 60.0  # status.json is rewritten at least this often (its time is "last alive")
+
+
+@dataclass
+class Outcome:
+    reason: str = "stopped"
+    orderly: bool = False
+    restart: bool = False
+    severity: str = "high"
 
 
 def _previous_exit(state: StateDir) -> str:
@@ -30,9 +57,28 @@ def _previous_exit(state: StateDir) -> str:
     return "clean" if state.stopped_marker.exists() else "first"
 
 
-def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any]) -> int:
+def _last_alive(state: StateDir) -> datetime | None:
+    """When the previous run was last known alive: status.json's time, else the running marker's."""
+    stamp = runstate.read_status(state).get("updated_at")
+    try:
+        if isinstance(stamp, str) and stamp:
+            return datetime.fromisoformat(stamp)
+        return datetime.fromtimestamp(state.running_marker.stat().st_mtime, UTC)
+    except (OSError, ValueError):
+        return None
+
+
+def _record_tamper(spool: Spool, findings: list[Finding]) -> None:
+    for f in findings:
+        log.warning("tamper evidence (%s): %s", f.what, f.detail)
+        spool.append("agent.tamper", {"what": f.what, "detail": f.detail[:500]}, severity=f.severity)
+
+
+def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any],
+        config_path: Path | None = None) -> int:
     spool = Spool.open(state.spool, capacity=settings["spool.capacity"])
     previous = _previous_exit(state)
+    last_alive = _last_alive(state) if previous == "unclean" else None
     state.running_marker.write_text(str(os.getpid()), encoding="utf-8")
     facts = host.facts()
     spool.append("agent.started", {
@@ -41,7 +87,17 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
     })
     if previous == "unclean":
         log.warning("the previous run did not stop cleanly")
+        # kill -9, a crash or power loss: the service manager's orderly stop always leaves stopped.at.
+        spool.append("agent.stopped", {
+            "reason": "not stopped by the service manager: killed, crashed or powered off (found at start)",
+            "spool_depth": spool.depth()}, severity="high", occurred_at=last_alive)
     policy = PolicyCache(state.policy, identity.segment)
+    integrity = Integrity(state, config_path, __version__)
+    findings = integrity.at_start()
+    _record_tamper(spool, findings)
+    if any(f.what == "policy_cache" for f in findings):
+        policy.distrust("the cached policy was edited outside the agent")
+    policy.on_store = integrity.policy_stored
     eff = policy.current
     spool.append("policy.applied", {
         "version": eff.version, "segment": eff.document["segment"], "sha256": policy.sha256(),
@@ -51,17 +107,18 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
         log.warning("enforcing the strictest policy: %s", eff.problem)
     control = start_media_control(host, spool, policy)
     try:
-        reason = asyncio.run(_main(spool, identity, state, settings, policy))
+        outcome = asyncio.run(_main(spool, identity, state, settings, policy, host, integrity))
         if control is not None:
             control.stop()
-        spool.append("agent.stopped", {"reason": reason, "spool_depth": spool.depth()})
+        spool.append("agent.stopped", {"reason": outcome.reason, "spool_depth": spool.depth()},
+                     severity=outcome.severity)
         asyncio.run(_flush(spool, identity, state, settings, policy))
         state.stopped_marker.write_text(datetime.now(UTC).isoformat(), encoding="utf-8")
         state.running_marker.unlink(missing_ok=True)
     finally:
         spool.close()
-    log.info("stopped (%s)", reason)
-    return 0
+    log.info("stopped (%s)", outcome.reason)
+    return RESTART_EXIT if outcome.restart else 0
 
 
 def start_media_control(host: Host, spool: Spool, policy: PolicyCache) -> MediaControl | None:
@@ -90,20 +147,32 @@ def start_media_control(host: Host, spool: Spool, policy: PolicyCache) -> MediaC
 
 
 async def _main(spool: Spool, identity: Identity, state: StateDir, settings: dict[str, Any],
-                policy: PolicyCache) -> str:
+                policy: PolicyCache, host: Host, integrity: Integrity) -> Outcome:
     stop = asyncio.Event()
-    reason = {"value": "stopped"}
+    outcome = Outcome()
     loop = asyncio.get_running_loop()
 
-    def on_signal(sig: signal.Signals) -> None:
-        reason["value"] = f"signal:{sig.name}"
-        stop.set()
+    def request_stop(req: StopRequest) -> None:
+        if not stop.is_set():
+            outcome.reason, outcome.orderly = req.reason, req.orderly
+            outcome.severity = "low" if req.orderly else "high"
+            stop.set()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    def from_thread(req: StopRequest) -> None:
         try:
-            loop.add_signal_handler(sig, on_signal, sig)
-        except NotImplementedError:  # Windows: the service wrapper sets stop instead
+            loop.call_soon_threadsafe(request_stop, req)
+        except RuntimeError:  # the loop has ended: the agent is already stopping
             pass
+
+    if not host.watch_stop(from_thread):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, request_stop, StopRequest(f"signal:{sig.name}", False))
+            except (NotImplementedError, RuntimeError):  # Windows: the service wrapper calls stop_agent()
+                pass
+    _stoppers.append(from_thread)
+    if _pending_stop:  # the service manager asked to stop while the agent was still starting
+        request_stop(_pending_stop.pop())
     shipper = Shipper(spool, identity, state, settings, policy, started=time.monotonic())
     log.info("agent %s running (segment %s), sending to %s", identity.agent_id, identity.segment,
              identity.telemetry_target)
@@ -111,14 +180,94 @@ async def _main(spool: Spool, identity: Identity, state: StateDir, settings: dic
     if settings["checks.enabled"]:
         from agent.check_scheduler import CheckScheduler
 
-        scheduler = CheckScheduler(spool, policy, identity.segment, state.checks)
+        scheduler = CheckScheduler(spool, policy, identity.segment, state.check_schedule,
+                                   on_results=lambda results: runstate.record_checks(state, results))
         scheduler.start()
+    supervisor = asyncio.create_task(_supervise(spool, state, settings, shipper, integrity, stop, outcome))
     try:
         await shipper.run(stop)
     finally:
+        supervisor.cancel()
+        _stoppers.clear()
         if scheduler is not None:
             await asyncio.to_thread(scheduler.stop)
-    return reason["value"]
+    return outcome
+
+
+# Callbacks that stop the running agent: used by the Windows service wrapper, which has no signals.
+_stoppers: list[Any] = []
+_pending_stop: list[StopRequest] = []
+
+
+def stop_agent(reason: str = "service-stop", orderly: bool = True) -> bool:
+    """Ask the running agent (in this process) to stop; before it runs, the request waits for it."""
+    request = StopRequest(reason, orderly)
+    if not _stoppers:
+        _pending_stop[:] = [request]
+        return False
+    for stopper in list(_stoppers):
+        stopper(request)
+    return True
+
+
+async def _supervise(spool: Spool, state: StateDir, settings: dict[str, Any], shipper: Shipper,
+                     integrity: Integrity, stop: asyncio.Event, outcome: Outcome) -> None:
+    dog = watchdog.ResourceWatchdog(settings["watchdog.memory_limit_mib"], settings["watchdog.cpu_limit_percent"],
+                                    settings["watchdog.cpu_window_seconds"])
+    interval = settings["watchdog.interval_seconds"]
+    next_integrity = time.monotonic() + settings["integrity.check_seconds"]
+    last_written: tuple[Any, ...] = ()
+    last_write_at = 0.0
+    spool_inode = _inode(state.spool / "spool.db")
+    while not stop.is_set():
+        now = time.monotonic()
+        st = shipper.status
+        key = (st.connected, st.last_error, st.refused)
+        if key != last_written or now - last_write_at >= STATUS_REFRESH_SECONDS:
+            await asyncio.to_thread(_write_status, state, shipper)
+            last_written, last_write_at = key, now
+        over = dog.observe(watchdog.sample())
+        if over:
+            log.error("%s: restarting", over)
+            outcome.reason, outcome.orderly, outcome.restart, outcome.severity = over, False, True, "medium"
+            stop.set()
+            return
+        if now >= next_integrity:
+            next_integrity = now + settings["integrity.check_seconds"]
+            findings = await asyncio.to_thread(integrity.periodic)
+            if findings:
+                await asyncio.to_thread(_record_tamper, spool, findings)
+                if any(f.what == "policy_cache" for f in findings):
+                    shipper.policy.distrust("the cached policy was edited outside the agent")
+            if _inode(state.spool / "spool.db") != spool_inode:
+                # Deleted or swapped under the open connection: restart so Spool.open records spool.corrupt.
+                log.error("spool.db was deleted or replaced while running: restarting")
+                outcome.reason, outcome.restart, outcome.severity = "spool deleted or replaced", True, "high"
+                stop.set()
+                return
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _write_status(state: StateDir, shipper: Shipper) -> None:
+    st = shipper.status
+    data = {"pid": os.getpid(), "connected": st.connected, "last_error": st.last_error, "refused": st.refused,
+            "last_ack_seq": st.last_ack_seq, "last_connected_at": st.last_connected_at,
+            "policy_version": shipper.policy.current.version, "version": __version__}
+    try:
+        runstate.write_status(state, data)
+    except OSError as exc:
+        log.warning("cannot write %s: %s", state.status, exc)
 
 
 async def _flush(spool: Spool, identity: Identity, state: StateDir, settings: dict[str, Any],

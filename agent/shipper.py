@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -25,6 +27,8 @@ from mamori.v1 import events_pb2, telemetry_pb2, telemetry_pb2_grpc
 log = logging.getLogger("mamori.agent.shipper")
 
 # Codes after which retrying the same data cannot help: the collector said no to us, not to the network.
+# Timed polls between unconditional spool queries (see _Session._spool_changed).
+SPOOL_RECHECK_POLLS = 30
 FATAL_CODES = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 
 
@@ -34,6 +38,7 @@ class ShipperState:
     last_error: str = ""
     last_ack_seq: int = 0
     refused: bool = False  # the collector refused us (revoked / unknown): keep spooling, retry slowly
+    last_connected_at: str = ""  # ISO time of the last welcome from the collector
 
 
 _rng = random.Random()
@@ -160,10 +165,13 @@ class _Session:
         self.ended = asyncio.Event()
         # Nothing is sent before the collector's Welcome: it may show our seq counter fell behind.
         self.welcomed = asyncio.Event()
+        self._wal_mark: tuple[int, ...] = ()
+        self._polls = 0
 
     async def run(self) -> bool:
         eff = self.s.policy.current
         receiver = asyncio.create_task(self._receive())
+        stop_watch = asyncio.create_task(self._wake_on_stop())
         try:
             await self.call.write(telemetry_pb2.AgentMessage(hello=telemetry_pb2.Hello(
                 agent_version=__version__, policy_version=eff.version)))
@@ -174,10 +182,15 @@ class _Session:
             self._raise_from(receiver)
             raise
         finally:
+            stop_watch.cancel()
             if not receiver.done():
                 receiver.cancel()
         self._raise_from(receiver)
         return self.acked_any
+
+    async def _wake_on_stop(self) -> None:
+        await self.stop.wait()
+        self.s._wake.set()
 
     @staticmethod
     def _raise_from(receiver: asyncio.Task[None]) -> None:
@@ -197,13 +210,16 @@ class _Session:
             w.cancel()
         if not self.welcomed.is_set():
             return
+        woken = True  # look at the spool on the first pass and after every wake-up or ack
         while not self.stop.is_set() and not self.ended.is_set():
             s._wake.clear()
             if time.monotonic() >= next_heartbeat:
                 await self._heartbeat()
                 next_heartbeat = time.monotonic() + heartbeat_every
             sent = False
-            if len(self.in_flight) < max_in_flight:
+            # A timed poll only queries the spool when its WAL file changed (another process committed):
+            # an idle agent then costs a stat() per poll instead of a thread hand-off and a query.
+            if len(self.in_flight) < max_in_flight and (woken or self._spool_changed()):
                 rows = await asyncio.to_thread(s.spool.pending, self.last_sent, max_events)
                 if rows:
                     await self._send(rows)
@@ -215,10 +231,25 @@ class _Session:
                 continue
             # Other processes (mamori-agent check, debug emit) append without waking us: poll too.
             timeout = max(0.0, min(next_heartbeat - time.monotonic(), s.settings["shipper.poll_seconds"]))
-            waiters = [asyncio.ensure_future(e.wait()) for e in (s._wake, self.stop, self.ended)]
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            for w in waiters:
-                w.cancel()
+            # One event and one timer handle per poll (no tasks): stop and the stream's end set _wake too.
+            timed_out: list[bool] = []
+            timer = asyncio.get_running_loop().call_later(timeout, _expire, timed_out, s._wake)
+            await s._wake.wait()
+            timer.cancel()
+            woken = not timed_out
+
+    def _spool_changed(self) -> bool:
+        """Whether spool.db-wal changed since the last look (mtime, size, inode); also true every
+        SPOOL_RECHECK_POLLS polls, in case two commits fell in one timestamp tick and left the size equal."""
+        try:
+            st = os.stat(self.s.state.spool / "spool.db-wal")
+            mark: tuple[int, ...] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            mark = ()
+        self._polls += 1
+        changed = mark != self._wal_mark or mark == () or self._polls % SPOOL_RECHECK_POLLS == 0
+        self._wal_mark = mark  # taken before the query: a commit after it changes the mark again
+        return changed
 
     async def _send(self, rows: list[tuple[int, bytes]]) -> None:
         self.s._batch_id += 1
@@ -246,6 +277,7 @@ class _Session:
                     await asyncio.to_thread(s.spool.rebase, message.welcome.last_stored_seq)
                     s.status.connected = True
                     s.status.last_error = ""
+                    s.status.last_connected_at = datetime.now(UTC).isoformat(timespec="seconds")
                     log.info("connected to collector as %s", message.welcome.agent_id)
                     self.welcomed.set()
                 elif body == "ack":
@@ -254,6 +286,7 @@ class _Session:
                     await asyncio.to_thread(apply_policy, s, message.policy)
         finally:
             self.ended.set()
+            s._wake.set()  # the send loop waits on _wake alone
 
     async def _on_ack(self, ack: Any) -> None:
         s = self.s
@@ -263,6 +296,11 @@ class _Session:
         while self.in_flight and self.in_flight[0][1] <= ack.acked_seq:
             self.in_flight.popleft()
         s._wake.set()
+
+
+def _expire(flag: list[bool], wake: asyncio.Event) -> None:
+    flag.append(True)
+    wake.set()
 
 
 def apply_policy(shipper: Shipper, update: Any) -> None:

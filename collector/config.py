@@ -10,6 +10,8 @@ from typing import Any
 from mamori.tomlconf import ConfigError, Key, host_port, load, positive, render
 
 ENV_DATA_DIR = "MAMORI_DATA_DIR"
+# Packaged installs keep the config in /etc/mamori, apart from the data (the systemd unit sets this).
+ENV_CONFIG = "MAMORI_CONFIG"
 
 SCHEMA = [
     Key("server.listen", str, "0.0.0.0:7443",
@@ -47,10 +49,11 @@ class DataDir:
     """Paths inside a collector data folder."""
 
     root: Path
+    config_file: Path | None = None  # None: collector.toml inside the data folder
 
     @property
     def config(self) -> Path:
-        return self.root / "collector.toml"
+        return self.config_file or self.root / "collector.toml"
 
     @property
     def ca_key(self) -> Path:
@@ -87,7 +90,8 @@ def resolve_data_dir(arg: str | None) -> DataDir:
     value = arg or os.environ.get(ENV_DATA_DIR)
     if not value:
         raise ConfigError(f"no data folder: pass --data-dir DIR or set {ENV_DATA_DIR}")
-    return DataDir(Path(value).expanduser().resolve())
+    config = os.environ.get(ENV_CONFIG)
+    return DataDir(Path(value).expanduser().resolve(), Path(config).expanduser().resolve() if config else None)
 
 
 def render_config(values: dict[str, Any]) -> str:

@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 from agent import host as hostmod
-from agent.cli import check, debug, enroll, run, status
+from agent.cli import check, debug, enroll, run, service, status
 from agent.cli.common import CliError
 from agent.config import StateDir
 from mamori import i18n
 from mamori.i18n import _
 from mamori.tomlconf import ConfigError
 
-COMMANDS = [enroll, run, status, check, debug]
+COMMANDS = [enroll, run, status, check, service, debug]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,10 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     i18n.setup(i18n.lang_from_argv(argv))
     args = build_parser().parse_args(argv)
     args.state_dir = getattr(args, "state_dir", None)
+    host = hostmod.current()
+    # Under systemd stderr goes to the journal (as mamori-agent), in the Windows service to the Event Log.
     logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        handlers=[host.log_handler()])
     state = StateDir(Path(args.state_dir).expanduser().resolve() if args.state_dir
-                     else hostmod.current().default_state_dir())
+                     else host.default_state_dir())
     try:
         return args.func(args, state)
     except (CliError, ConfigError) as exc:

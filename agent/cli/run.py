@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from agent import host as hostmod
@@ -13,11 +14,16 @@ from mamori.i18n import _
 
 
 def cmd_run(args: argparse.Namespace, state: StateDir) -> int:
-    from agent.runner import run
+    from agent.runner import RESTART_EXIT, run
 
-    settings = load_settings(state, Path(args.config) if args.config else None)
+    config = Path(args.config).expanduser().resolve() if args.config else None
+    settings = load_settings(state, config)
     logging.getLogger().setLevel(settings["log.level"].upper())
-    return run(state, identity(state), hostmod.current(), settings)
+    host = hostmod.current()
+    status = run(state, identity(state), host, settings, config)
+    if status == RESTART_EXIT:  # the self-watchdog (or a replaced spool) asked for a fresh process
+        return host.restart_self(sys.argv[1:])
+    return status
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:

@@ -1,18 +1,35 @@
-"""`mamori-agent status`: enrollment, spool depth and policy at a glance."""
+"""`mamori-agent status`: enrollment, connection, spool depth, last policy and last checks at a glance."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
+from typing import Any
 
+from agent import host as hostmod
 from agent.cli.common import identity
 from agent.config import StateDir
 from mamori.i18n import _
 from mamori.table import render
 
 
-def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
+def _running(pid: Any) -> bool:
+    import psutil
+
+    return isinstance(pid, int) and pid > 0 and psutil.pid_exists(pid)
+
+
+def _policy_applied_at(state: StateDir) -> str:
+    try:
+        return datetime.fromtimestamp(state.policy.stat().st_mtime, UTC).isoformat(timespec="seconds")
+    except OSError:
+        return ""
+
+
+def collect(state: StateDir) -> dict[str, Any]:
     from agent.policy_cache import PolicyCache
+    from agent.runstate import read_checks, read_status
     from agent.spool import Spool
 
     ident = identity(state)
@@ -22,21 +39,55 @@ def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     finally:
         spool.close()
     eff = PolicyCache(state.policy, ident.segment).current
-    data = {"agent_id": ident.agent_id, "segment": ident.segment, "department": ident.department,
-            "collector": ident.telemetry_target, "spool_depth": depth, "policy_version": eff.version,
-            "policy_source": eff.source, "usb_mode": eff.document["usb"]["mode"]}
+    run = read_status(state)
+    running = _running(run.get("pid"))
+    try:
+        service = hostmod.current().service().state().active
+    except Exception as exc:  # noqa: BLE001 - status must show what it can even without a service manager
+        service = f"unknown ({exc})"
+    return {
+        "agent_id": ident.agent_id, "segment": ident.segment, "department": ident.department,
+        "collector": ident.telemetry_target, "service": service, "running": running,
+        "pid": run.get("pid") if running else None,
+        "connected": bool(running and run.get("connected")),
+        "last_connected_at": run.get("last_connected_at", ""), "last_error": run.get("last_error", ""),
+        "status_updated_at": run.get("updated_at", ""),
+        "spool_depth": depth, "policy_version": eff.version, "policy_source": eff.source,
+        "policy_applied_at": _policy_applied_at(state), "policy_problem": eff.problem,
+        "usb_mode": eff.document["usb"]["mode"],
+        "last_checks": [{"check_id": k, **v} for k, v in sorted(read_checks(state).items())],
+    }
+
+
+def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
+    data = collect(state)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     labels = {"agent_id": _("Agent ID"), "segment": _("Segment"), "department": _("Department"),
-              "collector": _("Collector"), "spool_depth": _("Events waiting to be sent"),
+              "collector": _("Collector"), "service": _("Service"), "running": _("Agent running"),
+              "pid": _("Process ID"), "connected": _("Connected to the collector"),
+              "last_connected_at": _("Last connected"), "last_error": _("Last connection error"),
+              "status_updated_at": _("Status recorded at"), "spool_depth": _("Events waiting to be sent"),
               "policy_version": _("Policy version"), "policy_source": _("Policy source"),
+              "policy_applied_at": _("Policy stored at"), "policy_problem": _("Policy problem"),
               "usb_mode": _("Removable media mode")}
-    print(render([_("Item"), _("Value")], [[labels[k], str(v) or "-"] for k, v in data.items()]))
+    yes_no = {True: _("yes"), False: _("no")}
+    rows = [[labels[k], yes_no[v] if isinstance(v, bool) else (str(v) if v not in (None, "") else "-")]
+            for k, v in data.items() if k in labels]
+    print(render([_("Item"), _("Value")], rows))
+    print()
+    if data["last_checks"]:
+        print(render([_("Check"), _("Result"), _("Summary"), _("Recorded at")],
+                     [[c["check_id"], c.get("status", ""), c.get("summary", ""), c.get("at", "")]
+                      for c in data["last_checks"]]))
+    else:
+        print(_("No posture check has been recorded yet."))
     return 0
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("status", parents=[common], help=_("show enrollment, spool and policy"))
+    p = sub.add_parser("status", parents=[common],
+                       help=_("show enrollment, connection, spool, policy and the last checks"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)

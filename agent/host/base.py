@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +28,40 @@ class MediaControl(Protocol):
 
     def stop(self) -> None: ...
 
+@dataclass(frozen=True)
+class ServiceState:
+    """How the service manager sees the agent's service."""
+
+    installed: bool
+    enabled: str  # systemd: enabled/disabled/...; Windows: auto/demand/disabled
+    active: str  # systemd: active/inactive/failed/...; Windows: running/stopped/...
+    main_pid: int
+    unit_path: str  # the unit file, or the Windows service's command line
+
+
+class ServiceError(Exception):
+    """The service manager refused; the message carries its own words."""
+
+
+class ServiceManager(Protocol):
+    def install(self, argv: Sequence[str], state_dir: Path, start: bool = True) -> str: ...
+
+    def uninstall(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def state(self) -> ServiceState: ...
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """Why the agent is asked to stop, and whether that was the service manager's orderly stop."""
+
+    reason: str  # "service-stop", "signal:SIGTERM from pid 4242 (kill, uid 1000)", ...
+    orderly: bool
+
 
 class Host(Protocol):
     def facts(self) -> HostFacts: ...
@@ -35,4 +70,14 @@ class Host(Protocol):
 
     def media_control(self, emit: Emit) -> MediaControl | str:
         """The enforcement for this machine, or the reason there is none (a string shown to staff)."""
+    def service(self) -> ServiceManager: ...
+
+    def log_handler(self) -> logging.Handler: ...
+
+    def watch_stop(self, on_stop: Callable[[StopRequest], None]) -> bool:
+        """Report stop requests with their sender; False if the caller must use its own signal handlers."""
+        ...
+
+    def restart_self(self, argv: Sequence[str]) -> int:
+        """Replace this process by a fresh agent (or return an exit status the service manager restarts on)."""
         ...

@@ -1,12 +1,19 @@
-"""Linux host: facts from /etc/os-release and /etc/machine-id, state under /var/lib."""
+"""Linux host: facts from /etc/os-release and /etc/machine-id, state under /var/lib, systemd, the journal."""
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import socket
+import sys
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agent.host.base import Emit, HostFacts, MediaControl
+from agent.host.base import Emit, HostFacts, MediaControl, ServiceManager, StopRequest
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -55,3 +62,49 @@ class LinuxHost:
         from agent.host.linux_media import LinuxMediaControl
 
         return LinuxMediaControl(emit, self.root)
+    def service(self) -> ServiceManager:
+        from agent.host.systemd import SystemdService
+
+        return SystemdService()
+
+    def log_handler(self) -> logging.Handler:
+        from mamori.logsetup import stderr_handler
+
+        return stderr_handler()  # under systemd: the journal, with priorities
+
+
+    def watch_stop(self, on_stop: Callable[[StopRequest], None]) -> bool:
+        """Take SIGTERM/SIGINT/SIGHUP with sigwaitinfo, which tells who sent them.
+
+        The signals are blocked in the calling thread before any other thread exists, so every later thread
+        (gRPC, asyncio executors) inherits the block and only the waiting thread receives them.
+        """
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+        def wait() -> None:
+            while True:
+                info = signal.sigwaitinfo(STOP_SIGNALS)
+                on_stop(describe_stop(info.si_signo, info.si_pid, info.si_uid, self.root))
+
+        threading.Thread(target=wait, name="mamori-stop-signals", daemon=True).start()
+        return True
+
+    def restart_self(self, argv: Sequence[str]) -> int:
+        """exec a fresh interpreter in place: same PID, so systemd keeps tracking it as the main process."""
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # the mask survives exec
+        os.execv(sys.executable, [sys.executable, "-m", "agent.cli", *argv])
+        return 0  # not reached
+
+
+def describe_stop(signo: int, pid: int, uid: int, root: Path = Path("/"),
+                  under_service_manager: bool | None = None) -> StopRequest:
+    """Orderly only when systemd (PID 1) sent it to the service it started ($INVOCATION_ID is set)."""
+    name = signal.Signals(signo).name
+    if under_service_manager is None:
+        under_service_manager = bool(os.environ.get("INVOCATION_ID"))
+    if pid == 1 and under_service_manager:
+        return StopRequest("service-stop", True)
+    if pid == 0:
+        return StopRequest(f"signal:{name} from the kernel or terminal", False)
+    comm = _read(str(root / f"proc/{pid}/comm"), 64).strip() or "exited"
+    return StopRequest(f"signal:{name} from pid {pid} ({comm}, uid {uid})", False)

@@ -14,6 +14,7 @@ from collector.cli.common import CliError
 from collector.config import resolve_data_dir
 from mamori import i18n
 from mamori.i18n import _
+from mamori.logsetup import stderr_handler
 from mamori.tomlconf import ConfigError
 
 COMMANDS = [init, tokens, serve, agents, events, devices]
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.data_dir = getattr(args, "data_dir", None)
     logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        handlers=[stderr_handler()])  # under systemd: the journal, with priorities
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         datadir = resolve_data_dir(args.data_dir)

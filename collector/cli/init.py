@@ -26,8 +26,10 @@ def cmd_init(args: argparse.Namespace, datadir: DataDir) -> int:
     if datadir.root.exists() and any(datadir.root.iterdir()):
         raise CliError(_("{path} is already initialised; nothing was changed").format(path=datadir.root))
     # Build everything in a sibling folder and rename it into place, so a failure leaves nothing behind.
-    staging = DataDir(datadir.root.with_name(datadir.root.name + ".init-tmp"))
+    staging = DataDir(datadir.root.with_name(datadir.root.name + ".init-tmp"), datadir.config_file)
     shutil.rmtree(staging.root, ignore_errors=True)
+    # A config kept outside the data folder (MAMORI_CONFIG, packaged installs) is written in place.
+    outside_config_new = datadir.config_file is not None and not datadir.config_file.exists()
     staging.root.mkdir(parents=True, mode=0o700)
     try:
         ca_key, ca_cert = pki.create_ca()
@@ -53,6 +55,8 @@ def cmd_init(args: argparse.Namespace, datadir: DataDir) -> int:
         staging.root.rename(datadir.root)
     except BaseException:
         shutil.rmtree(staging.root, ignore_errors=True)
+        if outside_config_new:
+            datadir.config.unlink(missing_ok=True)
         raise
     print(_("Initialised collector data folder {path}").format(path=datadir.root))
     print(_("  CA certificate for agents: {path}").format(path=datadir.ca_cert))
