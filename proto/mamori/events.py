@@ -156,20 +156,39 @@ def decode(msg: pb.Event) -> Event:
     )
 
 
+# Per payload type: (field name, repeated?, enum number -> name or None), built once. Reading fields by name
+# and skipping defaults is cheaper than ListFields() on the collector's ingest path.
+_FIELDS: dict[Any, tuple[tuple[str, bool, dict[int, str] | None], ...]] = {}
+
+
+def _fields(descriptor: Any) -> tuple[tuple[str, bool, dict[int, str] | None], ...]:
+    cached = _FIELDS.get(descriptor)
+    if cached is None:
+        cached = _FIELDS[descriptor] = tuple(
+            (fd.name, fd.is_repeated,
+             {v.number: v.name for v in fd.enum_type.values} if fd.enum_type is not None else None)
+            for fd in descriptor.fields
+        )
+    return cached
+
+
 def _flat_dict(sub: Any) -> dict[str, Any]:
-    """Set fields of a flat payload message as a dict (unset fields are simply absent).
+    """Set fields of a flat payload message as a dict (unset, i.e. default, fields are simply absent).
 
     Payload messages hold only scalars and repeated scalars; this is several times faster than
-    json_format.MessageToDict, which matters on the collector's ingest path.
+    json_format.MessageToDict.
     """
     out: dict[str, Any] = {}
-    for fd, value in sub.ListFields():
-        if fd.is_repeated:
-            out[fd.name] = list(value)
-        elif fd.enum_type is not None:
-            out[fd.name] = fd.enum_type.values_by_number[value].name
+    for name, repeated, enum in _fields(sub.DESCRIPTOR):
+        value = getattr(sub, name)
+        if not value:
+            continue
+        if repeated:
+            out[name] = list(value)
+        elif enum is not None:
+            out[name] = enum.get(value, value)
         else:
-            out[fd.name] = value
+            out[name] = value
     return out
 
 
