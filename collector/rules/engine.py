@@ -15,7 +15,7 @@ from collector.rules.base import Clear, Flag, Outcome, Rule, Subject, parse_evid
 from collector.rules.params import params_for
 from collector.store import violations as vstore
 from collector.store.db import dialect_insert
-from collector.store.models import check_state, events, exceptions, policies
+from collector.store.models import check_state, events, exceptions, policies, violations
 from mamori import policy as policy_doc
 
 STATE_KINDS = {"heartbeat": "state.heartbeat", "exception": "exception.used"}
@@ -99,14 +99,19 @@ def evaluate_events(conn: Connection, agent: AgentInfo, evs: Sequence[Any]) -> N
             facts["recent_blocks"] = _recent_blocks(conn, agent.id, max(e.occurred_at for e in blocks),
                                                     p["window_hours"])
     outcomes: dict[str, list[tuple[Outcome, Any]]] = defaultdict(list)
+    # Which rules (with their parameters) look at a kind / check id: worked out once per batch.
+    chosen: dict[tuple[str, str], list[tuple[Rule, dict[str, Any]]]] = {}
     for ev in evs:
+        key = (ev.kind, str(ev.payload.get("check_id", "")))
+        todo = chosen.get(key)
+        if todo is None:
+            probe = Subject(agent.segment, ev.kind, ev.payload, ev.occurred_at)
+            todo = chosen[key] = [(r, p) for r in BY_KIND.get(ev.kind, ()) if applies(r, probe)
+                                  and (p := params_for(document, r)) is not None]
+        if not todo:
+            continue
         subject = _subject(agent, ev, facts)
-        for rule in BY_KIND.get(ev.kind, ()):
-            if not applies(rule, subject):
-                continue
-            params = params_for(document, rule)
-            if params is None:
-                continue
+        for rule, params in todo:
             outcome = rule.evaluate(subject, params)
             if outcome is not None:
                 outcomes[rule.id].append((outcome, ev))
@@ -143,19 +148,26 @@ def apply_outcomes(conn: Connection, agent: AgentInfo, outcomes: dict[str, list[
     """Write flags and clears; exceptions mark a finding, an expired one raises OPS-005."""
     flagged = {rid for rid, seq in outcomes.items() if any(isinstance(o, Flag) for o, _ in seq)}
     candidates = vstore.covering_exceptions(conn, agent.id, agent.department, flagged) if flagged else []
+    # Most results pass and nothing is open: one look-up spares an UPDATE per passing check.
+    active = set(conn.execute(select(violations.c.rule_id).where(
+        violations.c.agent_id == agent.id, violations.c.active_key.is_not(None))).scalars())
     for rule_id, seq in outcomes.items():
         rule = RULES[rule_id]
         for item in _groups(rule, agent.segment, seq):
             if isinstance(item, vstore.Finding):
-                active, expired = vstore.pick_exception(candidates, rule_id, item.last_at)
+                in_force, expired = vstore.pick_exception(candidates, rule_id, item.last_at)
                 if state:
                     item.count = 0  # the same state seen again on a tick is not a new occurrence
                 vstore.raise_finding(conn, agent_id=agent.id, segment=agent.segment, department=agent.department,
-                                     finding=item, exception_id=active.id if active else None)
+                                     finding=item, exception_id=in_force.id if in_force else None)
+                active.add(rule_id)
                 if expired is not None and not state:
                     _exception_used(conn, agent, expired, item.last_at, item.last_event_id, None)
             else:
                 outcome, ev = item
+                if rule_id not in active:
+                    continue
+                active.discard(rule_id)
                 vstore.clear(conn, agent_id=agent.id, rule_id=rule_id, at=ev.occurred_at, detail=outcome.detail,
                              evidence={"event_id": ev.event_id or None, **outcome.evidence})
 
