@@ -9,14 +9,25 @@ import argparse
 import logging
 import sys
 
-from collector.cli import agents, events, init, serve, tokens
+from collector.cli import (
+    agents,
+    audit_log,
+    events,
+    exceptions,
+    init,
+    policy,
+    serve,
+    summary,
+    tokens,
+    violations,
+)
 from collector.cli.common import CliError
 from collector.config import resolve_data_dir
 from mamori import i18n
 from mamori.i18n import _
 from mamori.tomlconf import ConfigError
 
-COMMANDS = [init, tokens, serve, agents, events]
+COMMANDS = [init, tokens, serve, agents, events, violations, exceptions, summary, policy, audit_log]
 
 
 def build_parser() -> argparse.ArgumentParser:

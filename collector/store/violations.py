@@ -183,6 +183,11 @@ def open_counts(conn: Connection) -> list[tuple[str, str, int]]:
     return [tuple(r) for r in conn.execute(query)]
 
 
+def excepted_count(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(violations).where(
+        violations.c.active_key.is_not(None), violations.c.exception_id.is_not(None))).scalar_one()
+
+
 def top_agents(conn: Connection, limit: int = 5) -> list[tuple[str, str, str, int, str]]:
     """(agent_id, hostname, department, active violations, worst severity), most first."""
     rank = case(*((violations.c.severity == name, n) for name, n in SEVERITY_RANK.items()), else_=0)
