@@ -16,6 +16,7 @@ from collector.cli import (
     exceptions,
     init,
     policy,
+    report,
     serve,
     summary,
     tokens,
@@ -27,7 +28,7 @@ from mamori import i18n
 from mamori.i18n import _
 from mamori.tomlconf import ConfigError
 
-COMMANDS = [init, tokens, serve, agents, events, violations, exceptions, summary, policy, audit_log]
+COMMANDS = [init, tokens, serve, agents, events, violations, exceptions, summary, policy, audit_log, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,8 +4,9 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-# System packages: Python with venv, PostgreSQL server binaries (the store tests start their own server).
-needed=(python3 python3-venv python3-dev gcc postgresql util-linux)
+# System packages: Python with venv, PostgreSQL server binaries (the store tests start their own server),
+# headless Chromium and Japanese fonts (the HTML report is rendered and screenshotted in a test).
+needed=(python3 python3-venv python3-dev gcc postgresql util-linux chromium fonts-noto-cjk)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
