@@ -158,6 +158,8 @@ class _Session:
         self.last_sent = 0
         self.acked_any = False
         self.ended = asyncio.Event()
+        # Nothing is sent before the collector's Welcome: it may show our seq counter fell behind.
+        self.welcomed = asyncio.Event()
 
     async def run(self) -> bool:
         eff = self.s.policy.current
@@ -188,6 +190,13 @@ class _Session:
         max_in_flight = s.settings["shipper.max_in_flight_batches"]
         heartbeat_every = s.settings["shipper.heartbeat_seconds"]
         next_heartbeat = time.monotonic()
+        waiters = [asyncio.ensure_future(e.wait()) for e in (self.welcomed, self.stop, self.ended)]
+        await asyncio.wait(waiters, timeout=s.settings["shipper.connect_timeout_seconds"],
+                           return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
+        if not self.welcomed.is_set():
+            return
         while not self.stop.is_set() and not self.ended.is_set():
             s._wake.clear()
             if time.monotonic() >= next_heartbeat:
@@ -234,9 +243,11 @@ class _Session:
             async for message in self.call:
                 body = message.WhichOneof("body")
                 if body == "welcome":
+                    await asyncio.to_thread(s.spool.rebase, message.welcome.last_stored_seq)
                     s.status.connected = True
                     s.status.last_error = ""
                     log.info("connected to collector as %s", message.welcome.agent_id)
+                    self.welcomed.set()
                 elif body == "ack":
                     await self._on_ack(message.ack)
                 elif body == "policy":

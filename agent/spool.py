@@ -139,7 +139,13 @@ class Spool:
             # Seqs were handed out before, yet there is no spool: it was deleted or emptied.
             log.warning("spool %s was missing or empty although seqs were handed out before", path)
             notice = ("", f"{DB_NAME} was missing or empty; unsent events may have been lost")
+        unknown_history = fresh and seqstore.read_mark(directory / HWM_NAME) == 0
         spool = cls(db, directory, capacity)
+        if unknown_history:
+            # A new agent, or one whose whole spool folder vanished: only the collector can tell which,
+            # so the first Welcome decides (see rebase).
+            with spool._lock, _transaction(db):
+                _set_meta(db, unverified=1)
         if notice is not None:
             item = SpoolItem("spool.corrupt", {"kept_as": notice[0], "error": notice[1]})
             spool._write([item], internal=True)
@@ -194,6 +200,43 @@ class Spool:
                 oldest = db.execute("SELECT min(seq) FROM events").fetchone()[0]
             next_seq = max(self._floor, meta["last_seq"] + 1)
             return SpoolStats(meta["depth"], self._capacity, next_seq, meta["dropped_total"], oldest)
+
+    def rebase(self, collector_last_seq: int) -> int:
+        """Renumber pending events above the collector's last stored seq when our history was lost.
+
+        A spool created with no seq mark (a new agent, or a spool folder deleted whole) has an unverified
+        history: its seqs restarted at 1, and the collector would discard every event at or below its last
+        stored seq as a replay. On the first Welcome such events are moved up; the collector never saw
+        them, so that is safe. Afterwards only a counter that fell behind the collector's triggers this;
+        events the collector holds but never acked lie below a counter already past them and stay put.
+        Returns how far events moved (0: nothing to do); an agent.tamper event records any move.
+        """
+        with self._lock:
+            db = self._live()
+            with _transaction(db):
+                meta = _meta(db)
+                next_seq = max(self._floor, meta["last_seq"] + 1)
+                lowest = db.execute("SELECT min(seq) FROM events").fetchone()[0] or next_seq
+                behind = (lowest if meta.get("unverified") else next_seq) <= collector_last_seq
+                if not behind:
+                    if meta.get("unverified"):
+                        _set_meta(db, unverified=0)
+                    return 0
+                offset = collector_last_seq + 1 - lowest
+                rows = db.execute("SELECT seq, severity, kind, data FROM events ORDER BY seq").fetchall()
+                db.execute("DELETE FROM events")
+                db.executemany(_INSERT, [(seq + offset, severity, kind, events.with_seq(data, seq + offset))
+                                         for seq, severity, kind, data in rows])
+                end = next_seq + offset
+                detail = (f"spool history lost: seqs restarted at or below the collector's last stored seq "
+                          f"{collector_last_seq}; {len(rows)} unsent events renumbered by {offset}")
+                tamper = events.encode("agent.tamper", {"what": "spool", "detail": detail}, seq=end)
+                db.execute(_INSERT, (end, events.SEVERITY_RANK["high"], "agent.tamper", tamper))
+                hwm = end + 1 + RESERVE_BLOCK
+                seqstore.write_mark(self._hwm_path, hwm)
+                _set_meta(db, last_seq=end, hwm=hwm, depth=meta["depth"] + 1, unverified=0)
+            log.warning("%s", detail)
+            return offset
 
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Call `callback()` after every successful append in this process, outside the lock."""

@@ -9,11 +9,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from collector.rules import RULES
 from collector.rules.params import check_rules_section
 from collector.store import queries
+from collector.store.db import read_only
+from collector.store.models import policies
 from mamori import policy
 from mamori.tomlconf import ConfigError, _key_line, _section_line
 
@@ -103,3 +105,10 @@ def render_file(document: dict[str, Any]) -> str:
                 lines.append(f"# {rule.params[k].doc}")
             lines.append(f"{k} = {_toml_value(v)}")
     return "\n".join(lines) + "\n"
+
+
+def generation(engine: Engine) -> str:
+    """A value that changes whenever any input of any agent's policy changes (cheap to poll)."""
+    with engine.connect() as conn, read_only(conn):
+        latest = conn.execute(select(func.max(policies.c.updated_at), func.count())).one()
+    return f"{latest[0]}|{latest[1]}"

@@ -12,7 +12,7 @@ import signal
 import socket
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from collector import pki
 from collector.config import DataDir
-from collector.policies import current_policy
+from collector.policies import current_policy, generation
 from collector.rules import scheduler
 from collector.store import queries
 from collector.store.db import make_engine
@@ -39,6 +39,15 @@ class Peer:
     segment: str
 
 
+@dataclass(eq=False)  # identity semantics: kept in sets, one per open stream
+class StreamState:
+    """What the collector-side tasks may signal to one open stream."""
+
+    revoked: asyncio.Event = field(default_factory=asyncio.Event)
+    policy_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    policy_version: str = ""  # the version this agent last reported or was sent
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -50,8 +59,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         self.engine = engine
         self.max_batch = settings["server.max_batch_events"]
         self.stopping = stopping
-        # agent id -> events set when that agent is revoked, one per open stream
-        self.streams: dict[str, set[asyncio.Event]] = defaultdict(set)
+        # agent id -> the open streams of that agent (normally one)
+        self.streams: dict[str, set[StreamState]] = defaultdict(set)
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> Peer:
         auth = context.auth_context()
@@ -74,8 +83,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
 
     async def Stream(self, request_iterator, context):  # noqa: N802 (gRPC method name)
         peer = await self._authenticate(context)
-        revoked = asyncio.Event()
-        self.streams[peer.agent_id].add(revoked)
+        state = StreamState()
+        self.streams[peer.agent_id].add(state)
         log.info("agent %s connected from %s", peer.agent_id, context.peer())
         try:
             row = await asyncio.to_thread(queries.get_agent, self.engine, peer.agent_id)
@@ -84,32 +93,51 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                     welcome=telemetry_pb2.Welcome(agent_id=peer.agent_id, last_stored_seq=row.last_seq)
                 )
             )
-            await self._loop(peer, context, revoked)
+            await self._loop(peer, context, state)
         finally:
-            self.streams[peer.agent_id].discard(revoked)
+            self.streams[peer.agent_id].discard(state)
             if not self.streams[peer.agent_id]:
                 del self.streams[peer.agent_id]
             log.info("agent %s disconnected", peer.agent_id)
 
-    async def _next(self, context, revoked: asyncio.Event):
-        """The next agent message, or None when the stream must end (EOF, revocation, shutdown)."""
-        read = asyncio.ensure_future(context.read())
-        stop = asyncio.ensure_future(revoked.wait())
-        drain = asyncio.ensure_future(self.stopping.wait())
-        done, _ = await asyncio.wait({read, stop, drain}, return_when=asyncio.FIRST_COMPLETED)
-        for fut in (stop, drain):
-            fut.cancel()
-        if read not in done:
-            read.cancel()
-            if revoked.is_set():
-                await context.abort(grpc.StatusCode.PERMISSION_DENIED, "agent has been revoked")
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "collector is shutting down; reconnect")
-        message = read.result()
-        return None if message is grpc.aio.EOF else message
+    async def _next(self, peer: Peer, context, state: StreamState):
+        """The next agent message, or None when the stream must end (EOF, revocation, shutdown).
 
-    async def _loop(self, peer: Peer, context, revoked: asyncio.Event) -> None:
+        While waiting, a policy change made by staff is pushed to the agent.
+        """
+        read = asyncio.ensure_future(context.read())
         while True:
-            message = await self._next(context, revoked)
+            stop = asyncio.ensure_future(state.revoked.wait())
+            drain = asyncio.ensure_future(self.stopping.wait())
+            changed = asyncio.ensure_future(state.policy_changed.wait())
+            done, _ = await asyncio.wait({read, stop, drain, changed}, return_when=asyncio.FIRST_COMPLETED)
+            for fut in (stop, drain, changed):
+                fut.cancel()
+            if read in done:
+                message = read.result()
+                return None if message is grpc.aio.EOF else message
+            if state.revoked.is_set():
+                read.cancel()
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, "agent has been revoked")
+            if self.stopping.is_set():
+                read.cancel()
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "collector is shutting down; reconnect")
+            state.policy_changed.clear()
+            await self._push_policy(peer, context, state)
+
+    async def _push_policy(self, peer: Peer, context, state: StreamState) -> None:
+        version, document = await asyncio.to_thread(current_policy, self.engine, peer.segment)
+        if version != state.policy_version:
+            await context.write(
+                telemetry_pb2.CollectorMessage(
+                    policy=telemetry_pb2.PolicyUpdate(version=version, segment=peer.segment, document=document)
+                )
+            )
+            state.policy_version = version
+
+    async def _loop(self, peer: Peer, context, state: StreamState) -> None:
+        while True:
+            message = await self._next(peer, context, state)
             if message is None:
                 return
             body = message.WhichOneof("body")
@@ -122,22 +150,17 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                     policy_version=hb.policy_version or None,
                 )
             elif body == "hello":
-                await self._hello(peer, message.hello, context)
+                await self._hello(peer, message.hello, context, state)
             else:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "empty agent message")
 
-    async def _hello(self, peer: Peer, hello, context) -> None:
+    async def _hello(self, peer: Peer, hello, context, state: StreamState) -> None:
         await asyncio.to_thread(
             touch_agent, self.engine, peer.agent_id, seen_at=_now(),
             policy_version=hello.policy_version or None, agent_version=hello.agent_version[:64] or None,
         )
-        version, document = await asyncio.to_thread(current_policy, self.engine, peer.segment)
-        if hello.policy_version != version:
-            await context.write(
-                telemetry_pb2.CollectorMessage(
-                    policy=telemetry_pb2.PolicyUpdate(version=version, segment=peer.segment, document=document)
-                )
-            )
+        state.policy_version = hello.policy_version
+        await self._push_policy(peer, context, state)
 
     async def _batch(self, peer: Peer, batch, context) -> None:
         if len(batch.events) > self.max_batch:
@@ -160,20 +183,27 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             )
         )
 
-    async def watch_revocations(self, interval: float) -> None:
-        """Close open streams of agents revoked by staff (possibly through another collector)."""
+    async def watch(self, interval: float) -> None:
+        """Tell open streams about revocations and policy changes made by staff (maybe via another collector)."""
+        last_generation = await asyncio.to_thread(generation, self.engine)
         while True:
             await asyncio.sleep(interval)
             if not self.streams:
                 continue
             try:
                 revoked = await asyncio.to_thread(queries.revoked_agent_ids, self.engine, list(self.streams))
-            except Exception:  # a store hiccup must not end revocation checks for good
-                log.exception("revocation check failed")
+                current = await asyncio.to_thread(generation, self.engine)
+            except Exception:  # a store hiccup must not end these checks for good
+                log.exception("revocation/policy check failed")
                 continue
             for agent_id in revoked:
-                for flag in self.streams.get(agent_id, ()):
-                    flag.set()
+                for state in self.streams.get(agent_id, ()):
+                    state.revoked.set()
+            if current != last_generation:
+                last_generation = current
+                for states in list(self.streams.values()):
+                    for state in states:
+                        state.policy_changed.set()
 
 
 class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
@@ -248,7 +278,8 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     )
     enroll_server = grpc.aio.server(options=_options(settings))
     enrollment_pb2_grpc.add_EnrollmentServicer_to_server(
-        Enrollment(engine, datadir, settings, tele_port), enroll_server
+        Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port),
+        enroll_server
     )
     enroll_port = enroll_server.add_secure_port(
         settings["server.enroll_listen"], grpc.ssl_server_credentials([(key, cert)])
@@ -258,7 +289,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    watcher = asyncio.create_task(telemetry.watch_revocations(settings["server.revocation_check_seconds"]))
+    watcher = asyncio.create_task(telemetry.watch(settings["server.revocation_check_seconds"]))
     ticker = asyncio.create_task(scheduler.run_forever(engine, settings["rules.tick_seconds"],
                                                        f"{socket.gethostname()}:{tele_port}"))
     log.info("serving telemetry on port %d, enrollment on port %d", tele_port, enroll_port)

@@ -9,12 +9,25 @@ from typing import Any
 from collector.cli.common import CliError, engine, find_agent, iso, local, print_json
 from collector.config import DataDir
 from mamori.durations import parse_duration
+from mamori.events import severity_label
 from mamori.i18n import _
 from mamori.table import render
 
+# The payload fields that say most about each kind, shown first in the table's details column.
+_DETAIL_KEYS = {
+    "agent.started": ("previous_exit", "agent_version"), "agent.stopped": ("reason",),
+    "agent.enrolled": ("segment", "department"), "agent.tamper": ("what", "detail"),
+    "policy.applied": ("mode", "version"), "policy.rejected": ("reason",),
+    "spool.overflow": ("dropped", "max_dropped_severity"), "spool.corrupt": ("error",),
+    "usb.attached": ("vendor_id", "product_id", "serial"), "usb.blocked": ("vendor_id", "product_id", "serial"),
+    "usb.allowed": ("vendor_id", "product_id", "serial", "decided_by"), "media.write": ("path", "size"),
+    "check.result": ("check_id", "status", "summary"), "sequence.gap": ("first_missing", "last_missing"),
+}
 
-def _summary(payload: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in payload.items() if v not in ("", [], 0, None))
+
+def summary(kind: str, payload: dict[str, Any]) -> str:
+    keys = _DETAIL_KEYS.get(kind) or tuple(payload)
+    return " ".join(str(payload[k]) for k in keys if payload.get(k) not in (None, "", [], 0))
 
 
 def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:
@@ -43,9 +56,9 @@ def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:
         print(_("No events match."))
         return 0
     headers = [_("Time"), _("Agent"), _("Seq"), _("Kind"), _("Severity"), _("Details")]
-    table = [[local(r.occurred_at), r.agent_id[:8], str(r.seq if r.seq is not None else "-"), r.kind,
-              r.severity, _summary(r.payload)] for r in rows]
-    print(render(headers, table, [19, 8, 6, 14, 8, 14]))
+    table = [[local(r.occurred_at)[5:16], r.agent_id[:8], str(r.seq if r.seq is not None else "-"), r.kind,
+              severity_label(r.severity), summary(r.kind, r.payload)] for r in rows]
+    print(render(headers, table, [11, 8, 7, 14, 8, 26]))
     return 0
 
 

@@ -12,11 +12,20 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from mamori.ids import uuid7
+from mamori.ids import is_uuid7, uuid7
 from mamori.v1 import events_pb2 as pb
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES, start=1)}
+
+
+def severity_label(severity: str) -> str:
+    """The severity as staff read it (重大/高/中/低/情報 in Japanese, rules.md terms)."""
+    from mamori.i18n import _
+
+    labels = {"critical": _("critical"), "high": _("high"), "medium": _("medium"), "low": _("low"),
+              "info": _("info")}
+    return labels.get(severity, severity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +114,15 @@ def encode(
     return msg.SerializeToString()
 
 
+def with_seq(data: bytes, seq: int) -> bytes:
+    """The same serialized event under another sequence number (the agent renumbers unsent events)."""
+    msg = pb.Event.FromString(data)
+    msg.seq = seq
+    return msg.SerializeToString()
+
+
 def decode(msg: pb.Event) -> Event:
     """Turn a received protobuf event into a plain Event, checking the contract."""
-    from mamori.ids import is_uuid7
-
     spec = _BY_ENUM.get(msg.kind)
     if spec is None:
         raise EventError(f"seq {msg.seq}: unknown event kind {msg.kind}")
@@ -126,13 +140,19 @@ def decode(msg: pb.Event) -> Event:
     if not msg.HasField("occurred_at"):
         raise EventError(f"seq {msg.seq}: missing occurred_at")
     payload = _flat_dict(getattr(msg, which))
+    try:
+        # Cheaper than Timestamp.ToDatetime on the ingest path; microsecond precision is what we store.
+        occurred_at = datetime.fromtimestamp(msg.occurred_at.seconds, UTC).replace(
+            microsecond=min(max(msg.occurred_at.nanos, 0), 999_999_999) // 1000)
+    except (ValueError, OverflowError, OSError):
+        raise EventError(f"seq {msg.seq}: occurred_at out of range") from None
     return Event(
         kind=spec.name,
         payload=payload,
         severity=SEVERITIES[msg.severity - 1],
         seq=msg.seq,
         event_id=msg.event_id,
-        occurred_at=msg.occurred_at.ToDatetime(tzinfo=UTC),
+        occurred_at=occurred_at,
     )
 
 

@@ -23,7 +23,6 @@ def _base(segment: str, usb_mode: str, mfa_required: bool) -> dict[str, Any]:
         "usb": {"mode": usb_mode, "allow": []},
         "media_write_log": True,
         "checks": {"mfa_required": mfa_required},
-        "agent": {"heartbeat_seconds": 60},
     }
 
 
@@ -65,7 +64,7 @@ def validate(document: Any) -> dict[str, Any]:
     """Check a policy document; return a deep copy or raise PolicyError naming the bad field."""
     _expect(isinstance(document, dict), "policy", "must be a JSON object")
     doc = copy.deepcopy(document)
-    _only_keys(doc, {"schema", "segment", "usb", "media_write_log", "checks", "agent", "rules"}, "policy")
+    _only_keys(doc, {"schema", "segment", "usb", "media_write_log", "checks", "rules"}, "policy")
     _expect(doc.get("schema") == SCHEMA_VERSION, "schema", f"must be {SCHEMA_VERSION}")
     _expect(doc.get("segment") in SEGMENTS, "segment", f"must be one of {', '.join(SEGMENTS)}")
     usb = doc.get("usb")
@@ -78,17 +77,7 @@ def validate(document: Any) -> dict[str, Any]:
     _expect(isinstance(doc.get("media_write_log", True), bool), "media_write_log", "must be true or false")
     checks = doc.get("checks", {})
     _expect(isinstance(checks, dict), "checks", "must be an object")
-    # Rule parameters for the collector (thresholds per segment); the collector checks them in depth
-    # against its rule catalogue, the agent ignores them.
-    rules = doc.get("rules", {})
-    _expect(isinstance(rules, dict) and all(isinstance(v, dict) for v in rules.values()), "rules",
-            "must be an object of rule id -> parameters")
-    agent = doc.get("agent", {})
-    _expect(isinstance(agent, dict), "agent", "must be an object")
-    _only_keys(agent, {"heartbeat_seconds"}, "agent")
-    hb = agent.get("heartbeat_seconds", 60)
-    _expect(isinstance(hb, int) and not isinstance(hb, bool) and 1 <= hb <= 3600, "agent.heartbeat_seconds",
-            "must be an integer from 1 to 3600")
+    _only_keys(doc, {"schema", "segment", "usb", "media_write_log", "checks", "rules"}, "policy")
     return doc
 
 

@@ -366,3 +366,36 @@ def test_rejected_events_consume_no_seq(tmp_path: Path) -> None:
         assert sp.depth() == 2
     with pytest.raises(ValueError):
         Spool.open(tmp_path, capacity=1)
+
+
+def test_rebase_moves_unsent_events_of_a_lost_spool_above_the_collectors_last_seq(tmp_path):
+    """The whole spool folder deleted: seqs restart at 1, so unsent events are moved up, never discarded."""
+    from mamori.events import decode_bytes
+
+    spool = Spool.open(tmp_path / "s", capacity=1000)  # no seq mark: history unknown until a Welcome
+    spool.append_many([("check.result", {"check_id": f"c{i}"}) for i in range(3)])
+    offset = spool.rebase(collector_last_seq=2)
+    assert offset == 2, "even though the counter (4) is past the collector's 2, seqs 1-2 were never sent"
+    rows = spool.pending()
+    assert [s for s, _ in rows] == [3, 4, 5, 6]
+    decoded = [decode_bytes(d) for _, d in rows]
+    assert [e.seq for e in decoded] == [3, 4, 5, 6], "the serialized events carry the new seqs"
+    assert [e.payload.get("check_id") for e in decoded[:3]] == ["c0", "c1", "c2"]
+    assert decoded[3].kind == "agent.tamper" and "renumbered" in decoded[3].payload["detail"]
+    assert spool.append("check.result", {}) == 7
+    spool.close()
+    reopened = Spool.open(tmp_path / "s", capacity=1000)
+    assert reopened.rebase(collector_last_seq=5) == 0, "verified history: unacked-but-stored events stay put"
+    assert reopened.append("check.result", {}) == 8
+    reopened.close()
+
+
+def test_new_agent_spool_is_verified_by_a_zero_welcome(tmp_path):
+    spool = Spool.open(tmp_path / "s", capacity=1000)
+    spool.append_many([("check.result", {})] * 3)
+    assert spool.rebase(collector_last_seq=0) == 0
+    assert spool.rebase(collector_last_seq=2) == 0, "after verification only a counter behind would move"
+    assert [s for s, _ in spool.pending()] == [1, 2, 3]
+    assert spool.rebase(collector_last_seq=10) == 10
+    assert [s for s, _ in spool.pending()][:3] == [11, 12, 13]
+    spool.close()

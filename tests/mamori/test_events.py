@@ -68,3 +68,11 @@ def test_decode_refuses_missing_time():
     msg.ClearField("occurred_at")
     with pytest.raises(events.EventError, match="occurred_at"):
         events.decode(msg)
+
+
+@pytest.mark.parametrize("seconds", [2**62, -(2**62)])
+def test_decode_refuses_absurd_times(seconds):
+    msg = _msg()
+    msg.occurred_at.seconds = seconds
+    with pytest.raises(events.EventError, match="out of range"):
+        events.decode(msg)

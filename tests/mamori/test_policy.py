@@ -39,7 +39,7 @@ def test_version_is_stable_and_content_sensitive():
     (lambda d: d["usb"].update(mode="allow_all"), "usb.mode"),
     (lambda d: d["usb"].update(allow="everything"), "usb.allow"),
     (lambda d: d.update(extra=1), "unknown key"),
-    (lambda d: d["agent"].update(heartbeat_seconds=0), "heartbeat"),
+    (lambda d: d["checks"].update(x=1) or d.update(checks=[]), "checks"),
 ])
 def test_invalid_documents_are_rejected(mutate, fragment):
     doc = json.loads(json.dumps(policy.DEFAULTS["lgwan"]))
