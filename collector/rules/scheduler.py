@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 
 from collector.rules import RULES
 from collector.rules.base import Subject, parse_evidence
@@ -79,13 +79,15 @@ def _heartbeats(conn: Connection, now: datetime, documents: dict[str, dict[str, 
         if params is None:
             continue
         cutoff = now - timedelta(minutes=params["minutes"])
+        # Only silent terminals and those with OPS-002 open need a look: not the whole fleet every tick.
+        stale = or_(agents.c.last_seen_at < cutoff,
+                    and_(agents.c.last_seen_at.is_(None), agents.c.enrolled_at < cutoff))
         rows = conn.execute(select(agents.c.id, agents.c.department, agents.c.segment, agents.c.last_seen_at,
                                    agents.c.enrolled_at).where(agents.c.segment == segment,
-                                                               agents.c.revoked_at.is_(None)))
+                                                               agents.c.revoked_at.is_(None),
+                                                               or_(stale, agents.c.id.in_(sorted(open_ids)))))
         for r in rows:
             seen = r.last_seen_at or r.enrolled_at
-            if seen >= cutoff and r.id not in open_ids:
-                continue
             subject = Subject(segment, STATE_KINDS["heartbeat"], {"last_seen_at": seen.isoformat()}, now)
             outcome = rule.evaluate(subject, params) if applies(rule, subject) else None
             if outcome is not None:
