@@ -78,10 +78,12 @@ def _save_check_state(conn: Connection, agent_id: str, evs: Iterable[Any]) -> No
             where=check_state.c.occurred_at <= insert.excluded.occurred_at))
 
 
-def _recent_blocks(conn: Connection, agent_id: str, at: datetime, hours: int) -> int:
-    return conn.execute(select(func.count()).select_from(events).where(
+def _recent_blocks(conn: Connection, agent_id: str, at: datetime, hours: int, enough: int) -> int:
+    """usb.blocked events of the agent in the window, counted only up to `enough` (all escalation needs)."""
+    found = (select(events.c.id).where(
         events.c.agent_id == agent_id, events.c.kind == "usb.blocked",
-        events.c.occurred_at > at - timedelta(hours=hours), events.c.occurred_at <= at)).scalar_one()
+        events.c.occurred_at > at - timedelta(hours=hours), events.c.occurred_at <= at).limit(enough).subquery())
+    return conn.execute(select(func.count()).select_from(found)).scalar_one()
 
 
 def evaluate_events(conn: Connection, agent: AgentInfo, evs: Sequence[Any]) -> None:
@@ -97,7 +99,7 @@ def evaluate_events(conn: Connection, agent: AgentInfo, evs: Sequence[Any]) -> N
         p = params_for(document, med005)
         if p is not None:
             facts["recent_blocks"] = _recent_blocks(conn, agent.id, max(e.occurred_at for e in blocks),
-                                                    p["window_hours"])
+                                                    p["window_hours"], p["escalate_count"])
     outcomes: dict[str, list[tuple[Outcome, Any]]] = defaultdict(list)
     # Which rules (with their parameters) look at a kind / check id: worked out once per batch.
     chosen: dict[tuple[str, str], list[tuple[Rule, dict[str, Any]]]] = {}

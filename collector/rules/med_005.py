@@ -7,7 +7,7 @@ def evaluate(s, params):
     # The engine counts this agent's usb.blocked events in the window, this one included.
     recent = int(s.facts.get("recent_blocks", 1))
     escalate = recent >= params["escalate_count"]
-    return Flag(f"{device_label(s.payload)} ({recent} in {params['window_hours']}h)",
+    return Flag(f"{device_label(s.payload)} ({recent}{'+' if escalate else ''} in {params['window_hours']}h)",
                 {"device": s.payload, "recent_blocks": recent},
                 severity="high" if escalate else None)
 
