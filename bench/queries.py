@@ -40,6 +40,12 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _uuid7(at, rnd: random.Random) -> str:
+    ms = int(at.timestamp() * 1000)
+    value = (ms << 80) | (0x7 << 76) | (rnd.getrandbits(12) << 64) | (0b10 << 62) | rnd.getrandbits(62)
+    return str(uuid.UUID(int=value))
+
+
 def build_store(url: str, n_events: int, n_violations: int, n_agents: int, seed: int = 7) -> None:
     rnd = random.Random(seed)
     upgrade(url)
@@ -64,18 +70,19 @@ def build_store(url: str, n_events: int, n_violations: int, n_agents: int, seed:
     sql = ("INSERT INTO events (agent_id, seq, event_id, kind, severity, occurred_at, received_at, payload) "
            + ("VALUES (%s, %s, %s, %s, %s, %s, %s, %s)" if pg else "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
     done = 0
+    step = span / n_events
     while done < n_events:
         rows = []
-        for _ in range(min(chunk, n_events - done)):
+        # The store fills in time order, as a real one does: times and UUIDv7 ids ascend.
+        for i in range(done, done + min(chunk, n_events - done)):
             aid = ids[rnd.randrange(n_agents)]
             seqs[aid] += 1
-            at = start + timedelta(seconds=rnd.random() * span)
+            at = start + timedelta(seconds=(i + rnd.random()) * step)
             stamp = at if pg else at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
             kind = rnd.choice(KINDS)
             payload = json.dumps({"check_id": "firewall", "status": "pass"} if kind == "check.result"
                                  else {"path": "/media/usb/f.txt"})
-            rows.append((aid, seqs[aid], str(uuid.UUID(int=rnd.getrandbits(128))), kind, "info", stamp, stamp,
-                         payload))
+            rows.append((aid, seqs[aid], _uuid7(at, rnd), kind, "info", stamp, stamp, payload))
         with engine.begin() as conn:
             conn.exec_driver_sql(sql, rows)
         done += len(rows)

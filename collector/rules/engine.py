@@ -132,7 +132,7 @@ def _groups(rule: Rule, segment: str, seq: list[tuple[Outcome, Any]]):
                                      ev.event_id or None, outcome.detail, outcome.evidence)
             else:
                 run.count += 1
-                run.severity = vstore._higher(run.severity, severity)
+                run.severity = vstore.higher(run.severity, severity)
                 if ev.occurred_at >= run.last_at:
                     run.last_at, run.last_event_id, run.detail = ev.occurred_at, ev.event_id or None, outcome.detail
                 run.first_at = min(run.first_at, ev.occurred_at)

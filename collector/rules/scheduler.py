@@ -60,9 +60,10 @@ def run_tick(engine: Engine, now: datetime, interval: float, collector: str | No
 
 def evaluate_state(conn: Connection, now: datetime) -> None:
     documents = {seg: policy_document(conn, seg) for seg in ("mynumber", "lgwan", "internet")}
+    # Expired exceptions first: a re-evaluated state would otherwise drop the mark before OPS-005 saw it.
+    _expired_exceptions(conn, now)
     _heartbeats(conn, now, documents)
     _rechecks(conn, now, documents)
-    _expired_exceptions(conn, now)
 
 
 def _lock(conn: Connection, agent_id: str) -> None:

@@ -74,7 +74,7 @@ def active_key(agent_id: str, rule_id: str) -> str:
     return f"{agent_id}:{rule_id}"
 
 
-def _higher(a: str, b: str) -> str:
+def higher(a: str, b: str) -> str:
     return a if SEVERITY_RANK[a] >= SEVERITY_RANK[b] else b
 
 
@@ -93,7 +93,7 @@ def raise_finding(conn: Connection, *, agent_id: str, segment: str, department: 
             exception_id=exception_id,
         ).returning(violations.c.id)).scalar_one()
     values: dict[str, Any] = {"count": violations.c.count + finding.count,
-                              "severity": _higher(row.severity, finding.severity), "exception_id": exception_id}
+                              "severity": higher(row.severity, finding.severity), "exception_id": exception_id}
     if finding.last_at >= row.last_seen:
         values.update(last_seen=finding.last_at, detail=finding.detail[:500])
         if finding.last_event_id:

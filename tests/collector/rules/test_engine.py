@@ -143,6 +143,17 @@ def test_state_tick_flags_expired_exception_of_a_continuing_state(engine):
     assert by_rule["OPS-005"].evidence["violation_id"] == by_rule["NET-001"].id
 
 
+def test_expired_exception_of_a_rechecked_rule_is_ops_005(engine):
+    agent = _agent(engine, segment="internet")
+    _exception(engine, agent_id=agent, rule="PAT-004")
+    Feed(engine, agent).send(_check("os_support", "fail", {"os": "Windows 10", "end_of_support": "2025-10-14"}))
+    assert _active(engine, agent)[0].exception_id is not None
+    queries_touch(engine, agent, T0 + timedelta(days=3))
+    assert run_tick(engine, T0 + timedelta(days=3), 60)
+    by_rule = {x.rule_id: x for x in _active(engine, agent)}
+    assert set(by_rule) == {"PAT-004", "OPS-005"} and by_rule["PAT-004"].exception_id is None
+
+
 def test_heartbeat_and_patch_age_on_the_schedule(engine):
     quiet, busy = _agent(engine, segment="lgwan"), _agent(engine, segment="lgwan")
     for a in (quiet, busy):
