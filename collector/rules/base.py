@@ -137,6 +137,14 @@ def days_since(value: Any, at: datetime) -> float | None:
     return None if ts is None else (at - ts).total_seconds() / 86400
 
 
+def aged(days: Any, s: Subject) -> float | None:
+    """An age in days the agent reported, plus the time since it reported it (for the scheduler's re-checks)."""
+    if not isinstance(days, int | float) or isinstance(days, bool):
+        return None
+    observed = s.facts.get("observed_at") or s.at
+    return days + (s.at - observed).total_seconds() / 86400
+
+
 def parse_evidence(text: str) -> dict[str, Any]:
     """evidence_json of a check.result as a dict; anything unreadable gives {} (the status still counts)."""
     try:

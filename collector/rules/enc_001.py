@@ -2,11 +2,12 @@
 
 from collector.rules.base import Clear, Flag, Rule, check, check_fallback
 
-# Check "disk_encryption" evidence: {"encrypted": bool, "method": "LUKS2|BitLocker", "portable": bool}.
+# Check "disk_encryption" evidence: "laptop" (bool), "mounts" / "volumes"; status pass/fail is the verdict.
 
 
 def evaluate(s, params):
-    encrypted, portable = s.evidence.get("encrypted"), s.evidence.get("portable") is True
+    encrypted = s.evidence.get("encrypted")
+    portable = s.evidence.get("laptop") is True or s.evidence.get("portable") is True
     if encrypted is False or (encrypted is None and s.payload.get("status") == "fail"):
         # A laptop leaves the office: an unencrypted disk there is a higher risk (rules.md).
         return Flag("system disk not encrypted" + (" (laptop)" if portable else ""),
@@ -32,3 +33,4 @@ RULE = Rule(
 FLAGS = [check("lgwan", "disk_encryption", "fail", {"encrypted": False, "portable": True}),
          check("mynumber", "disk_encryption", "fail")]
 PASSES = [check("lgwan", "disk_encryption", "pass", {"encrypted": True, "method": "LUKS2"})]
+FLAGS.append(check("internet", "disk_encryption", "fail", {"source": "lsblk -J -s", "laptop": True, "mounts": []}))

@@ -1,22 +1,25 @@
 """MAL-001: anti-malware absent, stopped, or real-time protection off."""
 
-from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from collector.rules.base import Flag, Rule, check, check_fallback
 
 # Check "antivirus" evidence: {"product": str, "installed": bool, "running": bool, "realtime": bool,
 #   "signatures_updated": ISO time}.
-_PARTS = ("installed", "running", "realtime")
+# The antivirus check reports ClamAV as clamd_installed / running, Defender as status (Get-MpComputerStatus).
+_PARTS = ("installed", "clamd_installed", "running", "realtime")
+_DEFENDER = ("AMServiceEnabled", "AntivirusEnabled", "RealTimeProtectionEnabled")
 
 
 def evaluate(s, params):
+    status = s.evidence.get("status") if isinstance(s.evidence.get("status"), dict) else {}
     known = {k: s.evidence[k] for k in _PARTS if isinstance(s.evidence.get(k), bool)}
-    if known:
-        off = [k for k, v in known.items() if not v]
-        if off:
-            return Flag(f"{s.evidence.get('product', 'anti-malware')}: not {', '.join(off)}", known)
-        if len(known) == len(_PARTS):
-            return Clear(f"{s.evidence.get('product', 'anti-malware')} running with real-time protection", known)
-        return None
-    return check_fallback(s, "anti-malware check failed")
+    known |= {k: status[k] for k in _DEFENDER if isinstance(status.get(k), bool)}
+    off = [k for k, v in known.items() if not v]
+    product = s.evidence.get("product", "anti-malware")
+    if off:
+        return Flag(f"{product}: not {', '.join(off)}", known)
+    if known and s.payload.get("status") == "fail":
+        return None  # running and protecting: the failure is about signatures (MAL-002)
+    return check_fallback(s, f"{product}: check failed")
 
 
 RULE = Rule(
@@ -37,3 +40,9 @@ FLAGS = [check("lgwan", "antivirus", "fail", {"product": "Defender", "installed"
          check("internet", "antivirus", "fail", {"installed": False})]
 PASSES = [check("lgwan", "antivirus", "pass", {"product": "Defender", "installed": True, "running": True,
                                                "realtime": True})]
+# As the antivirus check reports ClamAV and Microsoft Defender.
+FLAGS.append(check("lgwan", "antivirus", "fail", {"product": "ClamAV", "clamd_installed": True, "running": False}))
+FLAGS.append(check("lgwan", "antivirus", "fail", {"product": "Microsoft Defender", "status": {
+    "AMServiceEnabled": True, "AntivirusEnabled": True, "RealTimeProtectionEnabled": False}}))
+PASSES.append(check("lgwan", "antivirus", "fail", {"product": "ClamAV", "clamd_installed": True, "running": True,
+                                                   "signature_age_days": 9.0, "limit_days": 3}))

@@ -1,15 +1,19 @@
 """MAL-002: malware signatures (パターンファイル) older than policy (default 3 days)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, days_since
+from collector.rules.base import Clear, Flag, Param, Rule, aged, check, days_since
 
-# Check "antivirus" evidence: "signatures_updated" (ISO time of the signature set in use).
+# Check "antivirus" evidence: "signature_age_days" (ClamAV), status.AntivirusSignatureAge (Defender),
+# or "signatures_updated" (ISO time).
 
 
 def evaluate(s, params):
+    status = s.evidence.get("status") if isinstance(s.evidence.get("status"), dict) else {}
     age = days_since(s.evidence.get("signatures_updated"), s.at)
     if age is None:
+        age = aged(s.evidence.get("signature_age_days", status.get("AntivirusSignatureAge")), s)
+    if age is None:
         return None
-    facts = {"signatures_updated": s.evidence["signatures_updated"]}
+    facts = {"signature_age_days": round(age, 1)}
     if age > params["days"]:
         return Flag(f"signatures {age:.0f} days old", facts)
     return Clear(f"signatures {age:.1f} days old", facts)
@@ -31,3 +35,6 @@ RULE = Rule(
 
 FLAGS = [check("lgwan", "antivirus", "pass", {"installed": True, "signatures_updated": "2026-10-20T00:00:00Z"})]
 PASSES = [check("lgwan", "antivirus", "pass", {"installed": True, "signatures_updated": "2026-11-01T12:00:00Z"})]
+FLAGS.append(check("lgwan", "antivirus", "fail", {"product": "ClamAV", "running": True, "signature_age_days": 9.0}))
+PASSES.append(check("lgwan", "antivirus", "pass", {"product": "Microsoft Defender",
+                                                   "status": {"AntivirusSignatureAge": 0}}))

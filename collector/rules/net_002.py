@@ -3,14 +3,14 @@
 from collector.rules.base import Clear, Flag, Rule, check
 
 # Check "network_segment" evidence: {"probes": [{"target": "203.0.113.1:443", "segment": "internet",
-#   "reachable": bool}], "active_interfaces": int, "registered_network": bool}.
+#   "result": "connected" | "refused" | "timeout" ...}], ...} (the network_segment check).
 
 
 def evaluate(s, params):
     probes = [p for p in s.evidence.get("probes", []) if isinstance(p, dict)]
     if not probes:
         return None
-    reached = [p for p in probes if p.get("reachable") is True]
+    reached = [p for p in probes if p.get("result") == "connected" or p.get("reachable") is True]
     if reached:
         return Flag("reachable: " + ", ".join(str(p.get("target")) for p in reached), {"reachable": reached})
     return Clear(f"all {len(probes)} isolation probes failed as required", {"probes": len(probes)})
@@ -35,3 +35,8 @@ PASSES = [check("mynumber", "network_segment", "pass",
                 {"probes": [{"target": "203.0.113.1:443", "segment": "internet", "reachable": False}]}),
           check("internet", "network_segment", "fail",
                 {"probes": [{"target": "198.51.100.1:443", "reachable": True}]})]
+# As the network_segment check reports its probes.
+FLAGS.append(check("mynumber", "network_segment", "fail", {"probes": [{"target": "10.20.0.1:443",
+                                                                       "result": "connected"}]}))
+PASSES.append(check("mynumber", "network_segment", "pass", {"probes": [{"target": "10.20.0.1:443",
+                                                                        "result": "timeout"}]}))

@@ -8,6 +8,10 @@ from collector.rules.base import Clear, Flag, Param, Rule, check
 
 def evaluate(s, params):
     registered, nics = s.evidence.get("registered_network"), s.evidence.get("active_interfaces")
+    if isinstance(s.evidence.get("active"), list):  # the network_segment check: names of active interfaces
+        nics = len(s.evidence["active"])
+    if isinstance(s.evidence.get("outside_registered"), list):
+        registered = not s.evidence["outside_registered"]
     if registered is None and not isinstance(nics, int):
         return None
     problems = []
@@ -15,7 +19,8 @@ def evaluate(s, params):
         problems.append("network not registered for the segment")
     if isinstance(nics, int) and nics > params["max_active_interfaces"]:
         problems.append(f"{nics} active network interfaces")
-    facts = {"registered_network": registered, "active_interfaces": nics, "networks": s.evidence.get("networks", [])}
+    facts = {"registered_network": registered, "active_interfaces": nics,
+             "outside_registered": s.evidence.get("outside_registered", [])}
     return Flag("; ".join(problems), facts) if problems else Clear("on a registered network, single-homed", facts)
 
 
@@ -36,3 +41,7 @@ RULE = Rule(
 FLAGS = [check("lgwan", "network_segment", "fail", {"registered_network": True, "active_interfaces": 2}),
          check("internet", "network_segment", "fail", {"registered_network": False, "active_interfaces": 1})]
 PASSES = [check("lgwan", "network_segment", "pass", {"registered_network": True, "active_interfaces": 1})]
+FLAGS.append(check("lgwan", "network_segment", "fail", {"active": ["eth0", "wlan0"], "outside_registered": []}))
+FLAGS.append(check("lgwan", "network_segment", "fail", {"active": ["eth0"],
+                                                        "outside_registered": ["eth0 192.0.2.10/24"]}))
+PASSES.append(check("lgwan", "network_segment", "pass", {"active": ["eth0"], "outside_registered": []}))

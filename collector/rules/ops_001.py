@@ -2,11 +2,12 @@
 
 from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
 
-# Check "time_sync" evidence: {"synchronized": bool, "offset_seconds": float, "source": str}.
+# Check "time_sync" evidence: {"synchronised": bool, "offset_seconds": float, "source": str}.
 
 
 def evaluate(s, params):
-    synced, offset = s.evidence.get("synchronized"), s.evidence.get("offset_seconds")
+    synced = s.evidence.get("synchronised", s.evidence.get("synchronized"))
+    offset = s.evidence.get("offset_seconds")
     if synced is False:
         return Flag("no time synchronisation", {"synchronized": False})
     if isinstance(offset, int | float):
@@ -34,3 +35,5 @@ RULE = Rule(
 FLAGS = [check("lgwan", "time_sync", "fail", {"synchronized": True, "offset_seconds": 125.0}),
          check("lgwan", "time_sync", "fail", {"synchronized": False})]
 PASSES = [check("lgwan", "time_sync", "pass", {"synchronized": True, "offset_seconds": 0.2})]
+FLAGS.append(check("lgwan", "time_sync", "fail", {"synchronised": False, "offset_seconds": None}))
+PASSES.append(check("lgwan", "time_sync", "pass", {"synchronised": True, "offset_seconds": -0.004}))

@@ -1,27 +1,32 @@
 """PAT-001: security updates pending longer than policy (default 30 days; critical ones 14)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback, days_since
+from collector.rules.base import Clear, Flag, Param, Rule, aged, check, check_fallback, days_since
 
-# Check "patch" evidence: {"pending_security": int, "oldest_pending_since": ISO time,
+# Check "patch" evidence: {"pending_security": [updates] (or a count), "oldest_security_days": float
+#   (or "oldest_pending_since": ISO time),
 #   "critical_pending_since": ISO time or absent, "last_refresh": ISO time, "reboot_required_since": ISO time}.
 
 
 def evaluate(s, params):
     ev = s.evidence
-    if ev.get("pending_security") == 0:
+    pending = ev.get("pending_security")
+    if pending == 0 or pending == []:
         return Clear("no pending security updates", {"pending_security": 0})
+    if isinstance(pending, list):  # the patch check: a list of updates, the oldest one's age in days
+        pending = len(pending)
     oldest = days_since(ev.get("oldest_pending_since"), s.at)
+    if oldest is None:
+        oldest = aged(ev.get("oldest_security_days"), s)
     critical = days_since(ev.get("critical_pending_since"), s.at)
     if critical is not None and critical > params["critical_days"]:
-        return Flag(f"critical update pending {critical:.0f} days", {"pending_security": ev.get("pending_security"),
+        return Flag(f"critical update pending {critical:.0f} days", {"pending_security": pending,
                     "critical_pending_since": ev.get("critical_pending_since")})
     if oldest is not None and oldest > params["days"]:
-        return Flag(f"{ev.get('pending_security', '?')} security updates, oldest {oldest:.0f} days",
-                    {"pending_security": ev.get("pending_security"),
-                     "oldest_pending_since": ev.get("oldest_pending_since")})
+        return Flag(f"{pending} security updates, oldest {oldest:.0f} days",
+                    {"pending_security": pending, "oldest_days": round(oldest, 1)})
     if oldest is not None:
         return Clear(f"pending updates within policy ({oldest:.0f} days)",
-                     {"pending_security": ev.get("pending_security")})
+                     {"pending_security": pending})
     return check_fallback(s, "patch check failed")
 
 
@@ -45,3 +50,7 @@ FLAGS = [check("lgwan", "patch", "fail", {"pending_security": 3, "oldest_pending
                                           "critical_pending_since": "2026-10-10T00:00:00Z"})]
 PASSES = [check("lgwan", "patch", "pass", {"pending_security": 0}),
           check("lgwan", "patch", "fail", {"pending_security": 2, "oldest_pending_since": "2026-10-25T00:00:00Z"})]
+# As the patch check reports it (apt backend): a list of updates and the oldest one's age.
+FLAGS.append(check("lgwan", "patch", "fail", {"backend": "apt", "pending_security": [{"name": "openssl"}],
+                                              "oldest_security_days": 41.5}))
+PASSES.append(check("lgwan", "patch", "pass", {"backend": "apt", "pending_security": [], "oldest_security_days": None}))

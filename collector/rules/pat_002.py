@@ -2,16 +2,17 @@
 
 from collector.rules.base import Clear, Flag, Param, Rule, check, days_since
 
-# Check "patch" evidence: "last_refresh" (ISO time of the last successful apt update / dnf makecache / WUA scan).
+# Check "patch" evidence: "lists_refreshed" (ISO time of the last successful apt update / dnf makecache / WUA scan).
 
 
 def evaluate(s, params):
-    age = days_since(s.evidence.get("last_refresh"), s.at)
+    when = s.evidence.get("lists_refreshed", s.evidence.get("last_refresh"))
+    age = days_since(when, s.at)
     if age is None:
         return None
     if age > params["days"]:
-        return Flag(f"update source last refreshed {age:.0f} days ago", {"last_refresh": s.evidence["last_refresh"]})
-    return Clear(f"update source refreshed {age:.1f} days ago", {"last_refresh": s.evidence["last_refresh"]})
+        return Flag(f"update source last refreshed {age:.0f} days ago", {"lists_refreshed": when})
+    return Clear(f"update source refreshed {age:.1f} days ago", {"lists_refreshed": when})
 
 
 RULE = Rule(
@@ -30,3 +31,4 @@ RULE = Rule(
 
 FLAGS = [check("internet", "patch", "pass", {"pending_security": 0, "last_refresh": "2026-10-01T00:00:00Z"})]
 PASSES = [check("internet", "patch", "pass", {"pending_security": 0, "last_refresh": "2026-11-01T00:00:00Z"})]
+FLAGS.append(check("lgwan", "patch", "fail", {"lists_refreshed": "2026-10-01T03:00:00+00:00"}))

@@ -6,7 +6,8 @@ from collector.rules.base import Clear, Flag, Param, Rule, check, days_since
 
 
 def evaluate(s, params):
-    if s.evidence.get("reboot_required") is False:
+    if s.evidence.get("reboot_required") is False or (
+            "reboot_required_since" in s.evidence and s.evidence["reboot_required_since"] is None):
         return Clear("no reboot pending", {"reboot_required": False})
     age = days_since(s.evidence.get("reboot_required_since"), s.at)
     if age is None:
@@ -34,3 +35,4 @@ RULE = Rule(
 FLAGS = [check("lgwan", "patch", "pass", {"reboot_required": True, "reboot_required_since": "2026-10-20T00:00:00Z"})]
 PASSES = [check("lgwan", "patch", "pass", {"reboot_required": False}),
           check("lgwan", "patch", "pass", {"reboot_required": True, "reboot_required_since": "2026-11-01T00:00:00Z"})]
+PASSES.append(check("lgwan", "patch", "pass", {"reboot_required_since": None}))

@@ -105,7 +105,8 @@ def _rechecks(conn: Connection, now: datetime, documents: dict[str, dict[str, An
                         .where(check_state.c.check_id.in_(check_ids), agents.c.revoked_at.is_(None)))
     for r in rows:
         subject = Subject(r.segment, "check.result", r.payload, now, r.event_id,
-                          evidence=parse_evidence(r.payload.get("evidence_json", "")))
+                          evidence=parse_evidence(r.payload.get("evidence_json", "")),
+                          facts={"observed_at": r.occurred_at})
         outcomes: dict[str, list] = defaultdict(list)
         for rule in rules:
             params = params_for(documents[r.segment], rule)

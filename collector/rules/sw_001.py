@@ -10,6 +10,10 @@ from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
 
 def evaluate(s, params):
     found = [str(x) for x in s.evidence.get("unauthorised", [])]
+    # The software check: "forbidden" (deny-listed, always) and "not_permitted" (when an allowlist is enforced).
+    found += [str(x.get("name")) for x in s.evidence.get("forbidden", []) if isinstance(x, dict)]
+    if s.evidence.get("allowlist_enforced"):
+        found += [str(x.get("name") if isinstance(x, dict) else x) for x in s.evidence.get("not_permitted", [])]
     installed = s.evidence.get("installed")
     if params["permitted"] and isinstance(installed, list):
         found += [str(n) for n in installed
@@ -17,7 +21,7 @@ def evaluate(s, params):
     found = sorted(set(found))
     if found:
         return Flag(", ".join(found)[:200], {"unauthorised": found})
-    if "unauthorised" in s.evidence or isinstance(installed, list):
+    if any(k in s.evidence for k in ("unauthorised", "forbidden")) or isinstance(installed, list):
         return Clear("no unauthorised software", {"unauthorised": []})
     return check_fallback(s, "software check failed")
 
@@ -38,3 +42,8 @@ RULE = Rule(
 
 FLAGS = [check("internet", "software", "fail", {"unauthorised": ["Dropbox"]})]
 PASSES = [check("internet", "software", "pass", {"unauthorised": []})]
+# As the software check reports it.
+FLAGS.append(check("internet", "software", "fail", {"installed": 812, "forbidden": [
+    {"name": "dropbox", "version": "1.0", "pattern": "dropbox*"}], "not_permitted": [], "allowlist_enforced": False}))
+PASSES.append(check("internet", "software", "pass", {"installed": 812, "forbidden": [], "not_permitted": ["vim"],
+                                                     "allowlist_enforced": False}))

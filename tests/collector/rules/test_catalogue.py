@@ -92,3 +92,17 @@ def test_param_validation_messages():
     assert rule.params["office_hours"].check("18:00-08:00")
     assert rule.params["office_days"].check([1, 8])
     assert rule.params["office_hours_only"].check(1).startswith("expected bool")
+
+
+def test_reported_ages_keep_growing_on_the_schedule():
+    # The patch check reported 25 days; ten days later the scheduler's re-check sees 35 (> 30).
+    from datetime import timedelta
+
+    from collector.rules.base import EXAMPLE_AT, Subject, check
+
+    seen = check("lgwan", "patch", "fail", {"pending_security": [{"name": "openssl"}], "oldest_security_days": 25})
+    assert isinstance(judge(RULES["PAT-001"], seen), Clear)
+    later = Subject(seen.segment, seen.kind, seen.payload, EXAMPLE_AT + timedelta(days=10), evidence=seen.evidence,
+                    facts={"observed_at": EXAMPLE_AT})
+    outcome = judge(RULES["PAT-001"], later)
+    assert isinstance(outcome, Flag) and outcome.evidence["oldest_days"] == 35
