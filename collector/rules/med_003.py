@@ -2,8 +2,9 @@
 
 from collector.rules.base import Flag, Rule, device_label, event, is_storage
 
-# decided_by names the rule that let the device in; an allowlist entry starts with "allow" (USBGuard
-# rule syntax). Anything else (default, audit) means the device is not in the register.
+# decided_by names what let the device in (agent/usb/policy.py): "rule N: allow ..." (an allowlist entry
+# of the register, USBGuard syntax) or "temporary ID until TIME" (一時許可). Anything else — "mode:audit",
+# a default — means the device is not in the register.
 # HOOK: when the collector keeps the device approvals register, check the device against it here too.
 
 
@@ -11,7 +12,8 @@ def evaluate(s, params):
     if s.kind != "usb.allowed" or not is_storage(s.payload):
         return None
     decided_by = str(s.payload.get("decided_by", ""))
-    if decided_by.startswith("allow") or decided_by.startswith("approval:"):
+    if decided_by.startswith(("allow", "approval:", "temporary ")) or (
+            decided_by.startswith("rule ") and ": allow" in decided_by):
         return None
     return Flag(f"{device_label(s.payload)} decided_by={decided_by or '-'}",
                 {"device": s.payload, "decided_by": decided_by})
@@ -33,6 +35,9 @@ RULE = Rule(
 
 _DEV = {"vendor_id": "0781", "product_id": "5581", "serial": "4C53", "interface_classes": ["08:06:50"]}
 FLAGS = [event("lgwan", "usb.allowed", {**_DEV, "mode": "audit", "decided_by": "default"})]
+FLAGS.append(event("internet", "usb.allowed", {**_DEV, "mode": "audit", "decided_by": "mode:audit"}))
 PASSES = [event("lgwan", "usb.allowed", {**_DEV, "mode": "allowlist",
-                                         "decided_by": 'allow id 0781:5581 serial "4C53"'}),
+                                         "decided_by": 'rule 3: allow id 0781:5581 serial "4C53"'}),
+          event("lgwan", "usb.allowed", {**_DEV, "mode": "allowlist",
+                                         "decided_by": "temporary 12 until 2026-11-30T08:00:00+00:00"}),
           event("internet", "usb.blocked", {**_DEV, "mode": "allowlist", "decided_by": "default"})]
