@@ -32,6 +32,9 @@ SCHEMA = [
         positive),
     Key("server.shutdown_grace_seconds", float, 5.0,
         "On SIGTERM: seconds to let in-flight batches finish before connections are closed.", positive),
+    Key("rules.tick_seconds", float, 60.0,
+        "How often state rules run (heartbeat, patch age, expired exceptions), in seconds. Collectors sharing\n"
+        "one database run each tick once between them.", positive),
     Key("database.url", str, "",
         "SQLAlchemy URL of the store. Empty: SQLite file mamori.db in the data folder.\n"
         "PostgreSQL: postgresql://USER:PASSWORD@HOST:5432/DBNAME (several collectors may share it)."),

@@ -1,22 +1,31 @@
-"""Which policy document each agent receives: its segment's (stored or default) plus its approved devices.
+"""Policy documents: what each agent receives, and the per-segment policy files staff edit (TOML).
 
-The usb part is computed per agent: the segment's own rules, then the approved-device register's rules
-for all terminals, the agent's segment and its department (in import order), and the agent's active
-temporary permissions (一時許可). The version is the document's hash, so any change reaches the agent.
+The document pushed to an agent is its segment's (stored or default) with the usb part computed per agent:
+the segment's own rules, then the approved-device register's rules for all terminals, the agent's segment
+and its department (in import order), and the agent's active temporary permissions (一時許可). The version
+is the document's hash, so any change reaches the agent.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import re
+import tomllib
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from collector.rules import RULES
+from collector.rules.params import check_rules_section
 from collector.store import devices, queries
 from collector.store.db import read_only
 from collector.store.models import approved_devices, policies, temporary_permissions
 from mamori import policy
+from mamori.tomlconf import ConfigError, _key_line, _section_line
 
 log = logging.getLogger("mamori.collector.policies")
 
@@ -25,8 +34,7 @@ def current_policy(engine: Engine, segment: str, agent_id: str = "", department:
                    now: datetime | None = None) -> tuple[str, bytes]:
     """(version, canonical JSON bytes) of the policy in force for one agent."""
     now = now or datetime.now(UTC)
-    stored = queries.get_policy(engine, segment)
-    document = copy.deepcopy(stored["document"] if stored else policy.DEFAULTS[segment])
+    document = copy.deepcopy(current_document(engine, segment))
     rules, temps = devices.for_agent(engine, agent_id=agent_id, segment=segment, department=department, now=now)
     usb = document["usb"]
     usb["allow"] = list(usb.get("allow", [])) + [r.rule for r in rules]
@@ -39,6 +47,89 @@ def current_policy(engine: Engine, segment: str, agent_id: str = "", department:
         log.error("policy for agent %s does not validate (%s); sending the strictest policy", agent_id, exc)
         document = policy.strictest(segment)
     return policy.version_of(document), policy.canonical(document)
+
+
+
+
+def current_document(bind, segment: str) -> dict[str, Any]:
+    stored = queries.get_policy(bind, segment)
+    return stored["document"] if stored else policy.DEFAULTS[segment]
+
+
+def with_rule_defaults(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with every rule parameter spelled out (values given in it win), for staff to edit."""
+    doc = copy.deepcopy(document)
+    given = doc.get("rules") or {}
+    rules = {}
+    for rule in RULES.values():
+        if rule.segments and doc["segment"] not in rule.segments:
+            continue
+        values = {**rule.defaults(), **given.get(rule.id, {})}
+        if values:
+            rules[rule.id] = values
+    doc["rules"] = rules
+    return doc
+
+
+def _problem(path: Path, text: str, dotted: str, reason: str) -> ConfigError:
+    line = _key_line(text, dotted) or _section_line(text, dotted)
+    where = f"{path}:{line}" if line else str(path)
+    return ConfigError(f"{where}: {dotted}: {reason}")
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """Read and fully check a policy file; ConfigError names the file, line and reason. Nothing is stored."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        raise ConfigError(f"{path}:{found.group(1) if found else '?'}: TOML syntax error: {exc}") from None
+    document.setdefault("schema", policy.SCHEMA_VERSION)
+    try:
+        document = policy.validate(document)
+    except policy.PolicyError as exc:
+        dotted, _, reason = str(exc).partition(": ")
+        raise _problem(path, text, dotted, reason) from None
+    problems = check_rules_section(document.get("rules", {}))
+    if problems:
+        dotted, reason = problems[0]
+        raise _problem(path, text, dotted, reason)
+    return document
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | list):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def render_file(document: dict[str, Any]) -> str:
+    """A policy document as the commented TOML file `policy set` reads back."""
+    doc = with_rule_defaults(document)
+    lines = [f"# Mamori policy for segment {doc['segment']} (version {policy.version_of(document)}).",
+             "# Edit, check with `mamori-collector policy validate FILE`, apply with `policy set FILE`.", ""]
+    tables = {k: v for k, v in doc.items() if isinstance(v, dict) and k != "rules"}
+    for key, value in doc.items():
+        if not isinstance(value, dict):
+            lines.append(f"{key} = {_toml_value(value)}")
+    for name, table in tables.items():
+        lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    for rule_id, values in doc["rules"].items():
+        rule = RULES.get(rule_id)
+        lines += ["", f"# {rule_id} {rule.title_en if rule else ''}".rstrip(), f"[rules.{rule_id}]"]
+        for k, v in values.items():
+            if rule and k in rule.params:
+                lines.append(f"# {rule.params[k].doc}")
+            lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
 
 
 def generation(engine: Engine) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 from collector import pki
 from collector.config import DataDir
 from collector.policies import current_policy, generation
+from collector.rules import scheduler
 from collector.store import queries
 from collector.store.db import make_engine
 from collector.store.ingest import UnknownAgent, store_batch, touch_agent
@@ -291,12 +293,15 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     watcher = asyncio.create_task(telemetry.watch(settings["server.revocation_check_seconds"]))
+    ticker = asyncio.create_task(scheduler.run_forever(engine, settings["rules.tick_seconds"],
+                                                       f"{socket.gethostname()}:{tele_port}"))
     log.info("serving telemetry on port %d, enrollment on port %d", tele_port, enroll_port)
     if ready is not None:
         ready(tele_port, enroll_port)
     await stopping.wait()
     log.info("shutting down: draining open streams")
     watcher.cancel()
+    ticker.cancel()
     grace = settings["server.shutdown_grace_seconds"]
     await enroll_server.stop(grace)
     await tele_server.stop(grace)

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.usb.rules import Device
+from mamori.usbrules import Device
 
 log = logging.getLogger("mamori.agent.usb.linux")
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from agent.host.base import Emit
 from agent.usb.guard import payload
 from agent.usb.policy import BLOCK, Decision, UsbPolicy, compile_usb, decide, is_storage
-from agent.usb.rules import Device
+from mamori.usbrules import Device
 
 log = logging.getLogger("mamori.agent.media.windows")
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from agent.host.linux_usb import Sysfs, Uevent, set_block_read_only
 from agent.usb.policy import BLOCK, READ_ONLY, Decision, UsbPolicy, decide, is_storage
-from agent.usb.rules import Device
+from mamori.usbrules import Device
 
 log = logging.getLogger("mamori.agent.usb")
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.usb.rules import Device, Rule, RuleError, RuleErrors, first_match, parse_rule
 from mamori import policy as policy_doc
+from mamori.usbrules import Device, Rule, RuleError, RuleErrors, first_match, parse_rule
 
 # Interface classes that carry removable storage: mass storage (SD readers and optical drives too)
 # and still image (PTP/MTP, the WPD devices of Windows). Everything else - HID, smart card, hub, audio,

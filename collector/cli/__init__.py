@@ -9,7 +9,20 @@ import argparse
 import logging
 import sys
 
-from collector.cli import agents, devices, events, init, serve, tokens
+from collector.cli import (
+    agents,
+    audit_log,
+    devices,
+    events,
+    exceptions,
+    init,
+    policy,
+    report,
+    serve,
+    summary,
+    tokens,
+    violations,
+)
 from collector.cli.common import CliError
 from collector.config import resolve_data_dir
 from mamori import i18n
@@ -17,7 +30,8 @@ from mamori.i18n import _
 from mamori.logsetup import stderr_handler
 from mamori.tomlconf import ConfigError
 
-COMMANDS = [init, tokens, serve, agents, events, devices]
+COMMANDS = [init, tokens, serve, agents, events, devices, violations, exceptions, summary, policy, audit_log,
+            report]
 
 
 def build_parser() -> argparse.ArgumentParser:

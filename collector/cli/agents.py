@@ -69,13 +69,17 @@ def cmd_agents_show(args: argparse.Namespace, datadir: DataDir) -> int:
 
 
 def cmd_agents_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
-    from collector.store import queries
+    from collector.store import audit, queries
 
     db = engine(datadir)
     row = find_agent(db, args.id)
     if row.revoked_at:
         raise CliError(_("agent {id} is already revoked").format(id=row.id))
-    queries.revoke_agent(db, row.id, by=actor(args), at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    with db.begin() as conn:
+        queries.revoke_agent(conn, row.id, by=actor(args), at=now)
+        audit.record(conn, at=now, actor=actor(args), action="agent.revoke", target=f"agent:{row.id}",
+                     details={"hostname": row.hostname, "department": row.department, "segment": row.segment})
     print(_("Revoked agent {id} ({host}); its connections are closed and refused from now on.").format(
         id=row.id, host=row.hostname))
     return 0

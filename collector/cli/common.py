@@ -6,10 +6,11 @@ import argparse
 import getpass
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from collector.config import DataDir
+from mamori.durations import parse_duration
 from mamori.i18n import _
 
 
@@ -51,3 +52,45 @@ def find_agent(bind, agent_id: str):
     if row is None:
         raise CliError(_("no agent {id}; see `mamori-collector agents list`").format(id=agent_id))
     return row
+
+
+JST = timezone(timedelta(hours=9))
+
+
+def severity_label(severity: str) -> str:
+    return {"critical": _("Critical"), "high": _("High"), "medium": _("Medium"), "low": _("Low"),
+            "info": _("Info")}.get(severity, severity)
+
+
+def status_label(status: str) -> str:
+    return {"open": _("Open"), "acknowledged": _("Acknowledged"), "resolved": _("Resolved")}.get(status, status)
+
+
+def parse_when(text: str, option: str, *, end_of_day: bool = False) -> datetime:
+    """A time staff typed: a duration back from now (7d), a date (2026-11-01, Japan time) or ISO date-time.
+
+    With end_of_day a plain date means the end of that day (an exception valid "until 2026-12-31").
+    """
+    try:
+        return datetime.now(UTC) - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=JST)
+            return start + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else start
+        value = datetime.fromisoformat(text)
+        return value if value.tzinfo else value.replace(tzinfo=JST)
+    except ValueError:
+        raise CliError(_("invalid {option} {value}: use a date (2026-11-01), a date-time or a duration (7d)")
+                       .format(option=option, value=text)) from None
+
+
+def rule_id_arg(text: str) -> str:
+    from collector.rules import RULES
+
+    rule_id = text.strip().upper()
+    if rule_id not in RULES:
+        raise CliError(_("unknown rule {rule}; known rules: {known}").format(rule=text, known=", ".join(RULES)))
+    return rule_id

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.usb.rules import RuleErrors, parse_rules
 from collector.cli.common import CliError, actor, engine, find_agent, iso, local, print_json
 from collector.config import DataDir
 from mamori.i18n import _
 from mamori.policy import SEGMENTS
 from mamori.table import render
+from mamori.usbrules import RuleErrors, parse_rules
 
 MAX_FILE = 4 * 1024 * 1024
 

@@ -15,7 +15,7 @@ from mamori.policy import SEGMENTS
 
 
 def cmd_token_create(args: argparse.Namespace, datadir: DataDir) -> int:
-    from collector.store import queries
+    from collector.store import audit, queries
 
     if args.uses < 1:
         raise CliError(_("--uses must be 1 or more"))
@@ -26,10 +26,15 @@ def cmd_token_create(args: argparse.Namespace, datadir: DataDir) -> int:
     db = engine(datadir)
     token = pki.new_token()
     now = datetime.now(UTC)
-    queries.create_token(
-        db, token_hash=pki.hash_token(token), segment=args.segment, department=args.department,
-        uses=args.uses, expires_at=now + lifetime, created_by=actor(args), created_at=now,
-    )
+    with db.begin() as conn:
+        row = queries.create_token(
+            conn, token_hash=pki.hash_token(token), segment=args.segment, department=args.department,
+            uses=args.uses, expires_at=now + lifetime, created_by=actor(args), created_at=now,
+        )
+        # The token itself is secret: the log names it by its row id only.
+        audit.record(conn, at=now, actor=actor(args), action="token.create", target=f"token:{row.id}",
+                     details={"segment": args.segment, "department": args.department, "uses": args.uses,
+                              "expires_at": iso(now + lifetime)})
     if args.json:
         print_json({"token": token, "segment": args.segment, "department": args.department,
                      "uses": args.uses, "expires_at": iso(now + lifetime)})

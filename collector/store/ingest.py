@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from collector.rules import EVENT_KINDS
+from collector.rules.engine import AgentInfo, evaluate_events
 from collector.store.db import dialect_insert, json_dumps
 from collector.store.models import agents, events, sqlite_timestamp
 from mamori.events import SEVERITY_RANK, Event
@@ -114,7 +116,26 @@ def _event_insert(conn: Connection) -> str:
     return sql
 
 
-def _record_gaps(conn: Connection, agent_id: str, gaps: list[tuple[int, int]], received_at: datetime) -> None:
+def _new_rule_events(conn: Connection, agent_id: str, batch: Sequence[Event], last_seq: int) -> list[Event]:
+    """The batch's events of kinds that have rules, minus replays of stored ones (judged once only)."""
+    seen: set[int] = set()
+    relevant = []
+    for ev in batch:
+        if ev.kind in EVENT_KINDS and ev.seq not in seen:
+            seen.add(ev.seq)
+            relevant.append(ev)
+    # Only a seq at or below last_seq can already be stored: look those up (replays are rare).
+    old = [ev.seq for ev in relevant if ev.seq <= last_seq]
+    if old:
+        stored = set(conn.execute(select(events.c.seq).where(events.c.agent_id == agent_id,
+                                                             events.c.seq.in_(old))).scalars())
+        relevant = [ev for ev in relevant if ev.seq not in stored]
+    return relevant
+
+
+def _record_gaps(
+    conn: Connection, agent_id: str, gaps: list[tuple[int, int]], received_at: datetime
+) -> list[Event]:
     rows = [
         {
             "agent_id": agent_id,
@@ -129,6 +150,8 @@ def _record_gaps(conn: Connection, agent_id: str, gaps: list[tuple[int, int]], r
         for first, last in gaps
     ]
     conn.execute(dialect_insert(conn, events).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+    return [Event(kind=r["kind"], payload=r["payload"], severity=r["severity"], event_id=r["event_id"],
+                  occurred_at=received_at) for r in rows]
 
 
 def store_batch(
@@ -146,19 +169,26 @@ def store_batch(
     with engine.begin() as conn:
         # The row lock serialises batches of one agent across collectors on PostgreSQL, so gap
         # detection and last_seq see every earlier batch; on SQLite BEGIN IMMEDIATE already does.
-        last_seq = conn.execute(
-            select(agents.c.last_seq).where(agents.c.id == agent_id).with_for_update()
-        ).scalar_one_or_none()
-        if last_seq is None:
+        agent = conn.execute(
+            select(agents.c.last_seq, agents.c.segment, agents.c.department)
+            .where(agents.c.id == agent_id)
+            .with_for_update()
+        ).one_or_none()
+        if agent is None:
             raise UnknownAgent(agent_id)
+        last_seq = agent.last_seq
         if not params:
             return IngestResult(acked_seq=last_seq, stored=0, duplicates=0)
+        judged = _new_rule_events(conn, agent_id, batch, last_seq)
         # Both drivers report the rows an executemany really changed; a skipped conflict changes none.
         stored = conn.exec_driver_sql(_event_insert(conn), params).rowcount
         seqs = sorted(ev.seq for ev in batch)
         gaps = find_gaps(seqs, last_seq)
         if gaps:
-            _record_gaps(conn, agent_id, gaps, received_at)
+            judged += _record_gaps(conn, agent_id, gaps, received_at)
+        if judged:
+            # Same transaction: a critical event is an open violation by the time the batch is acked.
+            evaluate_events(conn, AgentInfo(agent_id, agent.segment, agent.department), judged)
         acked = max(last_seq, seqs[-1])
         conn.execute(
             update(agents).where(agents.c.id == agent_id).values(last_seq=acked, last_seen_at=received_at)

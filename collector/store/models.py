@@ -183,3 +183,110 @@ temporary_permissions = Table(
     CheckConstraint("agent_id IS NULL OR department IS NULL", name="scope"),
     Index(None, "serial"),
 )
+
+VIOLATION_STATUSES = ("open", "acknowledged", "resolved")
+
+# One row per agent + rule while it is not resolved: active_key is "agent_id:rule_id" until the
+# violation is resolved, then NULL. The unique constraint makes "one open violation per agent + rule"
+# a database guarantee on both backends (NULLs never collide), whichever collector writes.
+violations = Table(
+    "violations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("agent_id", String(36), ForeignKey("agents.id"), nullable=False),
+    Column("rule_id", String(16), nullable=False),
+    # Copied from the agent when the violation opens: the report shows the 所属 of the time.
+    Column("segment", String(16), nullable=False),
+    Column("department", String(200), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("active_key", String(60), nullable=True),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("count", Integer(), nullable=False),
+    Column("event_id", String(36), nullable=True),
+    Column("last_event_id", String(36), nullable=True),
+    Column("detail", String(500), nullable=False),
+    Column("evidence", Payload, nullable=False),
+    Column("exception_id", Integer(), ForeignKey("exceptions.id"), nullable=True),
+    Column("acknowledged_at", UTCDateTime(), nullable=True),
+    Column("acknowledged_by", String(100), nullable=True),
+    Column("ack_note", String(1000), nullable=True),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Column("resolution_note", String(1000), nullable=True),
+    Column("resolution_evidence", Payload, nullable=True),
+    UniqueConstraint("active_key"),
+    CheckConstraint(_one_of("status", VIOLATION_STATUSES), name="status"),
+    CheckConstraint(_one_of("severity", SEVERITIES), name="severity"),
+    CheckConstraint(_one_of("segment", SEGMENTS), name="segment"),
+    CheckConstraint("count >= 1", name="count"),
+    Index(None, "first_seen"),
+    Index(None, "status", "first_seen"),
+    Index(None, "agent_id", "first_seen"),
+    Index(None, "rule_id", "first_seen"),
+    Index(None, "department", "first_seen"),
+    Index(None, "segment", "first_seen"),
+    Index(None, "last_seen"),
+)
+
+# 例外措置: a rule waived for one agent or a whole 所属 until a date, approved by a named person.
+exceptions = Table(
+    "exceptions",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("agent_id", String(36), ForeignKey("agents.id"), nullable=True),
+    Column("department", String(200), nullable=True),
+    Column("rule_id", String(16), nullable=False),
+    Column("valid_from", UTCDateTime(), nullable=False),
+    Column("until", UTCDateTime(), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("approved_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revoked_by", String(100), nullable=True),
+    # Set once OPS-005 has reported the exception's use after expiry, so it is reported once.
+    Column("expiry_reported_at", UTCDateTime(), nullable=True),
+    CheckConstraint("(agent_id IS NULL) <> (department IS NULL)", name="scope"),
+    CheckConstraint("until > valid_from", name="period"),
+    Index(None, "rule_id", "until"),
+)
+
+# Who did what, when: every staff action (ack, resolve, exceptions, tokens, revocations, policies).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("details", Payload, nullable=False),
+    Index(None, "at"),
+)
+
+# The latest result of each posture check per agent: state rules and reports read it instead of
+# scanning the event table for the newest check.result.
+check_state = Table(
+    "check_state",
+    metadata,
+    Column("agent_id", String(36), ForeignKey("agents.id"), primary_key=True),
+    Column("check_id", String(40), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("payload", Payload, nullable=False),
+)
+
+# Exactly-once scheduling of state rules across collectors sharing one database: the collector
+# whose INSERT of (job, tick) succeeds runs that tick, in the same transaction; a crash rolls the
+# claim back so another collector takes the tick.
+rule_ticks = Table(
+    "rule_ticks",
+    metadata,
+    Column("job", String(40), primary_key=True),
+    Column("tick", UTCDateTime(), primary_key=True),
+    Column("collector", String(100), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=False),
+)

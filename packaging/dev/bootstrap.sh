@@ -8,7 +8,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 needed=(python3 python3-venv python3-dev gcc postgresql util-linux
         qemu-system-x86 busybox-static cpio kmod e2fsprogs   # the real-kernel USB test
         dpkg-dev apt nftables                                 # posture checks on real apt/nft state
-        systemd debootstrap)  # systemd: systemd-analyze verify; debootstrap: the .deb install test
+        systemd debootstrap   # systemd: systemd-analyze verify; debootstrap: the .deb install test
+        chromium fonts-noto-cjk)  # the HTML audit report is rendered and screenshotted in a test
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

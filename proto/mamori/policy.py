@@ -164,7 +164,7 @@ def validate(document: Any) -> dict[str, Any]:
     """Check a policy document; return a deep copy or raise PolicyError naming the bad field."""
     _expect(isinstance(document, dict), "policy", "must be a JSON object")
     doc = copy.deepcopy(document)
-    _only_keys(doc, {"schema", "segment", "usb", "media_write_log", "checks"}, "policy")
+    _only_keys(doc, {"schema", "segment", "usb", "media_write_log", "checks", "rules"}, "policy")
     _expect(doc.get("schema") == SCHEMA_VERSION, "schema", f"must be {SCHEMA_VERSION}")
     _expect(doc.get("segment") in SEGMENTS, "segment", f"must be one of {', '.join(SEGMENTS)}")
     usb = doc.get("usb")

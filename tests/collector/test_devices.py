@@ -15,7 +15,7 @@ from collector.store import queries
 from mamori import policy as policy_doc
 from mamori.ids import uuid7
 
-GOOD = Path(__file__).parents[1] / "agent/usb/data/good.rules"
+GOOD = Path(__file__).parents[1] / "mamori/data/good.rules"
 NOW = datetime.now(UTC)
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agent.usb.policy import compile_usb, decide, strictest
-from agent.usb.rules import Device
 from mamori import policy as policy_doc
+from mamori.usbrules import Device
 
 NOW = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 STICK = Device("0781", "5581", "Cruzer", "SER-OK", "1-2", ("08:06:50",))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.usb.rules import Device, RuleError, RuleErrors, first_match, parse_rule, parse_rules
+from mamori.usbrules import Device, RuleError, RuleErrors, first_match, parse_rule, parse_rules
 
 DATA = Path(__file__).parent / "data"
 

@@ -1,4 +1,4 @@
-"""A parser and matcher for the subset of USBGuard's rule language that Mamori uses for approved devices.
+"""A parser and matcher for the subset of USBGuard's rule language used for approved devices (agent and collector).
 
 Supported: targets allow/block/reject; attributes id, serial, name, hash, via-port, with-interface;
 single values or `[operator] { v1 v2 ... }` sets with the operators all-of, one-of, none-of, equals

@@ -1,0 +1,33 @@
+"""AUT-002: remote logon (sshd / RDP) enabled without multi-factor authentication."""
+
+from collector.rules.base import Clear, Flag, Rule, check
+
+# Check "mfa" evidence: "remote_logon_enabled" (sshd or RDP accepting logons) and "remote_mfa".
+
+
+def evaluate(s, params):
+    enabled, mfa = s.evidence.get("remote_logon_enabled"), s.evidence.get("remote_mfa")
+    if enabled is True and mfa is False:
+        return Flag("remote logon enabled without MFA", {"remote": s.evidence.get("remote", [])})
+    if enabled is False or mfa is True:
+        return Clear("remote logon disabled or protected by MFA",
+                     {"remote_logon_enabled": enabled, "remote_mfa": mfa})
+    return None
+
+
+RULE = Rule(
+    id="AUT-002",
+    title_ja="多要素認証なしのリモートログオンが有効",
+    title_en="Remote logon (sshd/RDP) enabled without MFA",
+    severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
+    clause_bp=("BP6(6)",), clause_g=("6.2 [?]",),
+    evidence_ja="check.result (mfa): sshd の AuthenticationMethods / RDP の設定",
+    evidence_en="check.result (mfa): sshd AuthenticationMethods / RDP settings",
+    remediation_ja="リモートログオンを無効にするか、多要素認証を必須にしてください。",
+    remediation_en="Disable remote logon or require a second factor for it.",
+    evaluate=evaluate, kinds=("check.result",), check_id="mfa",
+)
+
+FLAGS = [check("internet", "mfa", "fail", {"remote_logon_enabled": True, "remote_mfa": False})]
+PASSES = [check("internet", "mfa", "pass", {"remote_logon_enabled": False}),
+          check("lgwan", "mfa", "pass", {"remote_logon_enabled": True, "remote_mfa": True})]

@@ -1,0 +1,36 @@
+"""AUT-003: screen lock off, or its timeout above policy (default 10 minutes)."""
+
+from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
+
+# Check "screen_lock" evidence: {"enabled": bool, "timeout_seconds": int}.
+
+
+def evaluate(s, params):
+    enabled, timeout = s.evidence.get("enabled"), s.evidence.get("timeout_seconds")
+    limit = params["max_minutes"] * 60
+    if enabled is False:
+        return Flag("screen lock disabled", {"enabled": False})
+    if isinstance(timeout, int | float) and enabled is not None:
+        if timeout <= 0 or timeout > limit:
+            return Flag(f"screen lock after {timeout:g}s (policy {limit}s)", {"timeout_seconds": timeout})
+        return Clear(f"screen lock after {timeout:g}s", {"timeout_seconds": timeout})
+    return check_fallback(s, "screen lock check failed")
+
+
+RULE = Rule(
+    id="AUT-003",
+    title_ja="画面ロックが無効、または待ち時間がポリシーを超えている",
+    title_en="Screen lock off or timeout above policy",
+    severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
+    clause_bp=("BP6(4)", "BP6(6)"), clause_g=("6.2 [?]",),
+    evidence_ja="check.result (screen_lock): 有効/無効、待ち時間",
+    evidence_en="check.result (screen_lock): enabled, timeout",
+    remediation_ja="画面ロックを有効にし、待ち時間をポリシー以下 (既定10分) にしてください。",
+    remediation_en="Enable the screen lock with a timeout within policy (default 10 minutes).",
+    evaluate=evaluate, kinds=("check.result",), check_id="screen_lock",
+    params={"max_minutes": Param(10, "longest allowed idle time before the screen locks, minutes", 1, 240)},
+)
+
+FLAGS = [check("lgwan", "screen_lock", "fail", {"enabled": False}),
+         check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 1800})]
+PASSES = [check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 300})]

@@ -1,0 +1,198 @@
+"""What a rule is: metadata (id, titles, severity per segment, clauses, texts), parameters, a pure evaluate()."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SEGMENTS = ("mynumber", "lgwan", "internet")
+ALL = {"mynumber": "", "lgwan": "", "internet": ""}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A rule parameter set per segment in the policy's `rules` section (defaults from rules.md)."""
+
+    default: Any
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    extra: Callable[[Any], str | None] | None = None  # further check on a value of the right type
+
+    def check(self, value: Any) -> str | None:
+        """An error text for a value of the wrong type or range, else None."""
+        kind = type(self.default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            return f"expected {kind.__name__}, got {type(value).__name__} {value!r}"
+        if kind is list:
+            item = type(self.default[0]) if self.default else str
+            if not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+                return f"expected a list of {item.__name__} values"
+        if self.minimum is not None and value < self.minimum:
+            return f"must be at least {self.minimum:g}"
+        if self.maximum is not None and value > self.maximum:
+            return f"must be at most {self.maximum:g}"
+        return self.extra(value) if self.extra else None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a rule looks at: one event (or a state observation) of an agent, evaluated at time `at`.
+
+    For check.result events `evidence` is the parsed evidence_json; `facts` carries context the
+    engine looked up (e.g. how many blocks in the last 24 h).
+    """
+
+    segment: str
+    kind: str
+    payload: dict[str, Any]
+    at: datetime
+    event_id: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """The subject breaks the rule; detail is a short language-neutral description (検知内容)."""
+
+    detail: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    severity: str | None = None  # overrides the segment's severity (e.g. escalation)
+
+
+@dataclass(frozen=True)
+class Clear:
+    """The state behind an open violation of this rule has cleared (a later passing check)."""
+
+    detail: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+Outcome = Flag | Clear | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title_ja: str
+    title_en: str
+    severity: dict[str, str]  # segment -> severity; the rule applies to these segments only
+    clause_bp: tuple[str, ...]  # 基本方針 §, e.g. "BP6(3)①"
+    clause_g: tuple[str, ...]  # MIC guideline 対策基準 sections; "[?]" marks ones still to be checked
+    evidence_ja: str
+    evidence_en: str
+    remediation_ja: str
+    remediation_en: str
+    evaluate: Callable[[Subject, dict[str, Any]], Outcome]
+    kinds: tuple[str, ...] = ()  # event kinds evaluated as they are stored
+    check_id: str | None = None  # for check.result rules: which posture check
+    state: str | None = None  # "heartbeat" | "exception": evaluated by the scheduler only
+    recheck: bool = False  # time-dependent check rule: re-evaluated on the schedule against the latest result
+    params: dict[str, Param] = field(default_factory=dict)
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(s for s in SEGMENTS if s in self.severity)
+
+    @property
+    def clause(self) -> str:
+        return "; ".join((*self.clause_bp, *(f"G{g}" for g in self.clause_g)))
+
+    def title(self, lang: str) -> str:
+        return self.title_en if lang == "en" else self.title_ja
+
+    def remediation(self, lang: str) -> str:
+        return self.remediation_en if lang == "en" else self.remediation_ja
+
+    def defaults(self) -> dict[str, Any]:
+        return {name: p.default for name, p in self.params.items()}
+
+
+def every(severity: str) -> dict[str, str]:
+    return dict.fromkeys(SEGMENTS, severity)
+
+
+# --- helpers for evidence ------------------------------------------------------------------------
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time from evidence (naive means UTC), or None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def days_since(value: Any, at: datetime) -> float | None:
+    ts = parse_time(value)
+    return None if ts is None else (at - ts).total_seconds() / 86400
+
+
+def aged(days: Any, s: Subject) -> float | None:
+    """An age in days the agent reported, plus the time since it reported it (for the scheduler's re-checks)."""
+    if not isinstance(days, int | float) or isinstance(days, bool):
+        return None
+    observed = s.facts.get("observed_at") or s.at
+    return days + (s.at - observed).total_seconds() / 86400
+
+
+def parse_evidence(text: str) -> dict[str, Any]:
+    """evidence_json of a check.result as a dict; anything unreadable gives {} (the status still counts)."""
+    try:
+        value = json.loads(text) if text else {}
+    except (ValueError, TypeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def is_storage(payload: dict[str, Any]) -> bool:
+    """Whether a UsbDevice is removable storage: mass-storage class 08, still-image/MTP 06, or marked so."""
+    classes = payload.get("interface_classes") or []
+    return any(str(c).startswith(("08", "06")) for c in classes) or not classes
+
+
+def device_label(payload: dict[str, Any]) -> str:
+    name = " ".join(x for x in (payload.get("vendor_name"), payload.get("product_name")) if x)
+    ident = f"{payload.get('vendor_id', '?')}:{payload.get('product_id', '?')}"
+    serial = payload.get("serial")
+    return " ".join(x for x in (ident, name, f"serial={serial}" if serial else "") if x)
+
+
+def check_status(subject: Subject) -> str:
+    return str(subject.payload.get("status", ""))
+
+
+def check_fallback(subject: Subject, detail: str) -> Outcome:
+    """For a check without the evidence a rule reads: fail flags, pass/not_applicable clear, error says nothing."""
+    status = check_status(subject)
+    if status == "fail":
+        return Flag(detail or subject.payload.get("summary", "") or "check failed", {"status": status})
+    if status in ("pass", "not_applicable"):
+        return Clear(f"check {status}", {"status": status})
+    return None
+
+
+# --- building subjects (used by the engine and by each rule's FLAGS / PASSES examples) ------------
+
+EXAMPLE_AT = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # a Monday, 10:00 in Japan
+
+
+def event(segment: str, kind: str, payload: dict[str, Any] | None = None, *, at: datetime = EXAMPLE_AT,
+          facts: dict[str, Any] | None = None, event_id: str = "") -> Subject:
+    return Subject(segment=segment, kind=kind, payload=payload or {}, at=at, event_id=event_id, facts=facts or {})
+
+
+def check(segment: str, check_id: str, status: str, evidence: dict[str, Any] | None = None, *,
+          at: datetime = EXAMPLE_AT) -> Subject:
+    evidence = evidence or {}
+    payload = {"check_id": check_id, "status": status, "evidence_json": json.dumps(evidence)}
+    return Subject(segment=segment, kind="check.result", payload=payload, at=at, evidence=evidence)

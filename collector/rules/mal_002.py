@@ -1,0 +1,40 @@
+"""MAL-002: malware signatures (パターンファイル) older than policy (default 3 days)."""
+
+from collector.rules.base import Clear, Flag, Param, Rule, aged, check, days_since
+
+# Check "antivirus" evidence: "signature_age_days" (ClamAV), status.AntivirusSignatureAge (Defender),
+# or "signatures_updated" (ISO time).
+
+
+def evaluate(s, params):
+    status = s.evidence.get("status") if isinstance(s.evidence.get("status"), dict) else {}
+    age = days_since(s.evidence.get("signatures_updated"), s.at)
+    if age is None:
+        age = aged(s.evidence.get("signature_age_days", status.get("AntivirusSignatureAge")), s)
+    if age is None:
+        return None
+    facts = {"signature_age_days": round(age, 1)}
+    if age > params["days"]:
+        return Flag(f"signatures {age:.0f} days old", facts)
+    return Clear(f"signatures {age:.1f} days old", facts)
+
+
+RULE = Rule(
+    id="MAL-002",
+    title_ja="パターンファイルが期限を超えて古い",
+    title_en="Malware signatures older than policy",
+    severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
+    clause_bp=("BP6(6)",), clause_g=("6.4",),
+    evidence_ja="check.result (antivirus): パターンファイルの更新日時",
+    evidence_en="check.result (antivirus): time of the signature update",
+    remediation_ja="パターンファイルの配信経路を確認し、更新してください。",
+    remediation_en="Check the signature distribution path and update the signatures.",
+    evaluate=evaluate, kinds=("check.result",), check_id="antivirus", recheck=True,
+    params={"days": Param(3, "oldest allowed signature age, days", 1, 60)},
+)
+
+FLAGS = [check("lgwan", "antivirus", "pass", {"installed": True, "signatures_updated": "2026-10-20T00:00:00Z"})]
+PASSES = [check("lgwan", "antivirus", "pass", {"installed": True, "signatures_updated": "2026-11-01T12:00:00Z"})]
+FLAGS.append(check("lgwan", "antivirus", "fail", {"product": "ClamAV", "running": True, "signature_age_days": 9.0}))
+PASSES.append(check("lgwan", "antivirus", "pass", {"product": "Microsoft Defender",
+                                                   "status": {"AntivirusSignatureAge": 0}}))

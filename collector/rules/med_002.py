@@ -1,0 +1,26 @@
+"""MED-002: any file written to removable media on a マイナンバー利用事務系 terminal."""
+
+from collector.rules.base import Flag, Rule, event
+
+
+def evaluate(s, params):
+    p = s.payload
+    return Flag(f"{p.get('path', '?')} ({p.get('size', 0)} bytes) user={p.get('user', '')}",
+                {k: p.get(k) for k in ("path", "size", "sha256", "user", "device_serial") if p.get(k)})
+
+
+RULE = Rule(
+    id="MED-002",
+    title_ja="マイナンバー利用事務系端末から外部記録媒体への書き込み",
+    title_en="File written to removable media on a My Number terminal",
+    severity={"mynumber": "critical"},
+    clause_bp=("BP6(3)①",), clause_g=(),
+    evidence_ja="media.write イベント (パス、サイズ、SHA-256、利用者、媒体シリアル)",
+    evidence_en="media.write events (path, size, SHA-256, user, device serial)",
+    remediation_ja="持ち出された情報と媒体を特定して回収し、媒体制御の設定を確認してください。",
+    remediation_en="Identify and recover the data and the medium; check the terminal's media control.",
+    evaluate=evaluate, kinds=("media.write",),
+)
+
+FLAGS = [event("mynumber", "media.write", {"path": "/media/usb/住民票.csv", "size": 2048, "user": "tanaka"})]
+PASSES = [event("lgwan", "media.write", {"path": "/media/usb/a.txt", "size": 1})]  # not a mynumber terminal

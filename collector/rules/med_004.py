@@ -1,0 +1,45 @@
+"""MED-004: an approved device used outside its terminal, user or period (一時許可 expired)."""
+
+from collector.rules.base import Flag, Rule, device_label, event, parse_time
+
+# The agent's guard reports a registered device it refused (or, in audit mode, let through) because
+# its approval does not cover this use with decided_by "approval-expired:<id>", "approval-terminal:<id>"
+# or "approval-user:<id>" (UsbDevice has no other field for it). A device let in as
+# "temporary ID until TIME" (agent/usb/policy.py) after that time — the terminal's clock or policy lagging —
+# is a use outside the period too.
+# HOOK: with the approvals register (approved_devices, migration 0003 on main) the collector can also look
+# the device up itself: registered for another terminal or user, or its 一時許可 expired.
+_OUTSIDE = ("approval-expired:", "approval-terminal:", "approval-user:")
+
+
+def evaluate(s, params):
+    decided_by = str(s.payload.get("decided_by", ""))
+    until = None
+    if decided_by.startswith("temporary ") and " until " in decided_by:
+        until = parse_time(decided_by.rsplit(" until ", 1)[1])
+    if decided_by.startswith(_OUTSIDE) or (s.kind == "usb.allowed" and until is not None and s.at > until):
+        return Flag(f"{device_label(s.payload)} decided_by={decided_by}",
+                    {"device": s.payload, "decided_by": decided_by})
+    return None
+
+
+RULE = Rule(
+    id="MED-004",
+    title_ja="許可デバイスを許可範囲外 (端末・利用者・期間) で使用",
+    title_en="Approved device used outside its terminal, user or period",
+    severity={"lgwan": "medium", "internet": "medium"},
+    clause_bp=("BP6(4)",), clause_g=("4.4",),
+    evidence_ja="usb.blocked / usb.allowed イベント (許可の範囲外と判定されたもの)",
+    evidence_en="usb.blocked / usb.allowed events judged outside the approval",
+    remediation_ja="一時許可の期限・対象を確認し、必要なら許可を更新してください。",
+    remediation_en="Check the approval's period and scope; renew it if the use is legitimate.",
+    evaluate=evaluate, kinds=("usb.blocked", "usb.allowed"),
+)
+
+_DEV = {"vendor_id": "0781", "product_id": "5581", "serial": "4C53", "interface_classes": ["08:06:50"]}
+FLAGS = [event("lgwan", "usb.blocked", {**_DEV, "decided_by": "approval-expired:12"}),
+         event("internet", "usb.allowed", {**_DEV, "mode": "audit", "decided_by": "approval-user:12"})]
+FLAGS.append(event("lgwan", "usb.allowed", {**_DEV, "decided_by": "temporary 7 until 2026-11-01T00:00:00+00:00"}))
+PASSES = [event("lgwan", "usb.allowed", {**_DEV, "decided_by": "approval:12"}),
+          event("lgwan", "usb.allowed", {**_DEV, "decided_by": "temporary 7 until 2026-11-30T00:00:00+00:00"}),
+          event("lgwan", "usb.blocked", {**_DEV, "decided_by": "default"})]

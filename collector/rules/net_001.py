@@ -1,0 +1,31 @@
+"""NET-001: host firewall disabled."""
+
+from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+
+# Check "firewall" evidence: {"enabled": bool, "profiles": {...}}.
+
+
+def evaluate(s, params):
+    enabled = s.evidence.get("enabled")
+    if enabled is False:
+        return Flag("host firewall disabled", {"enabled": False, "profiles": s.evidence.get("profiles", {})})
+    if enabled is True:
+        return Clear("host firewall enabled", {"enabled": True})
+    return check_fallback(s, "firewall check failed")
+
+
+RULE = Rule(
+    id="NET-001",
+    title_ja="ホストファイアウォールが無効",
+    title_en="Host firewall disabled",
+    severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
+    clause_bp=("BP6(6)",), clause_g=("6.5 [?]",),
+    evidence_ja="check.result (firewall): 有効/無効、プロファイル",
+    evidence_en="check.result (firewall): enabled, profiles",
+    remediation_ja="ホストファイアウォールを有効にしてください (Windows Defender ファイアウォール / nftables)。",
+    remediation_en="Enable the host firewall (Windows Defender Firewall, nftables).",
+    evaluate=evaluate, kinds=("check.result",), check_id="firewall",
+)
+
+FLAGS = [check("internet", "firewall", "fail", {"enabled": False})]
+PASSES = [check("internet", "firewall", "pass", {"enabled": True}), check("internet", "firewall", "error")]

@@ -1,0 +1,42 @@
+"""NET-002: a マイナンバー系 terminal can reach a destination outside its segment (isolation probe succeeded)."""
+
+from collector.rules.base import Clear, Flag, Rule, check
+
+# Check "network_segment" evidence: {"probes": [{"target": "203.0.113.1:443", "segment": "internet",
+#   "result": "connected" | "refused" | "timeout" ...}], ...} (the network_segment check).
+
+
+def evaluate(s, params):
+    probes = [p for p in s.evidence.get("probes", []) if isinstance(p, dict)]
+    if not probes:
+        return None
+    reached = [p for p in probes if p.get("result") == "connected" or p.get("reachable") is True]
+    if reached:
+        return Flag("reachable: " + ", ".join(str(p.get("target")) for p in reached), {"reachable": reached})
+    return Clear(f"all {len(probes)} isolation probes failed as required", {"probes": len(probes)})
+
+
+RULE = Rule(
+    id="NET-002",
+    title_ja="マイナンバー利用事務系端末から他の領域へ通信できる",
+    title_en="My Number terminal can reach a destination outside its segment",
+    severity={"mynumber": "critical"},
+    clause_bp=("BP6(3)①",), clause_g=(),
+    evidence_ja="check.result (network_segment): 分離確認の宛先と到達可否",
+    evidence_en="check.result (network_segment): isolation probe targets and whether they answered",
+    remediation_ja="直ちにネットワーク構成 (経路・FW) を確認し、他領域への通信を遮断してください。",
+    remediation_en="Check routing and firewalls at once and cut every path to other segments.",
+    evaluate=evaluate, kinds=("check.result",), check_id="network_segment",
+)
+
+FLAGS = [check("mynumber", "network_segment", "fail",
+               {"probes": [{"target": "203.0.113.1:443", "segment": "internet", "reachable": True}]})]
+PASSES = [check("mynumber", "network_segment", "pass",
+                {"probes": [{"target": "203.0.113.1:443", "segment": "internet", "reachable": False}]}),
+          check("internet", "network_segment", "fail",
+                {"probes": [{"target": "198.51.100.1:443", "reachable": True}]})]
+# As the network_segment check reports its probes.
+FLAGS.append(check("mynumber", "network_segment", "fail", {"probes": [{"target": "10.20.0.1:443",
+                                                                       "result": "connected"}]}))
+PASSES.append(check("mynumber", "network_segment", "pass", {"probes": [{"target": "10.20.0.1:443",
+                                                                        "result": "timeout"}]}))

@@ -1,0 +1,34 @@
+"""PAT-002: package lists / update source not refreshed within policy (default 7 days)."""
+
+from collector.rules.base import Clear, Flag, Param, Rule, check, days_since
+
+# Check "patch" evidence: "lists_refreshed" (ISO time of the last successful apt update / dnf makecache / WUA scan).
+
+
+def evaluate(s, params):
+    when = s.evidence.get("lists_refreshed", s.evidence.get("last_refresh"))
+    age = days_since(when, s.at)
+    if age is None:
+        return None
+    if age > params["days"]:
+        return Flag(f"update source last refreshed {age:.0f} days ago", {"lists_refreshed": when})
+    return Clear(f"update source refreshed {age:.1f} days ago", {"lists_refreshed": when})
+
+
+RULE = Rule(
+    id="PAT-002",
+    title_ja="更新情報 (パッケージ一覧) が期限内に取得されていない",
+    title_en="Package lists / update source not refreshed within policy",
+    severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
+    clause_bp=("BP6(6)",), clause_g=(),
+    evidence_ja="check.result (patch): 最後に更新情報を取得した日時",
+    evidence_en="check.result (patch): time of the last update-source refresh",
+    remediation_ja="更新配信サーバ (WSUS / apt ミラー) への接続と更新タイマーを確認してください。",
+    remediation_en="Check the connection to the update source (WSUS, apt mirror) and the update timer.",
+    evaluate=evaluate, kinds=("check.result",), check_id="patch", recheck=True,
+    params={"days": Param(7, "days since the last refresh of the update source", 1, 90)},
+)
+
+FLAGS = [check("internet", "patch", "pass", {"pending_security": 0, "last_refresh": "2026-10-01T00:00:00Z"})]
+PASSES = [check("internet", "patch", "pass", {"pending_security": 0, "last_refresh": "2026-11-01T00:00:00Z"})]
+FLAGS.append(check("lgwan", "patch", "fail", {"lists_refreshed": "2026-10-01T03:00:00+00:00"}))
