@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -154,6 +157,23 @@ def _record_gaps(
                   occurred_at=received_at) for r in rows]
 
 
+# SQLite has one writer at a time. Threads of one collector that all wait in SQLite's busy handler wake in
+# no order, so a batch can starve (the long latency tail bench/ingest measured, and in the end "database is
+# locked"); a process-wide lock per engine makes them queue in order instead. PostgreSQL needs none.
+_sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_writers_guard = threading.Lock()
+
+
+def _writer_turn(engine: Engine) -> AbstractContextManager[Any]:
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _writers_guard:
+        lock = _sqlite_writers.get(engine)
+        if lock is None:
+            lock = _sqlite_writers[engine] = threading.Lock()
+    return lock
+
+
 def store_batch(
     engine: Engine, agent_id: str, batch: Sequence[Event], received_at: datetime | None = None
 ) -> IngestResult:
@@ -166,7 +186,7 @@ def store_batch(
     if received_at.utcoffset() is None:
         raise ValueError("received_at must be a tz-aware datetime")
     params = _driver_params(engine.dialect.name, agent_id, batch, received_at)
-    with engine.begin() as conn:
+    with _writer_turn(engine), engine.begin() as conn:
         # The row lock serialises batches of one agent across collectors on PostgreSQL, so gap
         # detection and last_seq see every earlier batch; on SQLite BEGIN IMMEDIATE already does.
         agent = conn.execute(
