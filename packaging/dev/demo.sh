@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job on one machine: a collector (SQLite) and an enrolled agent, then the agent and its events.
+# The main job on one machine: a collector (SQLite) and an enrolled agent, then its events and violations.
 # Everything lives in ./demo/ (removed and rebuilt on each run).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -45,10 +45,16 @@ echo "== 3. この端末を登録 (マイナンバー利用事務系 / 情報政
 mamori-agent --state-dir "$agent_state" enroll --collector "127.0.0.1:$eport" --token "$token" \
   --ca-cert "$MAMORI_DATA_DIR/ca.crt"
 
-echo "== 4. agent を起動し、イベントを送信"
+echo "== 4. agent を起動 (端末の点検結果とイベントを送信)"
 mamori-agent --state-dir "$agent_state" run >"$demo/agent.log" 2>&1 &
 agent_pid=$!
-sleep 4
+# Wait until the posture checks of this machine have reached the collector (at most a minute).
+for _ in $(seq 60); do
+  n=$(mamori-collector events list --kind check.result --json | python -c 'import json,sys; print(len(json.load(sys.stdin)))')
+  [ "$n" -ge 11 ] && break
+  sleep 1
+done
+echo "   (このデモは agent をシェルから停止するため、サービス管理外の停止として OPS-004 が記録されます)"
 kill -TERM "$agent_pid"
 wait "$agent_pid" || true
 agent_pid=""
@@ -58,6 +64,12 @@ echo "== 5. 端末一覧"
 mamori-collector agents list
 echo
 echo "== 6. イベント一覧"
-mamori-collector events list
+mamori-collector events list --limit 20
+echo
+echo "== 7. 違反一覧 (この端末の実際の点検結果から)"
+mamori-collector violations list
+echo
+echo "== 8. 概況"
+mamori-collector summary
 echo
 echo "(logs: $demo/collector.log, $demo/agent.log; data: $demo)"
