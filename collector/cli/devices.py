@@ -19,7 +19,7 @@ MAX_FILE = 4 * 1024 * 1024
 
 
 def cmd_import(args: argparse.Namespace, datadir: DataDir) -> int:
-    from collector.store import devices
+    from collector.store import audit, devices
 
     path = Path(args.file)
     try:
@@ -40,9 +40,14 @@ def cmd_import(args: argparse.Namespace, datadir: DataDir) -> int:
                          "again.").format(count=len(exc.errors), file=path)) from None
     if not rules:
         raise CliError(_("{file} contains no rules; nothing was imported").format(file=path))
-    count = devices.import_rules(
-        engine(datadir), [(r.line, r.text) for r in rules], source=path.name, segment=args.segment,
-        department=args.department, replace=args.replace, by=actor(args), at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    with engine(datadir).begin() as conn:  # the register change and its audit entry commit together
+        count = devices.import_rules(
+            conn, [(r.line, r.text) for r in rules], source=path.name, segment=args.segment,
+            department=args.department, replace=args.replace, by=actor(args), at=now)
+        audit.record(conn, at=now, actor=actor(args), action="devices.import", target=f"file:{path.name}",
+                     details={"rules": count, "segment": args.segment, "department": args.department,
+                              "replace": args.replace})
     if args.json:
         print_json({"imported": count, "source": path.name, "segment": args.segment,
                     "department": args.department, "replaced": args.replace})
@@ -64,7 +69,7 @@ def _parse_until(value: str) -> datetime:
 
 
 def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
-    from collector.store import devices
+    from collector.store import audit, devices
 
     serial = args.serial.strip()
     if not serial or len(serial) > 256:
@@ -77,8 +82,12 @@ def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
         raise CliError(_("--until {value} is in the past").format(value=local(until)))
     db = engine(datadir)
     agent_id = find_agent(db, args.agent).id if args.agent else None
-    perm_id = devices.add_temporary(db, serial=serial, agent_id=agent_id, department=args.department,
-                                    until=until, reason=args.reason.strip()[:1000], by=actor(args), at=now)
+    with db.begin() as conn:
+        perm_id = devices.add_temporary(conn, serial=serial, agent_id=agent_id, department=args.department,
+                                        until=until, reason=args.reason.strip()[:1000], by=actor(args), at=now)
+        audit.record(conn, at=now, actor=actor(args), action="devices.approve", target=f"permission:{perm_id}",
+                     details={"serial": serial, "agent_id": agent_id, "department": args.department,
+                              "until": iso(until), "reason": args.reason.strip()[:1000]})
     if args.json:
         print_json({"id": perm_id, "serial": serial, "agent_id": agent_id, "department": args.department,
                     "until": iso(until)})
@@ -91,12 +100,15 @@ def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
-    from collector.store import devices, queries
+    from collector.store import audit, devices, queries
 
     db = engine(datadir)
+    now = datetime.now(UTC)
     if args.rule is not None:
-        if not devices.delete_rule(db, args.rule):
-            raise CliError(_("no register rule {id}; see `mamori-collector devices list`").format(id=args.rule))
+        with db.begin() as conn:
+            if not devices.delete_rule(conn, args.rule):
+                raise CliError(_("no register rule {id}; see `mamori-collector devices list`").format(id=args.rule))
+            audit.record(conn, at=now, actor=actor(args), action="devices.revoke", target=f"rule:{args.rule}")
         print(_("Removed rule {id} from the approved-device register.").format(id=args.rule))
         return 0
     if not args.id:
@@ -108,8 +120,11 @@ def cmd_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
             id=args.id)) from None
     if perm is None:
         raise CliError(_("no temporary permission {id}; see `mamori-collector devices list`").format(id=args.id))
-    if not devices.revoke_temporary(db, perm.id, by=actor(args), at=datetime.now(UTC)):
-        raise CliError(_("temporary permission {id} is already revoked").format(id=perm.id))
+    with db.begin() as conn:
+        if not devices.revoke_temporary(conn, perm.id, by=actor(args), at=now):
+            raise CliError(_("temporary permission {id} is already revoked").format(id=perm.id))
+        audit.record(conn, at=now, actor=actor(args), action="devices.revoke", target=f"permission:{perm.id}",
+                     details={"serial": perm.serial})
     print(_("Revoked temporary permission {id} (serial {serial}).").format(id=perm.id, serial=perm.serial))
     return 0
 

@@ -143,3 +143,24 @@ def test_list_in_japanese(datadir, capsys):
     assert main(["--data-dir", str(datadir), "devices", "list"]) == 0
     out = capsys.readouterr().out
     assert "許可デバイス台帳" in out and "一時許可" in out and "allow id 1d6b:0002" in out
+
+
+def test_every_device_register_change_is_in_the_audit_log(datadir, capsys):
+    agent_id = _agent(datadir)
+    assert _run(datadir, "devices", "import", str(GOOD), "--by", "suzuki", capsys=capsys)[0] == 0
+    until = (NOW + timedelta(hours=2)).isoformat()
+    code, out, _ = _run(datadir, "devices", "approve", "--serial", "SN-42", "--agent", agent_id, "--until", until,
+                        "--reason", "住民票の受け渡し", "--by", "tanaka", "--json", capsys=capsys)
+    perm_id = json.loads(out)["id"]
+    assert _run(datadir, "devices", "revoke", perm_id, "--by", "sato", capsys=capsys)[0] == 0
+    assert _run(datadir, "devices", "revoke", "--rule", "1", "--by", "sato", capsys=capsys)[0] == 0
+    code, out, _ = _run(datadir, "audit-log", "list", "--json", capsys=capsys)
+    entries = [(e["action"], e["actor"], e["target"]) for e in json.loads(out)]
+    assert entries[:4] == [("devices.revoke", "sato", "rule:1"),
+                           ("devices.revoke", "sato", f"permission:{perm_id}"),
+                           ("devices.approve", "tanaka", f"permission:{perm_id}"),
+                           ("devices.import", "suzuki", "file:good.rules")]
+    # A refused change records nothing.
+    assert _run(datadir, "devices", "revoke", perm_id, "--by", "sato", capsys=capsys)[0] == 2
+    code, out, _ = _run(datadir, "audit-log", "list", "--json", capsys=capsys)
+    assert len(json.loads(out)) == len(entries)
