@@ -64,6 +64,10 @@ def _linux(ctx: Context) -> Result:
             evidence["sshd"]["contexts"].append({"context": label, "options": opts, "method_lists": lists})
             if weak:
                 remote_weak.append(f"{label}: " + ", ".join("+".join(w["methods"]) for w in weak))
+    # What the collector's AUT-002 reads: is remote logon possible, and only with two factors?
+    evidence["remote_logon_enabled"] = cfg is not None
+    evidence["remote_mfa"] = cfg is not None and not remote_weak
+    evidence["remote"] = ["sshd"] if cfg is not None else []
     problems = [f"{s}: {p}" for s, r in logon.items() for p in r.problems if "not installed" in p or "loop" in p]
     if problems:
         evidence["warnings"] = problems[:20]
@@ -154,6 +158,8 @@ def _windows(ctx: Context) -> Result:
         return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
     state = windows.logon_mfa(ctx.windows)
     evidence = state.evidence()
+    rdp = bool(state.facts.get("rdp_enabled"))
+    evidence.update(remote_logon_enabled=rdp, remote_mfa=rdp and bool(state.enforced), remote=["rdp"] if rdp else [])
     required = bool(ctx.settings.get("mfa_required", True))
     if state.facts.get("rdp_enabled") and not state.enforced:
         return Result(FAIL, t(f"Remote Desktop is enabled without a second factor: {state.reason_en}",

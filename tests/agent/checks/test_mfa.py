@@ -185,6 +185,7 @@ def test_sshd_publickey_plus_otp_passes_and_match_block_weakens(pam_root):
                     "AuthenticationMethods publickey,keyboard-interactive\n")
     res = check(pam_root)
     assert res.status == "pass", res.summary
+    assert (res.evidence["remote_logon_enabled"], res.evidence["remote_mfa"]) == (True, True)  # AUT-002 reads these
     lists = res.evidence["sshd"]["contexts"][0]["method_lists"]
     assert lists == [{"methods": ["publickey", "keyboard-interactive"], "factors": ["knowledge", "possession"]}]
     with (pam_root / "etc/ssh/sshd_config").open("a") as fh:
@@ -192,6 +193,7 @@ def test_sshd_publickey_plus_otp_passes_and_match_block_weakens(pam_root):
     res = check(pam_root)
     assert res.status == "fail"
     assert "Match User backup" in res.summary
+    assert (res.evidence["remote_logon_enabled"], res.evidence["remote_mfa"]) == (True, False)
 
 
 # --- Windows (recorded registry exports) ----------------------------------------------------------
@@ -223,8 +225,10 @@ def test_remote_desktop_without_mfa_fails_even_where_mfa_is_only_recommended():
     ctx.windows = win("credential_providers_stock.reg", "rdp_enabled.reg")
     res = base.execute(mfa, ctx)
     assert res.status == "fail" and "Remote Desktop" in res.summary
+    assert (res.evidence["remote_logon_enabled"], res.evidence["remote_mfa"]) == (True, False)
     ctx.windows = win("credential_providers_duo.reg", "rdp_enabled.reg")
-    assert base.execute(mfa, ctx).status == "pass"
+    res = base.execute(mfa, ctx)
+    assert res.status == "pass" and res.evidence["remote_mfa"] is True
 
 
 def test_sshd_password_method_cannot_bypass_a_pam_second_factor(pam_root):
