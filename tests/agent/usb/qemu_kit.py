@@ -39,6 +39,8 @@ mount -t tmpfs tmp /host/tmp
 mount -t tmpfs run /host/run
 mount -t tmpfs media /host/media
 WT=$(sed -n 's/.*mamori.wt=\([^ ]*\).*/\1/p' /proc/cmdline)
+# The checkout may live under /tmp (CI clones there), which is a fresh tmpfs in the guest: make the mount point.
+mkdir -p /host$WT 2>/dev/null
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose repo /host$WT || poweroff -f
 echo "mamori-guest: ready"
 chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp PYTHONDONTWRITEBYTECODE=1 \
