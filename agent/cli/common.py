@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from agent.config import StateDir
 from agent.identity import Identity, NotEnrolled, load_identity
+from mamori.cliutil import CliError  # noqa: F401 (re-exported for the command modules)
 from mamori.i18n import _
-
-
-class CliError(Exception):
-    """Shown to staff as one line with what to do next; exit status 2."""
 
 
 def identity(state: StateDir) -> Identity:

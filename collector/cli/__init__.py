@@ -23,30 +23,20 @@ from collector.cli import (
     tokens,
     violations,
 )
-from collector.cli.common import CliError
 from collector.config import resolve_data_dir
 from mamori import i18n
+from mamori.cliutil import build_parser as build_parser_for
+from mamori.cliutil import run_command
 from mamori.i18n import _
 from mamori.logsetup import stderr_handler
-from mamori.tomlconf import ConfigError
 
 COMMANDS = [init, tokens, serve, agents, events, devices, violations, exceptions, summary, policy, audit_log,
             report]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # Options valid before or after the subcommand; SUPPRESS keeps a subparser from resetting a value
-    # given before it to None.
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", default=argparse.SUPPRESS,
-                        help=_("collector data folder (default: $MAMORI_DATA_DIR)"))
-    common.add_argument("--lang", choices=["ja", "en"], default=argparse.SUPPRESS, help=_("language of messages"))
-    parser = argparse.ArgumentParser(prog="mamori-collector", parents=[common],
-                                     description=_("Mamori collector: agents, events and enrollment"))
-    sub = parser.add_subparsers(dest="command", required=True)
-    for module in COMMANDS:
-        module.register(sub, common)
-    return parser
+    return build_parser_for("mamori-collector", _("Mamori collector: agents, events and enrollment"), "--data-dir",
+                            _("collector data folder (default: $MAMORI_DATA_DIR)"), COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,12 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
                         handlers=[stderr_handler()])  # under systemd: the journal, with priorities
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    try:
-        datadir = resolve_data_dir(args.data_dir)
-        return args.func(args, datadir)
-    except (CliError, ConfigError) as exc:
-        print(_("error: {message}").format(message=exc), file=sys.stderr)
-        return 2
+    return run_command(lambda: args.func(args, resolve_data_dir(args.data_dir)))
 
 
 if __name__ == "__main__":

@@ -10,12 +10,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from collector.config import DataDir
+from mamori.cliutil import CliError  # noqa: F401 (re-exported for the command modules)
 from mamori.durations import parse_duration
 from mamori.i18n import _
-
-
-class CliError(Exception):
-    """An error shown to staff as one line, with what to do next; exit status 2."""
 
 
 def actor(args: argparse.Namespace) -> str:
