@@ -50,13 +50,40 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str 
 
 
 @dataclass
-class Collector:
-    data_dir: Path
+class _Process:
+    """One long-running process of ours: started with a numbered log beside its folder, stopped by signal."""
+
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    log_path: Path | None = field(default=None, init=False)
+    starts: int = field(default=0, init=False)
+
+    def _spawn(self, folder: Path, argv: list[str]) -> None:
+        self.starts += 1
+        self.log_path = folder.parent / f"{folder.name}-{self.starts}.log"
+        with self.log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", *argv], stdout=log, stderr=subprocess.STDOUT,
+                                         env=_env())
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        self.proc = None
+        return code
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+@dataclass
+class Collector(_Process):
+    data_dir: Path = Path()
     port: int = field(default_factory=free_port)
     enroll_port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
-    starts: int = 0
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_cli("collector.cli", "--data-dir", str(self.data_dir), *args, check=check)
@@ -76,33 +103,14 @@ class Collector:
         return json.loads(out.stdout)["token"]
 
     def start(self) -> Collector:
-        self.starts += 1
-        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-{self.starts}.log"
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "collector.cli", "--data-dir", str(self.data_dir), "serve",
-             "--listen", f"127.0.0.1:{self.port}", "--enroll-listen", f"127.0.0.1:{self.enroll_port}"],
-            stdout=log, stderr=subprocess.STDOUT, env=_env(),
-        )
+        self._spawn(self.data_dir, ["collector.cli", "--data-dir", str(self.data_dir), "serve",
+                                    "--listen", f"127.0.0.1:{self.port}",
+                                    "--enroll-listen", f"127.0.0.1:{self.enroll_port}"])
         wait_for(lambda: b"serving telemetry" in self.log_path.read_bytes() or self.proc.poll() is not None,
                  what="collector start")
         if self.proc.poll() is not None:
             raise AssertionError(f"collector exited:\n{self.log_path.read_text()}")
         return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
-        if self.proc is None:
-            return None
-        self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=timeout)
-        self.proc = None
-        return code
-
-    def kill9(self) -> None:
-        self.stop(signal.SIGKILL)
 
     def events(self, *args: str) -> list[dict[str, Any]]:
         return json.loads(self.cli("events", "list", "--limit", "1000000", "--json", *args).stdout)
@@ -112,12 +120,8 @@ class Collector:
 
 
 @dataclass
-class Agent:
-    state_dir: Path
-    proc: subprocess.Popen[bytes] | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-    log_path: Path | None = None
-    starts: int = 0
+class Agent(_Process):
+    state_dir: Path = Path()
     agent_id: str = ""
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -141,28 +145,8 @@ class Agent:
         return path
 
     def start(self) -> Agent:
-        self.starts += 1
-        self.log_path = self.state_dir.parent / f"{self.state_dir.name}-{self.starts}.log"
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "--state-dir", str(self.state_dir), "run"],
-            stdout=log, stderr=subprocess.STDOUT, env=_env(),
-        )
+        self._spawn(self.state_dir, ["agent.cli", "--state-dir", str(self.state_dir), "run"])
         return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
-        if self.proc is None:
-            return None
-        self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=timeout)
-        self.proc = None
-        return code
-
-    def kill9(self) -> None:
-        self.stop(signal.SIGKILL)
 
     def emit(self, count: int, kind: str = "check.result") -> None:
         """Record events in this agent's spool from another process, as `mamori-agent` tools do."""
