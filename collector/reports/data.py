@@ -12,7 +12,7 @@ from collector.reports.labels import SEGMENT, SEVERITY, STATUS, t
 from collector.reports.period import JST, Period, show_date
 from collector.rules import RULES
 from collector.store import exceptions as xstore
-from collector.store.models import agents, violations
+from collector.store.models import agents, events, temporary_permissions, violations
 from mamori.events import SEVERITIES
 
 SCHEMA = 1
@@ -121,10 +121,47 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
         "weekly": weekly,
         "violations": detail,
         "exceptions": [_exception(e, lang, host_of.get(e.agent_id or "")) for e in exc_rows],
-        # HOOK: the approved-device register (device approvals) lives on the USB branch; once merged,
-        # list here the approvals whose devices were used in the period (usb.allowed decided_by approval:<id>).
-        "device_approvals": {"available": False, "items": []},
+        "device_approvals": {"available": True, "items": _approvals_used(conn, period, all_ids, host_of, lang)},
     }
+
+
+def _approvals_used(conn: Connection, period: Period, agent_ids: set[str], host_of: dict[str, str],
+                    lang: str) -> list[dict[str, Any]]:
+    """Approved devices used in the period: per approval (register rule or 一時許可) and terminal, how often.
+
+    The agent names what allowed a device in usb.allowed's decided_by: "rule N: <rule text>" for the register,
+    "temporary <id> until <time>" for a 一時許可; "mode:audit" is no approval and is left out.
+    """
+    rows = conn.execute(select(events.c.agent_id, events.c.occurred_at, events.c.payload).where(
+        events.c.kind == "usb.allowed", events.c.occurred_at >= period.start, events.c.occurred_at < period.end,
+    ).order_by(events.c.occurred_at)).all()
+    used: dict[tuple[str, str], dict[str, Any]] = {}
+    for agent_id, at, payload in rows:
+        decided = str((payload or {}).get("decided_by", ""))
+        if agent_id not in agent_ids or not decided.startswith(("rule", "temporary ")):
+            continue
+        approval = decided.split(" until ")[0] if decided.startswith("temporary ") else decided
+        item = used.get((approval, agent_id))
+        if item is None:
+            item = used[(approval, agent_id)] = {
+                "approval": approval, "agent_id": agent_id, "terminal": host_of.get(agent_id, ""),
+                "serial": payload.get("serial", ""),
+                "device": " ".join(x for x in (f"{payload.get('vendor_id', '')}:{payload.get('product_id', '')}",
+                                               payload.get("product_name", "")) if x.strip(":")),
+                "uses": 0, "first": at, "last": at, "reason": "", "approved_by": ""}
+        item["uses"] += 1
+        item["last"] = at
+    temps = {r.id: r for r in conn.execute(select(temporary_permissions)).all()}
+    items = []
+    for item in used.values():
+        temp = temps.get(item["approval"].removeprefix("temporary ")) if item["approval"].startswith("temp") else None
+        if temp is not None:
+            item["reason"], item["approved_by"] = temp.reason, temp.created_by
+        first, last = item.pop("first"), item.pop("last")
+        items.append({**item, "first": first.astimezone(UTC).isoformat(), "last": last.astimezone(UTC).isoformat(),
+                      "first_label": show_date(first, lang, with_time=True),
+                      "last_label": show_date(last, lang, with_time=True)})
+    return items
 
 
 def _clause_sort(clause: str) -> tuple:

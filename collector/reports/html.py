@@ -116,8 +116,7 @@ def render(data: dict[str, Any]) -> str:
         + _bar_chart(t("compliance_by_segment", lang),
                      [(r["segment_name"], r["compliance_rate"]) for r in data["by_segment"]]) + "</div>",
     ]
-    approvals = ("" if data["device_approvals"]["available"] else
-                 f'<h2>{escape(t("approvals", lang))}</h2><p class="note">{escape(t("approvals_missing", lang))}</p>')
+    approvals = _table(by["approvals"])
     return "".join([
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{escape(data["title"])}</title>',
         f"<style>{CSS}</style></head><body>",

@@ -50,5 +50,11 @@ def tables(data: dict[str, Any]) -> list[Table]:
               [[e["id"], e["rule_id"], e["department"] or e["hostname"] or e["agent_id"], e["from_label"],
                 e["until_label"], e["reason"], e["approved_by"]] for e in data["exceptions"]],
               [6, 10, 24, 18, 18, 40, 14]),
+        Table("approvals", t("approvals", lang),
+              [t(k, lang) for k in ("approval", "terminal", "serial", "device", "uses", "first_use", "last_use",
+                                    "reason", "approved_by")],
+              [[a["approval"], a["terminal"], a["serial"], a["device"], a["uses"], a["first_label"],
+                a["last_label"], a["reason"], a["approved_by"]] for a in data["device_approvals"]["items"]],
+              [30, 16, 18, 24, 6, 20, 20, 30, 14]),
     ]
     return out

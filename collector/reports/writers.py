@@ -67,8 +67,6 @@ def write_xlsx(data: dict[str, Any], out: Path) -> None:
              [t("compliance", lang), _rate_cell(data["total"]["compliance_rate"])],
              [t("violations", lang), data["total"]["violations"]],
              [t("unresolved", lang), data["total"]["unresolved"]], [], [t("legend", lang)]]
-    if not data["device_approvals"]["available"]:
-        lines.append([t("approvals", lang), t("approvals_missing", lang)])
     for line in lines:
         cover.append(line)
     for table in tables(data):

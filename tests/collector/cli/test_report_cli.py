@@ -112,7 +112,7 @@ def test_json_report_matches_the_store(store, tmp_path):
     assert [e["rule_id"] for e in data["exceptions"]] == ["SW-001"]
     assert data["period"]["label"] == "令和8年11月1日 – 令和8年11月30日"
     assert sum(w["critical"] + w["medium"] for w in data["weekly"]) == 2
-    assert data["device_approvals"] == {"available": False, "items": []}
+    assert data["device_approvals"] == {"available": True, "items": []}  # no approved device was used
     only = json.loads(_report(store, tmp_path, "json", "--department", "税務課").read_text(encoding="utf-8"))
     assert [r["department"] for r in only["by_department"]] == ["税務課"] and only["total"]["targets"] == 2
     en = json.loads(_report(store, tmp_path, "json", lang="en").read_text(encoding="utf-8"))
@@ -124,7 +124,8 @@ def test_xlsx_report(store, tmp_path):
 
     data = json.loads(_report(store, tmp_path, "json").read_text(encoding="utf-8"))
     wb = load_workbook(_report(store, tmp_path, "xlsx"))
-    assert wb.sheetnames == ["概要", "所属別集計", "条項別集計", "系別集計", "違反明細", "例外措置"]
+    assert wb.sheetnames == ["概要", "所属別集計", "条項別集計", "系別集計", "違反明細", "例外措置",
+                             "使用された許可デバイス"]
     summary, detail = wb["所属別集計"], wb["違反明細"]
     for ws in (summary, detail):
         assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
@@ -201,3 +202,36 @@ def test_report_errors(cli, tmp_path):
     assert code == 2 and "FY2026" in err
     code, _, err = cli.run("report", "--period", "2026-11", "--format", "json", "--out", "/nonexistent/x.json")
     assert code == 2 and not (tmp_path / "x").exists()
+
+
+def test_device_approvals_used_in_the_period(cli, tmp_path):
+    pc = cli.agent("lgwan", "市民課", "住民-09")
+    other = cli.agent("lgwan", "税務課", "税務-09")
+    code, out, err = cli.run("devices", "approve", "--serial", "SN-7", "--agent", pc, "--until", "2027-01-31T17:00",
+                             "--reason", "住民票の受け渡し", "--by", "課長", "--json")
+    assert code == 0, err
+    perm = json.loads(out)["id"]
+    stick = {"vendor_id": "0781", "product_id": "5567", "product_name": "Cruzer", "serial": "SN-7"}
+    for day in (5, 6):
+        cli.send(pc, "usb.allowed", {**stick, "decided_by": f"temporary {perm} until 2027-01-31T08:00:00+00:00"},
+                 at=NOV.replace(day=day))
+    cli.send(other, "usb.allowed", {**stick, "serial": "REG-1", "decided_by": "rule 3: allow id 0781:5567"},
+             at=NOV.replace(day=7))
+    cli.send(other, "usb.allowed", {**stick, "decided_by": "mode:audit"}, at=NOV.replace(day=8))  # no approval
+    cli.send(pc, "usb.allowed", {**stick, "decided_by": f"temporary {perm} until x"},
+             at=datetime(2026, 12, 2, tzinfo=UTC))  # outside the period
+    data = json.loads(_report(cli, tmp_path, "json").read_text(encoding="utf-8"))
+    got = {(a["approval"], a["terminal"]): a for a in data["device_approvals"]["items"]}
+    assert set(got) == {(f"temporary {perm}", "住民-09"), ("rule 3: allow id 0781:5567", "税務-09")}
+    temp = got[(f"temporary {perm}", "住民-09")]
+    assert (temp["uses"], temp["serial"], temp["reason"], temp["approved_by"]) == (
+        2, "SN-7", "住民票の受け渡し", "課長")
+    assert temp["first_label"].startswith("令和8年11月5日") and temp["device"] == "0781:5567 Cruzer"
+    assert got[("rule 3: allow id 0781:5567", "税務-09")]["uses"] == 1
+    only = json.loads(_report(cli, tmp_path, "json", "--department", "税務課").read_text(encoding="utf-8"))
+    assert [a["terminal"] for a in only["device_approvals"]["items"]] == ["税務-09"]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(_report(cli, tmp_path, "xlsx"))
+    sheet = wb["使用された許可デバイス"]
+    assert sheet.max_row == 3 and sheet["E2"].value + sheet["E3"].value == 3
