@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import re
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,7 @@ from collector.rules.params import check_rules_section
 from collector.store import devices, queries
 from collector.store.db import read_only
 from collector.store.models import approved_devices, policies, temporary_permissions
-from mamori import policy
-from mamori.tomlconf import ConfigError, _key_line, _section_line
+from mamori import policy, tomlconf
 
 log = logging.getLogger("mamori.collector.policies")
 
@@ -71,35 +68,19 @@ def with_rule_defaults(document: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _problem(path: Path, text: str, dotted: str, reason: str) -> ConfigError:
-    line = _key_line(text, dotted) or _section_line(text, dotted)
-    where = f"{path}:{line}" if line else str(path)
-    return ConfigError(f"{where}: {dotted}: {reason}")
-
-
 def load_file(path: Path) -> dict[str, Any]:
     """Read and fully check a policy file; ConfigError names the file, line and reason. Nothing is stored."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        raise ConfigError(f"{path}:{found.group(1) if found else '?'}: TOML syntax error: {exc}") from None
+    text, document = tomlconf.read(path)
     document.setdefault("schema", policy.SCHEMA_VERSION)
     try:
         document = policy.validate(document)
     except policy.PolicyError as exc:
         dotted, _, reason = str(exc).partition(": ")
-        raise _problem(path, text, dotted, reason) from None
+        raise tomlconf.problem(path, text, dotted, reason) from None
     problems = check_rules_section(document.get("rules", {}))
     if problems:
         dotted, reason = problems[0]
-        raise _problem(path, text, dotted, reason)
+        raise tomlconf.problem(path, text, dotted, reason)
     return document
 
 

@@ -66,8 +66,8 @@ def _section_line(text: str, section: str) -> int | None:
     return None
 
 
-def load(path: Path, schema: list[Key]) -> dict[str, Any]:
-    """Read and validate path against schema; return {dotted key: value} with defaults filled in."""
+def read(path: Path) -> tuple[str, dict[str, Any]]:
+    """(text, parsed TOML) of a file; ConfigError with file and line when it cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -75,20 +75,30 @@ def load(path: Path, schema: list[Key]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     try:
-        raw = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # Python 3.11's TOMLDecodeError has no lineno attribute; the position is only in its text.
         found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         where = f"{path}:{found.group(1)}" if found else str(path)
         raise ConfigError(f"{where}: TOML syntax error: {exc}") from None
+
+
+def problem(path: Path, text: str, dotted: str, reason: str) -> ConfigError:
+    """An error naming the line where a dotted key (or section) is set, when it can be found."""
+    line = _key_line(text, dotted) or _section_line(text, dotted)
+    where = f"{path}:{line}" if line else str(path)
+    return ConfigError(f"{where}: key '{dotted}': {reason}")
+
+
+def load(path: Path, schema: list[Key]) -> dict[str, Any]:
+    """Read and validate path against schema; return {dotted key: value} with defaults filled in."""
+    text, raw = read(path)
     by_name = {k.name: k for k in schema}
     values = {k.name: k.default for k in schema}
     sections = {k.name.rpartition(".")[0] for k in schema}
 
     def fail(dotted: str, reason: str) -> ConfigError:
-        line = _key_line(text, dotted)
-        where = f"{path}:{line}" if line else str(path)
-        return ConfigError(f"{where}: key '{dotted}': {reason}")
+        return problem(path, text, dotted, reason)
 
     for section, table in raw.items():
         if section not in sections or not isinstance(table, dict):
@@ -106,9 +116,9 @@ def load(path: Path, schema: list[Key]) -> dict[str, Any]:
             if not isinstance(value, key.type) or (key.type is int and isinstance(value, bool)):
                 raise fail(dotted, f"expected {key.type.__name__}, got {type(value).__name__} {value!r}")
             if key.check is not None:
-                problem = key.check(value)
-                if problem:
-                    raise fail(dotted, f"{problem} (got {value!r})")
+                complaint = key.check(value)
+                if complaint:
+                    raise fail(dotted, f"{complaint} (got {value!r})")
             values[dotted] = value
     return values
 
