@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mamori import policy as policy_doc
-from mamori.usbrules import Device, Rule, RuleError, RuleErrors, first_match, parse_rule
+from mamori.usbrules import Device, Rule, RuleError, RuleErrors, first_match, parse_rule, temporary_basis
 
 # Interface classes that carry removable storage: mass storage (SD readers and optical drives too)
 # and still image (PTP/MTP, the WPD devices of Windows). Everything else - HID, smart card, hub, audio,
@@ -120,7 +120,7 @@ def _storage_verdict(device: Device, pol: UsbPolicy, mode: str, now: datetime) -
     granted = READ_ONLY if mode == "read_only" else ALLOW
     for temp in pol.temporary:
         if temp.covers(device, now):
-            return granted, f"temporary {temp.id} until {temp.until.isoformat()}"
+            return granted, temporary_basis(temp.id, temp.until)
     if mode == "block":
         return BLOCK, "mode:block"
     rule = first_match(pol.rules, device)

@@ -14,6 +14,7 @@ from collector.rules import RULES
 from collector.store import exceptions as xstore
 from collector.store.models import agents, events, temporary_permissions, violations
 from mamori.events import SEVERITIES
+from mamori.usbrules import parse_basis
 
 SCHEMA = 1
 
@@ -137,10 +138,10 @@ def _approvals_used(conn: Connection, period: Period, agent_ids: set[str], host_
     ).order_by(events.c.occurred_at)).all()
     used: dict[tuple[str, str], dict[str, Any]] = {}
     for agent_id, at, payload in rows:
-        decided = str((payload or {}).get("decided_by", ""))
-        if agent_id not in agent_ids or not decided.startswith(("rule", "temporary ")):
+        basis = parse_basis((payload or {}).get("decided_by", ""))
+        if agent_id not in agent_ids or basis.kind not in ("rule", "temporary"):
             continue
-        approval = decided.split(" until ")[0] if decided.startswith("temporary ") else decided
+        approval = f"temporary {basis.ref}" if basis.kind == "temporary" else basis.ref
         item = used.get((approval, agent_id))
         if item is None:
             item = used[(approval, agent_id)] = {
@@ -148,13 +149,14 @@ def _approvals_used(conn: Connection, period: Period, agent_ids: set[str], host_
                 "serial": payload.get("serial", ""),
                 "device": " ".join(x for x in (f"{payload.get('vendor_id', '')}:{payload.get('product_id', '')}",
                                                payload.get("product_name", "")) if x.strip(":")),
-                "uses": 0, "first": at, "last": at, "reason": "", "approved_by": ""}
+                "uses": 0, "first": at, "last": at, "reason": "", "approved_by": "",
+                "permission_id": basis.ref if basis.kind == "temporary" else None}
         item["uses"] += 1
         item["last"] = at
     temps = {r.id: r for r in conn.execute(select(temporary_permissions)).all()}
     items = []
     for item in used.values():
-        temp = temps.get(item["approval"].removeprefix("temporary ")) if item["approval"].startswith("temp") else None
+        temp = temps.get(item.pop("permission_id"))
         if temp is not None:
             item["reason"], item["approved_by"] = temp.reason, temp.created_by
         first, last = item.pop("first"), item.pop("last")

@@ -1,6 +1,7 @@
 """MED-003: removable storage that is not in the 許可デバイス台帳 used on an LGWAN / internet terminal."""
 
 from collector.rules.base import Flag, Rule, device_label, event, is_storage
+from mamori.usbrules import parse_basis
 
 # decided_by names what let the device in (agent/usb/policy.py): "rule N: allow ..." (an allowlist entry
 # of the register, USBGuard syntax) or "temporary ID until TIME" (一時許可). Anything else — "mode:audit",
@@ -12,8 +13,9 @@ def evaluate(s, params):
     if s.kind != "usb.allowed" or not is_storage(s.payload):
         return None
     decided_by = str(s.payload.get("decided_by", ""))
-    if decided_by.startswith(("allow", "approval:", "temporary ")) or (
-            decided_by.startswith("rule ") and ": allow" in decided_by):
+    basis = parse_basis(decided_by)
+    if basis.kind == "temporary" or (basis.kind == "rule" and basis.target == "allow") or decided_by.startswith(
+            ("allow", "approval:")):
         return None
     return Flag(f"{device_label(s.payload)} decided_by={decided_by or '-'}",
                 {"device": s.payload, "decided_by": decided_by})

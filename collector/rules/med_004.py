@@ -1,6 +1,7 @@
 """MED-004: an approved device used outside its terminal, user or period (一時許可 expired)."""
 
-from collector.rules.base import Flag, Rule, device_label, event, parse_time
+from collector.rules.base import Flag, Rule, device_label, event
+from mamori.usbrules import parse_basis
 
 # The agent's guard reports a registered device it refused (or, in audit mode, let through) because
 # its approval does not cover this use with decided_by "approval-expired:<id>", "approval-terminal:<id>"
@@ -14,9 +15,7 @@ _OUTSIDE = ("approval-expired:", "approval-terminal:", "approval-user:")
 
 def evaluate(s, params):
     decided_by = str(s.payload.get("decided_by", ""))
-    until = None
-    if decided_by.startswith("temporary ") and " until " in decided_by:
-        until = parse_time(decided_by.rsplit(" until ", 1)[1])
+    until = parse_basis(decided_by).until
     if decided_by.startswith(_OUTSIDE) or (s.kind == "usb.allowed" and until is not None and s.at > until):
         return Flag(f"{device_label(s.payload)} decided_by={decided_by}",
                     {"device": s.payload, "decided_by": decided_by})

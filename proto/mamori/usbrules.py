@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 TARGETS = ("allow", "block", "reject")
 ATTRIBUTES = ("id", "serial", "name", "hash", "via-port", "with-interface")
@@ -277,3 +278,41 @@ def first_match(rules: Iterable[Rule], device: Device) -> Rule | None:
         if rule.matches(device):
             return rule
     return None
+
+
+# --- decided_by: how usb.* events name what decided ------------------------------------------------------------
+# The agent writes it (agent/usb/policy.py); the collector's rules and reports read it. One format, one parser:
+#   "rule N: <target> <rule text>"   an entry of the approved-device register (Rule.label())
+#   "temporary <id> until <time>"    a 一時許可
+#   "mode:<mode>[ (...)]"            no approval: the mode alone decided
+
+
+@dataclass(frozen=True)
+class Basis:
+    kind: str  # "rule" | "temporary" | "mode" | "other"
+    ref: str = ""  # the rule label, the permission id, or the mode
+    target: str = ""  # for rules: allow / block / reject
+    until: datetime | None = None  # for temporary permissions
+
+
+def temporary_basis(perm_id: str, until: datetime) -> str:
+    return f"temporary {perm_id} until {until.isoformat()}"
+
+
+def parse_basis(text: str) -> Basis:
+    text = str(text or "")
+    if text.startswith("temporary "):
+        perm_id, _sep, when = text[len("temporary "):].partition(" until ")
+        try:
+            until = datetime.fromisoformat(when) if when else None
+        except ValueError:
+            until = None
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        return Basis("temporary", perm_id, until=until)
+    if text.startswith("rule"):
+        _where, _sep, rest = text.partition(": ")
+        return Basis("rule", text, target=rest.split(" ", 1)[0])
+    if text.startswith("mode:"):
+        return Basis("mode", text[len("mode:"):].split(" ", 1)[0])
+    return Basis("other", text)

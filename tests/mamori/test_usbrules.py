@@ -84,3 +84,19 @@ def test_first_match_decides():
     assert first_match(rules, STICK).target == "block"
     assert first_match(rules, Device("0781", "0001", serial="S")).target == "allow"
     assert first_match(rules, KBD) is None
+
+
+def test_decided_by_is_written_and_read_through_one_format():
+    from datetime import UTC, datetime
+
+    from mamori.usbrules import parse_basis, temporary_basis
+
+    until = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    temp = parse_basis(temporary_basis("p-1", until))
+    assert (temp.kind, temp.ref, temp.until) == ("temporary", "p-1", until)
+    rule = parse_basis(parse_rule("allow id 0781:5567 serial \"S1\"", line=3).label())
+    assert (rule.kind, rule.target, rule.ref) == ("rule", "allow", 'rule 3: allow id 0781:5567 serial "S1"')
+    assert parse_basis("rule 4: block id *:*").target == "block"
+    assert (parse_basis("mode:allowlist (no rule matched)").kind, parse_basis("mode:audit").ref) == ("mode", "audit")
+    assert parse_basis("temporary x until not-a-time").until is None
+    assert parse_basis("").kind == "other"
