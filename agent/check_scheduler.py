@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +22,7 @@ from agent.checks.base import Result, context, enabled, execute, severity
 from agent.fsutil import write_atomic
 from agent.policy_cache import PolicyCache
 from agent.spool import Spool
+from mamori import clock
 
 log = logging.getLogger("mamori.agent.checks")
 FULL_REPORT_SECONDS = 86400
@@ -51,7 +51,7 @@ class CheckScheduler:
                 return data
         except (OSError, ValueError):
             pass
-        return {"digests": {}, "full_report_at": datetime.now(UTC).timestamp()}
+        return {"digests": {}, "full_report_at": clock.now().timestamp()}
 
     def _save(self) -> None:
         try:
@@ -102,7 +102,7 @@ class CheckScheduler:
                 self.on_results([r.payload() for r in ran])
             except OSError as exc:
                 log.warning("cannot record the latest check results: %s", exc)
-        wall = datetime.now(UTC).timestamp()
+        wall = clock.now().timestamp()
         if wall - float(self._state.get("full_report_at", 0)) >= self.full_report_seconds and self._latest:
             self.spool.append_many([("check.result", r.payload(full_report=True),
                                      severity(self.checks[r.check_id], r))

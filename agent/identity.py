@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -15,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from agent.config import StateDir
 from agent.fsutil import write_atomic
 from agent.host import Host
-from mamori import __version__
+from mamori import __version__, clock
 from mamori.keys import key_pem, make_csr, new_private_key
 from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc
 
@@ -101,7 +100,7 @@ def enroll(state: StateDir, host: Host, collector: str, token: str, ca_cert_file
     identity = Identity(
         agent_id=reply.agent_id, segment=reply.segment, department=reply.department,
         collector_host=host_name, telemetry_port=reply.telemetry_port or port, enroll_port=port,
-        enrolled_at=datetime.now(UTC).isoformat(),
+        enrolled_at=clock.now().isoformat(),
     )
     state.root.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_atomic(state.key, key_pem(key), 0o600)

@@ -34,7 +34,7 @@ from agent.integrity import Finding, Integrity
 from agent.policy_cache import PolicyCache
 from agent.shipper import Shipper
 from agent.spool import Spool
-from mamori import __version__
+from mamori import __version__, clock
 
 log = logging.getLogger("mamori.agent")
 
@@ -113,7 +113,7 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
         spool.append("agent.stopped", {"reason": outcome.reason, "spool_depth": spool.depth()},
                      severity=outcome.severity)
         asyncio.run(_flush(spool, identity, state, settings, policy))
-        state.stopped_marker.write_text(datetime.now(UTC).isoformat(), encoding="utf-8")
+        state.stopped_marker.write_text(clock.now().isoformat(), encoding="utf-8")
         state.running_marker.unlink(missing_ok=True)
     finally:
         spool.close()

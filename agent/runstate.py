@@ -8,18 +8,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from agent.config import StateDir
 from agent.fsutil import write_atomic
+from mamori import clock
 
 log = logging.getLogger("mamori.agent")
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return clock.now().isoformat(timespec="seconds")
 
 
 def _read(path: Path) -> dict[str, Any]:

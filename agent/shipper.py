@@ -12,7 +12,6 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -20,7 +19,7 @@ import grpc
 from agent.config import StateDir
 from agent.identity import Identity
 from agent.policy_cache import PolicyCache
-from mamori import __version__
+from mamori import __version__, clock
 from mamori.policy import PolicyError
 from mamori.v1 import events_pb2, telemetry_pb2, telemetry_pb2_grpc
 
@@ -277,7 +276,7 @@ class _Session:
                     await asyncio.to_thread(s.spool.rebase, message.welcome.last_stored_seq)
                     s.status.connected = True
                     s.status.last_error = ""
-                    s.status.last_connected_at = datetime.now(UTC).isoformat(timespec="seconds")
+                    s.status.last_connected_at = clock.now().isoformat(timespec="seconds")
                     log.info("connected to collector as %s", message.welcome.agent_id)
                     self.welcomed.set()
                 elif body == "ack":

@@ -9,12 +9,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from agent import seqstore
-from mamori import events
+from mamori import clock, events
 
 log = logging.getLogger("mamori.agent.spool")
 
@@ -441,7 +441,7 @@ def _is_corruption(exc: BaseException) -> bool:
 
 def _keep_aside(path: Path) -> Path:
     """Rename spool.db (and its -wal/-shm) to spool.db.corrupt-<UTC time> for later forensics."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     kept, n = path.with_name(f"{path.name}.corrupt-{stamp}"), 0
     while kept.exists():
         n += 1

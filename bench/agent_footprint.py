@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "proto")]
+sys.path[:0] = [str(REPO)]
 
 from tests.e2e.harness import Agent, Collector, wait_for  # noqa: E402 - the same real-process harness as e2e
 
@@ -32,7 +32,7 @@ def _rss_of(code: str) -> float:
     """RSS in MiB of a fresh interpreter after running code (what imports alone cost)."""
     probe = "import psutil, os; print(psutil.Process().memory_info().rss)"
     out = subprocess.run([sys.executable, "-c", f"{code}\n{probe}"], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": f"{REPO}:{REPO / 'proto'}"})
+                         env={"PYTHONPATH": str(REPO)})
     return int(out.stdout.strip()) / MIB
 
 

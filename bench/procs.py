@@ -30,7 +30,7 @@ def free_port() -> int:
 def child_env() -> dict[str, str]:
     """The environment for product subprocesses: the repo importable, messages in English."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "proto"), str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["MAMORI_LANG"] = "en"
     return env
 

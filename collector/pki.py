@@ -6,13 +6,14 @@ import hashlib
 import ipaddress
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from mamori import clock
 from mamori.keys import key_pem, new_private_key, subject
 
 AGENT_URI_PREFIX = "urn:mamori:agent:"
@@ -31,7 +32,7 @@ class CertIdentity:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def create_ca(common_name: str = "Mamori Collector CA", days: int = 3650) -> tuple[bytes, bytes]:

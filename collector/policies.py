@@ -22,7 +22,7 @@ from collector.rules.params import check_rules_section
 from collector.store import devices, queries
 from collector.store.db import read_only
 from collector.store.models import approved_devices, policies, temporary_permissions
-from mamori import policy, tomlconf
+from mamori import clock, policy, tomlconf
 
 log = logging.getLogger("mamori.collector.policies")
 
@@ -30,7 +30,7 @@ log = logging.getLogger("mamori.collector.policies")
 def current_policy(engine: Engine, segment: str, agent_id: str = "", department: str = "",
                    now: datetime | None = None) -> tuple[str, bytes]:
     """(version, canonical JSON bytes) of the policy in force for one agent."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     document = copy.deepcopy(current_document(engine, segment))
     rules, temps = devices.for_agent(engine, agent_id=agent_id, segment=segment, department=department, now=now)
     usb = document["usb"]

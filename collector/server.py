@@ -13,7 +13,7 @@ import socket
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -26,6 +26,7 @@ from collector.rules import scheduler
 from collector.store import queries
 from collector.store.db import make_engine
 from collector.store.ingest import UnknownAgent, store_batch, touch_agent
+from mamori import clock
 from mamori import events as ev
 from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
 
@@ -50,7 +51,7 @@ class StreamState:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 class Telemetry(telemetry_pb2_grpc.TelemetryServicer):

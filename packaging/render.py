@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE.parent / "proto")]
+sys.path[:0] = [str(HERE.parent)]
 
 from agent import config as agent_config  # noqa: E402
 from agent.host import systemd  # noqa: E402

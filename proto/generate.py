@@ -7,6 +7,7 @@ import pathlib
 import sys
 
 PROTO_ROOT = pathlib.Path(__file__).resolve().parent
+REPO = PROTO_ROOT.parent  # generated modules land in the top-level mamori package
 
 
 def generate(out_dir: pathlib.Path) -> list[pathlib.Path]:
@@ -54,10 +55,10 @@ def compile_catalogs(locale_dir: pathlib.Path, out_dir: pathlib.Path) -> list[pa
 
 
 if __name__ == "__main__":
-    locale = PROTO_ROOT / "mamori" / "locale"
+    locale = REPO / "mamori" / "locale"
     for path in compile_catalogs(locale, locale):
-        print(path.relative_to(PROTO_ROOT))
-    written = generate(PROTO_ROOT)
+        print(path.relative_to(REPO))
+    written = generate(REPO)
     for path in written:
-        print(path.relative_to(PROTO_ROOT))
+        print(path.relative_to(REPO))
     sys.exit(0)

@@ -8,12 +8,12 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mamori import i18n
+from mamori import clock, i18n
 
 PASS, FAIL, NOT_APPLICABLE, ERROR = "pass", "fail", "not_applicable", "error"
 STATUSES = (PASS, FAIL, NOT_APPLICABLE, ERROR)
@@ -76,7 +76,7 @@ class Context:
     settings: dict[str, Any]
     root: Path = Path("/")
     platform: str = "windows" if sys.platform == "win32" else "linux"
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    now: datetime = field(default_factory=lambda: clock.now())
     state_dir: Path | None = None
     windows: Any = None  # agent.host.windows.Source (live) or a recorded one in tests
     segment: str = ""

@@ -18,12 +18,13 @@ import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from agent.host.base import Emit
 from agent.usb.guard import payload
 from agent.usb.policy import BLOCK, Decision, UsbPolicy, compile_usb, decide, is_storage
+from mamori import clock
 from mamori.usbrules import Device
 
 log = logging.getLogger("mamori.agent.media.windows")
@@ -246,7 +247,7 @@ class WindowsMediaControl:
     """Applies the plan at start, on each policy and every few seconds (new devices, expiries)."""
 
     def __init__(self, emit: Emit, registry: Registry | None = None, pnp: Pnp | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), interval: float = 3.0):
+                 clock: Callable[[], datetime] = lambda: clock.now(), interval: float = 3.0):
         self.emit = emit
         self.registry = registry or WinRegistry()
         self.pnp = pnp or WmiPnp()

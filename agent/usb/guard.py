@@ -6,12 +6,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from agent.host.linux_usb import Sysfs, Uevent, set_block_read_only
 from agent.usb.policy import BLOCK, READ_ONLY, Decision, UsbPolicy, decide, is_storage
+from mamori import clock
 from mamori.usbrules import Device
 
 log = logging.getLogger("mamori.agent.usb")
@@ -43,7 +44,7 @@ class Guard:
     """Keeps every USB device in line with the policy; call start(), then handle()/tick() or run()."""
 
     def __init__(self, sysfs: Sysfs, policy: UsbPolicy, emit: Emit, *, dev_root: Path = Path("/dev"),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 clock: Callable[[], datetime] = lambda: clock.now()):
         self.sysfs = sysfs
         self.policy = policy
         self.emit = emit

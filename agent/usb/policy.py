@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mamori import clock
 from mamori import policy as policy_doc
 from mamori.usbrules import Device, Rule, RuleError, RuleErrors, first_match, parse_rule, temporary_basis
 
@@ -109,7 +110,7 @@ def strictest() -> UsbPolicy:
 
 def decide(device: Device, pol: UsbPolicy, now: datetime | None = None) -> Decision:
     """Decide for one device; pure, so every mode and rule combination is tested without hardware."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     mode = pol.mode if pol.mode in policy_doc.USB_MODES else "block"
     storage, decided_by = _storage_verdict(device, pol, mode, now)
     verdicts = tuple((i, storage if is_storage(i) else ALLOW) for i in device.interfaces)

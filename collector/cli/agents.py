@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import Any
 
 from collector.cli.common import CliError, actor, engine, find_agent, iso, local, print_json
 from collector.config import DataDir
+from mamori import clock
 from mamori.i18n import _
 from mamori.table import render
 
@@ -75,7 +75,7 @@ def cmd_agents_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
     row = find_agent(db, args.id)
     if row.revoked_at:
         raise CliError(_("agent {id} is already revoked").format(id=row.id))
-    now = datetime.now(UTC)
+    now = clock.now()
     with db.begin() as conn:
         queries.revoke_agent(conn, row.id, by=actor(args), at=now)
         audit.record(conn, at=now, actor=actor(args), action="agent.revoke", target=f"agent:{row.id}",

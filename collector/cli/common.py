@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from collector.config import DataDir
+from mamori import clock
 from mamori.cliutil import CliError  # noqa: F401 (re-exported for the command modules)
 from mamori.durations import parse_duration
 from mamori.i18n import _
@@ -69,7 +70,7 @@ def parse_when(text: str, option: str, *, end_of_day: bool = False) -> datetime:
     With end_of_day a plain date means the end of that day (an exception valid "until 2026-12-31").
     """
     try:
-        return datetime.now(UTC) - parse_duration(text)
+        return clock.now() - parse_duration(text)
     except ValueError:
         pass
     try:

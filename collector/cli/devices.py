@@ -10,6 +10,7 @@ from typing import Any
 
 from collector.cli.common import CliError, actor, engine, find_agent, iso, local, print_json
 from collector.config import DataDir
+from mamori import clock
 from mamori.i18n import _
 from mamori.policy import SEGMENTS
 from mamori.table import render
@@ -40,7 +41,7 @@ def cmd_import(args: argparse.Namespace, datadir: DataDir) -> int:
                          "again.").format(count=len(exc.errors), file=path)) from None
     if not rules:
         raise CliError(_("{file} contains no rules; nothing was imported").format(file=path))
-    now = datetime.now(UTC)
+    now = clock.now()
     with engine(datadir).begin() as conn:  # the register change and its audit entry commit together
         count = devices.import_rules(
             conn, [(r.line, r.text) for r in rules], source=path.name, segment=args.segment,
@@ -77,7 +78,7 @@ def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
     if not args.reason.strip():
         raise CliError(_("--reason must not be empty: record why the device is needed"))
     until = _parse_until(args.until)
-    now = datetime.now(UTC)
+    now = clock.now()
     if until <= now:
         raise CliError(_("--until {value} is in the past").format(value=local(until)))
     db = engine(datadir)
@@ -103,7 +104,7 @@ def cmd_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.store import audit, devices, queries
 
     db = engine(datadir)
-    now = datetime.now(UTC)
+    now = clock.now()
     if args.rule is not None:
         with db.begin() as conn:
             if not devices.delete_rule(conn, args.rule):
@@ -139,7 +140,7 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.store import devices
 
     db = engine(datadir)
-    now = datetime.now(UTC)
+    now = clock.now()
     rules, temps = devices.list_rules(db), devices.list_temporary(db)
     if args.json:
         print_json({

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import Any
 
 from collector.cli.common import CliError, engine, find_agent, iso, local, print_json
 from collector.config import DataDir
+from mamori import clock
 from mamori.durations import parse_duration
 from mamori.events import severity_label
 from mamori.i18n import _
@@ -38,7 +38,7 @@ def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:
     since = None
     if args.since:
         try:
-            since = datetime.now(UTC) - parse_duration(args.since)
+            since = clock.now() - parse_duration(args.since)
         except ValueError:
             raise CliError(_("invalid --since {value}: use e.g. 30m, 1h or 7d").format(value=args.since)) from None
     if args.limit < 1:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from collector.cli.common import CliError, actor, engine, find_agent, iso, local, parse_when, print_json, rule_id_arg
 from collector.config import DataDir
+from mamori import clock
 from mamori.i18n import _
 from mamori.table import render
 
@@ -28,7 +29,7 @@ def _state_label(state: str) -> str:
 def cmd_add(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.store import exceptions as xstore
 
-    now = datetime.now(UTC)
+    now = clock.now()
     db = engine(datadir)
     rule_id = rule_id_arg(args.rule)
     until = parse_when(args.until, "--until", end_of_day=True)
@@ -54,7 +55,7 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.store import exceptions as xstore
     from collector.store.db import read_only
 
-    now = datetime.now(UTC)
+    now = clock.now()
     with read_only(engine(datadir).connect()) as conn:
         rows = xstore.list_all(conn, in_force_at=now if args.active else None)
     if args.json:
@@ -75,7 +76,7 @@ def cmd_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
 
     try:
         with engine(datadir).begin() as conn:
-            unmarked = xstore.revoke(conn, args.id, by=actor(args), at=datetime.now(UTC), note=args.note)
+            unmarked = xstore.revoke(conn, args.id, by=actor(args), at=clock.now(), note=args.note)
     except LookupError:
         raise CliError(_("no exception #{id} in force; see `mamori-collector exceptions list`").format(
             id=args.id)) from None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from pathlib import Path
 
 from collector.cli.common import actor, engine, print_json
 from collector.config import DataDir
+from mamori import clock
 from mamori.i18n import _
 from mamori.policy import SEGMENTS, version_of
 
@@ -40,7 +40,7 @@ def cmd_set(args: argparse.Namespace, datadir: DataDir) -> int:
 
     document = load_file(Path(args.file))  # a broken file stops here: the policy in force stays
     version = version_of(document)
-    now = datetime.now(UTC)
+    now = clock.now()
     by = actor(args)
     with engine(datadir).begin() as conn:
         old = queries.get_policy(conn, document["segment"])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from collector.cli.common import engine, iso, print_json, severity_label
 from collector.config import DataDir
+from mamori import clock
 from mamori.events import SEVERITIES
 from mamori.i18n import _, language
 from mamori.policy import SEGMENTS
@@ -62,7 +63,7 @@ def cmd_summary(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.store.db import read_only
 
     with read_only(engine(datadir).connect()) as conn:
-        data = build(conn, datetime.now(UTC))
+        data = build(conn, clock.now())
     if args.json:
         print_json(data)
         return 0

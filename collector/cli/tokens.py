@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 
 from collector import pki
 from collector.cli.common import CliError, actor, engine, iso, local, print_json
 from collector.config import DataDir
+from mamori import clock
 from mamori.durations import parse_duration
 from mamori.i18n import _
 from mamori.policy import SEGMENTS
@@ -25,7 +25,7 @@ def cmd_token_create(args: argparse.Namespace, datadir: DataDir) -> int:
         raise CliError(_("invalid --expires {value}: use e.g. 30m, 24h or 7d").format(value=args.expires)) from None
     db = engine(datadir)
     token = pki.new_token()
-    now = datetime.now(UTC)
+    now = clock.now()
     with db.begin() as conn:
         row = queries.create_token(
             conn, token_hash=pki.hash_token(token), segment=args.segment, department=args.department,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from collector.cli.common import (
@@ -21,6 +21,7 @@ from collector.cli.common import (
     status_label,
 )
 from collector.config import DataDir
+from mamori import clock
 from mamori.events import SEVERITIES
 from mamori.i18n import _, language
 from mamori.policy import SEGMENTS
@@ -130,7 +131,7 @@ def cmd_show(args: argparse.Namespace, datadir: DataDir) -> int:
 def _lifecycle(args: argparse.Namespace, datadir: DataDir, action: str) -> int:
     from collector.store import violations as vstore
 
-    now = datetime.now(UTC)
+    now = clock.now()
     by = actor(args)
     try:
         with engine(datadir).begin() as conn:

@@ -13,6 +13,7 @@ from collector.reports.period import JST, Period, show_date
 from collector.rules import RULES
 from collector.store import exceptions as xstore
 from collector.store.models import agents, events, temporary_permissions, violations
+from mamori import clock
 from mamori.events import SEVERITIES
 from mamori.usbrules import parse_basis
 
@@ -42,7 +43,7 @@ def _row(targets: set[str], bad: set[str], count: int, unresolved: int) -> dict[
 
 def build(conn: Connection, period: Period, *, department: str | None = None, segment: str | None = None,
           lang: str = "ja", now: datetime | None = None) -> dict[str, Any]:
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     # Terminals in scope: enrolled before the period ended and not revoked before it began.
     aq = select(agents.c.id, agents.c.segment, agents.c.department, agents.c.hostname).where(
         agents.c.enrolled_at < period.end, or_(agents.c.revoked_at.is_(None), agents.c.revoked_at >= period.start))

@@ -22,6 +22,7 @@ from collector.rules.engine import STATE_KINDS, AgentInfo, _exception_used, appl
 from collector.rules.params import params_for
 from collector.store.db import dialect_insert
 from collector.store.models import agents, check_state, exceptions, rule_ticks, violations
+from mamori import clock
 
 log = logging.getLogger("mamori.collector.rules")
 JOB = "state-rules"
@@ -145,11 +146,11 @@ class _Exc:
 async def run_forever(engine: Engine, interval: float, collector: str) -> None:
     """The serve loop's task: a tick every `interval` seconds, errors logged and retried next tick."""
     while True:
-        now = datetime.now(UTC)
+        now = clock.now()
         try:
             if await asyncio.to_thread(run_tick, engine, now, interval, collector):
                 log.info("state rules ran for tick %s", tick_of(now, interval).isoformat())
         except Exception:  # a store hiccup must not stop the schedule for good
             log.exception("state rule tick failed; retrying next tick")
         next_tick = tick_of(now, interval) + timedelta(seconds=interval)
-        await asyncio.sleep(max(0.5, (next_tick - datetime.now(UTC)).total_seconds()))
+        await asyncio.sleep(max(0.5, (next_tick - clock.now()).total_seconds()))

@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
@@ -17,6 +17,7 @@ from collector.rules import EVENT_KINDS
 from collector.rules.engine import AgentInfo, evaluate_events
 from collector.store.db import dialect_insert, json_dumps
 from collector.store.models import agents, events, sqlite_timestamp
+from mamori import clock
 from mamori.events import SEVERITY_RANK, Event
 
 GAP_KIND = "sequence.gap"
@@ -182,7 +183,7 @@ def store_batch(
     Raises BatchError (nothing stored) for events breaking the contract, UnknownAgent for an agent
     without a row; database errors roll the whole batch back.
     """
-    received_at = received_at or datetime.now(UTC)
+    received_at = received_at or clock.now()
     if received_at.utcoffset() is None:
         raise ValueError("received_at must be a tz-aware datetime")
     params = _driver_params(engine.dialect.name, agent_id, batch, received_at)

@@ -108,7 +108,7 @@ _WATCH = textwrap.dedent("""
 def _watch_script(tmp_path: Path) -> Path:
     repo = Path(__file__).resolve().parents[2]
     script = tmp_path / "watch.py"
-    script.write_text(_WATCH.format(paths=[str(repo), str(repo / "proto")]))
+    script.write_text(_WATCH.format(paths=[str(repo)]))
     return script
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 import re
-import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "proto"))
 spec = importlib.util.spec_from_file_location("proto_generate", REPO / "proto" / "generate.py")
 generate = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(generate)
@@ -21,15 +19,15 @@ def test_committed_protobuf_code_is_current(tmp_path):
     assert written, "protoc produced nothing"
     stale = []
     for fresh in written:
-        committed = REPO / "proto" / fresh.relative_to(tmp_path)
+        committed = REPO / fresh.relative_to(tmp_path)
         if not committed.exists() or committed.read_bytes() != fresh.read_bytes():
             stale.append(str(committed.relative_to(REPO)))
-    extra = {p.name for p in (REPO / "proto/mamori/v1").glob("*_pb2*.py*")} - {p.name for p in written}
+    extra = {p.name for p in (REPO / "mamori/v1").glob("*_pb2*.py*")} - {p.name for p in written}
     assert not stale and not extra, f"regenerate with `python proto/generate.py`: {stale or extra}"
 
 
 def test_committed_catalogues_are_current(tmp_path):
-    locale = REPO / "proto/mamori/locale"
+    locale = REPO / "mamori/locale"
     written = generate.compile_catalogs(locale, tmp_path)
     assert written
     for fresh in written:
@@ -41,7 +39,7 @@ def _source_messages() -> set[str]:
     """Every literal passed to _() in the product code."""
     pattern = re.compile(r'_\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\)')
     found = set()
-    for path in [*REPO.glob("agent/**/*.py"), *REPO.glob("collector/**/*.py"), *REPO.glob("proto/mamori/*.py")]:
+    for path in [*REPO.glob("agent/**/*.py"), *REPO.glob("collector/**/*.py"), *REPO.glob("mamori/*.py")]:
         for match in pattern.finditer(path.read_text(encoding="utf-8")):
             parts = re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1))
             found.add("".join(parts).encode().decode("unicode_escape").encode("latin-1").decode("utf-8"))
@@ -51,7 +49,7 @@ def _source_messages() -> set[str]:
 def test_every_message_has_a_japanese_translation():
     from babel.messages.pofile import read_po
 
-    with open(REPO / "proto/mamori/locale/ja/LC_MESSAGES/mamori.po", "rb") as handle:
+    with open(REPO / "mamori/locale/ja/LC_MESSAGES/mamori.po", "rb") as handle:
         catalog = read_po(handle, locale="ja")
     translated = {m.id: m.string for m in catalog if m.id}
     missing = sorted(m for m in _source_messages() if not translated.get(m))

@@ -191,7 +191,7 @@ def in_netns(setup: str, check_id: str, settings: dict | None = None, segment: s
             f"s = policy.DEFAULTS[{segment!r}]['checks'] | json.loads(sys.argv[1])\n"
             f"r = execute(CHECKS[{check_id!r}], Context(settings=s, segment={segment!r}))\n"
             "print(json.dumps({'status': r.status, 'summary': r.summary, 'evidence': r.evidence}))\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "proto"), str(REPO)]))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
     script = f"{setup}\nexec \"$0\" -c \"$1\" \"$2\""
     proc = subprocess.run(["unshare", "--net", "sh", "-ec", script, sys.executable, code,
                            json.dumps(settings or {})], capture_output=True, text=True, timeout=60, env=env)

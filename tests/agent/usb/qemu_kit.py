@@ -44,7 +44,7 @@ mkdir -p /host$WT 2>/dev/null
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose repo /host$WT || poweroff -f
 echo "mamori-guest: ready"
 chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp PYTHONDONTWRITEBYTECODE=1 \
-  $WT/.venv/bin/python -c "import os, sys; os.chdir('$WT'); sys.path[:0] = ['$WT', '$WT/proto']; \
+  $WT/.venv/bin/python -c "import os, sys; os.chdir('$WT'); sys.path[:0] = ['$WT']; \
 import tests.agent.usb.guest_driver as g; g.main('/dev/ttyS1')"
 echo "mamori-guest: driver exited $?"
 poweroff -f

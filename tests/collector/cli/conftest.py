@@ -12,13 +12,18 @@ from collector.cli import main
 from collector.store import queries
 from collector.store.db import make_engine
 from collector.store.ingest import store_batch
+from mamori import clock
 from mamori.events import Event
 from mamori.ids import uuid7
+
+# The collector's clock in these tests: a fixed instant, never today's date. A test moves it with `cli.now = ...`.
+FROZEN = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 
 
 class Cli:
     def __init__(self, root, capsys):
         self.root, self.capsys = root, capsys
+        self.now = FROZEN
         self.engine = make_engine(f"sqlite:///{root / 'mamori.db'}")
         self.seq: dict[str, int] = {}
 
@@ -35,7 +40,7 @@ class Cli:
 
     def agent(self, segment="mynumber", department="市民課", hostname=None, seen=None) -> str:
         agent_id = str(uuid.uuid4())
-        now = datetime.now(UTC)
+        now = self.now
         queries.create_agent(self.engine, agent_id=agent_id, segment=segment, department=department,
                              hostname=hostname or f"pc-{agent_id[:4]}", os="linux", os_version="12",
                              agent_version="0.1", machine_id=agent_id, cert_serial=uuid.uuid4().int,
@@ -48,7 +53,7 @@ class Cli:
         return agent_id
 
     def send(self, agent_id: str, kind: str, payload: dict, at: datetime | None = None):
-        at = at or datetime.now(UTC)
+        at = at or self.now
         self.seq[agent_id] = self.seq.get(agent_id, 0) + 1
         ev = Event(kind=kind, payload=payload, severity="info", seq=self.seq[agent_id], event_id=str(uuid7()),
                    occurred_at=at)
@@ -68,11 +73,12 @@ def _initialised(tmp_path_factory):
 
 
 @pytest.fixture
-def cli(_initialised, tmp_path, capsys):
+def cli(_initialised, tmp_path, capsys, monkeypatch):
     import shutil
 
     root = tmp_path / "data"
     shutil.copytree(_initialised, root)
     c = Cli(root, capsys)
+    monkeypatch.setattr(clock, "now", lambda: c.now)
     yield c
     c.engine.dispose()

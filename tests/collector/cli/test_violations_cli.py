@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from mamori.table import width
 
@@ -32,7 +32,7 @@ def test_violations_list_filters_json_and_japanese_table(cli):
     assert [r["rule_id"] for r in cli.json("violations", "list", "--rule", "med-001")] == ["MED-001"]
     assert len(cli.json("violations", "list", "--agent", m[:8])) == 2
     # A plain date is a day in Japan time: two days ahead is in the future whatever the hour in UTC.
-    assert cli.json("violations", "list", "--since", (datetime.now(UTC) + timedelta(days=2)).date().isoformat()) \
+    assert cli.json("violations", "list", "--since", (cli.now + timedelta(days=2)).date().isoformat()) \
         == []
     code, out, _ = cli.run("violations", "list")
     assert code == 0 and "重大" in out and "未対応" in out and "住民係-PC01" in out and _fits(out)
@@ -70,7 +70,7 @@ def test_show_ack_resolve_and_audit_log(cli):
 def test_exceptions_add_list_revoke(cli):
     a = cli.agent("internet", "企画課")
     cli.check(a, "software", "fail", {"unauthorised": ["Dropbox"]})
-    until = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    until = (cli.now + timedelta(days=30)).date().isoformat()
     added = cli.json("exceptions", "add", "--department", "企画課", "--rule", "SW-001", "--until", until,
                      "--reason", "広報用の共有に必要", "--approved-by", "情報政策課長", "--by", "佐藤")
     assert added["violations_marked"] == 1 and added["state"] == "active"
@@ -94,7 +94,7 @@ def test_exceptions_add_list_revoke(cli):
 
 
 def test_summary(cli):
-    now = datetime.now(UTC)
+    now = cli.now
     a = cli.agent("mynumber", "市民課", "PC-A", seen=now)
     cli.agent("lgwan", "税務課", "PC-B", seen=now - timedelta(hours=3))
     cli.agent("lgwan", "税務課", "PC-C")
