@@ -30,7 +30,7 @@ def write_csv(data: dict[str, Any], out: Path) -> None:
         for table in tables(data):
             w.writerow([f"# {table.title}"])
             w.writerow(table.headers)
-            w.writerows(table.rows)
+            w.writerows([[csv_text(v) for v in row] for row in table.rows])
             w.writerow([])
 
 
@@ -81,7 +81,7 @@ def write_xlsx(data: dict[str, Any], out: Path) -> None:
         ws.print_title_rows = "1:1"
         ws.append([styled(ws, h, bold, with_fill=True) for h in table.headers])
         for row in table.rows:
-            ws.append([_cell(v) for v in row])
+            ws.append([_cell(ws, v) for v in row])
     wb.save(out)
 
 
@@ -89,5 +89,26 @@ def _rate_cell(value: float | None) -> str:
     return "−" if value is None else f"{value * 100:.1f}%"
 
 
-def _cell(value: Any) -> Any:
-    return "" if value is None else value
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection"); host, user and
+# file names come from agents, so such text must stay text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: Any) -> Any:
+    """A csv cell: text that a spreadsheet would run as a formula gets the quote prefix Excel shows as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _cell(ws: Any, value: Any) -> Any:
+    """An xlsx cell: text is always stored as a string, never parsed as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith("="):
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"  # openpyxl makes any "=..." a formula; the value is agent-supplied text
+        return cell
+    return value

@@ -235,3 +235,22 @@ def test_device_approvals_used_in_the_period(cli, tmp_path):
     wb = load_workbook(_report(cli, tmp_path, "xlsx"))
     sheet = wb["使用された許可デバイス"]
     assert sheet.max_row == 3 and sheet["E2"].value + sheet["E3"].value == 3
+
+
+def test_agent_text_never_becomes_a_spreadsheet_formula(cli, tmp_path):
+    from openpyxl import load_workbook
+
+    evil = '=HYPERLINK("http://127.0.0.1/x","click")'
+    a = cli.agent("mynumber", "市民課", evil)
+    cli.send(a, "media.write", {"path": "+cmd|' /C calc'!A0", "user": "@SUM(1+1)"}, at=NOV.replace(day=5))
+    cli.now = datetime(2026, 12, 5, tzinfo=UTC)
+    wb = load_workbook(_report(cli, tmp_path, "xlsx"))
+    cells = [c for row in wb["違反明細"].iter_rows() for c in row]
+    host = [c for c in cells if c.value == evil]
+    assert host and all(c.data_type == "s" for c in host)
+    assert not [c for c in cells if c.data_type == "f"]
+    text = _report(cli, tmp_path, "csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    flat = [v for r in rows for v in r]
+    assert "'" + evil in flat and "'@SUM(1+1)" in flat
+    assert not [v for v in flat if v.startswith(("=", "+", "@"))]
