@@ -52,6 +52,22 @@ def find_agent(bind, agent_id: str):
     return row
 
 
+def known_department(db, name: str | None) -> str | None:
+    """The 所属 name itself when some terminal belongs to it; a typo would silently match nothing, so refuse it."""
+    if name is None:
+        return None
+    import sqlalchemy as sa
+
+    from collector.store.models import agents
+
+    with db.connect() as conn:
+        known = sorted(conn.execute(sa.select(agents.c.department).distinct()).scalars())
+    if name not in known:
+        raise CliError(_("unknown department {name}; known departments: {known}").format(
+            name=name, known=", ".join(known) or _("(none: no terminal is enrolled yet)")))
+    return name
+
+
 JST = timezone(timedelta(hours=9))
 
 

@@ -6,7 +6,18 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from collector.cli.common import CliError, actor, engine, find_agent, iso, local, parse_when, print_json, rule_id_arg
+from collector.cli.common import (
+    CliError,
+    actor,
+    engine,
+    find_agent,
+    iso,
+    known_department,
+    local,
+    parse_when,
+    print_json,
+    rule_id_arg,
+)
 from collector.config import DataDir
 from mamori import clock
 from mamori.i18n import _
@@ -39,6 +50,7 @@ def cmd_add(args: argparse.Namespace, datadir: DataDir) -> int:
     if not args.reason.strip() or not args.approved_by.strip():
         raise CliError(_("--reason and --approved-by must not be empty"))
     agent_id = find_agent(db, args.agent).id if args.agent else None
+    known_department(db, args.department)
     with db.begin() as conn:
         exc, marked = xstore.add(conn, agent_id=agent_id, department=args.department, rule_id=rule_id,
                                  valid_from=valid_from, until=until, reason=args.reason.strip(),

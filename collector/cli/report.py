@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from collector.cli.common import CliError, engine
+from collector.cli.common import CliError, engine, known_department
 from collector.config import DataDir
 from mamori.i18n import _, language
 from mamori.policy import SEGMENTS
@@ -24,7 +24,9 @@ def cmd_report(args: argparse.Namespace, datadir: DataDir) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise CliError(_("folder {path} does not exist").format(path=out.parent))
-    with read_only(engine(datadir).connect()) as conn:
+    db = engine(datadir)
+    known_department(db, args.department)
+    with read_only(db.connect()) as conn:
         data = build(conn, period, department=args.department, segment=args.segment, lang=language())
     reports.write(data, args.format, out)
     print(_("Report written to {path} ({n} violations, {t} terminals).").format(

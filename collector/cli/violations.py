@@ -13,6 +13,7 @@ from collector.cli.common import (
     engine,
     find_agent,
     iso,
+    known_department,
     local,
     parse_when,
     print_json,
@@ -60,6 +61,7 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
         raise CliError(_("--limit must be 1 or more"))
     db = engine(datadir)
     agent_id = find_agent(db, args.agent).id if args.agent else None
+    known_department(db, args.department)
     since = parse_when(args.since, "--since") if args.since else None
     rule_id = rule_id_arg(args.rule) if args.rule else None
     with read_only(db.connect()) as conn:

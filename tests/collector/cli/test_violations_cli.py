@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from mamori.table import width
 
 STORAGE = {"vendor_id": "0781", "product_id": "5581", "interface_classes": ["08:06:50"], "mode": "audit"}
@@ -121,3 +123,19 @@ def test_token_and_revoke_are_audited(cli):
     log = cli.json("audit-log", "list")
     assert [(e["action"], e["actor"]) for e in log] == [("agent.revoke", "鈴木"), ("token.create", "佐藤")]
     assert "mmr_" not in str(log)  # the token itself is never logged
+
+
+@pytest.mark.parametrize("command", [
+    ("violations", "list", "--department", "市民科"),
+    ("report", "--period", "2026-10", "--format", "json", "--out", "r.json", "--department", "市民科"),
+    ("exceptions", "add", "--department", "市民科", "--rule", "SW-001", "--until", "2027-03-31",
+     "--reason", "業務上必要", "--approved-by", "課長"),
+])
+def test_an_unknown_department_is_refused_with_the_known_ones(cli, tmp_path, command):
+    cli.agent("mynumber", "市民課")
+    cli.agent("lgwan", "税務課")
+    command = tuple(str(tmp_path / c) if c == "r.json" else c for c in command)
+    code, out, err = cli.run(*command)
+    assert code != 0 and "市民科" in err and "市民課" in err and "税務課" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert cli.json("exceptions", "list") == [] and not (tmp_path / "r.json").exists()
