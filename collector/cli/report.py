@@ -27,7 +27,10 @@ def cmd_report(args: argparse.Namespace, datadir: DataDir) -> int:
     db = engine(datadir)
     known_department(db, args.department)
     with read_only(db.connect()) as conn:
-        data = build(conn, period, department=args.department, segment=args.segment, lang=language())
+        try:
+            data = build(conn, period, department=args.department, segment=args.segment, lang=language())
+        except PeriodError as exc:  # a period that has not begun
+            raise CliError(str(exc)) from None
     reports.write(data, args.format, out)
     print(_("Report written to {path} ({n} violations, {t} terminals).").format(
         path=out, n=len(data["violations"]), t=data["total"]["targets"]))

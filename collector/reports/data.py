@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from collector.reports.labels import SEGMENT, SEVERITY, STATUS, t
-from collector.reports.period import JST, Period, show_date
+from collector.reports.period import JST, Period, PeriodError, show_date
 from collector.rules import RULES
 from collector.store import exceptions as xstore
 from collector.store.models import agents, events, temporary_permissions, violations
@@ -29,6 +29,11 @@ def mark(targets: int, violations_: int, unresolved: int) -> str:
     return "△" if unresolved == 0 else "×"
 
 
+def _open_at(row: Any, when: datetime) -> bool:
+    """未是正 at `when`: not resolved by then (a violation corrected after the period was open at its end)."""
+    return row.status != "resolved" or row.resolved_at is None or row.resolved_at >= when
+
+
 def _clauses(rule_id: str) -> tuple[str, ...]:
     rule = RULES.get(rule_id)
     return rule.clause_bp if rule else ("?",)
@@ -44,11 +49,18 @@ def _row(targets: set[str], bad: set[str], count: int, unresolved: int) -> dict[
 def build(conn: Connection, period: Period, *, department: str | None = None, segment: str | None = None,
           lang: str = "ja", now: datetime | None = None) -> dict[str, Any]:
     now = now or clock.now()
+    if now < period.start:
+        raise PeriodError(t("future_period", lang))
+    label = f"{show_date(period.start.date(), lang)} – {show_date(period.last_day, lang)}"
+    if now < period.end:  # the figures can still change: say so wherever the period is shown
+        label += t("not_ended", lang).format(when=show_date(now, lang, with_time=True))
     # Terminals in scope: enrolled before the period ended and not revoked before it began.
     aq = select(agents.c.id, agents.c.segment, agents.c.department, agents.c.hostname).where(
         agents.c.enrolled_at < period.end, or_(agents.c.revoked_at.is_(None), agents.c.revoked_at >= period.start))
     vq = (select(violations, agents.c.hostname).join(agents, agents.c.id == violations.c.agent_id)
-          .where(violations.c.first_seen >= period.start, violations.c.first_seen < period.end)
+          # In the period: open at any time in it, however long ago it was first seen.
+          .where(violations.c.first_seen < period.end,
+                 or_(violations.c.resolved_at.is_(None), violations.c.resolved_at >= period.start))
           .order_by(violations.c.first_seen, violations.c.id))
     if department:
         aq = aq.where(agents.c.department == department)
@@ -77,7 +89,7 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
             entry = agg[key]
             entry[0].add(r.agent_id)
             entry[1] += 1
-            entry[2] += r.status != "resolved"
+            entry[2] += _open_at(r, period.end)
 
     def figures(key: tuple[str, str], targets: set[str]) -> dict[str, Any]:
         bad, count, unresolved = agg.get(key, (set(), 0, 0))
@@ -99,7 +111,7 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
                                "guideline": sorted({g for rid in clause_rules[clause] for g in RULES[rid].clause_g}),
                                **figures(("clause", clause), targets)})
     total = _row(all_ids, {r.agent_id for r in counted}, len(counted),
-                 sum(r.status != "resolved" for r in counted))
+                 sum(_open_at(r, period.end) for r in counted))
 
     detail = [_detail(r, lang) for r in rows]
     weekly = _weekly(counted, period)
@@ -112,7 +124,7 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
         "lang": lang,
         "period": {"text": period.text, "from": period.start.date().isoformat(),
                    "to": period.last_day.isoformat(),
-                   "label": f"{show_date(period.start.date(), lang)} – {show_date(period.last_day, lang)}"},
+                   "label": label, "ended": now >= period.end},
         "filters": {"department": department, "segment": segment},
         "generated_at": now.astimezone(UTC).isoformat(),
         "generated_label": show_date(now, lang, with_time=True),

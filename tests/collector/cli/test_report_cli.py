@@ -59,6 +59,7 @@ def store(cli):
     assert cli.run("violations", "resolve", str(ids["MED-002"]), "--by", "鈴木", "--note", "回収")[0] == 0
     assert cli.run("exceptions", "add", "--agent", b2, "--rule", "SW-001", "--until", "2027-03-31", "--reason",
                    "業務上必要", "--approved-by", "課長")[0] == 0
+    cli.now = datetime(2026, 12, 5, tzinfo=UTC)  # the reports are made after November has ended
     return cli
 
 
@@ -66,15 +67,16 @@ def _expected_by_department(engine, start, end):
     """Figures straight from the tables: the report must agree with them."""
     with engine.connect() as conn:
         fleet = conn.execute(sa.select(agents.c.id, agents.c.department)).all()
-        rows = conn.execute(sa.select(violations).where(violations.c.first_seen >= start,
-                                                         violations.c.first_seen < end)).all()
+        rows = conn.execute(sa.select(violations).where(
+            violations.c.first_seen < end,
+            sa.or_(violations.c.resolved_at.is_(None), violations.c.resolved_at >= start))).all()
     out = {}
     for dept in {d for _, d in fleet}:
         members = {a for a, d in fleet if d == dept}
         counted = [r for r in rows if r.department == dept and r.exception_id is None]
         bad = {r.agent_id for r in counted}
         out[dept] = {"targets": len(members), "violations": len(counted),
-                     "unresolved": sum(r.status != "resolved" for r in counted),
+                     "unresolved": sum(r.status != "resolved" or r.resolved_at >= end for r in counted),
                      "compliance_rate": round((len(members) - len(bad)) / len(members), 4)}
     return out, rows
 
@@ -94,11 +96,13 @@ def test_json_report_matches_the_store(store, tmp_path):
            for r in data["by_department"]}
     assert got == expected
     marks = {r["department"]: r["mark"] for r in data["by_department"]}
-    assert marks == {"市民課": "△", "税務課": "×", "企画課": "○"}
-    assert data["total"] == {"targets": 5, "compliant": 3, "compliance_rate": 0.6, "violations": 2,
-                             "unresolved": 1, "mark": "×"}
+    # 企画課's MED-005 was first seen in October and is still open: it is in November's report, uncorrected.
+    assert marks == {"市民課": "△", "税務課": "×", "企画課": "×"}
+    assert data["total"] == {"targets": 5, "compliant": 2, "compliance_rate": 0.4, "violations": 3,
+                             "unresolved": 2, "mark": "×"}
     assert sorted(v["rule_id"] for v in data["violations"]) == sorted(r.rule_id for r in rows) == [
-        "MED-002", "NET-001", "SW-001"]
+        "MED-002", "MED-005", "NET-001", "SW-001"]
+    assert data["period"]["ended"] is True
     sw = next(v for v in data["violations"] if v["rule_id"] == "SW-001")
     assert sw["exception_id"] is not None and sw["status_name"] == "未対応"
     med = next(v for v in data["violations"] if v["rule_id"] == "MED-002")
@@ -108,7 +112,7 @@ def test_json_report_matches_the_store(store, tmp_path):
     clause = {r["clause"]: r for r in data["by_clause"]}
     assert (clause["BP6(3)①"]["targets"], clause["BP6(3)①"]["mark"]) == (2, "△")
     assert (clause["BP6(6)"]["targets"], clause["BP6(6)"]["violations"], clause["BP6(6)"]["mark"]) == (5, 1, "×")
-    assert clause["BP3(2)"]["mark"] == "○"  # the excepted violation does not count
+    assert clause["BP3(2)"]["violations"] == 1  # MED-005 only: the excepted SW-001 does not count
     assert [e["rule_id"] for e in data["exceptions"]] == ["SW-001"]
     assert data["period"]["label"] == "令和8年11月1日 – 令和8年11月30日"
     assert sum(w["critical"] + w["medium"] for w in data["weekly"]) == 2
@@ -156,7 +160,8 @@ def test_csv_report_has_a_bom_and_the_same_figures(store, tmp_path):
     dept = {r[0]: r[1:] for r in sections["所属別集計"][1:]}
     assert dept["税務課"] == ["2", "50.0%", "1", "1", "×"]
     assert dept["市民課"] == ["2", "50.0%", "1", "0", "△"]
-    assert len(sections["違反明細"]) - 1 == 3
+    assert dept["企画課"] == ["1", "0.0%", "1", "1", "×"]
+    assert len(sections["違反明細"]) - 1 == 4
     assert rows[0] == ["情報セキュリティ点検結果報告書"]
 
 
@@ -254,3 +259,21 @@ def test_agent_text_never_becomes_a_spreadsheet_formula(cli, tmp_path):
     flat = [v for r in rows for v in r]
     assert "'" + evil in flat and "'@SUM(1+1)" in flat
     assert not [v for v in flat if v.startswith(("=", "+", "@"))]
+
+
+def test_a_violation_corrected_after_the_period_was_uncorrected_at_its_end(store, tmp_path):
+    ids = {v["rule_id"]: v["id"] for v in store.json("violations", "list")}
+    assert store.run("violations", "resolve", str(ids["NET-001"]), "--by", "鈴木", "--note", "有効化")[0] == 0
+    data = json.loads(_report(store, tmp_path, "json").read_text(encoding="utf-8"))
+    net = next(v for v in data["violations"] if v["rule_id"] == "NET-001")
+    assert net["status"] == "resolved"  # resolved on 2026-12-05, after November
+    assert {r["department"]: r["unresolved"] for r in data["by_department"]}["税務課"] == 1
+    assert {r["department"]: r["mark"] for r in data["by_department"]}["税務課"] == "×"
+
+
+def test_an_unfinished_period_says_so_and_a_future_one_is_refused(store, tmp_path):
+    store.now = datetime(2026, 11, 25, tzinfo=UTC)
+    data = json.loads(_report(store, tmp_path, "json").read_text(encoding="utf-8"))
+    assert data["period"]["ended"] is False and "期間終了前" in data["period"]["label"]
+    code, _, err = store.run("report", "--period", "2026-12", "--format", "json", "--out", str(tmp_path / "f.json"))
+    assert code != 0 and "始まっていません" in err and not (tmp_path / "f.json").exists()
