@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from collector.reports.labels import SEGMENT, SEVERITY, STATUS, t
+from collector.reports.labels import EXCEPTION_STATE, SEGMENT, SEVERITY, STATUS, t
 from collector.reports.period import JST, Period, PeriodError, show_date
 from collector.rules import RULES
 from collector.store import exceptions as xstore
@@ -134,7 +134,8 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
         "by_segment": summary_seg,
         "weekly": weekly,
         "violations": detail,
-        "exceptions": [_exception(e, lang, host_of.get(e.agent_id or "")) for e in exc_rows],
+        # 状態 as of the period's end (or now, for a period still running).
+        "exceptions": [_exception(e, lang, host_of.get(e.agent_id or ""), min(now, period.end)) for e in exc_rows],
         "device_approvals": {"available": True, "items": _approvals_used(conn, period, all_ids, host_of, lang)},
     }
 
@@ -206,8 +207,10 @@ def _detail(r: Any, lang: str) -> dict[str, Any]:
     }
 
 
-def _exception(e: Any, lang: str, hostname: str | None) -> dict[str, Any]:
-    return {"id": e.id, "rule_id": e.rule_id, "agent_id": e.agent_id, "hostname": hostname,
+def _exception(e: Any, lang: str, hostname: str | None, as_of: datetime) -> dict[str, Any]:
+    state = e.state(as_of)
+    return {"id": e.id, "state": state, "state_name": t(state, lang, EXCEPTION_STATE), "rule_id": e.rule_id,
+            "agent_id": e.agent_id, "hostname": hostname,
             "department": e.department,
             "from": e.valid_from.astimezone(UTC).isoformat(), "until": e.until.astimezone(UTC).isoformat(),
             "from_label": show_date(e.valid_from, lang), "until_label": show_date(e.until, lang),

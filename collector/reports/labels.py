@@ -6,6 +6,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "title": ("情報セキュリティ点検結果報告書", "Information security inspection report"),
     "period": ("対象期間", "Period"),
     "generated": ("作成日時", "Generated"),
+    "state": ("状態", "State"),
     "not_ended": ("（期間終了前の集計: {when} 時点）", " (period not yet ended: as of {when})"),
     "future_period": ("この期間はまだ始まっていません: 終了した期間か現在の期間を指定してください",
                       "this period has not begun yet: give a period that has ended or the current one"),
@@ -14,7 +15,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "by_clause": ("条項別集計", "Summary by clause"),
     "by_segment": ("系別集計", "Summary by segment"),
     "detail": ("違反明細", "Violations"),
-    "exceptions": ("例外措置", "Exceptions in force"),
+    "exceptions": ("例外措置", "Exceptions in force during the period"),
     "approvals": ("使用された許可デバイス", "Device approvals used"),
     "approval": ("許可 (台帳の規則 / 一時許可)", "Approval (register rule / temporary)"),
     "serial": ("シリアル番号", "Serial"),
@@ -58,6 +59,8 @@ LABELS: dict[str, tuple[str, str]] = {
 SEVERITY = {"critical": ("重大", "critical"), "high": ("高", "high"), "medium": ("中", "medium"),
             "low": ("低", "low"), "info": ("情報", "info")}
 STATUS = {"open": ("未対応", "open"), "acknowledged": ("確認済", "acknowledged"), "resolved": ("是正済", "resolved")}
+EXCEPTION_STATE = {"active": ("有効", "active"), "expired": ("期限切れ", "expired"), "revoked": ("取消", "revoked"),
+                   "pending": ("開始前", "not yet valid")}
 SEGMENT = {"mynumber": ("マイナンバー利用事務系", "My Number"), "lgwan": ("LGWAN接続系", "LGWAN"),
            "internet": ("インターネット接続系", "Internet")}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from collector.store import audit
 from collector.store import violations as vstore
@@ -30,7 +30,7 @@ class ExceptionRow:
 
     def state(self, now: datetime) -> str:
         """"revoked", "expired", "pending" (not yet valid) or "active"."""
-        if self.revoked_at is not None:
+        if self.revoked_at is not None and self.revoked_at <= now:
             return "revoked"
         if self.until < now:
             return "expired"
@@ -66,7 +66,8 @@ def list_all(conn: Connection, *, in_force_at: datetime | None = None, overlappi
                             exceptions.c.until >= in_force_at)
     if overlapping is not None:
         start, end = overlapping
-        query = query.where(exceptions.c.valid_from < end, exceptions.c.until >= start)
+        query = query.where(exceptions.c.valid_from < end, exceptions.c.until >= start,
+                            or_(exceptions.c.revoked_at.is_(None), exceptions.c.revoked_at >= start))
     return [ExceptionRow(**r._mapping) for r in conn.execute(query)]
 
 

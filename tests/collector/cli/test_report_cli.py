@@ -277,3 +277,27 @@ def test_an_unfinished_period_says_so_and_a_future_one_is_refused(store, tmp_pat
     assert data["period"]["ended"] is False and "期間終了前" in data["period"]["label"]
     code, _, err = store.run("report", "--period", "2026-12", "--format", "json", "--out", str(tmp_path / "f.json"))
     assert code != 0 and "始まっていません" in err and not (tmp_path / "f.json").exists()
+
+
+def test_exceptions_in_the_report_carry_their_state(store, tmp_path):
+    from openpyxl import load_workbook
+
+    a = store.agent("lgwan", "税務課", "税務-03")
+    store.now = datetime(2026, 11, 22, tzinfo=UTC)
+    assert store.run("exceptions", "add", "--agent", a, "--rule", "NET-001", "--until", "2027-03-31", "--reason",
+                     "検証", "--approved-by", "課長")[0] == 0
+    store.now = datetime(2026, 11, 25, tzinfo=UTC)
+    revoked = store.json("exceptions", "list")[0]["id"]
+    assert store.run("exceptions", "revoke", str(revoked), "--note", "不要")[0] == 0
+    store.now = datetime(2026, 12, 5, tzinfo=UTC)
+    data = json.loads(_report(store, tmp_path, "json").read_text(encoding="utf-8"))
+    states = {e["rule_id"]: (e["state"], e["state_name"]) for e in data["exceptions"]}
+    assert states == {"SW-001": ("active", "有効"), "NET-001": ("revoked", "取消")}
+    ws = load_workbook(_report(store, tmp_path, "xlsx"))["例外措置"]
+    assert "状態" in [c.value for c in ws[1]] and {"有効", "取消"} <= {c.value for row in ws.iter_rows() for c in row}
+    # A December report no longer lists the exception revoked in November.
+    store.now = datetime(2027, 1, 5, tzinfo=UTC)
+    code, _, err = store.run("report", "--period", "2026-12", "--format", "json", "--out", str(tmp_path / "d.json"))
+    assert code == 0, err
+    dec = json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))
+    assert [e["rule_id"] for e in dec["exceptions"]] == ["SW-001"]
