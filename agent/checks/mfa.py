@@ -71,6 +71,13 @@ def _linux(ctx: Context) -> Result:
     problems = [f"{s}: {p}" for s, r in logon.items() for p in r.problems if "not installed" in p or "loop" in p]
     if problems:
         evidence["warnings"] = problems[:20]
+    loops = [f"{s}: {p}" for s, r in logon.items() for p in r.problems if p.startswith("include loop")]
+    if loops:
+        # libpam itself fails on such a stack: nothing can be said about its factors, so never "pass".
+        return Result(ERROR, t(f"PAM include loop, logon cannot be judged: {loops[0]}",
+                               f"PAM の include がループしており、ログオン認証を判定できません: {loops[0]}"), evidence)
+    # What the collector's AUT-001 reads: does every local logon service need a second factor?
+    evidence["local_mfa"] = not weak_logon
     findings = []
     if weak_logon and required:
         way = logon[weak_logon[0]].weakest
@@ -159,7 +166,8 @@ def _windows(ctx: Context) -> Result:
     state = windows.logon_mfa(ctx.windows)
     evidence = state.evidence()
     rdp = bool(state.facts.get("rdp_enabled"))
-    evidence.update(remote_logon_enabled=rdp, remote_mfa=rdp and bool(state.enforced), remote=["rdp"] if rdp else [])
+    evidence.update(remote_logon_enabled=rdp, remote_mfa=rdp and bool(state.enforced), remote=["rdp"] if rdp else [],
+                    local_mfa=bool(state.enforced))
     required = bool(ctx.settings.get("mfa_required", True))
     if state.facts.get("rdp_enabled") and not state.enforced:
         return Result(FAIL, t(f"Remote Desktop is enabled without a second factor: {state.reason_en}",

@@ -138,7 +138,8 @@ def test_include_loop_terminates_and_is_reported(pam_root):
     res = check(pam_root)
     assert time.monotonic() - started < 5
     assert any("loop" in w for w in res.evidence.get("warnings", []))
-    assert res.status in ("pass", "fail")
+    assert res.status == "error" and "include loop" in res.summary  # libpam fails on such a stack: never "pass"
+    assert "local_mfa" not in res.evidence
 
 
 def test_huge_and_binary_files_are_bounded(pam_root):
@@ -173,6 +174,29 @@ def test_shipped_sshd_config_allows_password_only(pam_root):
     res = check(pam_root, "lgwan")
     assert res.status == "fail"
     assert "sshd" in res.summary and "password" in res.summary
+
+
+def _verdict(rule_id: str, res: base.Result, segment: str = "mynumber"):
+    """The real collector rule's verdict on this real check result."""
+    from collector.rules import RULES
+    from collector.rules.base import check as subject
+    from collector.rules.engine import judge
+
+    return judge(RULES[rule_id], subject(segment, "mfa", res.status, res.evidence))
+
+
+def test_a_weak_sshd_alone_is_aut_002_not_aut_001(pam_root):
+    from collector.rules.base import Clear, Flag
+
+    login_with(pam_root, after="auth required pam_u2f.so")
+    res = check(pam_root)
+    assert res.status == "fail" and res.evidence["local_mfa"] is True
+    assert isinstance(_verdict("AUT-001", res), Clear)
+    assert isinstance(_verdict("AUT-002", res), Flag)
+    no_sshd(pam_root)
+    (pam_root / "etc/pam.d/login").write_text("auth required pam_unix.so\n")
+    weak = check(pam_root)
+    assert weak.evidence["local_mfa"] is False and isinstance(_verdict("AUT-001", weak), Flag)
 
 
 def test_sshd_publickey_plus_otp_passes_and_match_block_weakens(pam_root):
