@@ -90,6 +90,11 @@ def _verdict(ctx: Context, evidence: dict[str, Any], security: list[dict[str, An
     if reboot_age is not None and reboot_age > s["reboot_max_days"]:
         findings.append(t(f"reboot pending for {reboot_age:.0f} days (allowed {s['reboot_max_days']})",
                           f"再起動が {reboot_age:.0f} 日保留されています (基準 {s['reboot_max_days']} 日)"))
+    # What the collector's PAT-001 reads: the full count (the list is capped) and the oldest critical update's age.
+    evidence["pending_security_count"] = len(security)
+    # Every backend (apt, dnf, Windows Update) reports the oldest age: without it the rule could only guess.
+    evidence.setdefault("oldest_security_days", max((u["age_days"] or 0 for u in security), default=None))
+    evidence["oldest_critical_days"] = max((u["age_days"] or 0 for u in security if u.get("critical")), default=None)
     evidence["thresholds"] = {k: s[k] for k in ("patch_max_age_days", "patch_critical_max_age_days",
                                                 "package_lists_max_age_days", "reboot_max_days")}
     if findings:

@@ -2,9 +2,8 @@
 
 from collector.rules.base import Clear, Flag, Param, Rule, aged, check, check_fallback, days_since
 
-# Check "patch" evidence: {"pending_security": [updates] (or a count), "oldest_security_days": float
-#   (or "oldest_pending_since": ISO time),
-#   "critical_pending_since": ISO time or absent, "last_refresh": ISO time, "reboot_required_since": ISO time}.
+# Check "patch" evidence: {"pending_security": [updates, capped at 100] (or a count), "pending_security_count": int,
+#   "oldest_security_days": float (or "oldest_pending_since": ISO time), "oldest_critical_days": float or None}.
 
 
 def evaluate(s, params):
@@ -12,15 +11,15 @@ def evaluate(s, params):
     pending = ev.get("pending_security")
     if pending == 0 or pending == []:
         return Clear("no pending security updates", {"pending_security": 0})
-    if isinstance(pending, list):  # the patch check: a list of updates, the oldest one's age in days
-        pending = len(pending)
+    if isinstance(pending, list):  # the patch check: a list of updates (capped), the count beside it
+        pending = ev.get("pending_security_count", len(pending))
     oldest = days_since(ev.get("oldest_pending_since"), s.at)
     if oldest is None:
         oldest = aged(ev.get("oldest_security_days"), s)
-    critical = days_since(ev.get("critical_pending_since"), s.at)
+    critical = aged(ev.get("oldest_critical_days"), s)
     if critical is not None and critical > params["critical_days"]:
-        return Flag(f"critical update pending {critical:.0f} days", {"pending_security": pending,
-                    "critical_pending_since": ev.get("critical_pending_since")})
+        return Flag(f"{pending} security updates, a critical one pending {critical:.0f} days",
+                    {"pending_security": pending, "oldest_critical_days": round(critical, 1)})
     if oldest is not None and oldest > params["days"]:
         return Flag(f"{pending} security updates, oldest {oldest:.0f} days",
                     {"pending_security": pending, "oldest_days": round(oldest, 1)})
@@ -46,8 +45,8 @@ RULE = Rule(
 )
 
 FLAGS = [check("lgwan", "patch", "fail", {"pending_security": 3, "oldest_pending_since": "2026-09-01T00:00:00Z"}),
-         check("lgwan", "patch", "fail", {"pending_security": 1, "oldest_pending_since": "2026-10-10T00:00:00Z",
-                                          "critical_pending_since": "2026-10-10T00:00:00Z"})]
+         check("lgwan", "patch", "fail", {"pending_security": [{"name": "openssl", "critical": True}],
+                                          "oldest_security_days": 20.0, "oldest_critical_days": 20.0})]
 PASSES = [check("lgwan", "patch", "pass", {"pending_security": 0}),
           check("lgwan", "patch", "fail", {"pending_security": 2, "oldest_pending_since": "2026-10-25T00:00:00Z"})]
 # As the patch check reports it (apt backend): a list of updates and the oldest one's age.

@@ -220,3 +220,20 @@ def test_windows_update_query_failure_is_an_error():
     ctx = make_ctx("lgwan")
     ctx.platform, ctx.windows = "windows", windows.RegFileSource([])
     assert base.execute(patch, ctx).status == "error"
+
+
+def test_a_critical_update_past_its_limit_is_pat_001_through_the_real_rule(tmp_path):
+    from collector.rules import RULES
+    from collector.rules.base import Clear, Flag
+    from collector.rules.base import check as subject
+    from collector.rules.engine import judge
+
+    now = datetime(2024, 6, 30, tzinfo=UTC)
+    res = check(dnf_root(tmp_path, now - timedelta(days=1)), now=now, patch_max_age_days=90)
+    assert res.evidence["pending_security_count"] == 3 and res.evidence["oldest_critical_days"] > 14
+    rule = RULES["PAT-001"]
+    seen = subject("lgwan", "patch", res.status, res.evidence, at=now)
+    verdict = judge(rule, seen, {**rule.defaults(), "days": 90, "critical_days": 14})
+    assert isinstance(verdict, Flag) and "3 security updates" in verdict.detail
+    # critical_days is the knob that decides: a laxer one clears the same evidence.
+    assert isinstance(judge(rule, seen, {**rule.defaults(), "days": 90, "critical_days": 60}), Clear)
