@@ -31,6 +31,8 @@ def run(ctx: Context) -> Result:
     from agent.host import desktop
 
     results: list[tuple[str, list[str], dict[str, Any]]] = []
+    # Per desktop: (lock enabled, seconds idle until it locks (0: never), enforced system-wide).
+    states: list[tuple[bool, int, bool]] = []
     if desktop.gnome_present(ctx.root):
         g = desktop.gnome(ctx.root)
         s = g.settings
@@ -55,6 +57,7 @@ def run(ctx: Context) -> Result:
             problems.append(t(f"staff can change {', '.join(unlocked)} (no dconf lock)",
                               f"{', '.join(unlocked)} を利用者が変更できます (dconf のロックなし)"))
         results.append(("GNOME", problems, {"settings": {k: vars(v) for k, v in s.items()}, "problems": g.problems}))
+        states.append((enabled, (idle + delay) if idle else 0, not unlocked))
     k = desktop.kde(ctx.root)
     if k is not None:
         problems = []
@@ -67,16 +70,26 @@ def run(ctx: Context) -> Result:
             problems.append(t("staff can change the KDE setting (no [$i])",
                               "KDE の設定を利用者が変更できます ([$i] なし)"))
         results.append(("KDE", problems, {"kscreenlockerrc": k}))
+        kde_enforced = bool(k.get("immutable") or (k.get("Autolock_immutable") and k.get("Timeout_immutable")))
+        states.append((str(k.get("Autolock", "true")).lower() == "true", (minutes or 0) * 60, kde_enforced))
     if not results:
         return Result(NOT_APPLICABLE, t("no graphical desktop (GNOME/KDE) installed",
                                         "グラフィカルデスクトップ (GNOME / KDE) がありません"), {"root": str(ctx.root)})
-    evidence = {name: ev for name, _p, ev in results} | {"limit_minutes": limit // 60}
+    evidence = {name: ev for name, _p, ev in results} | {"limit_minutes": limit // 60} | _summary(states)
     bad = [f"{p}" for _n, problems, _e in results for p in problems]
     if bad:
         return Result(FAIL, "; ".join(bad), evidence)
     names = "/".join(n for n, _p, _e in results)
     return Result(PASS, t(f"{names} locks within {limit // 60} min, enforced system-wide",
                           f"{names} は {limit // 60} 分以内にロック (システムで強制)"), evidence)
+
+
+def _summary(states: list[tuple[bool, int, bool]]) -> dict[str, Any]:
+    """What the collector's AUT-003 reads: the weakest desktop decides (a lock that never comes counts as 0)."""
+    timeouts = [secs for _e, secs, _f in states]
+    return {"enabled": all(e for e, _s, _f in states),
+            "timeout_seconds": 0 if 0 in timeouts else max(timeouts, default=0),
+            "enforced": all(f for _e, _s, f in states)}
 
 
 def _int(setting: Any) -> int | None:
@@ -92,7 +105,8 @@ def _windows(ctx: Context, limit: int) -> Result:
         return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
     values = ctx.windows.values(WIN_SYSTEM) or {}
     secs = next((v for key, v in values.items() if key.lower() == "inactivitytimeoutsecs"), None)
-    evidence = {"InactivityTimeoutSecs": secs, "key": WIN_SYSTEM, "limit_minutes": limit // 60}
+    evidence = {"InactivityTimeoutSecs": secs, "key": WIN_SYSTEM, "limit_minutes": limit // 60,
+                **_summary([(isinstance(secs, int) and secs > 0, secs if isinstance(secs, int) else 0, True)])}
     if not isinstance(secs, int) or secs == 0:
         return Result(FAIL, t("no machine inactivity limit is set", "非アクティブ状態の制限が設定されていません"),
                       evidence)

@@ -2,7 +2,7 @@
 
 from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
 
-# Check "screen_lock" evidence: {"enabled": bool, "timeout_seconds": int}.
+# Check "screen_lock" evidence: {"enabled": bool, "timeout_seconds": int (0: never locks), "enforced": bool}.
 
 
 def evaluate(s, params):
@@ -10,6 +10,8 @@ def evaluate(s, params):
     limit = params["max_minutes"] * 60
     if enabled is False:
         return Flag("screen lock disabled", {"enabled": False})
+    if s.evidence.get("enforced") is False:  # a lock staff can switch off is no control
+        return Flag("screen lock can be changed by staff", {"enforced": False, "timeout_seconds": timeout})
     if isinstance(timeout, int | float) and enabled is not None:
         if timeout <= 0 or timeout > limit:
             return Flag(f"screen lock after {timeout:g}s (policy {limit}s)", {"timeout_seconds": timeout})

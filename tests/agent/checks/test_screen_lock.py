@@ -117,3 +117,28 @@ def test_windows_inactivity_limit(value, status):
     ctx.platform = "windows"
     ctx.windows = windows.RegFileSource(["Windows Registry Editor Version 5.00\r\n\r\n" + body])
     assert base.execute(screen_lock, ctx).status == status
+
+
+def _aut_003(res: base.Result, max_minutes: int):
+    from collector.rules import RULES
+    from collector.rules.base import check as subject
+    from collector.rules.engine import judge
+
+    rule = RULES["AUT-003"]
+    return judge(rule, subject("lgwan", "screen_lock", res.status, res.evidence), {"max_minutes": max_minutes})
+
+
+def test_the_real_rule_reads_the_real_evidence_and_max_minutes_decides(gnome):
+    from collector.rules.base import Clear, Flag
+
+    dconf(gnome, GOOD.replace("600", "1200"), LOCKS)  # 20 minutes, enforced
+    res = check(gnome, screen_lock_max_minutes=30)
+    assert (res.evidence["enabled"], res.evidence["timeout_seconds"], res.evidence["enforced"]) == (True, 1200, True)
+    assert isinstance(_aut_003(res, 30), Clear) and isinstance(_aut_003(res, 10), Flag)
+
+
+def test_a_lock_staff_can_change_is_aut_003(gnome):
+    from collector.rules.base import Flag
+
+    res = check(gnome)  # shipped defaults: 5 minutes, but no dconf lock
+    assert res.evidence["enforced"] is False and isinstance(_aut_003(res, 10), Flag)
