@@ -70,6 +70,7 @@ def run(ctx: Context) -> Result:
                                         "network root)",
                                         "ルートファイルシステムがローカルのブロックデバイス上にありません"), evidence)
     plain = [m for m, paths in found.items() if not all(any(d["type"] == "crypt" for d in p) for p in paths)]
+    evidence.update(encrypted=not plain, method="dm-crypt")  # what the collector's ENC-001 reads
     if plain:
         dev = found[plain[0]][0][0]["name"]
         res = Result(FAIL, t(f"not encrypted: {', '.join(plain)} ({dev} has no dm-crypt layer)",
@@ -94,7 +95,9 @@ def _windows(ctx: Context) -> Result:
     evidence = {"volumes": volumes[:20], "source": "Get-BitLockerVolume"}
     if os_vol is None:
         return Result(ERROR, t("no operating-system volume reported", "OS ボリュームが見つかりません"), evidence)
-    if os_vol.get("ProtectionStatus") == "On" and os_vol.get("VolumeStatus") == "FullyEncrypted":
+    evidence["encrypted"] = os_vol.get("ProtectionStatus") == "On" and os_vol.get("VolumeStatus") == "FullyEncrypted"
+    evidence["method"] = f"BitLocker {os_vol.get('EncryptionMethod') or ''}".strip()
+    if evidence["encrypted"]:
         return Result(PASS, t(f"{os_vol.get('MountPoint')} BitLocker on ({os_vol.get('EncryptionMethod')})",
                               f"{os_vol.get('MountPoint')} は BitLocker で保護 ({os_vol.get('EncryptionMethod')})"),
                       evidence)
