@@ -34,6 +34,7 @@ from agent.integrity import Finding, Integrity
 from agent.policy_cache import PolicyCache
 from agent.shipper import Shipper
 from agent.spool import Spool
+from agent.usb import state as media_state
 from mamori import __version__, clock
 
 log = logging.getLogger("mamori.agent")
@@ -105,7 +106,7 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
     }, severity="high" if eff.source == "strictest" and eff.problem != "no policy received yet" else None)
     if eff.source == "strictest":
         log.warning("enforcing the strictest policy: %s", eff.problem)
-    control = start_media_control(host, spool, policy)
+    control = start_media_control(host, spool, policy, state)
     try:
         outcome = asyncio.run(_main(spool, identity, state, settings, policy, host, integrity))
         if control is not None:
@@ -121,28 +122,47 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
     return RESTART_EXIT if outcome.restart else 0
 
 
-def start_media_control(host: Host, spool: Spool, policy: PolicyCache) -> MediaControl | None:
-    """Removable-media control from the first moment; when the OS cannot do it, say so loudly (log + event)."""
-    control = host.media_control(spool.append)
+def start_media_control(host: Host, spool: Spool, policy: PolicyCache,
+                        state: StateDir | None = None) -> MediaControl | None:
+    """Removable-media control from the first moment; whether it is in force is itself an event (MED-006)."""
+    segment = str(policy.current.document.get("segment", ""))
+    where = type(host).__name__
+    in_force: list[str] = []  # the mode last reported as in force
+
+    def emit(kind: str, body: dict[str, Any]) -> None:
+        if not media_state.is_state(kind, body):
+            spool.append(kind, body)
+            return
+        spool.append(kind, body, severity=media_state.severity(body, segment))
+        evidence = json.loads(body["evidence_json"])  # the control's own reports (a guard that died) count too
+        in_force[:] = [evidence["mode"]] if evidence["active"] else []
+        if state is not None:  # `mamori-agent status` shows it, so it never claims a mode not in force
+            runstate.record_checks(state, [body])
+
+    def report(active: bool, reason: str = "", document: dict[str, Any] | None = None) -> None:
+        mode = str((document or policy.current.document)["usb"]["mode"])
+        emit("check.result", media_state.payload(active, mode, reason, where))
+
+    control = host.media_control(emit)
     if isinstance(control, str):
         log.error("removable-media control is NOT active: %s", control)
-        spool.append("check.result", {
-            "check_id": "media.control", "status": "error", "summary": control,
-            "evidence_json": json.dumps({"host": type(host).__name__, "reason": control}),
-            "remediation": "Run mamori-agent as root (the service unit does) on a kernel with USB sysfs."},
-            severity="high")
+        report(False, control)
         return None
     try:
         control.start(policy.current.document)
     except Exception as exc:
         log.exception("removable-media control failed to start")
-        spool.append("check.result", {"check_id": "media.control", "status": "error",
-                                      "summary": f"failed to start: {exc}"[:500],
-                                      "evidence_json": json.dumps({"exception": type(exc).__name__})},
-                     severity="high")
+        report(False, f"failed to start: {type(exc).__name__}: {exc}")
         return None
-    policy.add_listener(lambda eff: control.apply(eff.document))
-    log.info("removable-media control active (usb mode %s)", policy.current.document["usb"]["mode"])
+
+    def apply(eff: Any) -> None:
+        control.apply(eff.document)
+        if in_force and in_force != [eff.document["usb"]["mode"]]:  # the evidence names the mode in force
+            report(True, document=eff.document)
+
+    policy.add_listener(apply)
+    report(True)
+    log.info("removable-media control active (usb mode %s)", in_force[0])
     return control
 
 

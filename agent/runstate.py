@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from agent.fsutil import write_atomic
 from mamori import clock
 
 log = logging.getLogger("mamori.agent")
+_checks_lock = threading.Lock()  # the check scheduler and the media control both record results
 
 
 def _now() -> str:
@@ -43,11 +45,12 @@ def read_status(state: StateDir) -> dict[str, Any]:
 
 def record_checks(state: StateDir, results: Iterable[Mapping[str, Any]]) -> None:
     """Keep the latest result per check id (check_id, status, summary) with the time it was recorded."""
-    current = _read(state.checks)
-    for result in results:
-        current[str(result["check_id"])] = {"status": result.get("status", ""), "summary": result.get("summary", ""),
-                                             "at": _now()}
-    write_atomic(state.checks, json.dumps(current, ensure_ascii=False, indent=1).encode(), 0o600)
+    with _checks_lock:
+        current = _read(state.checks)
+        for result in results:
+            current[str(result["check_id"])] = {"status": result.get("status", ""),
+                                                 "summary": result.get("summary", ""), "at": _now()}
+        write_atomic(state.checks, json.dumps(current, ensure_ascii=False, indent=1).encode(), 0o600)
 
 
 def read_checks(state: StateDir) -> dict[str, dict[str, Any]]:

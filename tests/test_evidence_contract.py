@@ -17,12 +17,15 @@ REPO = Path(__file__).resolve().parents[1]
 TOLERATED_ALIASES = {"PAT-001": {"oldest_pending_since"}, "PAT-002": {"last_refresh"},
                      "MAL-002": {"signatures_updated"}, "NET-003": {"registered_network", "active_interfaces"},
                      "SW-001": {"unauthorised"}, "OPS-001": {"synchronized"}}
+# Evidence not built by a scheduled posture check: the agent reports its own media control.
+SENDERS = {"media_control": "agent/usb/state.py"}
 READ = re.compile(r"""(?:ev|evidence)\.get\(\s*["']([a-z_]+)["']|(?:ev|evidence)\[\s*["']([a-z_]+)["']\]""")
 
 
 def _sent_by(check_id: str) -> str:
     """The text of the check and the OS readers it builds its evidence with."""
-    sources = [REPO / "agent/checks" / f"{check_id}.py", *sorted((REPO / "agent/host").rglob("*.py"))]
+    sources = [REPO / SENDERS.get(check_id, f"agent/checks/{check_id}.py"),
+               *sorted((REPO / "agent/host").rglob("*.py"))]
     return "\n".join(p.read_text(encoding="utf-8") for p in sources)
 
 

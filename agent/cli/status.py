@@ -10,6 +10,7 @@ from typing import Any
 from agent import host as hostmod
 from agent.cli.common import identity
 from agent.config import StateDir
+from agent.usb.state import CHECK_ID as MEDIA_CHECK
 from mamori.i18n import _
 from mamori.table import render
 
@@ -39,6 +40,8 @@ def collect(state: StateDir) -> dict[str, Any]:
     finally:
         spool.close()
     eff = PolicyCache(state.policy, ident.segment).current
+    checks = read_checks(state)
+    media = checks.get(MEDIA_CHECK, {}).get("status")
     run = read_status(state)
     running = _running(run.get("pid"))
     try:
@@ -54,8 +57,9 @@ def collect(state: StateDir) -> dict[str, Any]:
         "status_updated_at": run.get("updated_at", ""),
         "spool_depth": depth, "policy_version": eff.version, "policy_source": eff.source,
         "policy_applied_at": _policy_applied_at(state), "policy_problem": eff.problem,
-        "usb_mode": eff.document["usb"]["mode"],
-        "last_checks": [{"check_id": k, **v} for k, v in sorted(read_checks(state).items())],
+        "usb_mode": eff.document["usb"]["mode"],  # the policy's; whether it is enforced is media_control_active
+        "media_control_active": None if media is None else media == "pass",  # None: the agent never said
+        "last_checks": [{"check_id": k, **v} for k, v in sorted(checks.items())],
     }
 
 
@@ -73,6 +77,8 @@ def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
               "policy_applied_at": _("Policy stored at"), "policy_problem": _("Policy problem"),
               "usb_mode": _("Removable media mode")}
     yes_no = {True: _("yes"), False: _("no")}
+    if data["media_control_active"] is False:  # never show a mode the terminal does not enforce
+        data["usb_mode"] = _("not in force (policy mode {mode})").format(mode=data["usb_mode"])
     rows = [[labels[k], yes_no[v] if isinstance(v, bool) else (str(v) if v not in (None, "") else "-")]
             for k, v in data.items() if k in labels]
     print(render([_("Item"), _("Value")], rows))

@@ -10,6 +10,7 @@ from typing import Any
 from agent.host.base import Emit
 from agent.host.linux_mounts import MountTable
 from agent.host.linux_usb import Sysfs, UeventSocket
+from agent.usb import state as media_state
 from agent.usb.guard import Guard
 from agent.usb.medialog import MediaLog
 from agent.usb.policy import compile_usb
@@ -56,8 +57,11 @@ class LinuxMediaControl:
                 self.guard.tick()
                 if self.media is not None:
                     self.media.refresh()
-        except Exception:  # never silently: the agent's log shows why enforcement stopped watching
+        except Exception as exc:  # never silently: the log and MED-006 show why enforcement stopped watching
             log.exception("the USB guard loop failed; devices stay as last decided, deny-by-default stays on")
+            self.emit("check.result", media_state.payload(False, str(self.document.get("usb", {}).get("mode", "")),
+                                                          f"USB guard failed: {type(exc).__name__}: {exc}",
+                                                          "LinuxHost"))
         finally:
             events.close()
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from agent.host.base import Emit
+from agent.usb import state as media_state
 from agent.usb.guard import payload
 from agent.usb.policy import BLOCK, Decision, UsbPolicy, compile_usb, decide, is_storage
 from mamori import clock
@@ -297,11 +298,23 @@ class WindowsMediaControl:
                 del self.known[gone]
 
     def _loop(self) -> None:
+        failing = False
         while not self._stop.wait(self.interval):
             try:
                 self.sync()
-            except Exception:
+            except Exception as exc:
                 log.exception("media control sync failed; the registry keeps the last applied state")
+                if not failing:  # once per outage: the policy is no longer applied to what gets plugged in
+                    self._report(False, f"policy not applied: {type(exc).__name__}: {exc}")
+                failing = True
+            else:
+                if failing:
+                    self._report(True)
+                failing = False
+
+    def _report(self, active: bool, reason: str = "") -> None:
+        mode = str(self.document.get("usb", {}).get("mode", ""))
+        self.emit("check.result", media_state.payload(active, mode, reason, "WindowsHost"))
 
     def stop(self) -> None:
         self._stop.set()

@@ -99,3 +99,22 @@ def test_status_of_a_dead_agent_is_not_connected(fake, tmp_path, capsys):
     cli.main(["status", "--json"])
     data = json.loads(capsys.readouterr().out)
     assert data["running"] is False and data["connected"] is False
+
+
+def test_status_says_media_control_is_not_in_force_rather_than_block(fake, tmp_path, capsys):
+    from agent.usb.state import payload
+
+    state = StateDir(tmp_path / "state")
+    enroll_fake(state)
+    write_status(state, {"pid": os.getpid(), "connected": True})
+    record_checks(state, [payload(False, "block", "no USB sysfs (/sys/bus/usb/devices)", "LinuxHost")])
+    assert cli.main(["status", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["media_control_active"] is False and data["usb_mode"] == "block"  # the policy's mode
+    assert cli.main(["--lang", "ja", "status"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "外部記録媒体の制御モード" in line)
+    assert "有効になっていません (ポリシーのモード block)" in row
+    record_checks(state, [payload(True, "block", "", "LinuxHost")])  # the control came up
+    assert cli.main(["--lang", "en", "status"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "Removable media mode" in line)
+    assert "block" in row and "not in force" not in row

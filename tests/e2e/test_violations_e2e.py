@@ -21,6 +21,8 @@ def test_media_write_on_mynumber_is_a_violation_when_acked(collector, make_agent
     wait_for(lambda: agent.spool_depth() == 0, timeout=60, what="the batch to be acked")
     # Acked means stored and judged in one transaction: the violation must already be there.
     rows = json.loads(collector.cli("violations", "list", "--json").stdout)
+    # The test agent cannot control this machine's USB (not root, or no USB sysfs): that is MED-006, not ours here.
+    rows = [r for r in rows if r["rule_id"] != "MED-006"]
     assert [(r["rule_id"], r["severity"], r["status"], r["count"]) for r in rows] == [
         ("MED-002", "critical", "open", 3)]
     assert rows[0]["agent_id"] == agent.agent_id and rows[0]["department"] == "市民課"

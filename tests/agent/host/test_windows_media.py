@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -135,3 +136,41 @@ def test_audit_denies_nothing_and_restore_on_exit():
 
 def test_compile_shared_with_linux():
     assert compile_usb(_doc("block")).mode == "block"
+
+
+def test_policy_no_longer_applied_is_reported_once_and_its_return_too():
+    class Flaky:
+        broken = False
+
+        def entities(self):
+            if self.broken:
+                raise OSError("WMI is not answering")
+            return []
+
+        def set_enabled(self, instance_id, enabled):
+            return True
+
+    emitted, pnp = [], Flaky()
+    control = WindowsMediaControl(lambda k, p: emitted.append((k, p)), recorded_registry(), pnp,
+                                  clock=lambda: NOW, interval=0.02)
+    control.start(_doc("block"))
+
+    def states():
+        return [json.loads(p["evidence_json"]) for k, p in emitted if p.get("check_id") == "media_control"]
+
+    pnp.broken = True
+    _wait(lambda: states())
+    time.sleep(0.2)  # several failed syncs: still one report
+    pnp.broken = False
+    _wait(lambda: len(states()) == 2)
+    control.stop()
+    got = states()
+    assert [(s["active"], s["mode"]) for s in got] == [(False, "block"), (True, "block")]
+    assert "policy not applied" in got[0]["reason"] and "WMI is not answering" in got[0]["reason"]
+
+
+def _wait(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

@@ -110,7 +110,8 @@ def test_json_report_matches_the_store(store, tmp_path):
                                                                                    "BP6(3)①")
     assert med["occurred_label"].startswith("令和8年11月3日")
     clause = {r["clause"]: r for r in data["by_clause"]}
-    assert (clause["BP6(3)①"]["targets"], clause["BP6(3)①"]["mark"]) == (2, "△")
+    # Every terminal: MED-006 (media control in force) enforces BP6(3)① in all segments.
+    assert (clause["BP6(3)①"]["targets"], clause["BP6(3)①"]["mark"]) == (5, "△")
     assert (clause["BP6(6)"]["targets"], clause["BP6(6)"]["violations"], clause["BP6(6)"]["mark"]) == (5, 1, "×")
     assert clause["BP3(2)"]["violations"] == 1  # MED-005 only: the excepted SW-001 does not count
     assert [e["rule_id"] for e in data["exceptions"]] == ["SW-001"]

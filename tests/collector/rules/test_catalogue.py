@@ -11,11 +11,11 @@ from collector.rules.base import SEGMENTS, Clear, Flag
 from collector.rules.engine import judge
 from mamori.events import KINDS, SEVERITIES
 
-WAVE1 = ["MED-001", "MED-002", "MED-003", "MED-004", "MED-005", "AUT-001", "AUT-002", "AUT-003", "PAT-001",
-         "PAT-002", "PAT-003", "PAT-004", "MAL-001", "MAL-002", "ENC-001", "NET-001", "NET-002", "NET-003",
+WAVE1 = ["MED-001", "MED-002", "MED-003", "MED-004", "MED-005", "MED-006", "AUT-001", "AUT-002", "AUT-003",
+         "PAT-001", "PAT-002", "PAT-003", "PAT-004", "MAL-001", "MAL-002", "ENC-001", "NET-001", "NET-002", "NET-003",
          "SW-001", "OPS-001", "OPS-002", "OPS-003", "OPS-004", "OPS-005"]
 CHECK_IDS = {"mfa", "patch", "antivirus", "screen_lock", "disk_encryption", "firewall", "time_sync", "software",
-             "local_admin", "os_support", "network_segment"}
+             "local_admin", "os_support", "network_segment", "media_control"}
 
 
 def test_registry_is_exactly_wave_1_in_catalogue_order():
@@ -45,6 +45,7 @@ def test_rule_metadata_is_complete(rule_id):
 def test_catalogue_values_from_rules_md():
     assert RULES["MED-001"].severity == {"mynumber": "critical"}
     assert RULES["MED-003"].segments == ("lgwan", "internet")
+    assert RULES["MED-006"].severity == {"mynumber": "critical", "lgwan": "high", "internet": "high"}
     assert RULES["AUT-002"].clause_g == ("6.2 [?]",)  # unchecked guideline references keep their mark
     assert RULES["NET-003"].severity == dict.fromkeys(SEGMENTS, "critical")
     assert RULES["AUT-003"].defaults() == {"max_minutes": 10}

@@ -1,0 +1,44 @@
+"""MED-006: removable-media control not in force on the terminal (no USB control, guard failed, policy not applied)."""
+
+from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+
+# Check "media_control" evidence (sent by the agent at start and when it changes, agent/usb/state.py):
+# {"active": bool, "mode": "block"|..., "reason": str, "host": str}.
+
+
+def evaluate(s, params):
+    active = s.evidence.get("active")
+    if active is False:
+        reason = str(s.evidence.get("reason", ""))
+        return Flag(f"removable-media control not in force: {reason or 'no reason given'}"[:500],
+                    {"active": False, "mode": s.evidence.get("mode", ""), "reason": reason,
+                     "host": s.evidence.get("host", "")})
+    if active is True:
+        return Clear(f"removable-media control in force (mode {s.evidence.get('mode', '')})",
+                     {"active": True, "mode": s.evidence.get("mode", "")})
+    return check_fallback(s, "removable-media control state unknown")
+
+
+RULE = Rule(
+    id="MED-006",
+    title_ja="端末で外部記録媒体の制御が機能していない",
+    title_en="Removable-media control not in force on the terminal",
+    severity={"mynumber": "critical", "lgwan": "high", "internet": "high"},
+    clause_bp=("BP6(3)①",), clause_g=("4.4",),
+    evidence_ja=("check.result (media_control): 制御の有効/無効、モード、理由"
+                 " (USB 制御なし・ガード停止・ポリシー未適用)"),
+    evidence_en="check.result (media_control): active or not, mode, reason (no USB control, guard failed, "
+                "policy not applied)",
+    remediation_ja=("理由を確認して取り除き (エージェントをサービスとして管理者権限で実行、USB 制御の可能な OS)、"
+                    "エージェントを再起動してください。それまでの媒体の使用を調査してください。"),
+    remediation_en=("Remove the reason shown (run the agent as its service with administrator rights on an OS "
+                    "where it can control USB), restart it, and investigate media use in the meantime."),
+    evaluate=evaluate, kinds=("check.result",), check_id="media_control",
+)
+
+_OFF = {"active": False, "mode": "block", "reason": "no USB sysfs (/sys/bus/usb/devices)", "host": "LinuxHost"}
+FLAGS = [check("mynumber", "media_control", "fail", _OFF),
+         check("internet", "media_control", "fail", {**_OFF, "reason": "USB guard failed: OSError"}),
+         check("lgwan", "media_control", "fail")]
+PASSES = [check("mynumber", "media_control", "pass", {"active": True, "mode": "block", "reason": ""}),
+          check("lgwan", "media_control", "error")]
