@@ -22,9 +22,10 @@ REMEDIATION = {
           "publickey,keyboard-interactive を設定する。",
 }
 # Console and display-manager logon services (common-auth is judged through them: it is only ever
-# included). Autologin services are configured separately by the display manager.
-LOGON_SERVICES = ("login", "gdm-password", "gdm-fingerprint", "gdm-smartcard", "lightdm", "lightdm-greeter",
-                  "sddm", "kde", "xscreensaver")
+# included). Greeters are no logon; autologin services count only where the display manager enables them.
+LOGON_SERVICES = ("login", "gdm-password", "gdm-fingerprint", "gdm-smartcard", "lightdm", "sddm", "kde",
+                  "xscreensaver")
+AUTOLOGIN_SERVICES = ("lightdm-autologin", "gdm-autologin")
 FACTOR_JA = {"knowledge": "知識", "possession": "所持", "inherence": "生体"}
 
 
@@ -43,10 +44,11 @@ def _linux(ctx: Context) -> Result:
         return Result(ERROR, t(f"{config.pamd} not found: cannot tell how logon is authenticated",
                                f"{config.pamd} がありません: ログオン認証を確認できません"),
                       {"pam_d": str(config.pamd)})
-    services = [s for s in LOGON_SERVICES if s == "login" or config.exists(s)]
+    services, not_logon, autologin = _logon_services(config, ctx)
     logon = {s: config.evaluate(s) for s in services}
     weak_logon = [s for s, r in logon.items() if r.ways and not r.multi_factor()]
-    evidence: dict[str, Any] = {"mfa_required": required, "logon": [r.as_evidence() for r in logon.values()]}
+    evidence: dict[str, Any] = {"mfa_required": required, "logon": [r.as_evidence() for r in logon.values()],
+                                "not_logon": not_logon, "autologin": autologin}
     authselect = _authselect(ctx)
     if authselect:
         evidence["authselect"] = authselect
@@ -71,13 +73,18 @@ def _linux(ctx: Context) -> Result:
     problems = [f"{s}: {p}" for s, r in logon.items() for p in r.problems if "not installed" in p or "loop" in p]
     if problems:
         evidence["warnings"] = problems[:20]
-    loops = [f"{s}: {p}" for s, r in logon.items() for p in r.problems if p.startswith("include loop")]
+    local_loops = [f"{s}: {p}" for s in services for p in config.include_loops(s)]
+    ssh_loops = [f"sshd: {p}" for p in config.include_loops("sshd")] if cfg is not None else []
+    if ssh_loops:
+        evidence.pop("remote_mfa")  # an sshd stack libpam cannot load says nothing either way about remote MFA
+    if not local_loops:
+        # What the collector's AUT-001 reads: does every local logon service need a second factor?
+        evidence["local_mfa"] = not weak_logon
+    loops = local_loops + ssh_loops
     if loops:
         # libpam itself fails on such a stack: nothing can be said about its factors, so never "pass".
         return Result(ERROR, t(f"PAM include loop, logon cannot be judged: {loops[0]}",
                                f"PAM の include がループしており、ログオン認証を判定できません: {loops[0]}"), evidence)
-    # What the collector's AUT-001 reads: does every local logon service need a second factor?
-    evidence["local_mfa"] = not weak_logon
     findings = []
     if weak_logon and required:
         way = logon[weak_logon[0]].weakest
@@ -87,6 +94,10 @@ def _linux(ctx: Context) -> Result:
             f"{', '.join(m.split('@')[0] for m in way.modules)}",
             f"ログオン ({', '.join(weak_logon)}) が {_factors(way.factors, 'ja')} だけで成功します "
             f"({', '.join(m.split('@')[0] for m in way.modules)})"))
+        auto = [f"{s} ({autologin[s]})" for s in weak_logon if s in autologin]
+        if auto:
+            findings.append(t(f"autologin is switched on: {', '.join(auto)}",
+                              f"自動ログオンが有効です: {', '.join(auto)}"))
     if remote_weak:
         findings.append(t(f"sshd allows single-factor logon: {'; '.join(remote_weak)}",
                           f"sshd が単一要素でのログオンを許可しています: {'; '.join(remote_weak)}"))
@@ -102,6 +113,19 @@ def _linux(ctx: Context) -> Result:
     remote = t("sshd requires two factors", "sshd も多要素認証必須") if cfg else t("no sshd", "sshd なし")
     return Result(PASS, t(f"logon requires two factors ({', '.join(services)}); {remote}",
                           f"ログオンに多要素認証が必須です ({', '.join(services)}); {remote}"), evidence)
+
+
+def _logon_services(config: Any, ctx: Context) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """The PAM services a person logs on through, why the other display-manager services are not, and
+    where an autologin is switched on."""
+    from agent.host.autologin import display_managers
+
+    dm = display_managers(ctx.root)
+    services = [s for s in LOGON_SERVICES if (s == "login" or config.exists(s)) and s not in dm.greeters]
+    services += [s for s in dm.autologin if s not in services]  # no password asked: a logon all the same
+    not_logon = {g: "greeter" for g in dm.greeters if config.exists(g)}
+    not_logon |= {s: "autologin not enabled" for s in AUTOLOGIN_SERVICES if config.exists(s) and s not in dm.autologin}
+    return services, not_logon, dm.autologin
 
 
 def _factors(factors: frozenset[str], lang: str) -> str:

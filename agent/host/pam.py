@@ -132,6 +132,36 @@ class PamConfig:
         report.ways = _explore(entries, report)
         return report
 
+    def include_loops(self, service: str) -> list[str]:
+        """Include cycles libpam follows when pam_start loads the service: every type, not only auth.
+
+        libpam recurses on `include` without a limit (and aborts substacks at 16 levels), so a cycle in
+        any type's lines makes every use of the service fail or crash: none of its stacks can be judged.
+        """
+        report = StackReport(service)
+        found: list[str] = []
+        start = service if self.exists(service) else "other"
+        todo: list[tuple[str, str | None, tuple[str, ...]]] = [(start, None, ())]  # None: every type
+        done: set[tuple[str, str | None]] = set()
+        while todo and len(done) <= MAX_ENTRIES:
+            name, ptype, chain = todo.pop()
+            path = str(self._path(name))
+            if path in chain:
+                found.append(f"include loop: {' -> '.join([*chain, path])}")
+                continue
+            if (path, ptype) in done:
+                continue
+            done.add((path, ptype))
+            for _no, line in self._lines(Path(path), report):
+                words = line.split()
+                if words[0] == "@include" and len(words) > 1:
+                    todo.append((words[1], ptype, (*chain, path)))
+                elif len(words) > 2 and words[1] in ("include", "substack"):
+                    typ = words[0].lstrip("-")
+                    if ptype in (None, typ):
+                        todo.append((words[2], typ, (*chain, path)))
+        return sorted(set(found))
+
     def _lines(self, path: Path, report: StackReport) -> list[tuple[int, str]]:
         try:
             text = read_text(path)

@@ -15,6 +15,7 @@ from mamori import i18n, policy
 CACHE = Path(os.environ.get("MAMORI_TEST_CACHE", Path.home() / ".cache" / "mamori-tests")) / "debs"
 PAM_PACKAGES = ("libpam-runtime", "libpam-modules", "login", "openssh-server", "libpam-u2f",
                 "libpam-google-authenticator", "libpam-oath", "libpam-sss", "libpam-pkcs11")
+DM_PACKAGES = ("lightdm", "gdm3")
 
 
 def need_root(what: str) -> None:
@@ -41,6 +42,25 @@ def pam_tree(tmp_path_factory) -> Path:
     for deb in debs(PAM_PACKAGES):
         subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, timeout=120)
     return root
+
+
+@pytest.fixture(scope="session")
+def dm_tree(tmp_path_factory) -> Path:
+    """The lightdm and gdm3 packages as shipped (their PAM services and configuration), one folder each."""
+    base = tmp_path_factory.mktemp("dmdebs")
+    for name, deb in zip(DM_PACKAGES, debs(DM_PACKAGES), strict=True):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(base / name)], check=True, timeout=120)
+    return base
+
+
+@pytest.fixture
+def add_dm(dm_tree):
+    """Install a display manager's /etc (PAM services, lightdm.conf / daemon.conf) into a pam_root."""
+
+    def add(root: Path, name: str) -> None:
+        shutil.copytree(dm_tree / name / "etc", root / "etc", symlinks=True, dirs_exist_ok=True)
+
+    return add
 
 
 @pytest.fixture

@@ -289,3 +289,77 @@ def test_included_secret_file_content_never_reaches_evidence(pam_root):
     res = check(pam_root)
     text = json.dumps(res.evidence)
     assert "SECRETHASHVALUE" not in text and "cannot parse the line" in text
+
+
+# --- display managers: greeters and autologin (Debian's lightdm and gdm3 packages) ---------------------------
+
+TOTP = "auth required pam_oath.so usersfile=/etc/users.oath window=20"
+
+
+def with_totp(root: Path, service: str) -> None:
+    path = root / "etc/pam.d" / service
+    path.write_text(path.read_text().replace("@include common-auth", f"@include common-auth\n{TOTP}", 1))
+
+
+def test_lightdm_greeter_is_no_logon_and_totp_on_login_and_lightdm_passes(pam_root, add_dm):
+    no_sshd(pam_root)
+    add_dm(pam_root, "lightdm")
+    assert "pam_permit.so" in (pam_root / "etc/pam.d/lightdm-greeter").read_text()
+    with_totp(pam_root, "login")
+    with_totp(pam_root, "lightdm")
+    res = check(pam_root)
+    assert res.status == "pass", res.summary
+    assert [e["service"] for e in res.evidence["logon"]] == ["login", "lightdm"]
+    assert res.evidence["not_logon"] == {"lightdm-greeter": "greeter", "lightdm-autologin": "autologin not enabled"}
+    assert res.evidence["local_mfa"] is True
+
+
+@pytest.mark.parametrize("conf, section", [("etc/lightdm/lightdm.conf.d/50-autologin.conf", "[Seat:*]"),
+                                           ("etc/lightdm/lightdm.conf", "[SeatDefaults]")])
+def test_lightdm_autologin_switched_on_is_a_logon_without_a_factor(pam_root, add_dm, conf, section):
+    no_sshd(pam_root)
+    add_dm(pam_root, "lightdm")
+    with_totp(pam_root, "login")
+    with_totp(pam_root, "lightdm")
+    path = pam_root / conf
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text((path.read_text() if path.exists() else "") + f"\n{section}\nautologin-user=madoguchi01\n")
+    res = check(pam_root)
+    assert res.status == "fail" and res.evidence["local_mfa"] is False
+    assert "lightdm-autologin" in res.summary and "no factor" in res.summary and "autologin-user" in res.summary
+    assert logon(res, "lightdm-autologin")["weakest_way"]["factors"] == []
+    assert base.severity(mfa, res) == "critical"
+
+
+def test_gdm_launch_environment_is_no_logon_and_autologin_counts_only_when_enabled(pam_root, add_dm):
+    no_sshd(pam_root)
+    add_dm(pam_root, "gdm3")
+    with_totp(pam_root, "login")
+    with_totp(pam_root, "gdm-password")
+    fingerprint = pam_root / "etc/pam.d/gdm-fingerprint"
+    fingerprint.write_text(fingerprint.read_text().replace("pam_fprintd.so", "pam_fprintd.so\n" + TOTP, 1))
+    res = check(pam_root)
+    assert res.status == "pass", res.summary
+    assert res.evidence["not_logon"] == {"gdm-launch-environment": "greeter", "gdm-autologin": "autologin not enabled"}
+    daemon = pam_root / "etc/gdm3/daemon.conf"
+    daemon.write_text(daemon.read_text().replace("#  AutomaticLoginEnable = true", "AutomaticLoginEnable = true"))
+    res = check(pam_root)
+    assert res.status == "fail" and "gdm-autologin" in res.summary
+    assert res.evidence["autologin"]["gdm-autologin"].endswith("automaticloginenable=true")
+
+
+@pytest.mark.parametrize("service, text", [
+    ("common-session", "session required pam_unix.so\nsession include common-session\n"),  # not the auth stack
+    ("sshd", "@include common-auth\n@include sshd\n"),
+])
+def test_an_include_loop_in_any_stack_libpam_loads_is_an_error(pam_root, service, text):
+    login_with(pam_root, after="auth required pam_u2f.so")
+    ssh = pam_root / "etc/ssh/sshd_config"
+    ssh.write_text("AuthenticationMethods publickey,keyboard-interactive\nKbdInteractiveAuthentication yes\n"
+                   + ssh.read_text())
+    (pam_root / "etc/pam.d" / service).write_text(text)
+    res = check(pam_root)
+    assert res.status == "error" and "include loop" in res.summary, res.summary
+    # sshd loads common-session too: an unloadable sshd stack clears no AUT-002 either.
+    assert "remote_mfa" not in res.evidence
+    assert ("local_mfa" in res.evidence) == (service == "sshd")  # logon itself is still judged without sshd
