@@ -20,7 +20,7 @@ RULE = Rule(
     title_ja="多要素認証なしのリモートログオンが有効",
     title_en="Remote logon (sshd/RDP) enabled without MFA",
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(6)",), clause_g=("6.2 [?]",),
+    clause_bp=("BP6(6)",), clause_g=("6.2",),
     evidence_ja="check.result (mfa): sshd の AuthenticationMethods / RDP の設定",
     evidence_en="check.result (mfa): sshd AuthenticationMethods / RDP settings",
     remediation_ja="リモートログオンを無効にするか、多要素認証を必須にしてください。",

@@ -24,7 +24,7 @@ RULE = Rule(
     title_ja="画面ロックが無効、または待ち時間がポリシーを超えている",
     title_en="Screen lock off or timeout above policy",
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(4)", "BP6(6)"), clause_g=("6.2 [?]",),
+    clause_bp=("BP6(4)", "BP6(6)"), clause_g=("6.2",),
     evidence_ja="check.result (screen_lock): 有効/無効、待ち時間",
     evidence_en="check.result (screen_lock): enabled, timeout",
     remediation_ja="画面ロックを有効にし、待ち時間をポリシー以下 (既定10分) にしてください。",

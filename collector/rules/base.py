@@ -84,7 +84,7 @@ class Rule:
     title_en: str
     severity: dict[str, str]  # segment -> severity; the rule applies to these segments only
     clause_bp: tuple[str, ...]  # 基本方針 §, e.g. "BP6(3)①"
-    clause_g: tuple[str, ...]  # MIC guideline 対策基準 sections; "[?]" marks ones still to be checked
+    clause_g: tuple[str, ...]  # MIC guideline 対策基準 sections; data, so a site can correct them; "[?]" = unverified
     evidence_ja: str
     evidence_en: str
     remediation_ja: str

@@ -22,7 +22,7 @@ RULE = Rule(
     title_ja="システムディスクが暗号化されていない",
     title_en="System disk not encrypted",
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(4)",), clause_g=("4.4 [?]",),
+    clause_bp=("BP6(4)",), clause_g=("4.4",),
     evidence_ja="check.result (disk_encryption): 暗号化の有無と方式、可搬端末か",
     evidence_en="check.result (disk_encryption): encrypted, method, laptop",
     remediation_ja="BitLocker / LUKS でシステムディスクを暗号化してください。",

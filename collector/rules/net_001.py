@@ -19,7 +19,7 @@ RULE = Rule(
     title_ja="ホストファイアウォールが無効",
     title_en="Host firewall disabled",
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(6)",), clause_g=("6.5 [?]",),
+    clause_bp=("BP6(6)",), clause_g=("6.5",),
     evidence_ja="check.result (firewall): 有効/無効、プロファイル",
     evidence_en="check.result (firewall): enabled, profiles",
     remediation_ja="ホストファイアウォールを有効にしてください (Windows Defender ファイアウォール / nftables)。",

@@ -17,7 +17,7 @@ RULE = Rule(
     title_ja="期限切れの例外措置の継続使用",
     title_en="Exception used after its expiry",
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(7)",), clause_g=("7.4 [?]",),
+    clause_bp=("BP6(7)",), clause_g=("7.4",),
     evidence_ja="期限切れの例外措置と、期限後も続く (または新たに発生した) 違反",
     evidence_en="the expired exception and the violation that continued (or recurred) after it",
     remediation_ja="例外措置を更新するか、違反状態を是正してください。",

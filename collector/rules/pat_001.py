@@ -34,7 +34,7 @@ RULE = Rule(
     title_ja="セキュリティ修正プログラムが期限を超えて未適用",
     title_en="Security updates pending longer than policy",
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(6)",), clause_g=("6.6 [?]",),
+    clause_bp=("BP6(6)",), clause_g=("6.6",),
     evidence_ja="check.result (patch): 未適用のセキュリティ更新と最古の公開日",
     evidence_en="check.result (patch): pending security updates and the oldest one's date",
     remediation_ja="修正プログラムを適用してください (apt / dnf / Windows Update)。",

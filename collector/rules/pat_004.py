@@ -18,7 +18,7 @@ RULE = Rule(
     title_ja="サポートが終了したOSを使用",
     title_en="Operating system past end of support",
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(6)",), clause_g=("6.4 [?]",),
+    clause_bp=("BP6(6)",), clause_g=("6.6",),
     evidence_ja="check.result (os_support): OS 名とサポート終了日",
     evidence_en="check.result (os_support): OS name and end-of-support date",
     remediation_ja="サポート中のOSへ更新するか、端末を更改してください。",
