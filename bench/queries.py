@@ -28,6 +28,7 @@ from collector.rules import RULES
 from collector.store import violations as vstore
 from collector.store.db import make_engine, read_only, upgrade
 from collector.store.models import agents, events, violations
+from mamori.labels import SEGMENTS
 
 TARGET_LIST_P95_MS = 50.0
 TARGET_REPORT_S = 30.0
@@ -54,7 +55,7 @@ def build_store(url: str, n_events: int, n_violations: int, n_agents: int, seed:
     depts = [f"部署{i:02d}課" for i in range(40)]
     agent_rows = []
     for i in range(n_agents):
-        seg = ("mynumber", "lgwan", "internet")[i % 3]
+        seg = SEGMENTS[i % 3]
         agent_rows.append(dict(id=str(uuid.UUID(int=rnd.getrandbits(128))), segment=seg, department=depts[i % 40],
                                hostname=f"PC-{i:05d}", os="windows", os_version="11", agent_version="0.1",
                                machine_id=f"m{i}", cert_serial=f"{i + 1:x}", cert_sha256="ab" * 32,
@@ -119,7 +120,7 @@ def _filters(rnd: random.Random, agent_ids: list[str]) -> dict:
     return [
         {},
         {"status": "open"},
-        {"segment": rnd.choice(["mynumber", "lgwan", "internet"]), "severity": "high"},
+        {"segment": rnd.choice(SEGMENTS), "severity": "high"},
         {"department": f"部署{rnd.randrange(40):02d}課"},
         {"agent_id": rnd.choice(agent_ids)},
         {"rule_id": rnd.choice(list(RULES)), "since": FY.end - timedelta(days=30)},

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+
+# Japan time: report periods, office hours and dates staff type. A fixed offset, not ZoneInfo("Asia/Tokyo"):
+# Japan has no daylight saving time and Windows terminals may lack the tz database.
+JST = timezone(timedelta(hours=9))
 
 
 def now() -> datetime:

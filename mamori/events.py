@@ -13,19 +13,10 @@ from typing import Any
 from google.protobuf import json_format
 
 from mamori.ids import is_uuid7, uuid7
+from mamori.labels import SEVERITIES
 from mamori.v1 import events_pb2 as pb
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES, start=1)}
-
-
-def severity_label(severity: str) -> str:
-    """The severity as staff read it (重大/高/中/低/情報 in Japanese, rules.md terms)."""
-    from mamori.i18n import _
-
-    labels = {"critical": _("critical"), "high": _("high"), "medium": _("medium"), "low": _("low"),
-              "info": _("info")}
-    return labels.get(severity, severity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gettext
 import os
 from pathlib import Path
@@ -27,11 +28,20 @@ def setup(explicit: str | None = None) -> str:
     """Install the catalogue for the chosen language; returns 'ja' or 'en'."""
     global _translation, _lang
     _lang = choose_language(explicit)
-    if _lang == "en":
-        _translation = gettext.NullTranslations()  # source strings are English
-    else:
-        _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=[_lang], fallback=False)
+    _translation = catalogue(_lang)
     return _lang
+
+
+@functools.cache
+def catalogue(lang: str) -> gettext.NullTranslations:
+    """The translations of one language: a report is written in its own --lang, whatever the process's."""
+    if lang == "en":
+        return gettext.NullTranslations()  # source strings are English
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=False)
+
+
+def current() -> gettext.NullTranslations:
+    return _translation
 
 
 def language() -> str:

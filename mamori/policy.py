@@ -8,7 +8,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-SEGMENTS = ("mynumber", "lgwan", "internet")
+from mamori.labels import SEGMENTS
+
 USB_MODES = ("block", "allowlist", "read_only", "audit")
 SCHEMA_VERSION = 1
 

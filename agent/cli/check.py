@@ -9,6 +9,7 @@ import re
 from agent.cli.common import CliError
 from agent.config import StateDir
 from mamori.i18n import _
+from mamori.labels import names
 from mamori.table import pad, width
 
 WIDTH = 80
@@ -72,7 +73,7 @@ def cmd_check(args: argparse.Namespace, state: StateDir) -> int:
              "evidence": r.evidence, "remediation": r.remediation, "seconds": r.seconds} for r in results]},
             ensure_ascii=False, indent=2, default=str))
     else:
-        label = {"pass": _("Pass"), "fail": _("Fail"), "not_applicable": _("N/A"), "error": _("Error")}
+        label = names("check")
         print(_table(results, label))
         for r in results:
             if r.status in ("fail", "error"):

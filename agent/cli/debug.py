@@ -7,6 +7,7 @@ import argparse
 from agent.cli.common import CliError, identity
 from agent.config import StateDir
 from mamori.i18n import _
+from mamori.labels import SEVERITIES
 
 
 def cmd_debug_emit(args: argparse.Namespace, state: StateDir) -> int:
@@ -34,5 +35,5 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p = dbg.add_parser("emit", parents=[common], help=_("record test events to check delivery"))
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--kind", default="check.result")
-    p.add_argument("--severity", choices=["info", "low", "medium", "high", "critical"])
+    p.add_argument("--severity", choices=SEVERITIES)
     p.set_defaults(func=cmd_debug_emit)

@@ -12,6 +12,7 @@ from agent.cli.common import identity
 from agent.config import StateDir
 from agent.usb.state import CHECK_ID as MEDIA_CHECK
 from mamori.i18n import _
+from mamori.labels import label
 from mamori.table import render
 
 
@@ -85,7 +86,7 @@ def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     print()
     if data["last_checks"]:
         print(render([_("Check"), _("Result"), _("Summary"), _("Recorded at")],
-                     [[c["check_id"], c.get("status", ""), c.get("summary", ""), c.get("at", "")]
+                     [[c["check_id"], label("check", c.get("status", "")), c.get("summary", ""), c.get("at", "")]
                       for c in data["last_checks"]]))
     else:
         print(_("No posture check has been recorded yet."))

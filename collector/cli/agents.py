@@ -9,6 +9,7 @@ from collector.cli.common import CliError, actor, engine, find_agent, iso, local
 from collector.config import DataDir
 from mamori import clock
 from mamori.i18n import _
+from mamori.labels import label
 from mamori.table import render
 
 
@@ -25,7 +26,7 @@ def _agent_dict(row) -> dict[str, Any]:
 
 
 def _status_label(row) -> str:
-    return _("revoked") if row.revoked_at else _("active")
+    return label("agent", "revoked" if row.revoked_at else "active")
 
 
 def cmd_agents_list(args: argparse.Namespace, datadir: DataDir) -> int:

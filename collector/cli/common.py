@@ -6,12 +6,13 @@ import argparse
 import getpass
 import json
 import os
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from collector.config import DataDir
 from mamori import clock
 from mamori.cliutil import CliError  # noqa: F401 (re-exported for the command modules)
+from mamori.clock import JST
 from mamori.durations import parse_duration
 from mamori.i18n import _
 
@@ -66,18 +67,6 @@ def known_department(db, name: str | None) -> str | None:
         raise CliError(_("unknown department {name}; known departments: {known}").format(
             name=name, known=", ".join(known) or _("(none: no terminal is enrolled yet)")))
     return name
-
-
-JST = timezone(timedelta(hours=9))
-
-
-def severity_label(severity: str) -> str:
-    return {"critical": _("Critical"), "high": _("High"), "medium": _("Medium"), "low": _("Low"),
-            "info": _("Info")}.get(severity, severity)
-
-
-def status_label(status: str) -> str:
-    return {"open": _("Open"), "acknowledged": _("Acknowledged"), "resolved": _("Resolved")}.get(status, status)
 
 
 def parse_when(text: str, option: str, *, end_of_day: bool = False) -> datetime:

@@ -12,6 +12,7 @@ from collector.cli.common import CliError, actor, engine, find_agent, iso, local
 from collector.config import DataDir
 from mamori import clock
 from mamori.i18n import _
+from mamori.labels import names
 from mamori.policy import SEGMENTS
 from mamori.table import render
 from mamori.usbrules import RuleErrors, parse_rules
@@ -153,7 +154,7 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
                            "status": _temp_status(t, now)} for t in temps],
         })
         return 0
-    labels = {"active": _("active"), "expired": _("expired"), "revoked": _("revoked")}
+    labels = names("permission")
     print(_("Approved-device register"))
     if rules:
         print(render([_("No."), _("Scope"), _("Rule")],

@@ -9,8 +9,8 @@ from collector.cli.common import CliError, engine, find_agent, iso, local, print
 from collector.config import DataDir
 from mamori import clock
 from mamori.durations import parse_duration
-from mamori.events import severity_label
 from mamori.i18n import _
+from mamori.labels import label
 from mamori.table import render
 
 # The payload fields that say most about each kind, shown first in the table's details column.
@@ -57,7 +57,7 @@ def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:
         return 0
     headers = [_("Time"), _("Agent"), _("Seq"), _("Kind"), _("Severity"), _("Details")]
     table = [[local(r.occurred_at)[5:16], r.agent_id[:8], str(r.seq if r.seq is not None else "-"), r.kind,
-              severity_label(r.severity), summary(r.kind, r.payload)] for r in rows]
+              label("severity", r.severity), summary(r.kind, r.payload)] for r in rows]
     print(render(headers, table, [11, 8, 7, 14, 8, 26]))
     return 0
 

@@ -21,6 +21,7 @@ from collector.cli.common import (
 from collector.config import DataDir
 from mamori import clock
 from mamori.i18n import _
+from mamori.labels import label
 from mamori.table import render
 
 
@@ -33,8 +34,7 @@ def exception_dict(e, now: datetime) -> dict[str, Any]:
 
 
 def _state_label(state: str) -> str:
-    return {"active": _("in force"), "expired": _("expired"), "revoked": _("revoked"),
-            "pending": _("not yet valid")}.get(state, state)
+    return label("exception", state)
 
 
 def cmd_add(args: argparse.Namespace, datadir: DataDir) -> int:

@@ -7,12 +7,11 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from collector.cli.common import engine, iso, print_json, severity_label
+from collector.cli.common import engine, iso, print_json
 from collector.config import DataDir
 from mamori import clock
-from mamori.events import SEVERITIES
 from mamori.i18n import _, language
-from mamori.policy import SEGMENTS
+from mamori.labels import SEGMENTS, SEVERITIES, label, names
 from mamori.table import render
 
 RECENT = timedelta(minutes=15)  # the default heartbeat policy (OPS-002)
@@ -67,7 +66,7 @@ def cmd_summary(args: argparse.Namespace, datadir: DataDir) -> int:
     if args.json:
         print_json(data)
         return 0
-    seg_names = {"mynumber": _("My Number"), "lgwan": _("LGWAN"), "internet": _("Internet")}
+    seg_names = names("segment")
     print(_("Terminals"))
     print(render([_("Segment"), _("Total"), _("<15 min"), _("<24 h"), _("Silent"), _("Revoked")],
                  [[seg_names[s], *(str(v[k]) for k in ("total", "recent", "today", "silent", "revoked"))]
@@ -75,7 +74,7 @@ def cmd_summary(args: argparse.Namespace, datadir: DataDir) -> int:
     ov = data["open_violations"]
     print()
     print(_("Open violations by severity") + "  " + "  ".join(
-        f"{severity_label(s)} {n}" for s, n in ov["by_severity"].items() if s != "info")
+        f"{label('severity', s)} {n}" for s, n in ov["by_severity"].items() if s != "info")
         + "  " + _("(excepted: {n})").format(n=ov["excepted"]))
     if ov["by_rule"]:
         print(render([_("Rule"), _("Count"), _("Title")],
@@ -84,7 +83,7 @@ def cmd_summary(args: argparse.Namespace, datadir: DataDir) -> int:
         print()
         print(_("Terminals with the most open violations"))
         print(render([_("Terminal"), _("Department"), _("Open"), _("Worst")],
-                     [[t["hostname"], t["department"], str(t["open"]), severity_label(t["worst_severity"])]
+                     [[t["hostname"], t["department"], str(t["open"]), label("severity", t["worst_severity"])]
                       for t in data["top_agents"]], [20, 20, 5, 6]))
     return 0
 

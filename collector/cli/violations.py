@@ -18,17 +18,12 @@ from collector.cli.common import (
     parse_when,
     print_json,
     rule_id_arg,
-    severity_label,
-    status_label,
 )
 from collector.config import DataDir
 from mamori import clock
-from mamori.events import SEVERITIES
 from mamori.i18n import _, language
-from mamori.policy import SEGMENTS
+from mamori.labels import SEGMENTS, SEVERITIES, VIOLATION_STATUSES, label
 from mamori.table import render
-
-STATUSES = ("open", "acknowledged", "resolved")
 
 
 def violation_dict(v) -> dict[str, Any]:
@@ -76,7 +71,7 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
         return 0
     headers = [_("ID"), _("Severity"), _("Status"), _("Rule"), _("Terminal"), _("Department"),
                _("Latest"), _("Count")]
-    table = [[str(v.id), severity_label(v.severity), status_label(v.status) + ("*" if v.exception_id else ""),
+    table = [[str(v.id), label("severity", v.severity), label("status", v.status) + ("*" if v.exception_id else ""),
               v.rule_id, v.hostname, v.department, _short_time(v.last_seen), str(v.count)] for v in rows]
     print(render(headers, table, [7, 8, 8, 7, 13, 10, 11, 5]))
     if any(v.exception_id for v in rows):
@@ -107,7 +102,7 @@ def cmd_show(args: argparse.Namespace, datadir: DataDir) -> int:
     lang = language()
     rows = [
         (_("ID"), str(v.id)), (_("Rule"), f"{v.rule_id} {data['rule_title']}"), (_("Clause"), data["clause"]),
-        (_("Severity"), severity_label(v.severity)), (_("Status"), status_label(v.status)),
+        (_("Severity"), label("severity", v.severity)), (_("Status"), label("status", v.status)),
         (_("Terminal"), f"{v.hostname} ({v.agent_id})"), (_("Segment"), v.segment),
         (_("Department"), v.department), (_("First detected"), local(v.first_seen)),
         (_("Last detected"), local(v.last_seen)), (_("Count"), str(v.count)), (_("Detected"), v.detail),
@@ -145,7 +140,7 @@ def _lifecycle(args: argparse.Namespace, datadir: DataDir, action: str) -> int:
         if exc.reason == "unknown":
             raise CliError(_("no violation {id}; see `mamori-collector violations list`").format(id=args.id)) from None
         raise CliError(_("violation {id} is already {status}").format(
-            id=args.id, status=status_label(exc.reason))) from None
+            id=args.id, status=label("status", exc.reason))) from None
     if action == "ack":
         print(_("Violation {id} acknowledged by {by}.").format(id=args.id, by=by))
     else:
@@ -157,7 +152,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     vp = sub.add_parser("violations", parents=[common], help=_("violations found by the rules")).add_subparsers(
         dest="action", required=True)
     p = vp.add_parser("list", parents=[common], help=_("list violations, newest first"))
-    p.add_argument("--status", choices=STATUSES)
+    p.add_argument("--status", choices=VIOLATION_STATUSES)
     p.add_argument("--segment", choices=SEGMENTS)
     p.add_argument("--severity", choices=SEVERITIES)
     p.add_argument("--department", help=_("department (所属)"))

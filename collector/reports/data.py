@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from collector.reports.labels import EXCEPTION_STATE, SEGMENT, SEVERITY, STATUS, t
+from collector.reports.labels import t
 from collector.reports.period import JST, Period, PeriodError, show_date
 from collector.rules import RULES
 from collector.store import exceptions as xstore
 from collector.store.models import agents, events, temporary_permissions, violations
-from mamori import clock
-from mamori.events import SEVERITIES
+from mamori import clock, labels
+from mamori.labels import SEGMENTS, SEVERITIES
 from mamori.usbrules import parse_basis
 
 SCHEMA = 1
@@ -97,8 +97,9 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
 
     departments = sorted(set(by_dept) | {r.department for r in counted})
     summary_dept = [{"department": d, **figures(("dept", d), by_dept.get(d, set()))} for d in departments]
-    summary_seg = [{"segment": s, "segment_name": t(s, lang, SEGMENT), **figures(("seg", s), by_seg.get(s, set()))}
-                   for s in SEGMENT if not segment or s == segment]
+    summary_seg = [{"segment": s, "segment_name": labels.label("segment", s, lang),
+                    **figures(("seg", s), by_seg.get(s, set()))}
+                   for s in SEGMENTS if not segment or s == segment]
     clause_rules: dict[str, list[str]] = defaultdict(list)
     for rule in RULES.values():
         for c in rule.clause_bp:
@@ -191,15 +192,16 @@ def _detail(r: Any, lang: str) -> dict[str, Any]:
     checked_by = r.resolved_by or r.acknowledged_by
     checked_at = r.resolved_at or r.acknowledged_at
     user = r.evidence.get("user") if isinstance(r.evidence, dict) else None
-    status = t(r.status, lang, STATUS)
+    status = labels.label("status", r.status, lang)
     return {
         "id": r.id, "rule_id": r.rule_id, "rule_title": rule.title(lang) if rule else "",
-        "clause": rule.clause if rule else "", "segment": r.segment, "segment_name": t(r.segment, lang, SEGMENT),
+        "clause": rule.clause if rule else "", "segment": r.segment,
+        "segment_name": labels.label("segment", r.segment, lang),
         "department": r.department, "terminal": r.hostname, "agent_id": r.agent_id, "user": user or "",
         "occurred_at": r.first_seen.astimezone(UTC).isoformat(),
         "occurred_label": show_date(r.first_seen, lang, with_time=True),
         "last_seen": r.last_seen.astimezone(UTC).isoformat(), "count": r.count,
-        "detected": r.detail, "severity": r.severity, "severity_name": t(r.severity, lang, SEVERITY),
+        "detected": r.detail, "severity": r.severity, "severity_name": labels.label("severity", r.severity, lang),
         "evidence_id": r.event_id or "", "exception_id": r.exception_id,
         "status": r.status, "status_name": status, "checked_by": checked_by or "",
         "checked_on": checked_at.astimezone(UTC).isoformat() if checked_at else None,
@@ -209,7 +211,7 @@ def _detail(r: Any, lang: str) -> dict[str, Any]:
 
 def _exception(e: Any, lang: str, hostname: str | None, as_of: datetime) -> dict[str, Any]:
     state = e.state(as_of)
-    return {"id": e.id, "state": state, "state_name": t(state, lang, EXCEPTION_STATE), "rule_id": e.rule_id,
+    return {"id": e.id, "state": state, "state_name": labels.label("exception", state, lang), "rule_id": e.rule_id,
             "agent_id": e.agent_id, "hostname": hostname,
             "department": e.department,
             "from": e.valid_from.astimezone(UTC).isoformat(), "until": e.until.astimezone(UTC).isoformat(),

@@ -6,8 +6,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from collector.reports.labels import SEVERITY, t
+from collector.reports.labels import t
 from collector.reports.tables import tables
+from mamori.labels import names
 
 COLOURS = {"critical": "#b71c1c", "high": "#e65100", "medium": "#f9a825", "low": "#1565c0", "info": "#9e9e9e"}
 CSS = """
@@ -73,9 +74,10 @@ def _weekly_chart(data: dict[str, Any], width: int = 700, height: int = 220) -> 
         if len(weeks) <= 14 or i % max(1, len(weeks) // 12) == 0:
             parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 14}" font-size="9" '
                          f'text-anchor="middle">{w["week"][5:]}</text>')
+    legend = names("severity", lang)
     for j, s in enumerate(severities):
         parts.append(f'<rect x="{left + j * 70}" y="4" width="10" height="10" fill="{COLOURS[s]}"/>'
-                     f'<text x="{left + j * 70 + 14}" y="13" font-size="10">{escape(t(s, lang, SEVERITY))}</text>')
+                     f'<text x="{left + j * 70 + 14}" y="13" font-size="10">{escape(legend[s])}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -56,13 +56,7 @@ LABELS: dict[str, tuple[str, str]] = {
                "○ compliant / △ partly (all corrected) / × not compliant (uncorrected) / − not applicable"),
     "none": ("該当なし", "None"),
 }
-SEVERITY = {"critical": ("重大", "critical"), "high": ("高", "high"), "medium": ("中", "medium"),
-            "low": ("低", "low"), "info": ("情報", "info")}
-STATUS = {"open": ("未対応", "open"), "acknowledged": ("確認済", "acknowledged"), "resolved": ("是正済", "resolved")}
-EXCEPTION_STATE = {"active": ("有効", "active"), "expired": ("期限切れ", "expired"), "revoked": ("取消", "revoked"),
-                   "pending": ("開始前", "not yet valid")}
-SEGMENT = {"mynumber": ("マイナンバー利用事務系", "My Number"), "lgwan": ("LGWAN接続系", "LGWAN"),
-           "internet": ("インターネット接続系", "Internet")}
+# Severity, segment, status and exception-state names are not here: mamori.labels has the one table of each.
 
 
 def t(key: str, lang: str, table: dict[str, tuple[str, str]] = LABELS) -> str:

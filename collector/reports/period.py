@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
-JST = timezone(timedelta(hours=9))
+from mamori.clock import JST
+
 REIWA_START = date(2019, 5, 1)
 
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-SEGMENTS = ("mynumber", "lgwan", "internet")
-ALL = {"mynumber": "", "lgwan": "", "internet": ""}
+from mamori.labels import SEGMENTS
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,10 @@
 """OPS-002: no heartbeat for longer than policy (default 15 minutes, in office hours)."""
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from collector.rules.base import EXAMPLE_AT, Clear, Flag, Param, Rule, event, parse_time
-
-JST = timezone(timedelta(hours=9))  # Japan has no daylight saving time
+from mamori.clock import JST
 
 
 def _office_hours(at: datetime, params) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 
 from collector.rules import RULES
-from collector.rules.base import Subject, parse_evidence
+from collector.rules.base import SEGMENTS, Subject, parse_evidence
 from collector.rules.engine import STATE_KINDS, AgentInfo, _exception_used, applies, apply_outcomes, policy_document
 from collector.rules.params import params_for
 from collector.store.db import dialect_insert
@@ -60,7 +60,7 @@ def run_tick(engine: Engine, now: datetime, interval: float, collector: str | No
 
 
 def evaluate_state(conn: Connection, now: datetime) -> None:
-    documents = {seg: policy_document(conn, seg) for seg in ("mynumber", "lgwan", "internet")}
+    documents = {seg: policy_document(conn, seg) for seg in SEGMENTS}
     # Expired exceptions first: a re-evaluated state would otherwise drop the mark before OPS-005 saw it.
     _expired_exceptions(conn, now)
     _heartbeats(conn, now, documents)

@@ -23,9 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from mamori.events import SEVERITIES
-
-SEGMENTS = ("mynumber", "lgwan", "internet")
+from mamori.labels import SEGMENTS, SEVERITIES, VIOLATION_STATUSES
 
 # Stable constraint names, so later migrations (and SQLite batch mode) can address them.
 metadata = MetaData(
@@ -184,7 +182,6 @@ temporary_permissions = Table(
     Index(None, "serial"),
 )
 
-VIOLATION_STATUSES = ("open", "acknowledged", "resolved")
 
 # One row per agent + rule while it is not resolved: active_key is "agent_id:rule_id" until the
 # violation is resolved, then NULL. The unique constraint makes "one open violation per agent + rule"

@@ -15,9 +15,9 @@ import pytest
 from agent import spool as spool_mod
 from agent.spool import Spool
 from mamori.events import Event, EventError, decode_bytes
+from mamori.labels import SEVERITIES
 
 REPO = Path(__file__).resolve().parents[2]
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 def check(n: int = 0) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,11 +13,11 @@ from collector.store import queries
 from collector.store.db import make_engine, upgrade
 from collector.store.ingest import store_batch
 from collector.store.models import sqlite_timestamp
+from mamori.clock import JST
 from mamori.events import Event
 from mamori.ids import uuid7
 
 T0 = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
-JST = timezone(timedelta(hours=9))
 
 
 def _facts(**over):
