@@ -12,7 +12,6 @@ VIOLATION_STATUSES = ("open", "acknowledged", "resolved")
 EXCEPTION_STATES = ("active", "expired", "revoked", "pending")
 PERMISSION_STATES = ("active", "expired", "revoked")  # temporary device permissions (一時許可)
 AGENT_STATES = ("active", "revoked")
-CHECK_STATUSES = ("pass", "fail", "not_applicable", "error")
 
 
 # Each table is a function of the language: CLIs follow the process's language (i18n.setup), a report its own
@@ -50,14 +49,15 @@ def _agent(tr) -> dict[str, str]:
 
 
 def _check(tr) -> dict[str, str]:
+    # Keyed by the agent's check statuses (agent.checks.base.STATUSES, their one definition).
     _ = tr.gettext
     return {"pass": _("Pass"), "fail": _("Fail"), "not_applicable": _("N/A"), "error": _("Error")}
 
 
-TABLES: dict[str, tuple[tuple[str, ...], Callable]] = {
+TABLES: dict[str, tuple[tuple[str, ...] | None, Callable]] = {
     "segment": (SEGMENTS, _segment), "severity": (SEVERITIES, _severity), "status": (VIOLATION_STATUSES, _status),
     "exception": (EXCEPTION_STATES, _exception),
-    "permission": (PERMISSION_STATES, _permission), "agent": (AGENT_STATES, _agent), "check": (CHECK_STATUSES, _check),
+    "permission": (PERMISSION_STATES, _permission), "agent": (AGENT_STATES, _agent), "check": (None, _check),
 }
 
 
@@ -65,7 +65,7 @@ def names(concept: str, lang: str | None = None) -> dict[str, str]:
     """Value -> label for one concept, in the order of its constant; lang None means the process's language."""
     keys, table = TABLES[concept]
     labels = table(catalogue(lang) if lang else current())
-    return {k: labels[k] for k in keys}
+    return labels if keys is None else {k: labels[k] for k in keys}
 
 
 def label(concept: str, value: str, lang: str | None = None) -> str:
