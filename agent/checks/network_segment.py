@@ -7,6 +7,7 @@ import ipaddress
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.network import NetworkSegment
 
 ID = "network_segment"
 TITLE = {"en": "Network segment isolation", "ja": "ネットワーク分離"}
@@ -34,7 +35,7 @@ def run(ctx: Context) -> Result:
         ifaces = net.interfaces()
     except (OSError, ImportError) as exc:
         return Result(ERROR, t(f"cannot list network interfaces: {exc}", f"インターフェースを取得できません: {exc}"),
-                      {"error": str(exc)})
+                      NetworkSegment(error=str(exc)))
     active = [i for i in ifaces if i.up and any(net.is_global(a) for a in i.addresses)]
     outside = [f"{i.name} {a}" for i in active for a in i.addresses if net.is_global(a) and networks and
                not any(ipaddress.ip_interface(a).ip in n for n in networks)]
@@ -56,13 +57,14 @@ def run(ctx: Context) -> Result:
         findings.append(t(f"address outside the registered networks: {', '.join(outside)}",
                           f"登録外のネットワークのアドレス: {', '.join(outside)}"))
     if findings:
-        res = Result(FAIL, " / ".join(findings), evidence)
+        res = Result(FAIL, " / ".join(findings), NetworkSegment.build(evidence))
         if reached and ctx.segment == "mynumber":
             res.severity = "critical"
         return res
     if not networks and not targets:
         return Result(NOT_APPLICABLE, t("no registered networks or probe targets in the policy",
-                                        "ポリシーに登録ネットワーク・疎通確認先がありません"), evidence)
+                                        "ポリシーに登録ネットワーク・疎通確認先がありません"),
+                      NetworkSegment.build(evidence))
     blocked = t(f"{len(probes)} other-segment target(s) unreachable", f"他の系 {len(probes)} 件へは接続不可")
     return Result(PASS, t(f"on registered networks only; {blocked}", f"登録ネットワークのみに接続; {blocked}"),
-                  evidence)
+                  NetworkSegment.build(evidence))

@@ -2,17 +2,18 @@
 
 from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
 
-# Check "screen_lock" evidence: {"enabled": bool, "timeout_seconds": int (0: never locks), "enforced": bool}.
+# Reads mamori.evidence.ScreenLock: enabled, timeout_seconds (0: never locks), enforced.
 
 
 def evaluate(s, params):
-    enabled, timeout = s.evidence.get("enabled"), s.evidence.get("timeout_seconds")
+    ev = s.evidence
+    enabled, timeout = ev.enabled, ev.timeout_seconds
     limit = params["max_minutes"] * 60
     if enabled is False:
         return Flag("screen lock disabled", {"enabled": False})
-    if s.evidence.get("enforced") is False:  # a lock staff can switch off is no control
+    if ev.enforced is False:  # a lock staff can switch off is no control
         return Flag("screen lock can be changed by staff", {"enforced": False, "timeout_seconds": timeout})
-    if isinstance(timeout, int | float) and enabled is not None:
+    if timeout is not None and enabled is not None:
         if timeout <= 0 or timeout > limit:
             return Flag(f"screen lock after {timeout:g}s (policy {limit}s)", {"timeout_seconds": timeout})
         return Clear(f"screen lock after {timeout:g}s", {"timeout_seconds": timeout})
@@ -34,5 +35,5 @@ RULE = Rule(
 )
 
 FLAGS = [check("lgwan", "screen_lock", "fail", {"enabled": False}),
-         check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 1800})]
-PASSES = [check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 300})]
+         check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 1800, "enforced": True})]
+PASSES = [check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 300, "enforced": True})]

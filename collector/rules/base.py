@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from mamori import evidence as schemas
 
 SEGMENTS = ("mynumber", "lgwan", "internet")
 ALL = {"mynumber": "", "lgwan": "", "internet": ""}
@@ -44,8 +45,9 @@ class Param:
 class Subject:
     """What a rule looks at: one event (or a state observation) of an agent, evaluated at time `at`.
 
-    For check.result events `evidence` is the parsed evidence_json; `facts` carries context the
-    engine looked up (e.g. how many blocks in the last 24 h).
+    For check.result events `evidence` is the check's typed evidence (mamori.evidence: a rule reads only the
+    fields its check's schema declares); `facts` carries context the engine looked up (e.g. how many blocks
+    in the last 24 h).
     """
 
     segment: str
@@ -53,7 +55,7 @@ class Subject:
     payload: dict[str, Any]
     at: datetime
     event_id: str = ""
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Any = None  # a mamori.evidence.Evidence for check.result
     facts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,13 +147,9 @@ def aged(days: Any, s: Subject) -> float | None:
     return days + (s.at - observed).total_seconds() / 86400
 
 
-def parse_evidence(text: str) -> dict[str, Any]:
-    """evidence_json of a check.result as a dict; anything unreadable gives {} (the status still counts)."""
-    try:
-        value = json.loads(text) if text else {}
-    except (ValueError, TypeError):
-        return {}
-    return value if isinstance(value, dict) else {}
+def typed_evidence(payload: dict[str, Any]) -> Any:
+    """The typed evidence of a stored or received check.result payload (None for a check no schema knows)."""
+    return schemas.parse(str(payload.get("check_id", "")), schemas.stored(payload))
 
 
 def is_storage(payload: dict[str, Any]) -> bool:
@@ -193,6 +191,6 @@ def event(segment: str, kind: str, payload: dict[str, Any] | None = None, *, at:
 
 def check(segment: str, check_id: str, status: str, evidence: dict[str, Any] | None = None, *,
           at: datetime = EXAMPLE_AT) -> Subject:
-    evidence = evidence or {}
-    payload = {"check_id": check_id, "status": status, "evidence_json": json.dumps(evidence)}
-    return Subject(segment=segment, kind="check.result", payload=payload, at=at, evidence=evidence)
+    """A check.result as the collector stores it (evidence decoded at the ingest edge) and rules see it."""
+    payload = {"check_id": check_id, "status": status, "evidence": evidence or {}}
+    return Subject(segment=segment, kind="check.result", payload=payload, at=at, evidence=typed_evidence(payload))

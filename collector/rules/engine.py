@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from collector.rules import RULES
-from collector.rules.base import Clear, Flag, Outcome, Rule, Subject, parse_evidence
+from collector.rules.base import Clear, Flag, Outcome, Rule, Subject, typed_evidence
 from collector.rules.params import params_for
 from collector.store import violations as vstore
 from collector.store.db import dialect_insert
@@ -56,7 +56,7 @@ def policy_document(conn: Connection, segment: str) -> dict[str, Any]:
 
 
 def _subject(agent: AgentInfo, ev: Any, facts: dict[str, Any] | None = None) -> Subject:
-    evidence = parse_evidence(ev.payload.get("evidence_json", "")) if ev.kind == "check.result" else {}
+    evidence = typed_evidence(ev.payload) if ev.kind == "check.result" else None
     return Subject(segment=agent.segment, kind=ev.kind, payload=ev.payload, at=ev.occurred_at,
                    event_id=ev.event_id, evidence=evidence, facts=facts or {})
 

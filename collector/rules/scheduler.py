@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 
 from collector.rules import RULES
-from collector.rules.base import Subject, parse_evidence
+from collector.rules.base import Subject, typed_evidence
 from collector.rules.engine import STATE_KINDS, AgentInfo, _exception_used, applies, apply_outcomes, policy_document
 from collector.rules.params import params_for
 from collector.store.db import dialect_insert
@@ -106,7 +106,7 @@ def _rechecks(conn: Connection, now: datetime, documents: dict[str, dict[str, An
                         .where(check_state.c.check_id.in_(check_ids), agents.c.revoked_at.is_(None)))
     for r in rows:
         subject = Subject(r.segment, "check.result", r.payload, now, r.event_id,
-                          evidence=parse_evidence(r.payload.get("evidence_json", "")),
+                          evidence=typed_evidence(r.payload),
                           facts={"observed_at": r.occurred_at})
         outcomes: dict[str, list] = defaultdict(list)
         for rule in rules:
