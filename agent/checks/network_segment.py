@@ -41,16 +41,17 @@ def run(ctx: Context) -> Result:
                not any(ipaddress.ip_interface(a).ip in n for n in networks)]
     probes = [net.probe(tg, float(ctx.settings["probe_timeout_seconds"])) for tg in targets[:64]]
     reached = [p["target"] for p in probes if p["result"] == "connected"]
+    most = int(ctx.settings["max_active_interfaces"])  # NET-003's parameter: the collector judges by the same
     evidence: dict[str, Any] = {
         "interfaces": [{"name": i.name, "up": i.up, "addresses": list(i.addresses)} for i in ifaces[:50]],
         "active": [i.name for i in active], "registered_networks": [str(n) for n in networks],
-        "outside_registered": outside, "probes": probes,
+        "outside_registered": outside, "probes": probes, "max_active_interfaces": most,
     }
     findings = []
     if reached:
         findings.append(t(f"other segment reachable: {', '.join(reached)}",
                           f"他の系に接続できます: {', '.join(reached)}"))
-    if len(active) > 1:
+    if len(active) > most:
         findings.append(t(f"several active interfaces (dual-homed): {', '.join(i.name for i in active)}",
                           f"複数のインターフェースが有効です (二重接続): {', '.join(i.name for i in active)}"))
     if outside:

@@ -1,6 +1,7 @@
 """AUT-003: screen lock off, or its timeout above policy (default 10 minutes)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
+from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.ScreenLock: enabled, timeout_seconds (0: never locks), enforced.
 
@@ -31,7 +32,7 @@ RULE = Rule(
     remediation_ja="画面ロックを有効にし、待ち時間をポリシー以下 (既定10分) にしてください。",
     remediation_en="Enable the screen lock with a timeout within policy (default 10 minutes).",
     evaluate=evaluate, kinds=("check.result",), check_id="screen_lock",
-    params={"max_minutes": Param(10, "longest allowed idle time before the screen locks, minutes", 1, 240)},
+    params=PARAMS["AUT-003"],  # shared with the check on the terminal
 )
 
 FLAGS = [check("lgwan", "screen_lock", "fail", {"enabled": False}),

@@ -8,37 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mamori import evidence as schemas
+from mamori.thresholds import Param
+
+__all__ = ["Param"]  # rule parameters, shared with the agent where a check applies the same threshold
 
 SEGMENTS = ("mynumber", "lgwan", "internet")
 ALL = {"mynumber": "", "lgwan": "", "internet": ""}
-
-
-@dataclass(frozen=True)
-class Param:
-    """A rule parameter set per segment in the policy's `rules` section (defaults from rules.md)."""
-
-    default: Any
-    doc: str
-    minimum: float | None = None
-    maximum: float | None = None
-    extra: Callable[[Any], str | None] | None = None  # further check on a value of the right type
-
-    def check(self, value: Any) -> str | None:
-        """An error text for a value of the wrong type or range, else None."""
-        kind = type(self.default)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            return f"expected {kind.__name__}, got {type(value).__name__} {value!r}"
-        if kind is list:
-            item = type(self.default[0]) if self.default else str
-            if not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
-                return f"expected a list of {item.__name__} values"
-        if self.minimum is not None and value < self.minimum:
-            return f"must be at least {self.minimum:g}"
-        if self.maximum is not None and value > self.maximum:
-            return f"must be at most {self.maximum:g}"
-        return self.extra(value) if self.extra else None
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def judge(rule: Rule, subject: Subject, params: dict[str, Any] | None = None) ->
 
 def policy_document(conn: Connection, segment: str) -> dict[str, Any]:
     stored = conn.execute(select(policies.c.document).where(policies.c.segment == segment)).scalar()
-    return stored if isinstance(stored, dict) else policy_doc.DEFAULTS[segment]
+    return policy_doc.upgrade(stored) if isinstance(stored, dict) else policy_doc.DEFAULTS[segment]
 
 
 def _subject(agent: AgentInfo, ev: Any, facts: dict[str, Any] | None = None) -> Subject:

@@ -1,6 +1,7 @@
 """MAL-002: malware signatures (パターンファイル) older than policy (default 3 days)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, aged, check
+from collector.rules.base import Clear, Flag, Rule, aged, check
+from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Antivirus.signature_age_days (ClamAV's daily database, Defender's AntivirusSignatureAge).
 
@@ -26,7 +27,7 @@ RULE = Rule(
     remediation_ja="パターンファイルの配信経路を確認し、更新してください。",
     remediation_en="Check the signature distribution path and update the signatures.",
     evaluate=evaluate, kinds=("check.result",), check_id="antivirus", recheck=True,
-    params={"days": Param(3, "oldest allowed signature age, days", 1, 60)},
+    params=PARAMS["MAL-002"],  # shared with the check on the terminal
 )
 
 FLAGS = [check("lgwan", "antivirus", "fail", {"product": "ClamAV", "running": True, "signature_age_days": 9.0})]

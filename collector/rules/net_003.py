@@ -1,6 +1,7 @@
 """NET-003: terminal on a network not registered for its segment, or dual-homed (several active NICs)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check
+from collector.rules.base import Clear, Flag, Rule, check
+from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.NetworkSegment: active (interfaces up with a global address), outside_registered.
 
@@ -30,7 +31,7 @@ RULE = Rule(
     remediation_ja="端末を所定のネットワークのみに接続し、余分なNIC・無線を無効にしてください。",
     remediation_en="Connect the terminal to its registered network only; disable extra NICs and wireless.",
     evaluate=evaluate, kinds=("check.result",), check_id="network_segment",
-    params={"max_active_interfaces": Param(1, "active network interfaces allowed at once", 1, 8)},
+    params=PARAMS["NET-003"],  # shared with the check on the terminal
 )
 
 FLAGS = [check("lgwan", "network_segment", "fail", {"active": ["eth0", "wlan0"], "outside_registered": []}),

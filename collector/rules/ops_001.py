@@ -1,6 +1,7 @@
 """OPS-001: clock offset above policy (default 60 s) or no time synchronisation."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
+from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.TimeSync: synchronised, offset_seconds, service / source.
 
@@ -28,7 +29,7 @@ RULE = Rule(
     remediation_ja="時刻同期 (NTP / w32time) の設定と時刻源への到達性を確認してください。",
     remediation_en="Check the NTP / w32time configuration and that the time source is reachable.",
     evaluate=evaluate, kinds=("check.result",), check_id="time_sync",
-    params={"max_offset_seconds": Param(60.0, "largest allowed clock offset, seconds", 0.1, 3600)},
+    params=PARAMS["OPS-001"],  # shared with the check on the terminal
 )
 
 FLAGS = [check("lgwan", "time_sync", "fail", {"synchronised": True, "offset_seconds": 125.0, "service": "chrony"}),

@@ -1,6 +1,7 @@
 """PAT-001: security updates pending longer than policy (default 30 days; critical ones 14)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, aged, check
+from collector.rules.base import Clear, Flag, Rule, aged, check
+from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Patch: pending_security (capped list), pending_security_count, oldest_security_days,
 # oldest_critical_days (ages when reported; the scheduler adds the time since).
@@ -36,8 +37,7 @@ RULE = Rule(
     remediation_ja="修正プログラムを適用してください (apt / dnf / Windows Update)。",
     remediation_en="Apply the pending updates (apt, dnf, Windows Update).",
     evaluate=evaluate, kinds=("check.result",), check_id="patch", recheck=True,
-    params={"days": Param(30, "days a security update may stay pending", 1, 365),
-            "critical_days": Param(14, "days a critical update may stay pending", 1, 365)},
+    params=PARAMS["PAT-001"],  # shared with the check on the terminal
 )
 
 _CRITICAL = [{"name": "openssl", "critical": True, "age_days": 20.0}]

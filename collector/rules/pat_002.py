@@ -1,6 +1,7 @@
 """PAT-002: package lists / update source not refreshed within policy (default 7 days)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, days_since
+from collector.rules.base import Clear, Flag, Rule, check, days_since
+from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Patch: source_refreshed (since when the update information is current: apt lists or
 # a stale security mirror, dnf metadata, the last Windows Update search), never_refreshed.
@@ -29,7 +30,7 @@ RULE = Rule(
     remediation_ja="更新配信サーバ (WSUS / apt ミラー) への接続と更新タイマーを確認してください。",
     remediation_en="Check the connection to the update source (WSUS, apt mirror) and the update timer.",
     evaluate=evaluate, kinds=("check.result",), check_id="patch", recheck=True,
-    params={"days": Param(7, "days since the last refresh of the update source", 1, 90)},
+    params=PARAMS["PAT-002"],  # shared with the check on the terminal
 )
 
 FLAGS = [check("internet", "patch", "pass", {"backend": "apt", "source_refreshed": "2026-10-01T00:00:00+00:00"}),

@@ -1,6 +1,7 @@
 """PAT-003: reboot pending after updates for longer than policy (default 7 days)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, days_since
+from collector.rules.base import Clear, Flag, Rule, check, days_since
+from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Patch: reboot_required and reboot_required_since (every backend).
 
@@ -29,7 +30,7 @@ RULE = Rule(
     remediation_ja="端末を再起動して更新の適用を完了してください。",
     remediation_en="Reboot the terminal to finish applying the updates.",
     evaluate=evaluate, kinds=("check.result",), check_id="patch", recheck=True,
-    params={"days": Param(7, "days a reboot may stay pending", 1, 90)},
+    params=PARAMS["PAT-003"],  # shared with the check on the terminal
 )
 
 FLAGS = [check("lgwan", "patch", "pass", {"reboot_required": True, "reboot_required_since": "2026-10-20T00:00:00Z"})]

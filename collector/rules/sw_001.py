@@ -1,6 +1,7 @@
 """SW-001: software outside the permitted list installed (無許可ソフトウェア)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
+from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Software: forbidden, not_permitted, allowlist_enforced.
 
@@ -31,7 +32,7 @@ RULE = Rule(
     remediation_ja="無許可ソフトウェアを削除するか、利用申請により許可リストへ追加してください。",
     remediation_en="Remove the software, or have it approved and added to the permitted list.",
     evaluate=evaluate, kinds=("check.result",), check_id="software",
-    params={"permitted": Param([], "permitted software name patterns (glob); empty: the agent's verdict only")},
+    params=PARAMS["SW-001"],  # shared with the check on the terminal
 )
 
 FLAGS = [check("internet", "software", "fail", {"installed": 812, "forbidden": [
