@@ -18,7 +18,15 @@ from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 
 from collector.rules import RULES
 from collector.rules.base import Subject, typed_evidence
-from collector.rules.engine import STATE_KINDS, AgentInfo, _exception_used, applies, apply_outcomes, policy_document
+from collector.rules.engine import (
+    STATE_KINDS,
+    AgentInfo,
+    _exception_used,
+    applies,
+    apply_outcomes,
+    policy_document,
+    with_check,
+)
 from collector.rules.params import params_for
 from collector.store.db import dialect_insert
 from collector.store.models import agents, check_state, exceptions, rule_ticks, violations
@@ -113,7 +121,7 @@ def _rechecks(conn: Connection, now: datetime, documents: dict[str, dict[str, An
             params = params_for(documents[r.segment], rule)
             if params is None or not applies(rule, subject):
                 continue
-            outcome = rule.evaluate(subject, params)
+            outcome = with_check(rule.evaluate(subject, params), subject)
             if outcome is not None:
                 outcomes[rule.id].append((outcome, _Ev(r.event_id, now)))
         if outcomes:

@@ -16,7 +16,7 @@ EVIDENCE: dict[str, type[Evidence]] = {cls.CHECK: cls for cls in (
     Mfa, Patch, OsSupport, Antivirus, ScreenLock, DiskEncryption, Firewall, TimeSync, Software, LocalAdmin,
     NetworkSegment, MediaControl)}
 
-__all__ = ["EVIDENCE", "Evidence", "Failure", "parse", "stored", "decode_json"]
+__all__ = ["EVIDENCE", "Evidence", "Failure", "parse", "stored", "decode_json", "nest"]
 
 
 def parse(check_id: str, data: Any) -> Evidence | None:
@@ -32,6 +32,19 @@ def decode_json(text: Any) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def nest(payload: dict[str, Any]) -> dict[str, Any]:
+    """A check.result payload with its evidence_json text decoded into a nested `evidence` object, so it is
+    stored (and shown) once, as data. Text that is no JSON object stays as the agent sent it."""
+    if "evidence_json" not in payload:
+        return payload
+    decoded = decode_json(payload["evidence_json"])
+    if decoded is None:
+        return payload
+    out = {k: v for k, v in payload.items() if k != "evidence_json"}
+    out["evidence"] = decoded
+    return out
 
 
 def stored(payload: dict[str, Any]) -> dict[str, Any]:
