@@ -4,11 +4,14 @@ from collector.rules.base import Clear, Flag, Rule, check, days_since
 from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Patch: source_refreshed (since when the update information is current: apt lists or
-# a stale security mirror, dnf metadata, the last Windows Update search), never_refreshed.
+# a stale security mirror, dnf metadata, the last Windows Update search), never_refreshed, and (apt)
+# security_source_configured.
 
 
 def evaluate(s, params):
     ev = s.evidence
+    if ev.security_source_configured is False:  # no …-security suite: security updates never arrive at all
+        return Flag("no security update source configured", {"security_source_configured": False})
     if ev.never_refreshed is True:
         return Flag("update source never refreshed", {"source_refreshed": None})
     age = days_since(ev.source_refreshed, s.at)
@@ -34,7 +37,9 @@ RULE = Rule(
 )
 
 FLAGS = [check("internet", "patch", "pass", {"backend": "apt", "source_refreshed": "2026-10-01T00:00:00+00:00"}),
-         check("lgwan", "patch", "fail", {"backend": "dnf", "never_refreshed": True})]
+         check("lgwan", "patch", "fail", {"backend": "dnf", "never_refreshed": True}),
+         check("lgwan", "patch", "fail", {"backend": "apt", "security_source_configured": False,
+                                          "source_refreshed": "2026-11-01T00:00:00+00:00"})]
 PASSES = [check("internet", "patch", "pass", {"backend": "windows_update",
                                               "source_refreshed": "2026-11-01T00:00:00+00:00"}),
           check("internet", "patch", "error", {"error": "dnf failed"})]
