@@ -95,3 +95,11 @@ def test_wrongly_typed_values_count_as_not_reported():
     mfa = EVIDENCE["mfa"].parse({"local_mfa": "false", "remote_mfa": 0, "remote": ["sshd"], "unknown": 1})
     assert (mfa.local_mfa, mfa.remote_mfa, mfa.remote) == (None, None, ["sshd"])
     assert EVIDENCE["patch"].parse({"oldest_security_days": 3}).oldest_security_days == 3
+
+
+def test_the_agents_media_control_report_fits_its_schema():
+    # Built outside the scheduled checks (agent/usb/state.py), so checked here rather than by execute().
+    from agent.usb import state
+
+    for active in (True, False):
+        assert EVIDENCE["media_control"].build(state.result(active, "block", "why", "LinuxHost").evidence)
