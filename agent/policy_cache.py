@@ -44,7 +44,7 @@ class PolicyCache:
         """Read the cache; a missing, unreadable or invalid one fails closed to the strictest policy."""
         try:
             stored = json.loads(self.path.read_text(encoding="utf-8"))
-            document = policy.validate(stored["document"])
+            document = policy.validate(policy.upgrade(stored["document"]))  # cached by an earlier release
             compile_usb(document)  # rules that do not parse make the cache unusable too
             version = str(stored["version"])
             if document["segment"] != self.segment:

@@ -50,7 +50,7 @@ def current_policy(engine: Engine, segment: str, agent_id: str = "", department:
 
 def current_document(bind, segment: str) -> dict[str, Any]:
     stored = queries.get_policy(bind, segment)
-    return stored["document"] if stored else policy.DEFAULTS[segment]
+    return policy.upgrade(stored["document"]) if stored else policy.DEFAULTS[segment]
 
 
 def with_rule_defaults(document: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from mamori import thresholds
 from mamori.labels import SEGMENTS
 
 USB_MODES = ("block", "allowlist", "read_only", "audit")
@@ -23,33 +24,19 @@ class PolicyError(ValueError):
 FORBIDDEN_SOFTWARE = ["winny*", "share", "share ex*", "perfect dark*", "qbittorrent*", "transmission-*", "deluge*",
                       "amule*", "ktorrent*", "teamviewer*", "anydesk*"]
 
-# Threshold keys of the "checks" section: (type, minimum, maximum). Defaults are from rules.md.
+# Settings only the agent's checks use: (type, minimum, maximum). A threshold a rule judges too is never here:
+# it is that rule's parameter (mamori/thresholds.py), so the terminal and the collector apply the same value.
 CHECK_NUMBERS: dict[str, tuple[type, float, float]] = {
-    "screen_lock_max_minutes": (int, 1, 1440),
-    "patch_max_age_days": (int, 0, 365),
-    "patch_critical_max_age_days": (int, 0, 365),
-    "package_lists_max_age_days": (int, 1, 365),
-    "reboot_max_days": (int, 0, 365),
-    "signature_max_age_days": (int, 1, 365),
-    "clock_max_offset_seconds": (float, 0.001, 86400),
     "probe_timeout_seconds": (float, 0.05, 10),
 }
-CHECK_LISTS = ("software_permitted", "software_forbidden", "networks", "probe_targets", "admin_accounts", "disabled")
+CHECK_LISTS = ("software_forbidden", "networks", "probe_targets", "admin_accounts", "disabled")
 
 
 def _checks(segment: str, mfa_required: bool) -> dict[str, Any]:
     return {
         "mfa_required": mfa_required,
-        "screen_lock_max_minutes": 10,
-        "patch_max_age_days": 30,
-        "patch_critical_max_age_days": 14,
-        "package_lists_max_age_days": 7,
-        "reboot_max_days": 7,
-        "signature_max_age_days": 3,
-        "clock_max_offset_seconds": 60.0,
         "probe_timeout_seconds": 2.0,
-        # Empty permitted list: no allowlist is enforced, only the forbidden list.
-        "software_permitted": [],
+        # The permitted list is SW-001's `permitted` parameter; the forbidden list applies in any case.
         "software_forbidden": list(FORBIDDEN_SOFTWARE),
         # Registered networks (CIDR) of the segment and other-segment probe targets ("IP:port");
         # both are site data the administrator fills in.
@@ -62,11 +49,34 @@ def _checks(segment: str, mfa_required: bool) -> dict[str, Any]:
 
 
 def check_settings(document: dict[str, Any]) -> dict[str, Any]:
-    """The checks section with every threshold present: the document's values over its segment defaults."""
+    """What the checks read: the checks section over its segment defaults, and the thresholds from the rules
+    section (the parameters the collector judges with)."""
     segment = document.get("segment") if document.get("segment") in SEGMENTS else "mynumber"
     merged = copy.deepcopy(DEFAULTS[segment]["checks"])
     merged.update(copy.deepcopy(document.get("checks", {})))
+    merged.update(thresholds.check_settings(document))
     return merged
+
+
+def upgrade(document: Any) -> Any:
+    """A document stored or cached before thresholds moved to the rules section, with each one moved there (a
+    value the rules section already sets wins). Files staff edit are never upgraded: validate() names the key."""
+    if not isinstance(document, dict) or not isinstance(document.get("checks"), dict):
+        return document
+    legacy = [k for k in document["checks"] if k in thresholds.CHECK_SETTINGS]
+    if not legacy:
+        return document
+    doc = copy.deepcopy(document)
+    rules = doc.setdefault("rules", {})
+    if not isinstance(rules, dict):
+        return document  # validate() refuses it as it is
+    for key in legacy:
+        rule_id, name = thresholds.CHECK_SETTINGS[key]
+        given = rules.setdefault(rule_id, {})
+        value = doc["checks"].pop(key)
+        if isinstance(given, dict):
+            given.setdefault(name, value)
+    return doc
 
 
 def _valid_cidr(text: str) -> bool:
@@ -95,6 +105,10 @@ def _valid_target(text: str) -> bool:
 
 
 def _validate_checks(checks: dict[str, Any]) -> None:
+    for key in checks:
+        if key in thresholds.CHECK_SETTINGS:
+            rule_id, name = thresholds.CHECK_SETTINGS[key]
+            _expect(False, f"checks.{key}", f"set it as rules.{rule_id}.{name} (one setting per threshold)")
     _only_keys(checks, {"mfa_required", *CHECK_NUMBERS, *CHECK_LISTS}, "checks")
     _expect(isinstance(checks.get("mfa_required", True), bool), "checks.mfa_required", "must be true or false")
     for key, (kind, low, high) in CHECK_NUMBERS.items():
@@ -184,6 +198,10 @@ def validate(document: Any) -> dict[str, Any]:
     checks = doc.get("checks", {})
     _expect(isinstance(checks, dict), "checks", "must be an object")
     _validate_checks(checks)
+    # The agent reads its thresholds from here: a bad value is refused on the terminal too, not only by the
+    # collector's full check of the section.
+    for where, reason in thresholds.problems(doc.get("rules", {}))[:1]:
+        _expect(False, where, reason)
     return doc
 
 
@@ -209,4 +227,4 @@ def parse(data: bytes) -> dict[str, Any]:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PolicyError(f"policy is not valid JSON: {exc}") from None
-    return validate(document)
+    return validate(upgrade(document))  # a collector of an earlier release may still send the old layout

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.protection import Antivirus
 
 ID = "antivirus"
 TITLE = {"en": "Anti-malware", "ja": "不正プログラム対策"}
@@ -55,7 +56,7 @@ def run(ctx: Context) -> Result:
     if not clamd and not (ctx.root / "usr/bin/clamscan").exists():
         return Result(FAIL, t("no anti-malware software (ClamAV) installed",
                               "不正プログラム対策ソフトウェア (ClamAV) がインストールされていません"),
-                      {"root": str(ctx.root)})
+                      Antivirus(root=str(ctx.root), installed=False))
     running = processes.running(("clamd", "clamonacc", "freshclam"))
     databases: dict[str, Any] = {}
     newest: datetime | None = None
@@ -70,8 +71,11 @@ def run(ctx: Context) -> Result:
         if built and name.startswith("daily") and (newest is None or built > newest):
             newest = built
     age = None if newest is None else round((ctx.now - newest).total_seconds() / 86400, 1)
-    evidence = {"product": "ClamAV", "clamd_installed": clamd, "clamonacc_installed": clamonacc,
-                "running": running, "databases": databases, "signature_age_days": age, "limit_days": limit,
+    # installed / running / realtime are what MAL-001 reads: the engine (clamd) and on-access scanning
+    # (clamonacc) each as a yes or no, the same findings the check reports.
+    evidence = {"product": "ClamAV", "installed": True, "running": "clamd" in running,
+                "realtime": "clamonacc" in running, "clamd_installed": clamd, "clamonacc_installed": clamonacc,
+                "processes": sorted(running), "databases": databases, "signature_age_days": age, "limit_days": limit,
                 "database_dir": str(ctx.root / DB_DIR)}
     findings = []
     if "clamd" not in running:
@@ -85,14 +89,15 @@ def run(ctx: Context) -> Result:
         findings.append(t(f"signatures {age:.0f} days old (allowed {limit})",
                           f"パターンファイルが {age:.0f} 日前のものです (基準 {limit} 日)"))
     if findings:
-        return Result(FAIL, "; ".join(findings), evidence)
+        return Result(FAIL, "; ".join(findings), Antivirus.build(evidence))
     return Result(PASS, t(f"ClamAV running with on-access scanning; signatures {age:.1f} days old",
-                          f"ClamAV がリアルタイム検査で動作中; パターンファイルは {age:.1f} 日前"), evidence)
+                          f"ClamAV がリアルタイム検査で動作中; パターンファイルは {age:.1f} 日前"),
+                  Antivirus.build(evidence))
 
 
 def _defender(ctx: Context) -> Result:
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), Antivirus())
     try:
         st = ctx.windows.query("defender")
     except OSError as exc:
@@ -103,7 +108,12 @@ def _defender(ctx: Context) -> Result:
                                "Microsoft Defender の状態を取得できません"), {})
     limit = ctx.settings["signature_max_age_days"]
     age = st.get("AntivirusSignatureAge")
-    evidence = {"product": "Microsoft Defender", "status": st, "limit_days": limit, "source": "Get-MpComputerStatus"}
+    engine = bool(st.get("AMServiceEnabled") and st.get("AntivirusEnabled")) and \
+        str(st.get("AMRunningMode", "Normal")) == "Normal"  # passive mode: another product is meant to protect
+    evidence = {"product": "Microsoft Defender", "installed": True, "running": engine,
+                "realtime": bool(st.get("RealTimeProtectionEnabled")),
+                "signature_age_days": age if isinstance(age, int) and not isinstance(age, bool) else None,
+                "status": st, "limit_days": limit, "source": "Get-MpComputerStatus"}
     findings = []
     if not st.get("AMServiceEnabled") or not st.get("AntivirusEnabled"):
         findings.append(t("Defender antivirus is disabled", "Defender ウイルス対策が無効です"))
@@ -116,6 +126,7 @@ def _defender(ctx: Context) -> Result:
         findings.append(t(f"signatures {age} days old (allowed {limit})",
                           f"パターンファイルが {age} 日前 (基準 {limit} 日)"))
     if findings:
-        return Result(FAIL, "; ".join(findings), evidence)
+        return Result(FAIL, "; ".join(findings), Antivirus.build(evidence))
     return Result(PASS, t(f"Defender real-time protection on; signatures {age} days old",
-                          f"Defender のリアルタイム保護が有効; パターンファイルは {age} 日前"), evidence)
+                          f"Defender のリアルタイム保護が有効; パターンファイルは {age} 日前"),
+                  Antivirus.build(evidence))

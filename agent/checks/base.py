@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from mamori import clock, i18n
+from mamori.evidence import EVIDENCE, Evidence, Failure
 
 PASS, FAIL, NOT_APPLICABLE, ERROR = "pass", "fail", "not_applicable", "error"
 STATUSES = (PASS, FAIL, NOT_APPLICABLE, ERROR)
@@ -31,12 +32,17 @@ class Result:
 
     status: str
     summary: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] | Evidence = field(default_factory=dict)  # built with the check's schema
     remediation: str = ""
     check_id: str = ""
     title: str = ""
     seconds: float = 0.0
     severity: str = ""  # event severity when it differs from the check's default for this status
+
+    def __post_init__(self) -> None:
+        # Kept in its wire form: what is shown, stored and sent is exactly what the schema serialises.
+        if isinstance(self.evidence, Evidence):
+            self.evidence = self.evidence.as_dict()
 
     def payload(self, full_report: bool = False) -> dict[str, Any]:
         return {"check_id": self.check_id, "status": self.status, "summary": self.summary[:2000],
@@ -94,7 +100,7 @@ def execute(check: ModuleType, ctx: Context, timeout: float | None = None) -> Re
     """Run one check in a worker thread; a crash or overrun becomes an `error` result, never an exception."""
     if ctx.platform not in check.PLATFORMS:
         res = Result(NOT_APPLICABLE, t(f"not checked on {ctx.platform}", f"{ctx.platform} では対象外"),
-                     {"platform": ctx.platform})
+                     Failure(platform=ctx.platform))
         return _finish(check, res, 0.0)
     box: dict[str, Any] = {}
 
@@ -112,17 +118,31 @@ def execute(check: ModuleType, ctx: Context, timeout: float | None = None) -> Re
     spent = time.monotonic() - started
     if worker.is_alive():
         res = Result(ERROR, t(f"the check did not finish within {spent:.0f} s",
-                              f"点検が {spent:.0f} 秒以内に終わりませんでした"), {"timeout_seconds": round(spent, 1)})
+                              f"点検が {spent:.0f} 秒以内に終わりませんでした"),
+                     Failure(timeout_seconds=round(spent, 1)))
     elif "error" in box:
         exc = box["error"]
         res = Result(ERROR, t(f"the check failed: {exc}", f"点検を実行できませんでした: {exc}"),
-                     {"exception": type(exc).__name__, "message": str(exc)[:500],
-                      "traceback": box["trace"][-2000:]})
+                     Failure(exception=type(exc).__name__, message=str(exc)[:500], traceback=box["trace"][-2000:]))
     elif not isinstance(box.get("result"), Result) or box["result"].status not in STATUSES:
         res = Result(ERROR, t("the check returned no valid result", "点検結果が不正です"), {})
     else:
-        res = box["result"]
+        res = _declared(check, box["result"])
     return _finish(check, res, spent)
+
+
+def _declared(check: ModuleType, res: Result) -> Result:
+    """The check's result if its evidence fits the check's schema; an evidence field no schema declares would
+    reach the collector unread (or be read by no rule), so it is a bug shown as an error, never sent."""
+    schema = EVIDENCE.get(check.ID)
+    try:
+        if schema is not None and isinstance(res.evidence, dict):
+            schema.build(res.evidence)
+    except TypeError as exc:
+        return Result(ERROR, t(f"the check's evidence does not fit its schema: {exc}",
+                               f"点検の証跡が定義と一致しません: {exc}"),
+                      Failure(exception="TypeError", message=str(exc)))
+    return res
 
 
 def _finish(check: ModuleType, res: Result, spent: float) -> Result:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.protection import DiskEncryption
 
 ID = "disk_encryption"
 TITLE = {"en": "Disk encryption", "ja": "ディスク暗号化"}
@@ -68,24 +69,27 @@ def run(ctx: Context) -> Result:
     if "/" not in found:
         return Result(NOT_APPLICABLE, t("the root file system is not on a local block device (container or "
                                         "network root)",
-                                        "ルートファイルシステムがローカルのブロックデバイス上にありません"), evidence)
+                                        "ルートファイルシステムがローカルのブロックデバイス上にありません"),
+                      DiskEncryption.build(evidence))
     plain = [m for m, paths in found.items() if not all(any(d["type"] == "crypt" for d in p) for p in paths)]
     evidence.update(encrypted=not plain, method="dm-crypt")  # what the collector's ENC-001 reads
     if plain:
         dev = found[plain[0]][0][0]["name"]
         res = Result(FAIL, t(f"not encrypted: {', '.join(plain)} ({dev} has no dm-crypt layer)",
-                             f"暗号化されていません: {', '.join(plain)} ({dev} に dm-crypt 層がありません)"), evidence)
+                             f"暗号化されていません: {', '.join(plain)} ({dev} に dm-crypt 層がありません)"),
+                      DiskEncryption.build(evidence))
         res.severity = "high" if laptop else ""
         return res
     layers = ", ".join(sorted({d["name"] for paths in found.values() for p in paths for d in p
                                if d["type"] == "crypt"}))
     mounts = ", ".join(found)
-    return Result(PASS, t(f"{mounts} on dm-crypt ({layers})", f"{mounts} は dm-crypt 上 ({layers})"), evidence)
+    return Result(PASS, t(f"{mounts} on dm-crypt ({layers})", f"{mounts} は dm-crypt 上 ({layers})"),
+                  DiskEncryption.build(evidence))
 
 
 def _windows(ctx: Context) -> Result:
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), DiskEncryption())
     try:
         volumes = ctx.windows.query(QUERY)
     except OSError as exc:
@@ -94,14 +98,15 @@ def _windows(ctx: Context) -> Result:
     os_vol = next((v for v in volumes if v.get("VolumeType") == "OperatingSystem"), None)
     evidence = {"volumes": volumes[:20], "source": "Get-BitLockerVolume"}
     if os_vol is None:
-        return Result(ERROR, t("no operating-system volume reported", "OS ボリュームが見つかりません"), evidence)
+        return Result(ERROR, t("no operating-system volume reported", "OS ボリュームが見つかりません"),
+                      DiskEncryption.build(evidence))
     evidence["encrypted"] = os_vol.get("ProtectionStatus") == "On" and os_vol.get("VolumeStatus") == "FullyEncrypted"
     evidence["method"] = f"BitLocker {os_vol.get('EncryptionMethod') or ''}".strip()
     if evidence["encrypted"]:
         return Result(PASS, t(f"{os_vol.get('MountPoint')} BitLocker on ({os_vol.get('EncryptionMethod')})",
                               f"{os_vol.get('MountPoint')} は BitLocker で保護 ({os_vol.get('EncryptionMethod')})"),
-                      evidence)
+                      DiskEncryption.build(evidence))
     return Result(FAIL, t(f"{os_vol.get('MountPoint')} BitLocker {os_vol.get('ProtectionStatus')} / "
                           f"{os_vol.get('VolumeStatus')}",
                           f"{os_vol.get('MountPoint')} の BitLocker: {os_vol.get('ProtectionStatus')} / "
-                          f"{os_vol.get('VolumeStatus')}"), evidence)
+                          f"{os_vol.get('VolumeStatus')}"), DiskEncryption.build(evidence))

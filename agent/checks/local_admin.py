@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.auth import LocalAdmin
 
 ID = "local_admin"
 TITLE = {"en": "Local administrators", "ja": "ローカル管理者権限"}
@@ -77,7 +78,7 @@ def run(ctx: Context) -> Result:
         group = _table(read_text(ctx.root / "etc/group").text, 4)
     except HostIOError as exc:
         return Result(ERROR, t(f"cannot read the account database: {exc}", f"アカウント情報を読めません: {exc}"),
-                      {"error": str(exc)})
+                      LocalAdmin(error=str(exc)))
     defs_text = read_or_none(ctx.root / "etc/login.defs", 262144)
     limits = _login_defs(defs_text.text if defs_text else "")
     staff = {p[0]: p for p in passwd if p[2].isdigit() and limits["UID_MIN"] <= int(p[2]) <= limits["UID_MAX"]
@@ -101,18 +102,20 @@ def run(ctx: Context) -> Result:
     if offenders:
         names = ", ".join(f"{u} ({'/'.join(sorted(w))})" for u, w in sorted(offenders.items()))
         return Result(FAIL, t(f"staff accounts with administrator rights: {names}",
-                              f"管理者権限を持つ一般アカウント: {names}"), evidence)
+                              f"管理者権限を持つ一般アカウント: {names}"), LocalAdmin.build(evidence))
     return Result(PASS, t(f"no ordinary staff account has administrator rights ({len(staff)} checked)",
-                          f"管理者権限を持つ一般アカウントはありません ({len(staff)} 件を確認)"), evidence)
+                          f"管理者権限を持つ一般アカウントはありません ({len(staff)} 件を確認)"),
+                  LocalAdmin.build(evidence))
 
 
 def _windows(ctx: Context) -> Result:
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), LocalAdmin())
     try:
         members = ctx.windows.query("local_admins")
     except OSError as exc:
-        return Result(ERROR, t(f"cannot list Administrators: {exc}", f"Administrators を取得できません: {exc}"), {})
+        return Result(ERROR, t(f"cannot list Administrators: {exc}", f"Administrators を取得できません: {exc}"),
+                      LocalAdmin())
     members = members if isinstance(members, list) else [members]
     permitted = {a.lower() for a in ctx.settings.get("admin_accounts", [])}
     offenders = []
@@ -126,6 +129,6 @@ def _windows(ctx: Context) -> Result:
     evidence = {"members": members[:100], "permitted": sorted(permitted), "source": "Get-LocalGroupMember S-1-5-32-544"}
     if offenders:
         return Result(FAIL, t(f"user accounts in Administrators: {', '.join(offenders)}",
-                              f"Administrators に含まれるユーザー: {', '.join(offenders)}"), evidence)
+                              f"Administrators に含まれるユーザー: {', '.join(offenders)}"), LocalAdmin.build(evidence))
     return Result(PASS, t("only the built-in Administrator and groups in Administrators",
-                          "Administrators は組み込み Administrator とグループのみ"), evidence)
+                          "Administrators は組み込み Administrator とグループのみ"), LocalAdmin.build(evidence))

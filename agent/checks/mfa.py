@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.auth import Mfa
 
 ID = "mfa"
 TITLE = {"en": "Multi-factor authentication", "ja": "多要素認証"}
@@ -43,7 +44,7 @@ def _linux(ctx: Context) -> Result:
     if not config.pamd.is_dir():
         return Result(ERROR, t(f"{config.pamd} not found: cannot tell how logon is authenticated",
                                f"{config.pamd} がありません: ログオン認証を確認できません"),
-                      {"pam_d": str(config.pamd)})
+                      Mfa(pam_d=str(config.pamd)))
     services, not_logon, autologin = _logon_services(config, ctx)
     logon = {s: config.evaluate(s) for s in services}
     weak_logon = [s for s, r in logon.items() if r.ways and not r.multi_factor()]
@@ -81,10 +82,11 @@ def _linux(ctx: Context) -> Result:
         # What the collector's AUT-001 reads: does every local logon service need a second factor?
         evidence["local_mfa"] = not weak_logon
     loops = local_loops + ssh_loops
+    typed = Mfa.build(evidence)  # the schema decides what may be sent
     if loops:
         # libpam itself fails on such a stack: nothing can be said about its factors, so never "pass".
         return Result(ERROR, t(f"PAM include loop, logon cannot be judged: {loops[0]}",
-                               f"PAM の include がループしており、ログオン認証を判定できません: {loops[0]}"), evidence)
+                               f"PAM の include がループしており、ログオン認証を判定できません: {loops[0]}"), typed)
     findings = []
     if weak_logon and required:
         way = logon[weak_logon[0]].weakest
@@ -102,17 +104,17 @@ def _linux(ctx: Context) -> Result:
         findings.append(t(f"sshd allows single-factor logon: {'; '.join(remote_weak)}",
                           f"sshd が単一要素でのログオンを許可しています: {'; '.join(remote_weak)}"))
     if findings:
-        res = Result(FAIL, " / ".join(findings), evidence)
+        res = Result(FAIL, " / ".join(findings), typed)
         if weak_logon and required and ctx.segment == "mynumber":
             res.severity = "critical"  # AUT-001: terminal logon without a second factor on マイナンバー系
         return res
     if weak_logon:
         return Result(PASS, t(f"MFA is recommended but not configured for {', '.join(weak_logon)} "
                               "(not required in this segment)",
-                              f"{', '.join(weak_logon)} に多要素認証が未設定です (この系では推奨)"), evidence)
+                              f"{', '.join(weak_logon)} に多要素認証が未設定です (この系では推奨)"), typed)
     remote = t("sshd requires two factors", "sshd も多要素認証必須") if cfg else t("no sshd", "sshd なし")
     return Result(PASS, t(f"logon requires two factors ({', '.join(services)}); {remote}",
-                          f"ログオンに多要素認証が必須です ({', '.join(services)}); {remote}"), evidence)
+                          f"ログオンに多要素認証が必須です ({', '.join(services)}); {remote}"), typed)
 
 
 def _logon_services(config: Any, ctx: Context) -> tuple[list[str], dict[str, str], dict[str, str]]:
@@ -192,15 +194,16 @@ def _windows(ctx: Context) -> Result:
     rdp = bool(state.facts.get("rdp_enabled"))
     evidence.update(remote_logon_enabled=rdp, remote_mfa=rdp and bool(state.enforced), remote=["rdp"] if rdp else [],
                     local_mfa=bool(state.enforced))
+    typed = Mfa.build(evidence)
     required = bool(ctx.settings.get("mfa_required", True))
     if state.facts.get("rdp_enabled") and not state.enforced:
         return Result(FAIL, t(f"Remote Desktop is enabled without a second factor: {state.reason_en}",
-                              f"リモートデスクトップが多要素認証なしで有効です: {state.reason_ja}"), evidence)
+                              f"リモートデスクトップが多要素認証なしで有効です: {state.reason_ja}"), typed)
     if state.enforced:
         return Result(PASS, t(f"logon requires two factors: {state.reason_en}",
-                              f"ログオンに多要素認証が必須です: {state.reason_ja}"), evidence)
+                              f"ログオンに多要素認証が必須です: {state.reason_ja}"), typed)
     if not required:
         return Result(PASS, t(f"MFA recommended but not enforced: {state.reason_en}",
-                              f"多要素認証が強制されていません (この系では推奨): {state.reason_ja}"), evidence)
+                              f"多要素認証が強制されていません (この系では推奨): {state.reason_ja}"), typed)
     return Result(FAIL, t(f"password-only logon is possible: {state.reason_en}",
-                          f"パスワードだけでログオンできます: {state.reason_ja}"), evidence)
+                          f"パスワードだけでログオンできます: {state.reason_ja}"), typed)

@@ -7,6 +7,7 @@ import ipaddress
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.network import NetworkSegment
 
 ID = "network_segment"
 TITLE = {"en": "Network segment isolation", "ja": "ネットワーク分離"}
@@ -34,35 +35,37 @@ def run(ctx: Context) -> Result:
         ifaces = net.interfaces()
     except (OSError, ImportError) as exc:
         return Result(ERROR, t(f"cannot list network interfaces: {exc}", f"インターフェースを取得できません: {exc}"),
-                      {"error": str(exc)})
+                      NetworkSegment(error=str(exc)))
     active = [i for i in ifaces if i.up and any(net.is_global(a) for a in i.addresses)]
     outside = [f"{i.name} {a}" for i in active for a in i.addresses if net.is_global(a) and networks and
                not any(ipaddress.ip_interface(a).ip in n for n in networks)]
     probes = [net.probe(tg, float(ctx.settings["probe_timeout_seconds"])) for tg in targets[:64]]
     reached = [p["target"] for p in probes if p["result"] == "connected"]
+    most = int(ctx.settings["max_active_interfaces"])  # NET-003's parameter: the collector judges by the same
     evidence: dict[str, Any] = {
         "interfaces": [{"name": i.name, "up": i.up, "addresses": list(i.addresses)} for i in ifaces[:50]],
         "active": [i.name for i in active], "registered_networks": [str(n) for n in networks],
-        "outside_registered": outside, "probes": probes,
+        "outside_registered": outside, "probes": probes, "max_active_interfaces": most,
     }
     findings = []
     if reached:
         findings.append(t(f"other segment reachable: {', '.join(reached)}",
                           f"他の系に接続できます: {', '.join(reached)}"))
-    if len(active) > 1:
+    if len(active) > most:
         findings.append(t(f"several active interfaces (dual-homed): {', '.join(i.name for i in active)}",
                           f"複数のインターフェースが有効です (二重接続): {', '.join(i.name for i in active)}"))
     if outside:
         findings.append(t(f"address outside the registered networks: {', '.join(outside)}",
                           f"登録外のネットワークのアドレス: {', '.join(outside)}"))
     if findings:
-        res = Result(FAIL, " / ".join(findings), evidence)
+        res = Result(FAIL, " / ".join(findings), NetworkSegment.build(evidence))
         if reached and ctx.segment == "mynumber":
             res.severity = "critical"
         return res
     if not networks and not targets:
         return Result(NOT_APPLICABLE, t("no registered networks or probe targets in the policy",
-                                        "ポリシーに登録ネットワーク・疎通確認先がありません"), evidence)
+                                        "ポリシーに登録ネットワーク・疎通確認先がありません"),
+                      NetworkSegment.build(evidence))
     blocked = t(f"{len(probes)} other-segment target(s) unreachable", f"他の系 {len(probes)} 件へは接続不可")
     return Result(PASS, t(f"on registered networks only; {blocked}", f"登録ネットワークのみに接続; {blocked}"),
-                  evidence)
+                  NetworkSegment.build(evidence))

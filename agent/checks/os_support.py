@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.updates import OsSupport
 
 ID = "os_support"
 TITLE = {"en": "OS support period", "ja": "OS のサポート期限"}
@@ -28,20 +29,20 @@ def run(ctx: Context) -> Result:
     release, ends, note = _release(ctx)
     if release is None:
         return Result(ERROR, t(f"cannot identify the operating system: {note}", f"OS を特定できません: {note}"),
-                      {"problem": note})
+                      OsSupport(problem=note))
     evidence = {"release": release, "end_of_support": ends, "note": note, "table": str(TABLE)}
     if ends is None:
         return Result(NOT_APPLICABLE, t(f"{release} is not in the support table",
-                                        f"{release} はサポート期限表にありません"), evidence)
+                                        f"{release} はサポート期限表にありません"), OsSupport.build(evidence))
     end = date.fromisoformat(ends)
     left = (end - ctx.now.date()).days
     evidence["days_left"] = left
     if left < 0:
         return Result(FAIL, t(f"{release}: security support ended on {ends}",
-                              f"{release}: {ends} にサポートが終了しています"), evidence)
+                              f"{release}: {ends} にサポートが終了しています"), OsSupport.build(evidence))
     soon = t(f" (ends in {left} days)", f" (残り {left} 日)") if left <= WARN_DAYS else ""
     return Result(PASS, t(f"{release}: supported until {ends}{soon}", f"{release}: {ends} までサポート{soon}"),
-                  evidence)
+                  OsSupport.build(evidence))
 
 
 def _release(ctx: Context) -> tuple[str | None, str | None, str]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.updates import Patch
 
 ID = "patch"
 TITLE = {"en": "Security updates", "ja": "修正プログラム"}
@@ -66,12 +67,13 @@ def run(ctx: Context) -> Result:
     if dnf.is_dnf_system(ctx.root):
         return _dnf(ctx)
     return Result(NOT_APPLICABLE, t("no apt or dnf package manager found", "apt / dnf が見つかりません"),
-                  {"root": str(ctx.root)})
+                  Patch(root=str(ctx.root)))
 
 
-def _verdict(ctx: Context, evidence: dict[str, Any], security: list[dict[str, Any]], lists_age: float | None,
-             reboot_age: float | None, source_note: str) -> Result:
+def _verdict(ctx: Context, evidence: dict[str, Any], security: list[dict[str, Any]], refreshed: datetime | None,
+             reboot_since: datetime | None, source_note: str) -> Result:
     s = ctx.settings
+    lists_age, reboot_age = _days(ctx.now, refreshed), _days(ctx.now, reboot_since)
     limit, critical_limit = s["patch_max_age_days"], s["patch_critical_max_age_days"]
     overdue = [u for u in security if (u["age_days"] or 0) > (critical_limit if u.get("critical") else limit)]
     findings = []
@@ -95,14 +97,19 @@ def _verdict(ctx: Context, evidence: dict[str, Any], security: list[dict[str, An
     # Every backend (apt, dnf, Windows Update) reports the oldest age: without it the rule could only guess.
     evidence.setdefault("oldest_security_days", max((u["age_days"] or 0 for u in security), default=None))
     evidence["oldest_critical_days"] = max((u["age_days"] or 0 for u in security if u.get("critical")), default=None)
+    # What PAT-002 and PAT-003 read, the same for every backend: the times the ages above were taken from.
+    evidence.update(source_refreshed=refreshed.isoformat() if refreshed else None, never_refreshed=refreshed is None,
+                    reboot_required=reboot_since is not None,
+                    reboot_required_since=reboot_since.isoformat() if reboot_since else None)
     evidence["thresholds"] = {k: s[k] for k in ("patch_max_age_days", "patch_critical_max_age_days",
                                                 "package_lists_max_age_days", "reboot_max_days")}
     if findings:
-        return Result(FAIL, " / ".join(findings), evidence)
+        return Result(FAIL, " / ".join(findings), Patch.build(evidence))
     pending = len(security)
     return Result(PASS, t(f"{pending} security update(s) pending, none overdue; update source "
                           f"{lists_age:.0f} days old",
-                          f"未適用の修正プログラム {pending} 件 (期限内); 更新情報は {lists_age:.0f} 日前"), evidence)
+                          f"未適用の修正プログラム {pending} 件 (期限内); 更新情報は {lists_age:.0f} 日前"),
+                  Patch.build(evidence))
 
 
 def _apt(ctx: Context) -> Result:
@@ -113,7 +120,7 @@ def _apt(ctx: Context) -> Result:
         st = apt.state(ctx.root)
     except HostIOError as exc:
         return Result(ERROR, t(f"cannot read the apt state: {exc}", f"apt の状態を読めません: {exc}"),
-                      {"error": str(exc)})
+                      Patch(error=str(exc)))
     sec = [p for p in st.pending if p.security]
     seen = first_seen(ctx, [f"{p.package}={p.candidate}" for p in sec])
     security = []
@@ -126,12 +133,12 @@ def _apt(ctx: Context) -> Result:
                          "published_by": published.isoformat() if published else None,
                          "age_days": _days(ctx.now, since)})
     sec_sources = [s for s in st.sources if s.security]
-    lists_age = _days(ctx.now, st.last_update)
+    refreshed = st.last_update
     # A mirror that stopped syncing keeps old Release dates even when `apt update` runs daily.
-    source_age = max((_days(ctx.now, s.date) or 0 for s in sec_sources), default=None)
+    mirrored = min((s.date for s in sec_sources if s.date), default=None)
     note = ""
-    if source_age is not None and lists_age is not None and source_age > lists_age:
-        lists_age = source_age
+    if mirrored is not None and refreshed is not None and mirrored < refreshed:
+        refreshed = mirrored
         note = t("(the security mirror itself is stale)", "(セキュリティ更新のミラー自体が古い)")
     evidence: dict[str, Any] = {
         "backend": "apt", "pending_total": len(st.pending), "pending_security": security[:100],
@@ -147,11 +154,11 @@ def _apt(ctx: Context) -> Result:
         "reboot_packages": st.reboot_packages, "problems": st.problems[:10],
         "age_basis": "earliest of: Release date of an archive offering the version, first seen by this agent",
     }
-    res = _verdict(ctx, evidence, security, lists_age, _days(ctx.now, st.reboot_required_since), note)
+    res = _verdict(ctx, evidence, security, refreshed, st.reboot_required_since, note)
     if not sec_sources and st.sources:
         msg = t("no security update source (…-security suite) is configured",
                 "セキュリティ更新の配布元 (…-security) が設定されていません")
-        res = Result(FAIL, msg if res.status == PASS else f"{res.summary} / {msg}", evidence)
+        res = Result(FAIL, msg if res.status == PASS else f"{res.summary} / {msg}", Patch.build(evidence))
     return res
 
 
@@ -163,30 +170,29 @@ def _dnf(ctx: Context) -> Result:
         st = dnf.state(ctx.root)
     except HostIOError as exc:
         return Result(ERROR, t(f"cannot read the dnf state: {exc}", f"dnf の状態を読めません: {exc}"),
-                      {"error": str(exc)})
+                      Patch(error=str(exc)))
     security = [{"name": a.id, "title": a.title, "severity": a.severity, "critical": a.severity == "Critical",
                  "issued": a.issued.isoformat() if a.issued else None, "age_days": _days(ctx.now, a.issued)}
                 for a in st.advisories]
     evidence = {"backend": "dnf", "pending_security": security[:100],
                 "metadata_refreshed": st.metadata_at.isoformat() if st.metadata_at else None,
                 "reboot_required": st.reboot_required, "problems": st.problems}
-    reboot_age = None
+    since = None
     if st.reboot_required:
         since = first_seen(ctx, ["reboot"])["reboot"] if ctx.state_dir else ctx.now
-        reboot_age = _days(ctx.now, since)
-    return _verdict(ctx, evidence, security, _days(ctx.now, st.metadata_at), reboot_age, "")
+    return _verdict(ctx, evidence, security, st.metadata_at, since, "")
 
 
 def _windows(ctx: Context) -> Result:
     from agent.host import windows
 
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), Patch())
     try:
         wu = windows.windows_update(ctx.windows)
     except (OSError, ValueError) as exc:
         return Result(ERROR, t(f"cannot query Windows Update: {exc}", f"Windows Update を照会できません: {exc}"),
-                      {"error": str(exc)})
+                      Patch(error=str(exc)))
     security = [{"name": u["kb"] and f"KB{u['kb']}" or u["title"], "title": u["title"], "severity": u["severity"],
                  "critical": u["severity"] == "Critical",
                  "released": u["released"].isoformat() if u["released"] else None,
@@ -196,6 +202,6 @@ def _windows(ctx: Context) -> Result:
                 "last_search_success": wu.last_search.isoformat() if wu.last_search else None,
                 "last_install_success": wu.last_install.isoformat() if wu.last_install else None,
                 "reboot_required": wu.reboot_required}
-    reboot_age = _days(ctx.now, first_seen(ctx, ["reboot"])["reboot"]) if wu.reboot_required else None
+    since = first_seen(ctx, ["reboot"])["reboot"] if wu.reboot_required else None
     note = f"({wu.server})" if wu.server else ""
-    return _verdict(ctx, evidence, security, _days(ctx.now, wu.last_search), reboot_age, note)
+    return _verdict(ctx, evidence, security, wu.last_search, since, note)

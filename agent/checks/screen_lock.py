@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.auth import ScreenLock
 
 ID = "screen_lock"
 TITLE = {"en": "Screen lock", "ja": "画面ロック"}
@@ -38,7 +39,8 @@ def run(ctx: Context) -> Result:
         s = g.settings
         if "org.gnome.desktop.session/idle-delay" not in s:
             return Result(ERROR, t("cannot read the GNOME idle setting (schema missing or corrupt)",
-                                   "GNOME のアイドル設定を読めません (スキーマがないか破損)"), {"problems": g.problems})
+                                   "GNOME のアイドル設定を読めません (スキーマがないか破損)"),
+                          ScreenLock(problems=g.problems))
         idle = _int(s.get("org.gnome.desktop.session/idle-delay"))
         delay = _int(s.get("org.gnome.desktop.screensaver/lock-delay")) or 0
         enabled = (s.get("org.gnome.desktop.screensaver/lock-enabled") or desktop.Setting("true", "")).value == "true"
@@ -74,14 +76,15 @@ def run(ctx: Context) -> Result:
         states.append((str(k.get("Autolock", "true")).lower() == "true", (minutes or 0) * 60, kde_enforced))
     if not results:
         return Result(NOT_APPLICABLE, t("no graphical desktop (GNOME/KDE) installed",
-                                        "グラフィカルデスクトップ (GNOME / KDE) がありません"), {"root": str(ctx.root)})
+                                        "グラフィカルデスクトップ (GNOME / KDE) がありません"),
+                      ScreenLock(root=str(ctx.root)))
     evidence = {name: ev for name, _p, ev in results} | {"limit_minutes": limit // 60} | _summary(states)
     bad = [f"{p}" for _n, problems, _e in results for p in problems]
     if bad:
-        return Result(FAIL, "; ".join(bad), evidence)
+        return Result(FAIL, "; ".join(bad), ScreenLock.build(evidence))
     names = "/".join(n for n, _p, _e in results)
     return Result(PASS, t(f"{names} locks within {limit // 60} min, enforced system-wide",
-                          f"{names} は {limit // 60} 分以内にロック (システムで強制)"), evidence)
+                          f"{names} は {limit // 60} 分以内にロック (システムで強制)"), ScreenLock.build(evidence))
 
 
 def _summary(states: list[tuple[bool, int, bool]]) -> dict[str, Any]:
@@ -102,16 +105,16 @@ def _int_text(text: str) -> int | None:
 
 def _windows(ctx: Context, limit: int) -> Result:
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), ScreenLock())
     values = ctx.windows.values(WIN_SYSTEM) or {}
     secs = next((v for key, v in values.items() if key.lower() == "inactivitytimeoutsecs"), None)
     evidence = {"InactivityTimeoutSecs": secs, "key": WIN_SYSTEM, "limit_minutes": limit // 60,
                 **_summary([(isinstance(secs, int) and secs > 0, secs if isinstance(secs, int) else 0, True)])}
     if not isinstance(secs, int) or secs == 0:
         return Result(FAIL, t("no machine inactivity limit is set", "非アクティブ状態の制限が設定されていません"),
-                      evidence)
+                      ScreenLock.build(evidence))
     if secs > limit:
         return Result(FAIL, t(f"locks after {secs / 60:g} min (allowed {limit // 60})",
-                              f"ロックまで {secs / 60:g} 分 (基準 {limit // 60} 分)"), evidence)
+                              f"ロックまで {secs / 60:g} 分 (基準 {limit // 60} 分)"), ScreenLock.build(evidence))
     return Result(PASS, t(f"locks after {secs / 60:g} min by policy", f"ポリシーにより {secs / 60:g} 分でロック"),
-                  evidence)
+                  ScreenLock.build(evidence))

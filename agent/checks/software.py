@@ -6,6 +6,7 @@ import fnmatch
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.software import Software
 
 ID = "software"
 TITLE = {"en": "Unauthorised software", "ja": "無許可ソフトウェア"}
@@ -61,16 +62,16 @@ def run(ctx: Context) -> Result:
     try:
         if ctx.platform == "windows":
             if ctx.windows is None:
-                return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+                return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), Software())
             source, packages = "registry Uninstall keys", installed_windows(ctx)
         else:
             source, packages = installed_linux(ctx)
     except FileNotFoundError as exc:
         return Result(NOT_APPLICABLE, t(f"no package database: {exc}", f"パッケージ情報がありません: {exc}"),
-                      {})
+                      Software())
     except (HostIOError, OSError) as exc:
         return Result(ERROR, t(f"cannot list installed software: {exc}",
-                               f"導入済みソフトウェアを取得できません: {exc}"), {"error": str(exc)})
+                               f"導入済みソフトウェアを取得できません: {exc}"), Software(error=str(exc)))
     forbidden_p = list(ctx.settings.get("software_forbidden", []))
     permitted_p = list(ctx.settings.get("software_permitted", []))
     forbidden = [{"name": n, "version": v, "pattern": p} for n, v in packages
@@ -86,8 +87,8 @@ def run(ctx: Context) -> Result:
         if unlisted:
             parts.append(t(f"{len(unlisted)} not on the permitted list: ", f"許可リスト外 {len(unlisted)} 件: ")
                          + ", ".join(unlisted[:8]))
-        return Result(FAIL, " / ".join(parts), evidence)
+        return Result(FAIL, " / ".join(parts), Software.build(evidence))
     scope = t("permitted list and forbidden list", "許可リストと禁止リスト") if permitted_p else \
         t("forbidden list", "禁止リスト")
     return Result(PASS, t(f"{len(packages)} installed packages checked against the {scope}",
-                          f"導入済み {len(packages)} 件を{scope}で確認しました"), evidence)
+                          f"導入済み {len(packages)} 件を{scope}で確認しました"), Software.build(evidence))

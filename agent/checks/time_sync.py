@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from mamori.evidence.network import TimeSync
 
 ID = "time_sync"
 TITLE = {"en": "Time synchronisation", "ja": "時刻同期"}
@@ -49,11 +50,11 @@ def parse_w32tm_status(text: str) -> dict[str, Any]:
 def run(ctx: Context) -> Result:
     if ctx.platform == "windows":
         if ctx.windows is None:
-            return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+            return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), TimeSync())
         try:
             state = parse_w32tm_status(str(ctx.windows.query("w32tm_status")))
         except OSError as exc:
-            return Result(ERROR, t(f"cannot query w32time: {exc}", f"w32time を照会できません: {exc}"), {})
+            return Result(ERROR, t(f"cannot query w32time: {exc}", f"w32time を照会できません: {exc}"), TimeSync())
         state["service"] = "w32time"
         return _verdict(ctx, state)
     from agent.host.sysio import HostIOError, which
@@ -88,7 +89,7 @@ def run(ctx: Context) -> Result:
         except HostIOError as exc:
             tried.append(str(exc))
     return Result(FAIL, t("no working time synchronisation (chrony, systemd-timesyncd) found",
-                          "時刻同期 (chrony / systemd-timesyncd) が動作していません"), {"tried": tried})
+                          "時刻同期 (chrony / systemd-timesyncd) が動作していません"), TimeSync(tried=tried))
 
 
 def _verdict(ctx: Context, state: dict[str, Any]) -> Result:
@@ -97,11 +98,11 @@ def _verdict(ctx: Context, state: dict[str, Any]) -> Result:
     offset = state.get("offset_seconds")
     if not state["synchronised"]:
         return Result(FAIL, t(f"clock not synchronised ({state['service']})",
-                              f"時刻が同期されていません ({state['service']})"), state)
+                              f"時刻が同期されていません ({state['service']})"), TimeSync.build(state))
     if offset is not None and abs(offset) > limit:
         return Result(FAIL, t(f"clock off by {offset:+.1f} s (allowed {limit:g} s)",
-                              f"時刻のずれが {offset:+.1f} 秒です (基準 {limit:g} 秒)"), state)
+                              f"時刻のずれが {offset:+.1f} 秒です (基準 {limit:g} 秒)"), TimeSync.build(state))
     shown = t("offset unknown", "ずれ不明") if offset is None else \
         t(f"offset {offset:+.3f} s", f"ずれ {offset:+.3f} 秒")
     return Result(PASS, t(f"synchronised by {state['service']}, {shown}",
-                          f"{state['service']} で同期済み、{shown}"), state)
+                          f"{state['service']} で同期済み、{shown}"), TimeSync.build(state))

@@ -1,14 +1,16 @@
-"""`mamori-collector events list`: stored events, newest first."""
+"""`mamori-collector events list|show`: stored events, newest first, and one event with its evidence."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from collector.cli.common import CliError, engine, find_agent, iso, local, print_json
 from collector.config import DataDir
 from mamori import clock
 from mamori.durations import parse_duration
+from mamori.evidence import nest
 from mamori.i18n import _
 from mamori.labels import label
 from mamori.table import render
@@ -30,6 +32,43 @@ def summary(kind: str, payload: dict[str, Any]) -> str:
     return " ".join(str(payload[k]) for k in keys if payload.get(k) not in (None, "", [], 0))
 
 
+def event_dict(r) -> dict[str, Any]:
+    """The stable JSON form of a stored event; a check's evidence is an object even in rows stored as text."""
+    payload = nest(r.payload) if r.kind == "check.result" else r.payload
+    return {"event_id": r.event_id, "agent_id": r.agent_id, "seq": r.seq, "kind": r.kind, "severity": r.severity,
+            "occurred_at": iso(r.occurred_at), "received_at": iso(r.received_at), "payload": payload}
+
+
+def cmd_events_show(args: argparse.Namespace, datadir: DataDir) -> int:
+    from collector.store import queries
+
+    db = engine(datadir)
+    row = queries.get_event(db, args.id)
+    if row is None:
+        raise CliError(_("no event {id}; see `mamori-collector events list`").format(id=args.id))
+    data = event_dict(row)
+    if args.json:
+        print_json(data)
+        return 0
+    agent = queries.get_agent(db, row.agent_id)
+    payload = dict(data["payload"])
+    rows = [(_("Evidence ID"), row.event_id), (_("Terminal"), f"{agent.hostname if agent else '-'} ({row.agent_id})"),
+            (_("Seq"), str(row.seq if row.seq is not None else "-")), (_("Kind"), row.kind),
+            (_("Severity"), label("severity", row.severity)), (_("Time"), local(row.occurred_at)),
+            (_("Received"), local(row.received_at))]
+    if row.kind == "check.result":
+        rows += [(_("Check"), str(payload.pop("check_id", ""))), (_("Status"), str(payload.pop("status", ""))),
+                 (_("Summary"), str(payload.pop("summary", "")))]
+    evidence = payload.pop("evidence", None)
+    print(render([_("Item"), _("Value")], [list(r) for r in rows]))
+    for title, value in ((_("Payload:"), payload), (_("Evidence:"), evidence)):
+        if value:
+            print()
+            print(title)
+            print(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True))
+    return 0
+
+
 def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.store import queries
 
@@ -45,12 +84,7 @@ def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:
         raise CliError(_("--limit must be 1 or more"))
     rows = queries.list_events(db, agent_id=agent_id, kind=args.kind, since=since, limit=args.limit)
     if args.json:
-        print_json([
-            {"event_id": r.event_id, "agent_id": r.agent_id, "seq": r.seq, "kind": r.kind,
-             "severity": r.severity, "occurred_at": iso(r.occurred_at), "received_at": iso(r.received_at),
-             "payload": r.payload}
-            for r in rows
-        ])
+        print_json([event_dict(r) for r in rows])
         return 0
     if not rows:
         print(_("No events match."))
@@ -72,3 +106,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_events_list)
+    p = evp.add_parser("show", parents=[common], help=_("show one event (証跡ID) with its payload and evidence"))
+    p.add_argument("id", help=_("event ID (証跡ID), as in violations and reports"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_events_show)

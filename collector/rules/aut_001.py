@@ -1,17 +1,18 @@
 """AUT-001: terminal logon does not require a second factor (PAM stack / Windows logon) on マイナンバー系."""
 
-from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from collector.rules.base import Clear, Flag, Rule, check
 
-# Check "mfa" evidence: {"local_mfa": bool, "methods": [...], "remote_logon_enabled": bool, "remote_mfa": bool}.
+# Reads mamori.evidence.Mfa.local_mfa: whether every local logon service needs a second factor.
 
 
 def evaluate(s, params):
-    local = s.evidence.get("local_mfa")
+    # Only the local-logon verdict decides: a weak sshd is AUT-002's, a stack that cannot be judged says nothing.
+    local = s.evidence.local_mfa
     if local is False:
-        return Flag("local logon without a second factor", {"methods": s.evidence.get("methods", [])})
+        return Flag("local logon without a second factor")
     if local is True:
-        return Clear("local logon requires a second factor", {"methods": s.evidence.get("methods", [])})
-    return check_fallback(s, "MFA check failed")
+        return Clear("local logon requires a second factor")
+    return None
 
 
 RULE = Rule(
@@ -28,7 +29,9 @@ RULE = Rule(
     evaluate=evaluate, kinds=("check.result",), check_id="mfa",
 )
 
-FLAGS = [check("mynumber", "mfa", "fail", {"local_mfa": False, "methods": ["password"]}),
-         check("mynumber", "mfa", "fail")]
-PASSES = [check("mynumber", "mfa", "pass", {"local_mfa": True, "methods": ["pam_u2f"]}),
-          check("lgwan", "mfa", "fail", {"local_mfa": False})]  # recommended only outside mynumber
+FLAGS = [check("mynumber", "mfa", "fail", {"local_mfa": False, "logon": [{"service": "login", "multi_factor": False}]})]
+PASSES = [check("mynumber", "mfa", "pass", {"local_mfa": True}),
+          check("lgwan", "mfa", "fail", {"local_mfa": False}),  # recommended only outside mynumber
+          # sshd alone is weak: AUT-002's violation, not a local logon one.
+          check("mynumber", "mfa", "fail", {"local_mfa": True, "remote_logon_enabled": True, "remote_mfa": False}),
+          check("mynumber", "mfa", "fail")]  # an old agent's result without the verdict: no judgement

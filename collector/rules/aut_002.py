@@ -2,13 +2,14 @@
 
 from collector.rules.base import Clear, Flag, Rule, check
 
-# Check "mfa" evidence: "remote_logon_enabled" (sshd or RDP accepting logons) and "remote_mfa".
+# Reads mamori.evidence.Mfa: remote_logon_enabled (sshd or RDP accepting logons), remote_mfa, remote.
 
 
 def evaluate(s, params):
-    enabled, mfa = s.evidence.get("remote_logon_enabled"), s.evidence.get("remote_mfa")
+    ev = s.evidence
+    enabled, mfa = ev.remote_logon_enabled, ev.remote_mfa
     if enabled is True and mfa is False:
-        return Flag("remote logon enabled without MFA", {"remote": s.evidence.get("remote", [])})
+        return Flag("remote logon enabled without MFA", {"remote": ev.remote or []})
     if enabled is False or mfa is True:
         return Clear("remote logon disabled or protected by MFA",
                      {"remote_logon_enabled": enabled, "remote_mfa": mfa})

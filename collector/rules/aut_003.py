@@ -1,18 +1,20 @@
 """AUT-003: screen lock off, or its timeout above policy (default 10 minutes)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
+from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from mamori.thresholds import PARAMS
 
-# Check "screen_lock" evidence: {"enabled": bool, "timeout_seconds": int (0: never locks), "enforced": bool}.
+# Reads mamori.evidence.ScreenLock: enabled, timeout_seconds (0: never locks), enforced.
 
 
 def evaluate(s, params):
-    enabled, timeout = s.evidence.get("enabled"), s.evidence.get("timeout_seconds")
+    ev = s.evidence
+    enabled, timeout = ev.enabled, ev.timeout_seconds
     limit = params["max_minutes"] * 60
     if enabled is False:
         return Flag("screen lock disabled", {"enabled": False})
-    if s.evidence.get("enforced") is False:  # a lock staff can switch off is no control
+    if ev.enforced is False:  # a lock staff can switch off is no control
         return Flag("screen lock can be changed by staff", {"enforced": False, "timeout_seconds": timeout})
-    if isinstance(timeout, int | float) and enabled is not None:
+    if timeout is not None and enabled is not None:
         if timeout <= 0 or timeout > limit:
             return Flag(f"screen lock after {timeout:g}s (policy {limit}s)", {"timeout_seconds": timeout})
         return Clear(f"screen lock after {timeout:g}s", {"timeout_seconds": timeout})
@@ -30,9 +32,9 @@ RULE = Rule(
     remediation_ja="画面ロックを有効にし、待ち時間をポリシー以下 (既定10分) にしてください。",
     remediation_en="Enable the screen lock with a timeout within policy (default 10 minutes).",
     evaluate=evaluate, kinds=("check.result",), check_id="screen_lock",
-    params={"max_minutes": Param(10, "longest allowed idle time before the screen locks, minutes", 1, 240)},
+    params=PARAMS["AUT-003"],  # shared with the check on the terminal
 )
 
 FLAGS = [check("lgwan", "screen_lock", "fail", {"enabled": False}),
-         check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 1800})]
-PASSES = [check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 300})]
+         check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 1800, "enforced": True})]
+PASSES = [check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 300, "enforced": True})]

@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mamori import evidence as schemas
 from mamori.labels import SEGMENTS
+from mamori.thresholds import Param
 
-
-@dataclass(frozen=True)
-class Param:
-    """A rule parameter set per segment in the policy's `rules` section (defaults from rules.md)."""
-
-    default: Any
-    doc: str
-    minimum: float | None = None
-    maximum: float | None = None
-    extra: Callable[[Any], str | None] | None = None  # further check on a value of the right type
-
-    def check(self, value: Any) -> str | None:
-        """An error text for a value of the wrong type or range, else None."""
-        kind = type(self.default)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            return f"expected {kind.__name__}, got {type(value).__name__} {value!r}"
-        if kind is list:
-            item = type(self.default[0]) if self.default else str
-            if not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
-                return f"expected a list of {item.__name__} values"
-        if self.minimum is not None and value < self.minimum:
-            return f"must be at least {self.minimum:g}"
-        if self.maximum is not None and value > self.maximum:
-            return f"must be at most {self.maximum:g}"
-        return self.extra(value) if self.extra else None
+__all__ = ["Param"]  # rule parameters, shared with the agent where a check applies the same threshold
 
 
 @dataclass(frozen=True)
 class Subject:
     """What a rule looks at: one event (or a state observation) of an agent, evaluated at time `at`.
 
-    For check.result events `evidence` is the parsed evidence_json; `facts` carries context the
-    engine looked up (e.g. how many blocks in the last 24 h).
+    For check.result events `evidence` is the check's typed evidence (mamori.evidence: a rule reads only the
+    fields its check's schema declares); `facts` carries context the engine looked up (e.g. how many blocks
+    in the last 24 h).
     """
 
     segment: str
@@ -52,7 +28,7 @@ class Subject:
     payload: dict[str, Any]
     at: datetime
     event_id: str = ""
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Any = None  # a mamori.evidence.Evidence for check.result
     facts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -144,13 +120,9 @@ def aged(days: Any, s: Subject) -> float | None:
     return days + (s.at - observed).total_seconds() / 86400
 
 
-def parse_evidence(text: str) -> dict[str, Any]:
-    """evidence_json of a check.result as a dict; anything unreadable gives {} (the status still counts)."""
-    try:
-        value = json.loads(text) if text else {}
-    except (ValueError, TypeError):
-        return {}
-    return value if isinstance(value, dict) else {}
+def typed_evidence(payload: dict[str, Any]) -> Any:
+    """The typed evidence of a stored or received check.result payload (None for a check no schema knows)."""
+    return schemas.parse(str(payload.get("check_id", "")), schemas.stored(payload))
 
 
 def is_storage(payload: dict[str, Any]) -> bool:
@@ -192,6 +164,6 @@ def event(segment: str, kind: str, payload: dict[str, Any] | None = None, *, at:
 
 def check(segment: str, check_id: str, status: str, evidence: dict[str, Any] | None = None, *,
           at: datetime = EXAMPLE_AT) -> Subject:
-    evidence = evidence or {}
-    payload = {"check_id": check_id, "status": status, "evidence_json": json.dumps(evidence)}
-    return Subject(segment=segment, kind="check.result", payload=payload, at=at, evidence=evidence)
+    """A check.result as the collector stores it (evidence decoded at the ingest edge) and rules see it."""
+    payload = {"check_id": check_id, "status": status, "evidence": evidence or {}}
+    return Subject(segment=segment, kind="check.result", payload=payload, at=at, evidence=typed_evidence(payload))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from collector.rules import MODULES, RULES
-from collector.rules.base import Rule
-from collector.rules.engine import judge
+from collector.rules.base import Flag, Rule
+from collector.rules.engine import judge, with_check
+from mamori.evidence import EVIDENCE
 from mamori.labels import SEGMENTS, names
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
@@ -76,14 +78,22 @@ def _evaluated(rule: Rule) -> str:
     return where + ("; re-checked on the schedule" if rule.recheck else "")
 
 
-def _recorded(rule: Rule) -> list[str]:
-    """The evidence fields a violation of the rule records, as its FLAGS examples show them (first seen first)."""
+def _recorded(rule: Rule) -> str:
+    """The evidence fields a violation of the rule records: its findings, as its FLAGS examples show them, and for
+    a check rule the check's result with the evidence fields its schema declares."""
     module = next(m for m in MODULES if m.RULE is rule)
-    fields: dict[str, None] = {}
+    found: dict[str, None] = {}
     for subject in module.FLAGS:
-        outcome = judge(rule, subject)
-        fields.update(dict.fromkeys(getattr(outcome, "evidence", None) or {}))
-    return list(fields)
+        outcome = with_check(judge(rule, subject), subject)
+        if isinstance(outcome, Flag):
+            found.update(dict.fromkeys(outcome.evidence))
+    text = ", ".join(f"`{f}`" for f in found if f != "check")
+    schema = EVIDENCE.get(rule.check_id or "")
+    if schema is not None:
+        declared = ", ".join(f"`{f.name}`" for f in fields(schema))
+        text += ("; " if text else "") + (f"`check`: the {rule.check_id} result (`check_id`, `status`, `summary`, "
+                                          f"`evidence`: {schema.__name__} {declared})")
+    return text
 
 
 def _rule(rule: Rule) -> list[str]:
@@ -93,7 +103,7 @@ def _rule(rule: Rule) -> list[str]:
              f"| clause | {_cell('; '.join((*rule.clause_bp, *map(_guideline, rule.clause_g))))} |",
              f"| evaluated | {_cell(_evaluated(rule))} |",
              f"| evidence | {_cell(rule.evidence_ja)}<br>{_cell(rule.evidence_en)} |",
-             "| evidence fields | " + ", ".join(f"`{f}`" for f in _recorded(rule)) + " |",
+             f"| evidence fields | {_cell(_recorded(rule))} |",
              f"| remediation | {_cell(rule.remediation_ja)}<br>{_cell(rule.remediation_en)} |", ""]
     if rule.params:
         lines += [f"Parameters (`[rules.{rule.id}]` of the segment policy; `enabled = false` turns the rule off):", "",

@@ -2,18 +2,18 @@
 
 from collector.rules.base import Clear, Flag, Rule, check, check_fallback
 
-# Check "disk_encryption" evidence: "laptop" (bool), "mounts" / "volumes"; status pass/fail is the verdict.
+# Reads mamori.evidence.DiskEncryption: encrypted, method, laptop.
 
 
 def evaluate(s, params):
-    encrypted = s.evidence.get("encrypted")
-    portable = s.evidence.get("laptop") is True
-    if encrypted is False or (encrypted is None and s.payload.get("status") == "fail"):
+    ev = s.evidence
+    portable = ev.laptop is True
+    if ev.encrypted is False or (ev.encrypted is None and s.payload.get("status") == "fail"):
         # A laptop leaves the office: an unencrypted disk there is a higher risk (rules.md).
         return Flag("system disk not encrypted" + (" (laptop)" if portable else ""),
                     {"encrypted": False, "portable": portable}, severity="high" if portable else None)
-    if encrypted is True:
-        return Clear(f"system disk encrypted ({s.evidence.get('method', '?')})", {"encrypted": True})
+    if ev.encrypted is True:
+        return Clear(f"system disk encrypted ({ev.method or '?'})", {"encrypted": True})
     return check_fallback(s, "")
 
 
@@ -32,5 +32,4 @@ RULE = Rule(
 
 FLAGS = [check("lgwan", "disk_encryption", "fail", {"encrypted": False, "laptop": True}),
          check("mynumber", "disk_encryption", "fail")]
-PASSES = [check("lgwan", "disk_encryption", "pass", {"encrypted": True, "method": "LUKS2"})]
-FLAGS.append(check("internet", "disk_encryption", "fail", {"source": "lsblk -J -s", "laptop": True, "mounts": []}))
+PASSES = [check("lgwan", "disk_encryption", "pass", {"encrypted": True, "method": "dm-crypt"})]

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
 from collector.rules import RULES
-from collector.rules.base import Clear, Flag, Outcome, Rule, Subject, parse_evidence
+from collector.rules.base import Clear, Flag, Outcome, Rule, Subject, typed_evidence
 from collector.rules.params import params_for
 from collector.store import violations as vstore
 from collector.store.db import dialect_insert
 from collector.store.models import check_state, events, exceptions, policies, violations
+from mamori import evidence as schemas
 from mamori import policy as policy_doc
 
 STATE_KINDS = {"heartbeat": "state.heartbeat", "exception": "exception.used"}
@@ -52,11 +53,22 @@ def judge(rule: Rule, subject: Subject, params: dict[str, Any] | None = None) ->
 
 def policy_document(conn: Connection, segment: str) -> dict[str, Any]:
     stored = conn.execute(select(policies.c.document).where(policies.c.segment == segment)).scalar()
-    return stored if isinstance(stored, dict) else policy_doc.DEFAULTS[segment]
+    return policy_doc.upgrade(stored) if isinstance(stored, dict) else policy_doc.DEFAULTS[segment]
+
+
+def with_check(outcome: Outcome, subject: Subject) -> Outcome:
+    """A flag on a check result keeps the check's own evidence beside the rule's findings: the violation is
+    proven by what the terminal reported (for AUT-001 the PAM stacks, their modules and lines), not by a status."""
+    if not isinstance(outcome, Flag) or subject.kind != "check.result":
+        return outcome
+    p = subject.payload
+    check = {"check_id": p.get("check_id"), "status": p.get("status"), "summary": p.get("summary", ""),
+             "evidence": schemas.stored(p)}
+    return replace(outcome, evidence={**outcome.evidence, "check": check})
 
 
 def _subject(agent: AgentInfo, ev: Any, facts: dict[str, Any] | None = None) -> Subject:
-    evidence = parse_evidence(ev.payload.get("evidence_json", "")) if ev.kind == "check.result" else {}
+    evidence = typed_evidence(ev.payload) if ev.kind == "check.result" else None
     return Subject(segment=agent.segment, kind=ev.kind, payload=ev.payload, at=ev.occurred_at,
                    event_id=ev.event_id, evidence=evidence, facts=facts or {})
 
@@ -114,7 +126,7 @@ def evaluate_events(conn: Connection, agent: AgentInfo, evs: Sequence[Any]) -> N
             continue
         subject = _subject(agent, ev, facts)
         for rule, params in todo:
-            outcome = rule.evaluate(subject, params)
+            outcome = with_check(rule.evaluate(subject, params), subject)
             if outcome is not None:
                 outcomes[rule.id].append((outcome, ev))
     if outcomes:
@@ -135,6 +147,7 @@ def _groups(rule: Rule, segment: str, seq: list[tuple[Outcome, Any]]):
                 run.severity = vstore.higher(run.severity, severity)
                 if ev.occurred_at >= run.last_at:
                     run.last_at, run.last_event_id, run.detail = ev.occurred_at, ev.event_id or None, outcome.detail
+                    run.evidence = outcome.evidence
                 run.first_at = min(run.first_at, ev.occurred_at)
         elif isinstance(outcome, Clear):
             if run is not None:

@@ -1,25 +1,21 @@
 """MAL-001: anti-malware absent, stopped, or real-time protection off."""
 
-from collector.rules.base import Flag, Rule, check, check_fallback
+from collector.rules.base import Clear, Flag, Rule, check
 
-# Check "antivirus" evidence: {"product": str, "installed": bool, "running": bool, "realtime": bool,
-#   "signatures_updated": ISO time}.
-# The antivirus check reports ClamAV as clamd_installed / running, Defender as status (Get-MpComputerStatus).
-_PARTS = ("installed", "clamd_installed", "running", "realtime")
-_DEFENDER = ("AMServiceEnabled", "AntivirusEnabled", "RealTimeProtectionEnabled")
+# Reads mamori.evidence.Antivirus: installed, running (the engine), realtime (on-access protection), product.
 
 
 def evaluate(s, params):
-    status = s.evidence.get("status") if isinstance(s.evidence.get("status"), dict) else {}
-    known = {k: s.evidence[k] for k in _PARTS if isinstance(s.evidence.get(k), bool)}
-    known |= {k: status[k] for k in _DEFENDER if isinstance(status.get(k), bool)}
+    ev = s.evidence
+    parts = {"installed": ev.installed, "running": ev.running, "realtime": ev.realtime}
+    known = {k: v for k, v in parts.items() if v is not None}
     off = [k for k, v in known.items() if not v]
-    product = s.evidence.get("product", "anti-malware")
+    product = ev.product or "anti-malware"
     if off:
         return Flag(f"{product}: not {', '.join(off)}", known)
-    if known and s.payload.get("status") == "fail":
-        return None  # running and protecting: the failure is about signatures (MAL-002)
-    return check_fallback(s, f"{product}: check failed")
+    if len(known) == len(parts):
+        return Clear(f"{product}: installed, running, real-time protection on", known)
+    return None  # signatures alone are MAL-002's; an unreadable product says nothing
 
 
 RULE = Rule(
@@ -35,14 +31,13 @@ RULE = Rule(
     evaluate=evaluate, kinds=("check.result",), check_id="antivirus",
 )
 
-FLAGS = [check("lgwan", "antivirus", "fail", {"product": "Defender", "installed": True, "running": True,
+FLAGS = [check("lgwan", "antivirus", "fail", {"product": "Microsoft Defender", "installed": True, "running": True,
                                               "realtime": False}),
-         check("internet", "antivirus", "fail", {"installed": False})]
-PASSES = [check("lgwan", "antivirus", "pass", {"product": "Defender", "installed": True, "running": True,
-                                               "realtime": True})]
-# As the antivirus check reports ClamAV and Microsoft Defender.
-FLAGS.append(check("lgwan", "antivirus", "fail", {"product": "ClamAV", "clamd_installed": True, "running": False}))
-FLAGS.append(check("lgwan", "antivirus", "fail", {"product": "Microsoft Defender", "status": {
-    "AMServiceEnabled": True, "AntivirusEnabled": True, "RealTimeProtectionEnabled": False}}))
-PASSES.append(check("lgwan", "antivirus", "fail", {"product": "ClamAV", "clamd_installed": True, "running": True,
-                                                   "signature_age_days": 9.0, "limit_days": 3}))
+         check("internet", "antivirus", "fail", {"installed": False}),
+         check("lgwan", "antivirus", "fail", {"product": "ClamAV", "installed": True, "running": False,
+                                              "realtime": False})]
+PASSES = [check("lgwan", "antivirus", "pass", {"product": "ClamAV", "installed": True, "running": True,
+                                               "realtime": True}),
+          # running and protecting: the failure is about signatures (MAL-002)
+          check("lgwan", "antivirus", "fail", {"product": "ClamAV", "installed": True, "running": True,
+                                               "realtime": True, "signature_age_days": 9.0, "limit_days": 3})]

@@ -1,16 +1,13 @@
 """MAL-002: malware signatures (パターンファイル) older than policy (default 3 days)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, aged, check, days_since
+from collector.rules.base import Clear, Flag, Rule, aged, check
+from mamori.thresholds import PARAMS
 
-# Check "antivirus" evidence: "signature_age_days" (ClamAV), status.AntivirusSignatureAge (Defender),
-# or "signatures_updated" (ISO time).
+# Reads mamori.evidence.Antivirus.signature_age_days (ClamAV's daily database, Defender's AntivirusSignatureAge).
 
 
 def evaluate(s, params):
-    status = s.evidence.get("status") if isinstance(s.evidence.get("status"), dict) else {}
-    age = days_since(s.evidence.get("signatures_updated"), s.at)
-    if age is None:
-        age = aged(s.evidence.get("signature_age_days", status.get("AntivirusSignatureAge")), s)
+    age = aged(s.evidence.signature_age_days, s)
     if age is None:
         return None
     facts = {"signature_age_days": round(age, 1)}
@@ -30,11 +27,9 @@ RULE = Rule(
     remediation_ja="パターンファイルの配信経路を確認し、更新してください。",
     remediation_en="Check the signature distribution path and update the signatures.",
     evaluate=evaluate, kinds=("check.result",), check_id="antivirus", recheck=True,
-    params={"days": Param(3, "oldest allowed signature age, days", 1, 60)},
+    params=PARAMS["MAL-002"],  # shared with the check on the terminal
 )
 
-FLAGS = [check("lgwan", "antivirus", "pass", {"installed": True, "signatures_updated": "2026-10-20T00:00:00Z"})]
-PASSES = [check("lgwan", "antivirus", "pass", {"installed": True, "signatures_updated": "2026-11-01T12:00:00Z"})]
-FLAGS.append(check("lgwan", "antivirus", "fail", {"product": "ClamAV", "running": True, "signature_age_days": 9.0}))
-PASSES.append(check("lgwan", "antivirus", "pass", {"product": "Microsoft Defender",
-                                                   "status": {"AntivirusSignatureAge": 0}}))
+FLAGS = [check("lgwan", "antivirus", "fail", {"product": "ClamAV", "running": True, "signature_age_days": 9.0})]
+PASSES = [check("lgwan", "antivirus", "pass", {"product": "Microsoft Defender", "signature_age_days": 0}),
+          check("lgwan", "antivirus", "fail", {"installed": False})]

@@ -2,20 +2,19 @@
 
 from collector.rules.base import Clear, Flag, Rule, check, check_fallback
 
-# Check "media_control" evidence (sent by the agent at start and when it changes, agent/usb/state.py):
-# {"active": bool, "mode": "block"|..., "reason": str, "host": str}.
+# Reads mamori.evidence.MediaControl (sent by the agent at start and when it changes, agent/usb/state.py):
+# active, mode, reason, host.
 
 
 def evaluate(s, params):
-    active = s.evidence.get("active")
-    if active is False:
-        reason = str(s.evidence.get("reason", ""))
+    ev = s.evidence
+    if ev.active is False:
+        reason = ev.reason or ""
         return Flag(f"removable-media control not in force: {reason or 'no reason given'}"[:500],
-                    {"active": False, "mode": s.evidence.get("mode", ""), "reason": reason,
-                     "host": s.evidence.get("host", "")})
-    if active is True:
-        return Clear(f"removable-media control in force (mode {s.evidence.get('mode', '')})",
-                     {"active": True, "mode": s.evidence.get("mode", "")})
+                    {"active": False, "mode": ev.mode or "", "reason": reason, "host": ev.host or ""})
+    if ev.active is True:
+        return Clear(f"removable-media control in force (mode {ev.mode or ''})",
+                     {"active": True, "mode": ev.mode or ""})
     return check_fallback(s, "removable-media control state unknown")
 
 

@@ -2,13 +2,13 @@
 
 from collector.rules.base import Clear, Flag, Rule, check, check_fallback
 
-# Check "firewall" evidence: {"enabled": bool, "profiles": {...}}.
+# Reads mamori.evidence.Firewall: enabled (incoming traffic denied by default), profiles (Windows).
 
 
 def evaluate(s, params):
-    enabled = s.evidence.get("enabled")
+    enabled = s.evidence.enabled
     if enabled is False:
-        return Flag("host firewall disabled", {"enabled": False, "profiles": s.evidence.get("profiles", {})})
+        return Flag("host firewall disabled", {"enabled": False, "profiles": s.evidence.profiles or {}})
     if enabled is True:
         return Clear("host firewall enabled", {"enabled": True})
     return check_fallback(s, "firewall check failed")

@@ -2,15 +2,15 @@
 
 from collector.rules.base import Clear, Flag, Rule, check
 
-# Check "network_segment" evidence: {"probes": [{"target": "203.0.113.1:443", "segment": "internet",
-#   "result": "connected" | "refused" | "timeout" ...}], ...} (the network_segment check).
+# Reads mamori.evidence.NetworkSegment.probes: [{"target": "203.0.113.1:443", "result": "connected" | "refused" |
+# "timeout" | ...}].
 
 
 def evaluate(s, params):
-    probes = [p for p in s.evidence.get("probes", []) if isinstance(p, dict)]
+    probes = [p for p in s.evidence.probes or [] if isinstance(p, dict)]
     if not probes:
         return None
-    reached = [p for p in probes if p.get("result") == "connected" or p.get("reachable") is True]
+    reached = [p for p in probes if p.get("result") == "connected"]
     if reached:
         return Flag("reachable: " + ", ".join(str(p.get("target")) for p in reached), {"reachable": reached})
     return Clear(f"all {len(probes)} isolation probes failed as required", {"probes": len(probes)})
@@ -29,14 +29,7 @@ RULE = Rule(
     evaluate=evaluate, kinds=("check.result",), check_id="network_segment",
 )
 
-FLAGS = [check("mynumber", "network_segment", "fail",
-               {"probes": [{"target": "203.0.113.1:443", "segment": "internet", "reachable": True}]})]
-PASSES = [check("mynumber", "network_segment", "pass",
-                {"probes": [{"target": "203.0.113.1:443", "segment": "internet", "reachable": False}]}),
-          check("internet", "network_segment", "fail",
-                {"probes": [{"target": "198.51.100.1:443", "reachable": True}]})]
-# As the network_segment check reports its probes.
-FLAGS.append(check("mynumber", "network_segment", "fail", {"probes": [{"target": "10.20.0.1:443",
-                                                                       "result": "connected"}]}))
-PASSES.append(check("mynumber", "network_segment", "pass", {"probes": [{"target": "10.20.0.1:443",
-                                                                        "result": "timeout"}]}))
+FLAGS = [check("mynumber", "network_segment", "fail", {"probes": [{"target": "10.20.0.1:443", "result": "connected"}]})]
+PASSES = [check("mynumber", "network_segment", "pass", {"probes": [{"target": "10.20.0.1:443", "result": "timeout"}]}),
+          check("internet", "network_segment", "fail", {"probes": [{"target": "198.51.100.1:443",
+                                                                     "result": "connected"}]})]

@@ -1,26 +1,22 @@
 """NET-003: terminal on a network not registered for its segment, or dual-homed (several active NICs)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check
+from collector.rules.base import Clear, Flag, Rule, check
+from mamori.thresholds import PARAMS
 
-# Check "network_segment" evidence: "registered_network" (bool: the address / gateway belongs to the
-# networks registered for the terminal's segment) and "active_interfaces" (int), "networks" (list).
+# Reads mamori.evidence.NetworkSegment: active (interfaces up with a global address), outside_registered.
 
 
 def evaluate(s, params):
-    registered, nics = s.evidence.get("registered_network"), s.evidence.get("active_interfaces")
-    if isinstance(s.evidence.get("active"), list):  # the network_segment check: names of active interfaces
-        nics = len(s.evidence["active"])
-    if isinstance(s.evidence.get("outside_registered"), list):
-        registered = not s.evidence["outside_registered"]
-    if registered is None and not isinstance(nics, int):
-        return None
+    ev = s.evidence
+    if ev.active is None:
+        return None  # interfaces could not be listed
+    outside = ev.outside_registered or []
     problems = []
-    if registered is False:
+    if outside:
         problems.append("network not registered for the segment")
-    if isinstance(nics, int) and nics > params["max_active_interfaces"]:
-        problems.append(f"{nics} active network interfaces")
-    facts = {"registered_network": registered, "active_interfaces": nics,
-             "outside_registered": s.evidence.get("outside_registered", [])}
+    if len(ev.active) > params["max_active_interfaces"]:
+        problems.append(f"{len(ev.active)} active network interfaces")
+    facts = {"active": ev.active, "outside_registered": outside}
     return Flag("; ".join(problems), facts) if problems else Clear("on a registered network, single-homed", facts)
 
 
@@ -35,13 +31,10 @@ RULE = Rule(
     remediation_ja="端末を所定のネットワークのみに接続し、余分なNIC・無線を無効にしてください。",
     remediation_en="Connect the terminal to its registered network only; disable extra NICs and wireless.",
     evaluate=evaluate, kinds=("check.result",), check_id="network_segment",
-    params={"max_active_interfaces": Param(1, "active network interfaces allowed at once", 1, 8)},
+    params=PARAMS["NET-003"],  # shared with the check on the terminal
 )
 
-FLAGS = [check("lgwan", "network_segment", "fail", {"registered_network": True, "active_interfaces": 2}),
-         check("internet", "network_segment", "fail", {"registered_network": False, "active_interfaces": 1})]
-PASSES = [check("lgwan", "network_segment", "pass", {"registered_network": True, "active_interfaces": 1})]
-FLAGS.append(check("lgwan", "network_segment", "fail", {"active": ["eth0", "wlan0"], "outside_registered": []}))
-FLAGS.append(check("lgwan", "network_segment", "fail", {"active": ["eth0"],
-                                                        "outside_registered": ["eth0 192.0.2.10/24"]}))
-PASSES.append(check("lgwan", "network_segment", "pass", {"active": ["eth0"], "outside_registered": []}))
+FLAGS = [check("lgwan", "network_segment", "fail", {"active": ["eth0", "wlan0"], "outside_registered": []}),
+         check("lgwan", "network_segment", "fail", {"active": ["eth0"], "outside_registered": ["eth0 192.0.2.10/24"]})]
+PASSES = [check("lgwan", "network_segment", "pass", {"active": ["eth0"], "outside_registered": []}),
+          check("lgwan", "network_segment", "error", {"error": "no netlink"})]

@@ -1,20 +1,20 @@
 """OPS-001: clock offset above policy (default 60 s) or no time synchronisation."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
+from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from mamori.thresholds import PARAMS
 
-# Check "time_sync" evidence: {"synchronised": bool, "offset_seconds": float, "source": str}.
+# Reads mamori.evidence.TimeSync: synchronised, offset_seconds, service / source.
 
 
 def evaluate(s, params):
-    synced = s.evidence.get("synchronised", s.evidence.get("synchronized"))
-    offset = s.evidence.get("offset_seconds")
-    if synced is False:
-        return Flag("no time synchronisation", {"synchronized": False})
-    if isinstance(offset, int | float):
-        facts = {"offset_seconds": offset, "source": s.evidence.get("source", "")}
-        if abs(offset) > params["max_offset_seconds"]:
-            return Flag(f"clock offset {offset:+.1f}s", facts)
-        return Clear(f"clock offset {offset:+.1f}s", facts)
+    ev = s.evidence
+    if ev.synchronised is False:
+        return Flag("no time synchronisation", {"synchronised": False, "service": ev.service})
+    if ev.offset_seconds is not None:
+        facts = {"offset_seconds": ev.offset_seconds, "source": ev.source or ev.service or ""}
+        if abs(ev.offset_seconds) > params["max_offset_seconds"]:
+            return Flag(f"clock offset {ev.offset_seconds:+.1f}s", facts)
+        return Clear(f"clock offset {ev.offset_seconds:+.1f}s", facts)
     return check_fallback(s, "time sync check failed")
 
 
@@ -29,11 +29,10 @@ RULE = Rule(
     remediation_ja="時刻同期 (NTP / w32time) の設定と時刻源への到達性を確認してください。",
     remediation_en="Check the NTP / w32time configuration and that the time source is reachable.",
     evaluate=evaluate, kinds=("check.result",), check_id="time_sync",
-    params={"max_offset_seconds": Param(60.0, "largest allowed clock offset, seconds", 0.1, 3600)},
+    params=PARAMS["OPS-001"],  # shared with the check on the terminal
 )
 
-FLAGS = [check("lgwan", "time_sync", "fail", {"synchronized": True, "offset_seconds": 125.0}),
-         check("lgwan", "time_sync", "fail", {"synchronized": False})]
-PASSES = [check("lgwan", "time_sync", "pass", {"synchronized": True, "offset_seconds": 0.2})]
-FLAGS.append(check("lgwan", "time_sync", "fail", {"synchronised": False, "offset_seconds": None}))
-PASSES.append(check("lgwan", "time_sync", "pass", {"synchronised": True, "offset_seconds": -0.004}))
+FLAGS = [check("lgwan", "time_sync", "fail", {"synchronised": True, "offset_seconds": 125.0, "service": "chrony"}),
+         check("lgwan", "time_sync", "fail", {"synchronised": False, "service": "w32time"}),
+         check("lgwan", "time_sync", "fail", {"tried": ["chronyc: not found"]})]
+PASSES = [check("lgwan", "time_sync", "pass", {"synchronised": True, "offset_seconds": -0.004, "service": "chrony"})]

@@ -1,18 +1,25 @@
 """PAT-002: package lists / update source not refreshed within policy (default 7 days)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, days_since
+from collector.rules.base import Clear, Flag, Rule, check, days_since
+from mamori.thresholds import PARAMS
 
-# Check "patch" evidence: "lists_refreshed" (ISO time of the last successful apt update / dnf makecache / WUA scan).
+# Reads mamori.evidence.Patch: source_refreshed (since when the update information is current: apt lists or
+# a stale security mirror, dnf metadata, the last Windows Update search), never_refreshed, and (apt)
+# security_source_configured.
 
 
 def evaluate(s, params):
-    when = s.evidence.get("lists_refreshed", s.evidence.get("last_refresh"))
-    age = days_since(when, s.at)
+    ev = s.evidence
+    if ev.security_source_configured is False:  # no …-security suite: security updates never arrive at all
+        return Flag("no security update source configured", {"security_source_configured": False})
+    if ev.never_refreshed is True:
+        return Flag("update source never refreshed", {"source_refreshed": None})
+    age = days_since(ev.source_refreshed, s.at)
     if age is None:
         return None
     if age > params["days"]:
-        return Flag(f"update source last refreshed {age:.0f} days ago", {"lists_refreshed": when})
-    return Clear(f"update source refreshed {age:.1f} days ago", {"lists_refreshed": when})
+        return Flag(f"update source last refreshed {age:.0f} days ago", {"source_refreshed": ev.source_refreshed})
+    return Clear(f"update source refreshed {age:.1f} days ago", {"source_refreshed": ev.source_refreshed})
 
 
 RULE = Rule(
@@ -26,9 +33,13 @@ RULE = Rule(
     remediation_ja="更新配信サーバ (WSUS / apt ミラー) への接続と更新タイマーを確認してください。",
     remediation_en="Check the connection to the update source (WSUS, apt mirror) and the update timer.",
     evaluate=evaluate, kinds=("check.result",), check_id="patch", recheck=True,
-    params={"days": Param(7, "days since the last refresh of the update source", 1, 90)},
+    params=PARAMS["PAT-002"],  # shared with the check on the terminal
 )
 
-FLAGS = [check("internet", "patch", "pass", {"pending_security": 0, "last_refresh": "2026-10-01T00:00:00Z"})]
-PASSES = [check("internet", "patch", "pass", {"pending_security": 0, "last_refresh": "2026-11-01T00:00:00Z"})]
-FLAGS.append(check("lgwan", "patch", "fail", {"lists_refreshed": "2026-10-01T03:00:00+00:00"}))
+FLAGS = [check("internet", "patch", "pass", {"backend": "apt", "source_refreshed": "2026-10-01T00:00:00+00:00"}),
+         check("lgwan", "patch", "fail", {"backend": "dnf", "never_refreshed": True}),
+         check("lgwan", "patch", "fail", {"backend": "apt", "security_source_configured": False,
+                                          "source_refreshed": "2026-11-01T00:00:00+00:00"})]
+PASSES = [check("internet", "patch", "pass", {"backend": "windows_update",
+                                              "source_refreshed": "2026-11-01T00:00:00+00:00"}),
+          check("internet", "patch", "error", {"error": "dnf failed"})]

@@ -1,21 +1,22 @@
 """PAT-003: reboot pending after updates for longer than policy (default 7 days)."""
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, days_since
+from collector.rules.base import Clear, Flag, Rule, check, days_since
+from mamori.thresholds import PARAMS
 
-# Check "patch" evidence: "reboot_required" (bool) and "reboot_required_since" (ISO time).
+# Reads mamori.evidence.Patch: reboot_required and reboot_required_since (every backend).
 
 
 def evaluate(s, params):
-    if s.evidence.get("reboot_required") is False or (
-            "reboot_required_since" in s.evidence and s.evidence["reboot_required_since"] is None):
+    ev = s.evidence
+    if ev.reboot_required is False:
         return Clear("no reboot pending", {"reboot_required": False})
-    age = days_since(s.evidence.get("reboot_required_since"), s.at)
+    age = days_since(ev.reboot_required_since, s.at)
     if age is None:
         return None
+    facts = {"reboot_required_since": ev.reboot_required_since}
     if age > params["days"]:
-        return Flag(f"reboot pending {age:.0f} days", {"reboot_required_since": s.evidence["reboot_required_since"]})
-    return Clear(f"reboot pending {age:.1f} days (within policy)", {"reboot_required_since":
-                                                                    s.evidence["reboot_required_since"]})
+        return Flag(f"reboot pending {age:.0f} days", facts)
+    return Clear(f"reboot pending {age:.1f} days (within policy)", facts)
 
 
 RULE = Rule(
@@ -29,10 +30,9 @@ RULE = Rule(
     remediation_ja="端末を再起動して更新の適用を完了してください。",
     remediation_en="Reboot the terminal to finish applying the updates.",
     evaluate=evaluate, kinds=("check.result",), check_id="patch", recheck=True,
-    params={"days": Param(7, "days a reboot may stay pending", 1, 90)},
+    params=PARAMS["PAT-003"],  # shared with the check on the terminal
 )
 
 FLAGS = [check("lgwan", "patch", "pass", {"reboot_required": True, "reboot_required_since": "2026-10-20T00:00:00Z"})]
 PASSES = [check("lgwan", "patch", "pass", {"reboot_required": False}),
           check("lgwan", "patch", "pass", {"reboot_required": True, "reboot_required_since": "2026-11-01T00:00:00Z"})]
-PASSES.append(check("lgwan", "patch", "pass", {"reboot_required_since": None}))

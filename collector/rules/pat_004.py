@@ -2,14 +2,16 @@
 
 from collector.rules.base import Clear, Flag, Rule, check, check_fallback, parse_time
 
-# Check "os_support" evidence: {"os": "Windows 10 22H2", "end_of_support": "2025-10-14"}.
+# Reads mamori.evidence.OsSupport: release and end_of_support (ISO date).
 
 
 def evaluate(s, params):
-    eos = parse_time(s.evidence.get("end_of_support"))
+    ev = s.evidence
+    eos = parse_time(ev.end_of_support)
     if eos is not None:
-        detail = f"{s.evidence.get('os', 'OS')} end of support {s.evidence['end_of_support']}"
-        return Flag(detail, dict(s.evidence)) if s.at >= eos else Clear(detail, dict(s.evidence))
+        detail = f"{ev.release or 'OS'} end of support {ev.end_of_support}"
+        facts = {"release": ev.release, "end_of_support": ev.end_of_support}
+        return Flag(detail, facts) if s.at >= eos else Clear(detail, facts)
     return check_fallback(s, "operating system not supported")
 
 
@@ -26,6 +28,6 @@ RULE = Rule(
     evaluate=evaluate, kinds=("check.result",), check_id="os_support", recheck=True,
 )
 
-FLAGS = [check("lgwan", "os_support", "fail", {"os": "Windows 10 22H2", "end_of_support": "2025-10-14"}),
+FLAGS = [check("lgwan", "os_support", "fail", {"release": "Windows 10 22H2", "end_of_support": "2025-10-14"}),
          check("lgwan", "os_support", "fail")]
-PASSES = [check("lgwan", "os_support", "pass", {"os": "Debian 12", "end_of_support": "2028-06-30"})]
+PASSES = [check("lgwan", "os_support", "pass", {"release": "Debian 12", "end_of_support": "2028-06-30"})]

@@ -17,8 +17,16 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 
 from collector.rules import RULES
-from collector.rules.base import SEGMENTS, Subject, parse_evidence
-from collector.rules.engine import STATE_KINDS, AgentInfo, _exception_used, applies, apply_outcomes, policy_document
+from collector.rules.base import SEGMENTS, Subject, typed_evidence
+from collector.rules.engine import (
+    STATE_KINDS,
+    AgentInfo,
+    _exception_used,
+    applies,
+    apply_outcomes,
+    policy_document,
+    with_check,
+)
 from collector.rules.params import params_for
 from collector.store.db import dialect_insert
 from collector.store.models import agents, check_state, exceptions, rule_ticks, violations
@@ -106,14 +114,14 @@ def _rechecks(conn: Connection, now: datetime, documents: dict[str, dict[str, An
                         .where(check_state.c.check_id.in_(check_ids), agents.c.revoked_at.is_(None)))
     for r in rows:
         subject = Subject(r.segment, "check.result", r.payload, now, r.event_id,
-                          evidence=parse_evidence(r.payload.get("evidence_json", "")),
+                          evidence=typed_evidence(r.payload),
                           facts={"observed_at": r.occurred_at})
         outcomes: dict[str, list] = defaultdict(list)
         for rule in rules:
             params = params_for(documents[r.segment], rule)
             if params is None or not applies(rule, subject):
                 continue
-            outcome = rule.evaluate(subject, params)
+            outcome = with_check(rule.evaluate(subject, params), subject)
             if outcome is not None:
                 outcomes[rule.id].append((outcome, _Ev(r.event_id, now)))
         if outcomes:

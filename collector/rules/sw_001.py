@@ -1,29 +1,24 @@
 """SW-001: software outside the permitted list installed (無許可ソフトウェア)."""
 
-import fnmatch
+from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from mamori.thresholds import PARAMS
 
-from collector.rules.base import Clear, Flag, Param, Rule, check, check_fallback
-
-# Check "software" evidence: {"unauthorised": [names the agent found outside its list],
-#   "installed": [names]}; with a non-empty `permitted` parameter the collector also checks "installed".
+# Reads mamori.evidence.Software: forbidden, not_permitted, allowlist_enforced.
 
 
 def evaluate(s, params):
-    found = [str(x) for x in s.evidence.get("unauthorised", [])]
-    # The software check: "forbidden" (deny-listed, always) and "not_permitted" (when an allowlist is enforced).
-    found += [str(x.get("name")) for x in s.evidence.get("forbidden", []) if isinstance(x, dict)]
-    if s.evidence.get("allowlist_enforced"):
-        found += [str(x.get("name") if isinstance(x, dict) else x) for x in s.evidence.get("not_permitted", [])]
-    installed = s.evidence.get("installed")
-    if params["permitted"] and isinstance(installed, list):
-        found += [str(n) for n in installed
-                  if not any(fnmatch.fnmatch(str(n).lower(), p.lower()) for p in params["permitted"])]
+    ev = s.evidence
+    if ev.forbidden is None and ev.not_permitted is None:
+        return check_fallback(s, "software check failed")
+    # Forbidden names always count; names outside the permitted list only when the agent enforced one
+    # (the same `permitted` parameter, pushed to it in the policy).
+    found = [str(x.get("name")) for x in ev.forbidden or [] if isinstance(x, dict)]
+    if ev.allowlist_enforced:
+        found += [str(x) for x in ev.not_permitted or []]
     found = sorted(set(found))
     if found:
         return Flag(", ".join(found)[:200], {"unauthorised": found})
-    if any(k in s.evidence for k in ("unauthorised", "forbidden")) or isinstance(installed, list):
-        return Clear("no unauthorised software", {"unauthorised": []})
-    return check_fallback(s, "software check failed")
+    return Clear("no unauthorised software", {"unauthorised": []})
 
 
 RULE = Rule(
@@ -37,13 +32,12 @@ RULE = Rule(
     remediation_ja="無許可ソフトウェアを削除するか、利用申請により許可リストへ追加してください。",
     remediation_en="Remove the software, or have it approved and added to the permitted list.",
     evaluate=evaluate, kinds=("check.result",), check_id="software",
-    params={"permitted": Param([], "permitted software name patterns (glob); empty: the agent's verdict only")},
+    params=PARAMS["SW-001"],  # shared with the check on the terminal
 )
 
-FLAGS = [check("internet", "software", "fail", {"unauthorised": ["Dropbox"]})]
-PASSES = [check("internet", "software", "pass", {"unauthorised": []})]
-# As the software check reports it.
-FLAGS.append(check("internet", "software", "fail", {"installed": 812, "forbidden": [
-    {"name": "dropbox", "version": "1.0", "pattern": "dropbox*"}], "not_permitted": [], "allowlist_enforced": False}))
-PASSES.append(check("internet", "software", "pass", {"installed": 812, "forbidden": [], "not_permitted": ["vim"],
-                                                     "allowlist_enforced": False}))
+FLAGS = [check("internet", "software", "fail", {"installed": 812, "forbidden": [
+    {"name": "dropbox", "version": "1.0", "pattern": "dropbox*"}], "not_permitted": [], "allowlist_enforced": False}),
+         check("internet", "software", "fail", {"installed": 812, "forbidden": [], "not_permitted": ["vim"],
+                                                "allowlist_enforced": True})]
+PASSES = [check("internet", "software", "pass", {"installed": 812, "forbidden": [], "not_permitted": [],
+                                                 "allowlist_enforced": False})]

@@ -7,7 +7,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from collector.store.db import dialect_insert, json_dumps
 from collector.store.models import agents, events, sqlite_timestamp
 from mamori import clock
 from mamori.events import SEVERITY_RANK, Event
+from mamori.evidence import nest
 
 GAP_KIND = "sequence.gap"
 GAP_SEVERITY = "high"
@@ -186,6 +187,9 @@ def store_batch(
     received_at = received_at or clock.now()
     if received_at.utcoffset() is None:
         raise ValueError("received_at must be a tz-aware datetime")
+    # The wire carries a check's evidence as JSON text (protobuf stays at the edge): decoded here, it is stored
+    # as one nested object that rules, the CLI and reports read as data.
+    batch = [replace(ev, payload=nest(ev.payload)) if ev.kind == "check.result" else ev for ev in batch]
     params = _driver_params(engine.dialect.name, agent_id, batch, received_at)
     with _writer_turn(engine), engine.begin() as conn:
         # The row lock serialises batches of one agent across collectors on PostgreSQL, so gap

@@ -343,6 +343,13 @@ def list_events(
         return [EventRow(**r._mapping) for r in conn.execute(query)]
 
 
+def get_event(bind: Bind, event_id: str) -> EventRow | None:
+    """One event by its event id (the 証跡ID reports and violations name); the id is unique across agents."""
+    with _read(bind) as conn:
+        row = conn.execute(select(events).where(events.c.event_id == event_id.strip().lower())).one_or_none()
+    return None if row is None else EventRow(**row._mapping)
+
+
 def count_events(bind: Bind, agent_id: str | None = None) -> int:
     query = select(func.count()).select_from(events)
     if agent_id is not None:

@@ -83,7 +83,8 @@ def raise_finding(conn: Connection, *, agent_id: str, segment: str, department: 
     """Open a violation, or add to the active one (count, last seen, severity only rises); returns its id."""
     key = active_key(agent_id, finding.rule_id)
     row = conn.execute(select(violations.c.id, violations.c.severity, violations.c.last_seen,
-                              violations.c.exception_id).where(violations.c.active_key == key)).one_or_none()
+                              violations.c.last_event_id, violations.c.exception_id)
+                       .where(violations.c.active_key == key)).one_or_none()
     if row is None:
         return conn.execute(violations.insert().values(
             agent_id=agent_id, rule_id=finding.rule_id, segment=segment, department=department,
@@ -96,8 +97,10 @@ def raise_finding(conn: Connection, *, agent_id: str, segment: str, department: 
                               "severity": higher(row.severity, finding.severity), "exception_id": exception_id}
     if finding.last_at >= row.last_seen:
         values.update(last_seen=finding.last_at, detail=finding.detail[:500])
-        if finding.last_event_id:
-            values["last_event_id"] = finding.last_event_id
+        if finding.last_event_id and finding.last_event_id != row.last_event_id:
+            # The evidence follows the latest occurring event, as the detail does (the first stays as event_id);
+            # the scheduler's re-check of the same event rewrites nothing.
+            values.update(last_event_id=finding.last_event_id, evidence=finding.evidence)
     conn.execute(update(violations).where(violations.c.id == row.id).values(**values))
     return row.id
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from agent.checks import CHECKS
+from mamori.evidence import EVIDENCE, Failure
 from tests.e2e.harness import wait_for
 
 
@@ -28,7 +28,9 @@ def test_agent_run_records_every_check_and_the_collector_stores_them(collector, 
         payload = event["payload"]
         assert payload["status"] in ("pass", "fail", "not_applicable", "error")
         assert payload["summary"]
-        json.loads(payload["evidence_json"])
+        # Decoded where the collector received it: stored once, as an object that fits the check's schema.
+        assert "evidence_json" not in payload and isinstance(payload["evidence"], dict)
+        assert set(payload["evidence"]) - {"truncated", "keys"} <= EVIDENCE[cid].declared() | Failure.declared(), cid
         if payload["status"] == "fail":
             assert payload["remediation"] and event["severity"] in ("medium", "high", "critical"), cid
     # The same unchanged results are not recorded again by a restarted agent.

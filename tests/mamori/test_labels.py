@@ -19,7 +19,8 @@ COPIES = {
     "segments": re.compile(r'["\']mynumber["\'],\s*["\']lgwan["\'],\s*["\']internet["\']'),
     "severities": re.compile(r'["\']info["\'],\s*["\']low["\'],\s*["\']medium["\'],\s*["\']high["\']'),
     "violation statuses": re.compile(r'["\']open["\'],\s*["\']acknowledged["\'],\s*["\']resolved["\']'),
-    "a label table": re.compile(r'["\'](critical|mynumber|open|acknowledged|expired|not_applicable)["\']:\s*(_\(|\(["\'])'),
+    "a label table": re.compile(
+        r'["\'](critical|mynumber|open|acknowledged|expired|not_applicable)["\']:\s*(_\(|\(["\'])'),
     "Japan time": re.compile(r'timedelta\(hours=9\)\)|ZoneInfo\(["\']Asia/Tokyo["\']\)'),
 }
 

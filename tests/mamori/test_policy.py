@@ -56,7 +56,7 @@ def test_unparseable_bytes_are_rejected(data):
 
 def test_check_thresholds_default_per_rules_md():
     for seg in policy.SEGMENTS:
-        checks = policy.DEFAULTS[seg]["checks"]
+        checks = policy.check_settings(policy.DEFAULTS[seg])
         assert checks["screen_lock_max_minutes"] == 10
         assert (checks["patch_max_age_days"], checks["patch_critical_max_age_days"]) == (30, 14)
         assert checks["package_lists_max_age_days"] == 7 and checks["reboot_max_days"] == 7
@@ -65,19 +65,44 @@ def test_check_thresholds_default_per_rules_md():
 
 
 def test_check_settings_fill_missing_thresholds_from_the_segment():
-    doc = {"schema": 1, "segment": "lgwan", "usb": {"mode": "audit"}, "checks": {"patch_max_age_days": 10}}
+    doc = {"schema": 1, "segment": "lgwan", "usb": {"mode": "audit"}, "rules": {"PAT-001": {"days": 10}},
+           "checks": {"probe_timeout_seconds": 1}}
     merged = policy.check_settings(policy.validate(doc))
     assert merged["patch_max_age_days"] == 10 and merged["reboot_max_days"] == 7
-    assert merged["mfa_required"] is False
+    assert merged["mfa_required"] is False and merged["probe_timeout_seconds"] == 1
+
+
+def test_a_threshold_is_one_knob_the_rule_parameter():
+    # The check on the terminal reads the very parameter the collector's rule judges with.
+    from collector.rules import RULES
+    from mamori import thresholds
+
+    for key, (rule_id, name) in thresholds.CHECK_SETTINGS.items():
+        assert RULES[rule_id].params[name] is thresholds.PARAMS[rule_id][name], key
+        assert key not in policy.DEFAULTS["lgwan"]["checks"]
+        doc = {"schema": 1, "segment": "lgwan", "usb": {"mode": "audit"}, "checks": {key: 5}}
+        with pytest.raises(policy.PolicyError, match=rf"^checks\.{key}: set it as rules\.{rule_id}\.{name}"):
+            policy.validate(doc)
+    doc = {"schema": 1, "segment": "lgwan", "usb": {"mode": "audit"}, "rules": {"AUT-003": {"max_minutes": 0}}}
+    with pytest.raises(policy.PolicyError, match=r"^rules\.AUT-003\.max_minutes: must be at least 1"):
+        policy.validate(doc)
+
+
+def test_documents_of_the_earlier_layout_are_upgraded_not_refused():
+    old = {"schema": 1, "segment": "lgwan", "usb": {"mode": "audit"},
+           "checks": {"screen_lock_max_minutes": 5, "patch_max_age_days": 20, "networks": ["10.0.0.0/8"]},
+           "rules": {"PAT-001": {"days": 25}}}
+    doc = policy.parse(json.dumps(old).encode())
+    assert doc["checks"] == {"networks": ["10.0.0.0/8"]}
+    assert doc["rules"] == {"AUT-003": {"max_minutes": 5}, "PAT-001": {"days": 25}}  # the rules value wins
+    assert policy.check_settings(doc)["screen_lock_max_minutes"] == 5
 
 
 @pytest.mark.parametrize(("checks", "field"), [
-    ({"screen_lock_max_minutes": 0}, "checks.screen_lock_max_minutes"),
-    ({"screen_lock_max_minutes": 5.5}, "checks.screen_lock_max_minutes"),
-    ({"patch_max_age_days": True}, "checks.patch_max_age_days"),
-    ({"clock_max_offset_seconds": "60"}, "checks.clock_max_offset_seconds"),
+    ({"probe_timeout_seconds": 0}, "checks.probe_timeout_seconds"),
+    ({"probe_timeout_seconds": True}, "checks.probe_timeout_seconds"),
     ({"software_forbidden": "winny"}, "checks.software_forbidden"),
-    ({"software_permitted": [""]}, "checks.software_permitted"),
+    ({"software_forbidden": [""]}, "checks.software_forbidden"),
     ({"networks": ["10.0.0.0/33"]}, "checks.networks"),
     ({"probe_targets": ["intranet.example:443"]}, "checks.probe_targets"),
     ({"probe_targets": ["10.0.0.1:0"]}, "checks.probe_targets"),
@@ -93,5 +118,6 @@ def test_bad_check_settings_are_rejected_naming_the_field(checks, field):
 def test_good_check_settings_are_accepted():
     doc = {"schema": 1, "segment": "mynumber", "usb": {"mode": "block"}, "checks": {
         "networks": ["10.20.0.0/16", "fd00::/8"], "probe_targets": ["10.30.0.1:443", "[fd00::1]:22"],
-        "clock_max_offset_seconds": 5, "software_permitted": ["libreoffice*"], "disabled": ["software"]}}
+        "probe_timeout_seconds": 5, "software_forbidden": ["winny*"], "disabled": ["software"]},
+        "rules": {"OPS-001": {"max_offset_seconds": 5}, "SW-001": {"permitted": ["libreoffice*"]}}}
     assert policy.validate(doc) == doc

@@ -86,7 +86,7 @@ def english():
 
 
 def make_ctx(segment: str = "mynumber", root: Path = Path("/"), **overrides) -> Context:
-    settings = policy.DEFAULTS[segment]["checks"] | overrides
+    settings = policy.check_settings(policy.DEFAULTS[segment]) | overrides
     return Context(settings=settings, root=root, segment=segment)
 
 
@@ -208,7 +208,7 @@ def in_netns(setup: str, check_id: str, settings: dict | None = None, segment: s
     need_root("a network namespace")
     code = ("import json,sys\nfrom mamori import i18n, policy\nfrom agent.checks import CHECKS\n"
             "from agent.checks.base import Context, execute\ni18n.setup('en')\n"
-            f"s = policy.DEFAULTS[{segment!r}]['checks'] | json.loads(sys.argv[1])\n"
+            f"s = policy.check_settings(policy.DEFAULTS[{segment!r}]) | json.loads(sys.argv[1])\n"
             f"r = execute(CHECKS[{check_id!r}], Context(settings=s, segment={segment!r}))\n"
             "print(json.dumps({'status': r.status, 'summary': r.summary, 'evidence': r.evidence}))\n")
     env = dict(os.environ, PYTHONPATH=str(REPO))

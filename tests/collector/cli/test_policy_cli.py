@@ -44,7 +44,7 @@ def test_set_changes_rule_thresholds_and_is_audited(cli, tmp_path):
 
 
 @pytest.mark.parametrize("change,line_text,reason", [
-    # Anchored at the line start: the checks section's screen_lock_max_minutes must not be the one changed.
+    # Anchored at the line start: AUT-003's max_minutes, the one screen-lock threshold.
     (("\nmax_minutes = 10", "\nmax_minutes = 0"), "max_minutes = 0", "must be at least 1"),
     (("\nmax_minutes = 10", '\nmax_minutes = "ten"'), 'max_minutes = "ten"', "expected int"),
     (("[rules.AUT-003]", "[rules.AUT-999]"), "[rules.AUT-999]", "unknown rule"),

@@ -146,7 +146,7 @@ def test_state_tick_flags_expired_exception_of_a_continuing_state(engine):
 def test_expired_exception_of_a_rechecked_rule_is_ops_005(engine):
     agent = _agent(engine, segment="internet")
     _exception(engine, agent_id=agent, rule="PAT-004")
-    Feed(engine, agent).send(_check("os_support", "fail", {"os": "Windows 10", "end_of_support": "2025-10-14"}))
+    Feed(engine, agent).send(_check("os_support", "fail", {"release": "Windows 10", "end_of_support": "2025-10-14"}))
     assert _active(engine, agent)[0].exception_id is not None
     queries_touch(engine, agent, T0 + timedelta(days=3))
     assert run_tick(engine, T0 + timedelta(days=3), 60)
@@ -158,8 +158,8 @@ def test_heartbeat_and_patch_age_on_the_schedule(engine):
     quiet, busy = _agent(engine, segment="lgwan"), _agent(engine, segment="lgwan")
     for a in (quiet, busy):
         queries_touch(engine, a, T0)
-    Feed(engine, busy).send(_check("patch", "fail", {"pending_security": 2,
-                                                     "oldest_pending_since": "2026-10-20T00:00:00Z"}))
+    Feed(engine, busy).send(_check("patch", "fail", {"pending_security": [{"name": "openssl"}],
+                                                     "pending_security_count": 2, "oldest_security_days": 13.0}))
     assert _active(engine, busy) == []  # 13 days: within the 30-day policy
     now = T0 + timedelta(days=18, hours=1)  # Friday 11:00 JST
     queries_touch(engine, busy, now)
