@@ -29,6 +29,7 @@ from mamori.table import render
 def violation_dict(v) -> dict[str, Any]:
     """The stable JSON form of a violation (documented in README.md)."""
     from collector.rules import RULES
+    from collector.store import violations as vstore
 
     rule = RULES.get(v.rule_id)
     return {
@@ -36,7 +37,8 @@ def violation_dict(v) -> dict[str, Any]:
         "department": v.department, "rule_id": v.rule_id, "rule_title": rule.title(language()) if rule else "",
         "clause": rule.clause if rule else "", "severity": v.severity, "status": v.status,
         "first_seen": iso(v.first_seen), "last_seen": iso(v.last_seen), "count": v.count,
-        "event_id": v.event_id, "last_event_id": v.last_event_id, "detail": v.detail, "evidence": v.evidence,
+        "event_id": v.event_id, "last_event_id": v.last_event_id, "detail": vstore.detail_text(v),
+        "detail_message": v.detail_message, "evidence": v.evidence,
         "exception_id": v.exception_id, "excepted": v.exception_id is not None,
         "acknowledged_at": iso(v.acknowledged_at), "acknowledged_by": v.acknowledged_by, "ack_note": v.ack_note,
         "resolved_at": iso(v.resolved_at), "resolved_by": v.resolved_by, "resolution_note": v.resolution_note,
@@ -90,6 +92,7 @@ def _get(conn, violation_id: int):
 
 def cmd_show(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.rules import RULES
+    from collector.store import violations as vstore
     from collector.store.db import read_only
 
     with read_only(engine(datadir).connect()) as conn:
@@ -105,14 +108,14 @@ def cmd_show(args: argparse.Namespace, datadir: DataDir) -> int:
         (_("Severity"), label("severity", v.severity)), (_("Status"), label("status", v.status)),
         (_("Terminal"), f"{v.hostname} ({v.agent_id})"), (_("Segment"), v.segment),
         (_("Department"), v.department), (_("First detected"), local(v.first_seen)),
-        (_("Last detected"), local(v.last_seen)), (_("Count"), str(v.count)), (_("Detected"), v.detail),
+        (_("Last detected"), local(v.last_seen)), (_("Count"), str(v.count)), (_("Detected"), data["detail"]),
         (_("Evidence ID"), v.event_id or "-"), (_("Latest evidence ID"), v.last_event_id or "-"),
         (_("Exception"), f"#{v.exception_id}" if v.exception_id else "-"),
     ]
     if v.acknowledged_at:
         rows.append((_("Acknowledged"), f"{local(v.acknowledged_at)} {v.acknowledged_by} {v.ack_note or ''}"))
     if v.resolved_at:
-        rows.append((_("Resolved"), f"{local(v.resolved_at)} {v.resolved_by} {v.resolution_note or ''}"))
+        rows.append((_("Resolved"), f"{local(v.resolved_at)} {v.resolved_by} {vstore.resolution_text(v)}"))
     if rule:
         rows.append((_("Remediation"), rule.remediation(lang)))
     print(render([_("Item"), _("Value")], [list(r) for r in rows]))

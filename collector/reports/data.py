@@ -12,6 +12,7 @@ from collector.reports.labels import t
 from collector.reports.period import JST, Period, PeriodError, show_date
 from collector.rules import RULES
 from collector.store import exceptions as xstore
+from collector.store import violations as vstore
 from collector.store.models import agents, events, temporary_permissions, violations
 from mamori import clock, labels
 from mamori.labels import SEGMENTS, SEVERITIES
@@ -201,7 +202,8 @@ def _detail(r: Any, lang: str) -> dict[str, Any]:
         "occurred_at": r.first_seen.astimezone(UTC).isoformat(),
         "occurred_label": show_date(r.first_seen, lang, with_time=True),
         "last_seen": r.last_seen.astimezone(UTC).isoformat(), "count": r.count,
-        "detected": r.detail, "severity": r.severity, "severity_name": labels.label("severity", r.severity, lang),
+        "detected": vstore.detail_text(r, lang), "severity": r.severity,
+        "severity_name": labels.label("severity", r.severity, lang),
         "evidence_id": r.event_id or "", "exception_id": r.exception_id,
         "status": r.status, "status_name": status, "checked_by": checked_by or "",
         "checked_on": checked_at.astimezone(UTC).isoformat() if checked_at else None,
