@@ -165,6 +165,7 @@ def _approvals_used(conn: Connection, period: Period, agent_ids: set[str], host_
                 "serial": payload.get("serial", ""),
                 "device": " ".join(x for x in (f"{payload.get('vendor_id', '')}:{payload.get('product_id', '')}",
                                                payload.get("product_name", "")) if x.strip(":")),
+                "approval_label": _approval_label(basis, lang),
                 "uses": 0, "first": at, "last": at, "reason": "", "approved_by": "",
                 "permission_id": basis.ref if basis.kind == "temporary" else None}
         item["uses"] += 1
@@ -180,6 +181,12 @@ def _approvals_used(conn: Connection, period: Period, agent_ids: set[str], host_
                       "first_label": show_date(first, lang, with_time=True),
                       "last_label": show_date(last, lang, with_time=True)})
     return items
+
+
+def _approval_label(basis: Any, lang: str) -> str:
+    if basis.kind == "temporary":
+        return t("temporary_approval", lang).format(ref=basis.ref)
+    return t("register_rule", lang).format(ref=basis.ref.removeprefix("rule").lstrip())
 
 
 def _clause_sort(clause: str) -> tuple:

@@ -53,7 +53,7 @@ def tables(data: dict[str, Any]) -> list[Table]:
         Table("approvals", t("approvals", lang),
               [t(k, lang) for k in ("approval", "terminal", "serial", "device", "uses", "first_use", "last_use",
                                     "reason", "approved_by")],
-              [[a["approval"], a["terminal"], a["serial"], a["device"], a["uses"], a["first_label"],
+              [[a["approval_label"], a["terminal"], a["serial"], a["device"], a["uses"], a["first_label"],
                 a["last_label"], a["reason"], a["approved_by"]] for a in data["device_approvals"]["items"]],
               [30, 16, 18, 24, 6, 20, 20, 30, 14]),
     ]
