@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from collector import display
 from collector.cli.common import (
     CliError,
     actor,
@@ -47,7 +48,7 @@ def violation_dict(v) -> dict[str, Any]:
 
 
 def _short_time(ts: datetime) -> str:
-    return ts.astimezone().strftime("%m-%d %H:%M")
+    return local(ts, "%m-%d %H:%M")
 
 
 def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
@@ -72,7 +73,7 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
         print(_("No violations match."))
         return 0
     headers = [_("ID"), _("Severity"), _("Status"), _("Rule"), _("Terminal"), _("Department"),
-               _("Latest"), _("Count")]
+               display.header(_("Latest")), _("Count")]
     table = [[str(v.id), label("severity", v.severity), label("status", v.status) + ("*" if v.exception_id else ""),
               v.rule_id, v.hostname, v.department, _short_time(v.last_seen), str(v.count)] for v in rows]
     print(render(headers, table, [7, 8, 8, 7, 13, 10, 11, 5]))
@@ -107,15 +108,18 @@ def cmd_show(args: argparse.Namespace, datadir: DataDir) -> int:
         (_("ID"), str(v.id)), (_("Rule"), f"{v.rule_id} {data['rule_title']}"), (_("Clause"), data["clause"]),
         (_("Severity"), label("severity", v.severity)), (_("Status"), label("status", v.status)),
         (_("Terminal"), f"{v.hostname} ({v.agent_id})"), (_("Segment"), v.segment),
-        (_("Department"), v.department), (_("First detected"), local(v.first_seen)),
-        (_("Last detected"), local(v.last_seen)), (_("Count"), str(v.count)), (_("Detected"), data["detail"]),
+        (_("Department"), v.department), (display.header(_("First detected")), local(v.first_seen)),
+        (display.header(_("Last detected")), local(v.last_seen)), (_("Count"), str(v.count)),
+        (_("Detected"), data["detail"]),
         (_("Evidence ID"), v.event_id or "-"), (_("Latest evidence ID"), v.last_event_id or "-"),
         (_("Exception"), f"#{v.exception_id}" if v.exception_id else "-"),
     ]
     if v.acknowledged_at:
-        rows.append((_("Acknowledged"), f"{local(v.acknowledged_at)} {v.acknowledged_by} {v.ack_note or ''}"))
+        rows.append((display.header(_("Acknowledged")),
+                     f"{local(v.acknowledged_at)} {v.acknowledged_by} {v.ack_note or ''}"))
     if v.resolved_at:
-        rows.append((_("Resolved"), f"{local(v.resolved_at)} {v.resolved_by} {vstore.resolution_text(v)}"))
+        rows.append((display.header(_("Resolved")),
+                     f"{local(v.resolved_at)} {v.resolved_by} {vstore.resolution_text(v)}"))
     if rule:
         rows.append((_("Remediation"), rule.remediation(lang)))
     print(render([_("Item"), _("Value")], [list(r) for r in rows]))

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from collector import display
 from collector.reports.labels import t
-from collector.reports.period import JST, Period, PeriodError, show_date
+from collector.reports.period import Period, PeriodError, show_date
 from collector.rules import RULES
 from collector.store import exceptions as xstore
 from collector.store import violations as vstore
@@ -129,7 +130,8 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
                    "label": label, "ended": now >= period.end},
         "filters": {"department": department, "segment": segment},
         "generated_at": now.astimezone(UTC).isoformat(),
-        "generated_label": show_date(now, lang, with_time=True),
+        "generated_label": f"{show_date(now, lang, with_time=True)} {display.label(now)}",
+        "timezone": display.label(now),  # of every *_label time; the header of each time column says it too
         "total": total,
         "by_department": summary_dept,
         "by_clause": summary_clause,
@@ -230,7 +232,7 @@ def _exception(e: Any, lang: str, hostname: str | None, as_of: datetime) -> dict
 
 
 def _weekly(rows: list[Any], period: Period) -> list[dict[str, Any]]:
-    """Violations per week (weeks start on Monday, Japan time) and severity, every week of the period listed."""
+    """Violations per week (weeks start on Monday, display zone) and severity, every week of the period listed."""
     first = period.start.date() - timedelta(days=period.start.weekday())
     weeks: dict[str, dict[str, int]] = {}
     day = first
@@ -238,7 +240,7 @@ def _weekly(rows: list[Any], period: Period) -> list[dict[str, Any]]:
         weeks[day.isoformat()] = dict.fromkeys(reversed(SEVERITIES), 0)
         day += timedelta(days=7)
     for r in rows:
-        local = r.first_seen.astimezone(JST).date()
+        local = r.first_seen.astimezone(display.zone()).date()
         week = (local - timedelta(days=local.weekday())).isoformat()
         if week in weeks:
             weeks[week][r.severity] += 1
