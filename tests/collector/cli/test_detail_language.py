@@ -73,3 +73,19 @@ def test_a_broken_translation_falls_back_to_english(lang, monkeypatch):
 
     monkeypatch.setattr(i18n, "catalogue", lambda _lang: Broken())
     assert i18n.render("{n} days", {"n": 3}, lang) == "3 days"
+
+
+def test_a_violation_cleared_by_its_rule_shows_the_clearing_in_the_readers_language(cli):
+    from collector.rules import pat_001
+
+    agent_id = cli.agent("lgwan", "市民課", "住民-cleared")
+    info = AgentInfo(agent_id, "lgwan", "市民課")
+    flag, clear = (judge(pat_001.RULE, s) for s in (pat_001.FLAGS[0], pat_001.PASSES[0]))
+    for outcome, days in ((flag, 2), (clear, 1)):
+        with cli.engine.begin() as conn:
+            apply_outcomes(conn, info, {"PAT-001": [(outcome, SimpleNamespace(
+                occurred_at=cli.now - timedelta(days=days), event_id=""))]})
+    [v] = [v for v in cli.json("violations", "list", "--status", "resolved") if v["agent_id"] == agent_id]
+    assert v["resolution_note"] == "no pending security updates"  # stored in English, for older readers
+    code, out, _ = cli.run("violations", "show", str(v["id"]))
+    assert code == 0 and "未適用のセキュリティ更新なし" in out
