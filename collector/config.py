@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from collector.display import check_timezone
 from mamori.tomlconf import ConfigError, Key, host_port, load, positive, render
 
 ENV_DATA_DIR = "MAMORI_DATA_DIR"
@@ -35,6 +36,10 @@ SCHEMA = [
     Key("rules.tick_seconds", float, 60.0,
         "How often state rules run (heartbeat, patch age, expired exceptions), in seconds. Collectors sharing\n"
         "one database run each tick once between them.", positive),
+    Key("display.timezone", str, "Asia/Tokyo",
+        "Time zone of the times the CLI and reports show and of the dates staff type (--until 2027-03-31 is\n"
+        "the end of that day here, report periods are its days). A tz database name, e.g. Asia/Tokyo or UTC.",
+        check_timezone),
     Key("database.url", str, "",
         "SQLAlchemy URL of the store. Empty: SQLite file mamori.db in the data folder.\n"
         "PostgreSQL: postgresql://USER:PASSWORD@HOST:5432/DBNAME (several collectors may share it)."),

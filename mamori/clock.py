@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 # Japan time: report periods, office hours and dates staff type. A fixed offset, not ZoneInfo("Asia/Tokyo"):
 # Japan has no daylight saving time and Windows terminals may lack the tz database.
-JST = timezone(timedelta(hours=9))
+JST = timezone(timedelta(hours=9), "JST")  # named: the label of time columns
 
 
 def now() -> datetime:

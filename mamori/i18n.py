@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import gettext
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "mamori"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -64,3 +66,42 @@ def lang_from_argv(argv: list[str]) -> str | None:
         if arg.startswith("--lang="):
             return arg.split("=", 1)[1]
     return None
+
+
+@dataclass(frozen=True)
+class Message:
+    """Text decided now, read later in the reader's language: a gettext msgid with named placeholders."""
+
+    msgid: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, lang: str | None = None) -> str:
+        return render(self.msgid, self.params, lang)
+
+    def stored(self) -> dict[str, Any]:
+        return {"msgid": self.msgid, "params": self.params}
+
+
+def N_(msgid: str, **params: Any) -> Message:
+    """Mark a message for translation at display time (rule details are stored, then shown in a report's --lang)."""
+    return Message(msgid, params)
+
+
+def render(msgid: str, params: dict[str, Any], lang: str | None = None) -> str:
+    """The message in lang (None: the process's language); a translation that breaks its placeholders falls back
+    to English, so a faulty catalogue never hides what was detected."""
+    tr = catalogue(lang) if lang else _translation
+    try:
+        return tr.gettext(msgid).format(**params)
+    except (KeyError, IndexError, ValueError):
+        return msgid.format(**params)
+
+
+def render_stored(stored: Any, text: str, lang: str | None = None) -> str:
+    """A stored message ({"msgid", "params"}) in lang; rows written before messages were stored keep their text."""
+    if isinstance(stored, dict) and isinstance(stored.get("msgid"), str) and isinstance(stored.get("params"), dict):
+        try:
+            return render(stored["msgid"], stored["params"], lang)
+        except (KeyError, IndexError, ValueError):
+            return text
+    return text

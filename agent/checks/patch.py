@@ -80,10 +80,12 @@ def _verdict(ctx: Context, evidence: dict[str, Any], security: list[dict[str, An
     if overdue:
         oldest = max(u["age_days"] for u in overdue)
         names = ", ".join(u["name"] for u in overdue[:5]) + (" …" if len(overdue) > 5 else "")
-        findings.append(t(f"{len(overdue)} security update(s) pending longer than allowed "
+        # The count first is every pending security update, the number PAT-001's 検知内容 states too (the
+        # collector re-ages the evidence over time, so an overdue count would soon differ from the agent's).
+        findings.append(t(f"{len(security)} security update(s) pending, {len(overdue)} longer than allowed "
                           f"({limit} days, critical {critical_limit}): {names}; oldest {oldest:.0f} days",
-                          f"{len(overdue)} 件の修正プログラムが期限 ({limit} 日、緊急 {critical_limit} 日) を過ぎて"
-                          f"未適用です: {names}; 最長 {oldest:.0f} 日"))
+                          f"未適用の修正プログラム {len(security)} 件、うち {len(overdue)} 件が期限 ({limit} 日、"
+                          f"緊急 {critical_limit} 日) 超過: {names}; 最長 {oldest:.0f} 日"))
     if lists_age is None or lists_age > s["package_lists_max_age_days"]:
         age = t("never", "一度も") if lists_age is None else f"{lists_age:.0f}"
         allowed = s["package_lists_max_age_days"]

@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 
+from collector import display
 from collector.cli import (
     agents,
     audit_log,
@@ -47,7 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
                         handlers=[stderr_handler()])  # under systemd: the journal, with priorities
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return run_command(lambda: args.func(args, resolve_data_dir(args.data_dir)))
+    return run_command(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    datadir = resolve_data_dir(args.data_dir)
+    # Every time shown and every date typed is in the configured zone; before `init` there is no config: Japan.
+    display.configure(datadir.load_settings()["display.timezone"] if datadir.config.exists() else display.DEFAULT)
+    return args.func(args, datadir)
 
 
 if __name__ == "__main__":

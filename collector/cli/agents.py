@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from collector import display
 from collector.cli.common import CliError, actor, engine, find_agent, iso, local, print_json
 from collector.config import DataDir
 from mamori import clock
@@ -39,7 +40,7 @@ def cmd_agents_list(args: argparse.Namespace, datadir: DataDir) -> int:
     if not rows:
         print(_("No agents enrolled yet. Create a token with `mamori-collector token create`."))
         return 0
-    headers = [_("ID"), _("Terminal"), _("Segment"), _("Department"), _("Last seen"), _("Status")]
+    headers = [_("ID"), _("Terminal"), _("Segment"), _("Department"), display.header(_("Last seen")), _("Status")]
     table = [[r.id[:8], r.hostname, r.segment, r.department, local(r.last_seen_at), _status_label(r)]
              for r in rows]
     print(render(headers, table, [8, 16, 8, 12, 19, 8]))
@@ -55,10 +56,10 @@ def cmd_agents_show(args: argparse.Namespace, datadir: DataDir) -> int:
     labels = [
         ("id", _("ID")), ("hostname", _("Terminal")), ("segment", _("Segment")),
         ("department", _("Department")), ("os", _("OS")), ("os_version", _("OS version")),
-        ("agent_version", _("Agent version")), ("enrolled_at", _("Enrolled")),
-        ("last_seen_at", _("Last seen")), ("last_seq", _("Last sequence")),
+        ("agent_version", _("Agent version")), ("enrolled_at", display.header(_("Enrolled"))),
+        ("last_seen_at", display.header(_("Last seen"))), ("last_seq", _("Last sequence")),
         ("policy_version", _("Policy version")), ("status", _("Status")),
-        ("cert_serial", _("Certificate serial")), ("cert_not_after", _("Certificate expires")),
+        ("cert_serial", _("Certificate serial")), ("cert_not_after", display.header(_("Certificate expires"))),
     ]
     shown = dict(data)
     shown["status"] = _status_label(row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from collector import display
 from collector.cli.common import CliError, engine, iso, local, parse_when, print_json
 from collector.config import DataDir
 from mamori.i18n import _
@@ -30,7 +31,8 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
     table = [[local(r.at), r.actor, r.action, r.target,
               json.dumps({k: v for k, v in r.details.items() if v not in (None, "")}, ensure_ascii=False)]
              for r in rows]
-    print(render([_("Time"), _("Who"), _("Action"), _("Target"), _("Details")], table, [19, 10, 17, 14, 14]))
+    headers = [display.header(_("Time")), _("Who"), _("Action"), _("Target"), _("Details")]
+    print(render(headers, table, [19, 10, 17, 14, 14]))
     return 0
 
 

@@ -9,10 +9,10 @@ import os
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from collector import display
 from collector.config import DataDir
 from mamori import clock
 from mamori.cliutil import CliError  # noqa: F401 (re-exported for the command modules)
-from mamori.clock import JST
 from mamori.durations import parse_duration
 from mamori.i18n import _
 
@@ -22,8 +22,9 @@ def actor(args: argparse.Namespace) -> str:
     return getattr(args, "by", None) or os.environ.get("SUDO_USER") or getpass.getuser()
 
 
-def local(ts: datetime | None) -> str:
-    return ts.astimezone().strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+def local(ts: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A time in the display zone ([display] timezone); its column header says which (display.header)."""
+    return display.local(ts, fmt)
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -70,7 +71,7 @@ def known_department(db, name: str | None) -> str | None:
 
 
 def parse_when(text: str, option: str, *, end_of_day: bool = False) -> datetime:
-    """A time staff typed: a duration back from now (7d), a date (2026-11-01, Japan time) or ISO date-time.
+    """A time staff typed: a duration back from now (7d), a date (2026-11-01) or ISO date-time, in the display zone.
 
     With end_of_day a plain date means the end of that day (an exception valid "until 2026-12-31").
     """
@@ -81,13 +82,28 @@ def parse_when(text: str, option: str, *, end_of_day: bool = False) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=JST)
+            start = datetime(day.year, day.month, day.day, tzinfo=display.zone())
             return start + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else start
         value = datetime.fromisoformat(text)
-        return value if value.tzinfo else value.replace(tzinfo=JST)
+        return value if value.tzinfo else value.replace(tzinfo=display.zone())
     except ValueError:
         raise CliError(_("invalid {option} {value}: use a date (2026-11-01), a date-time or a duration (7d)")
                        .format(option=option, value=text)) from None
+
+
+def parse_until(text: str, option: str = "--until") -> datetime:
+    """The end of a validity staff typed, one reading for exceptions and device approvals: a date is through the
+    end of that day, a date-time is that moment; both in the display zone unless an offset is given."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=display.zone()) + timedelta(days=1) - timedelta(
+                microseconds=1)
+        value = datetime.fromisoformat(text)
+        return value if value.tzinfo else value.replace(tzinfo=display.zone())
+    except ValueError:
+        raise CliError(_("invalid {option} {value}: use a date (2027-03-31, through the end of that day) or a date "
+                         "and time (2027-03-31T17:00)").format(option=option, value=text)) from None
 
 
 def rule_id_arg(text: str) -> str:

@@ -8,7 +8,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from collector.cli.common import CliError, actor, engine, find_agent, iso, local, print_json
+from collector import display
+from collector.cli.common import (
+    CliError,
+    actor,
+    engine,
+    find_agent,
+    iso,
+    known_department,
+    local,
+    parse_until,
+    print_json,
+)
 from collector.config import DataDir
 from mamori import clock
 from mamori.i18n import _
@@ -59,17 +70,6 @@ def cmd_import(args: argparse.Namespace, datadir: DataDir) -> int:
     return 0
 
 
-def _parse_until(value: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise CliError(_("invalid --until {value}: use a date and time such as 2026-04-01T17:00 or "
-                         "2026-04-01T17:00+09:00").format(value=value)) from None
-    if when.tzinfo is None:
-        when = when.astimezone()  # the collector's local time zone, as staff read the clock
-    return when.astimezone(UTC)
-
-
 def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.store import audit, devices
 
@@ -78,12 +78,13 @@ def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
         raise CliError(_("--serial must be 1 to 256 characters"))
     if not args.reason.strip():
         raise CliError(_("--reason must not be empty: record why the device is needed"))
-    until = _parse_until(args.until)
+    until = parse_until(args.until).astimezone(UTC)
     now = clock.now()
     if until <= now:
-        raise CliError(_("--until {value} is in the past").format(value=local(until)))
+        raise CliError(_("--until {value} is in the past").format(value=display.stamp(until)))
     db = engine(datadir)
     agent_id = find_agent(db, args.agent).id if args.agent else None
+    known_department(db, args.department)  # a misspelt 所属 would grant a permission that reaches no terminal
     with db.begin() as conn:
         perm_id = devices.add_temporary(conn, serial=serial, agent_id=agent_id, department=args.department,
                                         until=until, reason=args.reason.strip()[:1000], by=actor(args), at=now)
@@ -97,7 +98,7 @@ def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
         scope = agent_id or args.department or _("all terminals")
         print(_("Temporary permission {id} for serial {serial} on {scope} until {until}. It reaches the terminal "
                 "with its next heartbeat and expires there by itself.").format(
-            id=perm_id, serial=serial, scope=scope, until=local(until)))
+            id=perm_id, serial=serial, scope=scope, until=display.stamp(until)))
     return 0
 
 
@@ -138,11 +139,16 @@ def _temp_status(t: Any, now: datetime) -> str:
 
 
 def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
-    from collector.store import devices
+    from collector.store import devices, queries
 
     db = engine(datadir)
     now = clock.now()
     rules, temps = devices.list_rules(db), devices.list_temporary(db)
+    if known_department(db, args.department):
+        # What is scoped to that 所属: its register rules, its permissions and those of its terminals.
+        mine = {a.id for a in queries.list_agents(db) if a.department == args.department}
+        rules = [r for r in rules if r.department == args.department]
+        temps = [t for t in temps if t.department == args.department or t.agent_id in mine]
     if args.json:
         print_json({
             "rules": [{"id": r.id, "rule": r.rule, "segment": r.segment, "department": r.department,
@@ -164,9 +170,9 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
     print()
     print(_("Temporary permissions"))
     if temps:
-        print(render([_("ID"), _("Serial"), _("Scope"), _("Until"), _("Status")],
+        print(render([_("ID"), _("Serial"), _("Scope"), display.header(_("Until")), _("Status")],
                      [[t.id[:8], t.serial, (t.agent_id or "")[:8] or t.department or _("all"), local(t.until),
-                       labels[_temp_status(t, now)]] for t in temps], [8, 20, 12, 19, 8]))
+                       labels[_temp_status(t, now)]] for t in temps], [8, 20, 12, 25, 8]))
     else:
         print(_("(none)"))
     return 0
@@ -188,7 +194,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--agent", help=_("only on this terminal (agent ID)"))
     scope.add_argument("--department", help=_("on every terminal of this department (所属)"))
-    p.add_argument("--until", required=True, help=_("end of the permission, e.g. 2026-04-01T17:00"))
+    p.add_argument("--until", required=True,
+                   help=_("end of the permission: a date (through that day) or a date and time, e.g. 2026-04-01T17:00"))
     p.add_argument("--reason", required=True, help=_("why the device is needed"))
     p.add_argument("--by", help=_("name of the staff member (default: login name)"))
     p.add_argument("--json", action="store_true")
@@ -199,5 +206,6 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--by", help=_("name of the staff member (default: login name)"))
     p.set_defaults(func=cmd_revoke)
     p = dev.add_parser("list", parents=[common], help=_("list the register and temporary permissions"))
+    p.add_argument("--department", help=_("only what is scoped to this department (所属) or its terminals"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from collector import display
 from collector.cli.common import CliError, engine, find_agent, iso, local, print_json
 from collector.config import DataDir
 from mamori import clock
@@ -54,8 +55,8 @@ def cmd_events_show(args: argparse.Namespace, datadir: DataDir) -> int:
     payload = dict(data["payload"])
     rows = [(_("Evidence ID"), row.event_id), (_("Terminal"), f"{agent.hostname if agent else '-'} ({row.agent_id})"),
             (_("Seq"), str(row.seq if row.seq is not None else "-")), (_("Kind"), row.kind),
-            (_("Severity"), label("severity", row.severity)), (_("Time"), local(row.occurred_at)),
-            (_("Received"), local(row.received_at))]
+            (_("Severity"), label("severity", row.severity)), (display.header(_("Time")), local(row.occurred_at)),
+            (display.header(_("Received")), local(row.received_at))]
     if row.kind == "check.result":
         rows += [(_("Check"), str(payload.pop("check_id", ""))), (_("Status"), str(payload.pop("status", ""))),
                  (_("Summary"), str(payload.pop("summary", "")))]
@@ -89,10 +90,10 @@ def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:
     if not rows:
         print(_("No events match."))
         return 0
-    headers = [_("Time"), _("Agent"), _("Seq"), _("Kind"), _("Severity"), _("Details")]
+    headers = [display.header(_("Time")), _("Agent"), _("Seq"), _("Kind"), _("Severity"), _("Details")]
     table = [[local(r.occurred_at)[5:16], r.agent_id[:8], str(r.seq if r.seq is not None else "-"), r.kind,
               label("severity", r.severity), summary(r.kind, r.payload)] for r in rows]
-    print(render(headers, table, [11, 8, 7, 14, 8, 26]))
+    print(render(headers, table, [17, 8, 7, 14, 8, 20]))
     return 0
 
 

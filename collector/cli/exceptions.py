@@ -6,6 +6,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from collector import display
 from collector.cli.common import (
     CliError,
     actor,
@@ -14,6 +15,7 @@ from collector.cli.common import (
     iso,
     known_department,
     local,
+    parse_until,
     parse_when,
     print_json,
     rule_id_arg,
@@ -43,7 +45,7 @@ def cmd_add(args: argparse.Namespace, datadir: DataDir) -> int:
     now = clock.now()
     db = engine(datadir)
     rule_id = rule_id_arg(args.rule)
-    until = parse_when(args.until, "--until", end_of_day=True)
+    until = parse_until(args.until)
     valid_from = parse_when(args.valid_from, "--from") if args.valid_from else now
     if until <= max(valid_from, now):
         raise CliError(_("--until must be in the future (and after --from)"))
@@ -59,7 +61,7 @@ def cmd_add(args: argparse.Namespace, datadir: DataDir) -> int:
         print_json({**exception_dict(exc, now), "violations_marked": marked})
         return 0
     print(_("Exception #{id} added for {rule} until {until}; {n} open violation(s) now marked.").format(
-        id=exc.id, rule=rule_id, until=local(until), n=marked))
+        id=exc.id, rule=rule_id, until=display.stamp(until), n=marked))
     return 0
 
 
@@ -76,10 +78,10 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
     if not rows:
         print(_("No exceptions."))
         return 0
-    headers = [_("No."), _("Rule"), _("Scope"), _("Until"), _("State"), _("Approved by"), _("Reason")]
+    headers = [_("No."), _("Rule"), _("Scope"), display.header(_("Until")), _("State"), _("Approved by"), _("Reason")]
     table = [[str(e.id), e.rule_id, e.department or (e.agent_id or "")[:8], local(e.until)[:10],
               _state_label(e.state(now)), e.approved_by, e.reason] for e in rows]
-    print(render(headers, table, [4, 7, 12, 10, 8, 10, 16]))
+    print(render(headers, table, [4, 7, 12, 16, 8, 10, 16]))
     return 0
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from collector import pki
-from collector.cli.common import CliError, actor, engine, iso, local, print_json
+from collector import display, pki
+from collector.cli.common import CliError, actor, engine, iso, print_json
 from collector.config import DataDir
 from mamori import clock
 from mamori.durations import parse_duration
@@ -41,7 +41,7 @@ def cmd_token_create(args: argparse.Namespace, datadir: DataDir) -> int:
     else:
         print(token)
         print(_("segment {segment}, department {department}, uses {uses}, expires {expires}").format(
-            segment=args.segment, department=args.department, uses=args.uses, expires=local(now + lifetime)),
+            segment=args.segment, department=args.department, uses=args.uses, expires=display.stamp(now + lifetime)),
             file=sys.stderr)
     return 0
 

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from collector import display
 from collector.cli.common import (
     CliError,
     actor,
@@ -29,6 +30,7 @@ from mamori.table import render
 def violation_dict(v) -> dict[str, Any]:
     """The stable JSON form of a violation (documented in README.md)."""
     from collector.rules import RULES
+    from collector.store import violations as vstore
 
     rule = RULES.get(v.rule_id)
     return {
@@ -36,7 +38,8 @@ def violation_dict(v) -> dict[str, Any]:
         "department": v.department, "rule_id": v.rule_id, "rule_title": rule.title(language()) if rule else "",
         "clause": rule.clause if rule else "", "severity": v.severity, "status": v.status,
         "first_seen": iso(v.first_seen), "last_seen": iso(v.last_seen), "count": v.count,
-        "event_id": v.event_id, "last_event_id": v.last_event_id, "detail": v.detail, "evidence": v.evidence,
+        "event_id": v.event_id, "last_event_id": v.last_event_id, "detail": vstore.detail_text(v),
+        "detail_message": v.detail_message, "evidence": v.evidence,
         "exception_id": v.exception_id, "excepted": v.exception_id is not None,
         "acknowledged_at": iso(v.acknowledged_at), "acknowledged_by": v.acknowledged_by, "ack_note": v.ack_note,
         "resolved_at": iso(v.resolved_at), "resolved_by": v.resolved_by, "resolution_note": v.resolution_note,
@@ -45,7 +48,7 @@ def violation_dict(v) -> dict[str, Any]:
 
 
 def _short_time(ts: datetime) -> str:
-    return ts.astimezone().strftime("%m-%d %H:%M")
+    return local(ts, "%m-%d %H:%M")
 
 
 def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
@@ -70,7 +73,7 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
         print(_("No violations match."))
         return 0
     headers = [_("ID"), _("Severity"), _("Status"), _("Rule"), _("Terminal"), _("Department"),
-               _("Latest"), _("Count")]
+               display.header(_("Latest")), _("Count")]
     table = [[str(v.id), label("severity", v.severity), label("status", v.status) + ("*" if v.exception_id else ""),
               v.rule_id, v.hostname, v.department, _short_time(v.last_seen), str(v.count)] for v in rows]
     print(render(headers, table, [7, 8, 8, 7, 13, 10, 11, 5]))
@@ -90,6 +93,7 @@ def _get(conn, violation_id: int):
 
 def cmd_show(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.rules import RULES
+    from collector.store import violations as vstore
     from collector.store.db import read_only
 
     with read_only(engine(datadir).connect()) as conn:
@@ -104,15 +108,18 @@ def cmd_show(args: argparse.Namespace, datadir: DataDir) -> int:
         (_("ID"), str(v.id)), (_("Rule"), f"{v.rule_id} {data['rule_title']}"), (_("Clause"), data["clause"]),
         (_("Severity"), label("severity", v.severity)), (_("Status"), label("status", v.status)),
         (_("Terminal"), f"{v.hostname} ({v.agent_id})"), (_("Segment"), v.segment),
-        (_("Department"), v.department), (_("First detected"), local(v.first_seen)),
-        (_("Last detected"), local(v.last_seen)), (_("Count"), str(v.count)), (_("Detected"), v.detail),
+        (_("Department"), v.department), (display.header(_("First detected")), local(v.first_seen)),
+        (display.header(_("Last detected")), local(v.last_seen)), (_("Count"), str(v.count)),
+        (_("Detected"), data["detail"]),
         (_("Evidence ID"), v.event_id or "-"), (_("Latest evidence ID"), v.last_event_id or "-"),
         (_("Exception"), f"#{v.exception_id}" if v.exception_id else "-"),
     ]
     if v.acknowledged_at:
-        rows.append((_("Acknowledged"), f"{local(v.acknowledged_at)} {v.acknowledged_by} {v.ack_note or ''}"))
+        rows.append((display.header(_("Acknowledged")),
+                     f"{local(v.acknowledged_at)} {v.acknowledged_by} {v.ack_note or ''}"))
     if v.resolved_at:
-        rows.append((_("Resolved"), f"{local(v.resolved_at)} {v.resolved_by} {v.resolution_note or ''}"))
+        rows.append((display.header(_("Resolved")),
+                     f"{local(v.resolved_at)} {v.resolved_by} {vstore.resolution_text(v)}"))
     if rule:
         rows.append((_("Remediation"), rule.remediation(lang)))
     print(render([_("Item"), _("Value")], [list(r) for r in rows]))

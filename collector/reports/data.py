@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from collector import display
 from collector.reports.labels import t
-from collector.reports.period import JST, Period, PeriodError, show_date
+from collector.reports.period import Period, PeriodError, show_date
 from collector.rules import RULES
 from collector.store import exceptions as xstore
+from collector.store import violations as vstore
 from collector.store.models import agents, events, temporary_permissions, violations
 from mamori import clock, labels
 from mamori.labels import SEGMENTS, SEVERITIES
@@ -128,7 +130,8 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
                    "label": label, "ended": now >= period.end},
         "filters": {"department": department, "segment": segment},
         "generated_at": now.astimezone(UTC).isoformat(),
-        "generated_label": show_date(now, lang, with_time=True),
+        "generated_label": f"{show_date(now, lang, with_time=True)} {display.label(now)}",
+        "timezone": display.label(now),  # of every *_label time; the header of each time column says it too
         "total": total,
         "by_department": summary_dept,
         "by_clause": summary_clause,
@@ -164,6 +167,7 @@ def _approvals_used(conn: Connection, period: Period, agent_ids: set[str], host_
                 "serial": payload.get("serial", ""),
                 "device": " ".join(x for x in (f"{payload.get('vendor_id', '')}:{payload.get('product_id', '')}",
                                                payload.get("product_name", "")) if x.strip(":")),
+                "approval_label": _approval_label(basis, lang),
                 "uses": 0, "first": at, "last": at, "reason": "", "approved_by": "",
                 "permission_id": basis.ref if basis.kind == "temporary" else None}
         item["uses"] += 1
@@ -179,6 +183,12 @@ def _approvals_used(conn: Connection, period: Period, agent_ids: set[str], host_
                       "first_label": show_date(first, lang, with_time=True),
                       "last_label": show_date(last, lang, with_time=True)})
     return items
+
+
+def _approval_label(basis: Any, lang: str) -> str:
+    if basis.kind == "temporary":
+        return t("temporary_approval", lang).format(ref=basis.ref)
+    return t("register_rule", lang).format(ref=basis.ref.removeprefix("rule").lstrip())
 
 
 def _clause_sort(clause: str) -> tuple:
@@ -201,7 +211,8 @@ def _detail(r: Any, lang: str) -> dict[str, Any]:
         "occurred_at": r.first_seen.astimezone(UTC).isoformat(),
         "occurred_label": show_date(r.first_seen, lang, with_time=True),
         "last_seen": r.last_seen.astimezone(UTC).isoformat(), "count": r.count,
-        "detected": r.detail, "severity": r.severity, "severity_name": labels.label("severity", r.severity, lang),
+        "detected": vstore.detail_text(r, lang), "severity": r.severity,
+        "severity_name": labels.label("severity", r.severity, lang),
         "evidence_id": r.event_id or "", "exception_id": r.exception_id,
         "status": r.status, "status_name": status, "checked_by": checked_by or "",
         "checked_on": checked_at.astimezone(UTC).isoformat() if checked_at else None,
@@ -221,7 +232,7 @@ def _exception(e: Any, lang: str, hostname: str | None, as_of: datetime) -> dict
 
 
 def _weekly(rows: list[Any], period: Period) -> list[dict[str, Any]]:
-    """Violations per week (weeks start on Monday, Japan time) and severity, every week of the period listed."""
+    """Violations per week (weeks start on Monday, display zone) and severity, every week of the period listed."""
     first = period.start.date() - timedelta(days=period.start.weekday())
     weeks: dict[str, dict[str, int]] = {}
     day = first
@@ -229,7 +240,7 @@ def _weekly(rows: list[Any], period: Period) -> list[dict[str, Any]]:
         weeks[day.isoformat()] = dict.fromkeys(reversed(SEVERITIES), 0)
         day += timedelta(days=7)
     for r in rows:
-        local = r.first_seen.astimezone(JST).date()
+        local = r.first_seen.astimezone(display.zone()).date()
         week = (local - timedelta(days=local.weekday())).isoformat()
         if week in weeks:
             weeks[week][r.severity] += 1

@@ -55,6 +55,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "legend": ("○ 適合 / △ 一部適合 (是正済) / × 不適合 (未是正あり) / − 対象外",
                "○ compliant / △ partly (all corrected) / × not compliant (uncorrected) / − not applicable"),
     "none": ("該当なし", "None"),
+    # The approval column: what let a device in, from the agent's decided_by (the rule text is USBGuard's language).
+    "temporary_approval": ("一時許可 {ref}", "temporary {ref}"),
+    "register_rule": ("台帳の規則 {ref}", "rule {ref}"),
 }
 # Severity, segment, status and exception-state names are not here: mamori.labels has the one table of each.
 

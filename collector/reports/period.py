@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from mamori.clock import JST
+from collector import display
 
 REIWA_START = date(2019, 5, 1)
 
@@ -17,7 +17,7 @@ class PeriodError(ValueError):
 
 @dataclass(frozen=True)
 class Period:
-    start: datetime  # inclusive, Japan time midnight
+    start: datetime  # inclusive, midnight in the display zone ([display] timezone, Japan by default)
     end: datetime  # exclusive
     text: str  # as given
 
@@ -31,8 +31,9 @@ def _month_start(year: int, month: int) -> date:
 
 
 def _span(text: str, first: date, after_last: date) -> Period:
-    return Period(datetime(first.year, first.month, first.day, tzinfo=JST),
-                  datetime(after_last.year, after_last.month, after_last.day, tzinfo=JST), text)
+    zone = display.zone()  # a report's days are the days of the times it shows
+    return Period(datetime(first.year, first.month, first.day, tzinfo=zone),
+                  datetime(after_last.year, after_last.month, after_last.day, tzinfo=zone), text)
 
 
 def parse_period(text: str) -> Period:
@@ -74,7 +75,7 @@ def show_date(value: datetime | date | None, lang: str, with_time: bool = False)
     if value is None:
         return ""
     if isinstance(value, datetime):
-        local = value.astimezone(JST)
+        local = value.astimezone(display.zone())
         day, clock = local.date(), local.strftime("%H:%M")
     else:
         day, clock = value, ""

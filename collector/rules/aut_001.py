@@ -1,6 +1,6 @@
 """AUT-001: terminal logon does not require a second factor (PAM stack / Windows logon) on マイナンバー系."""
 
-from collector.rules.base import Clear, Flag, Rule, check
+from collector.rules.base import N_, Clear, Flag, Rule, check
 
 # Reads mamori.evidence.Mfa.local_mfa: whether every local logon service needs a second factor.
 
@@ -9,9 +9,9 @@ def evaluate(s, params):
     # Only the local-logon verdict decides: a weak sshd is AUT-002's, a stack that cannot be judged says nothing.
     local = s.evidence.local_mfa
     if local is False:
-        return Flag("local logon without a second factor")
+        return Flag(N_("local logon without a second factor"))
     if local is True:
-        return Clear("local logon requires a second factor")
+        return Clear(N_("local logon requires a second factor"))
     return None
 
 

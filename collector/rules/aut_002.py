@@ -1,6 +1,6 @@
 """AUT-002: remote logon (sshd / RDP) enabled without multi-factor authentication."""
 
-from collector.rules.base import Clear, Flag, Rule, check
+from collector.rules.base import N_, Clear, Flag, Rule, check
 
 # Reads mamori.evidence.Mfa: remote_logon_enabled (sshd or RDP accepting logons), remote_mfa, remote.
 
@@ -9,9 +9,9 @@ def evaluate(s, params):
     ev = s.evidence
     enabled, mfa = ev.remote_logon_enabled, ev.remote_mfa
     if enabled is True and mfa is False:
-        return Flag("remote logon enabled without MFA", {"remote": ev.remote or []})
+        return Flag(N_("remote logon enabled without MFA"), {"remote": ev.remote or []})
     if enabled is False or mfa is True:
-        return Clear("remote logon disabled or protected by MFA",
+        return Clear(N_("remote logon disabled or protected by MFA"),
                      {"remote_logon_enabled": enabled, "remote_mfa": mfa})
     return None
 

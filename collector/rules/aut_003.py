@@ -1,6 +1,6 @@
 """AUT-003: screen lock off, or its timeout above policy (default 10 minutes)."""
 
-from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from collector.rules.base import N_, Clear, Flag, Rule, check, check_fallback
 from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.ScreenLock: enabled, timeout_seconds (0: never locks), enforced.
@@ -11,14 +11,15 @@ def evaluate(s, params):
     enabled, timeout = ev.enabled, ev.timeout_seconds
     limit = params["max_minutes"] * 60
     if enabled is False:
-        return Flag("screen lock disabled", {"enabled": False})
+        return Flag(N_("screen lock disabled"), {"enabled": False})
     if ev.enforced is False:  # a lock staff can switch off is no control
-        return Flag("screen lock can be changed by staff", {"enforced": False, "timeout_seconds": timeout})
+        return Flag(N_("screen lock can be changed by staff"), {"enforced": False, "timeout_seconds": timeout})
     if timeout is not None and enabled is not None:
         if timeout <= 0 or timeout > limit:
-            return Flag(f"screen lock after {timeout:g}s (policy {limit}s)", {"timeout_seconds": timeout})
-        return Clear(f"screen lock after {timeout:g}s", {"timeout_seconds": timeout})
-    return check_fallback(s, "screen lock check failed")
+            return Flag(N_("screen lock after {timeout:g}s (policy {limit}s)", timeout=timeout, limit=limit),
+                        {"timeout_seconds": timeout})
+        return Clear(N_("screen lock after {timeout:g}s", timeout=timeout), {"timeout_seconds": timeout})
+    return check_fallback(s, N_("screen lock check failed"))
 
 
 RULE = Rule(

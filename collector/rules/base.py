@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mamori import evidence as schemas
+from mamori.i18n import N_, Message
 from mamori.labels import SEGMENTS
 from mamori.thresholds import Param
 
-__all__ = ["Param"]  # rule parameters, shared with the agent where a check applies the same threshold
+__all__ = ["N_", "Param"]  # rule parameters, shared with the agent where a check applies the same threshold
 
 
 @dataclass(frozen=True)
@@ -34,19 +35,27 @@ class Subject:
 
 @dataclass(frozen=True)
 class Flag:
-    """The subject breaks the rule; detail is a short language-neutral description (検知内容)."""
+    """The subject breaks the rule; message is the 検知内容, a gettext msgid shown in each reader's language."""
 
-    detail: str
+    message: Message
     evidence: dict[str, Any] = field(default_factory=dict)
     severity: str | None = None  # overrides the segment's severity (e.g. escalation)
+
+    @property
+    def detail(self) -> str:
+        return self.message.render("en")  # the stored text: what older readers of the row show
 
 
 @dataclass(frozen=True)
 class Clear:
     """The state behind an open violation of this rule has cleared (a later passing check)."""
 
-    detail: str
+    message: Message
     evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def detail(self) -> str:
+        return self.message.render("en")
 
 
 Outcome = Flag | Clear | None
@@ -142,13 +151,20 @@ def check_status(subject: Subject) -> str:
     return str(subject.payload.get("status", ""))
 
 
-def check_fallback(subject: Subject, detail: str) -> Outcome:
-    """For a check without the evidence a rule reads: fail flags, pass/not_applicable clear, error says nothing."""
+def check_fallback(subject: Subject, detail: Message | None) -> Outcome:
+    """For a check without the evidence a rule reads: fail flags, pass/not_applicable clear, error says nothing.
+
+    Without a detail of its own the rule quotes the check's summary (the terminal's text, as it was sent)."""
     status = check_status(subject)
     if status == "fail":
-        return Flag(detail or subject.payload.get("summary", "") or "check failed", {"status": status})
-    if status in ("pass", "not_applicable"):
-        return Clear(f"check {status}", {"status": status})
+        summary = str(subject.payload.get("summary", ""))
+        if detail is None:
+            detail = N_("check failed: {summary}", summary=summary) if summary else N_("check failed")
+        return Flag(detail, {"status": status})
+    if status == "pass":
+        return Clear(N_("check passed"), {"status": status})
+    if status == "not_applicable":
+        return Clear(N_("check not applicable"), {"status": status})
     return None
 
 

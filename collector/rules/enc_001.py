@@ -1,6 +1,6 @@
 """ENC-001: system disk not encrypted (laptops: high)."""
 
-from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from collector.rules.base import N_, Clear, Flag, Rule, check, check_fallback
 
 # Reads mamori.evidence.DiskEncryption: encrypted, method, laptop.
 
@@ -10,11 +10,11 @@ def evaluate(s, params):
     portable = ev.laptop is True
     if ev.encrypted is False or (ev.encrypted is None and s.payload.get("status") == "fail"):
         # A laptop leaves the office: an unencrypted disk there is a higher risk (rules.md).
-        return Flag("system disk not encrypted" + (" (laptop)" if portable else ""),
+        return Flag(N_("system disk not encrypted (laptop)") if portable else N_("system disk not encrypted"),
                     {"encrypted": False, "portable": portable}, severity="high" if portable else None)
     if ev.encrypted is True:
-        return Clear(f"system disk encrypted ({ev.method or '?'})", {"encrypted": True})
-    return check_fallback(s, "")
+        return Clear(N_("system disk encrypted ({method})", method=ev.method or '?'), {"encrypted": True})
+    return check_fallback(s, None)
 
 
 RULE = Rule(

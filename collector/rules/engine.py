@@ -141,12 +141,13 @@ def _groups(rule: Rule, segment: str, seq: list[tuple[Outcome, Any]]):
             severity = outcome.severity or rule.severity[segment]
             if run is None:
                 run = vstore.Finding(rule.id, severity, ev.occurred_at, ev.occurred_at, 1, ev.event_id or None,
-                                     ev.event_id or None, outcome.detail, outcome.evidence)
+                                     ev.event_id or None, outcome.detail, outcome.evidence, outcome.message.stored())
             else:
                 run.count += 1
                 run.severity = vstore.higher(run.severity, severity)
                 if ev.occurred_at >= run.last_at:
                     run.last_at, run.last_event_id, run.detail = ev.occurred_at, ev.event_id or None, outcome.detail
+                    run.message = outcome.message.stored()
                     run.evidence = outcome.evidence
                 run.first_at = min(run.first_at, ev.occurred_at)
         elif isinstance(outcome, Clear):
@@ -183,8 +184,10 @@ def apply_outcomes(conn: Connection, agent: AgentInfo, outcomes: dict[str, list[
                 if rule_id not in active:
                     continue
                 active.discard(rule_id)
+                # The note is stored in English; its message beside the clearing event, to show it translated.
                 vstore.clear(conn, agent_id=agent.id, rule_id=rule_id, at=ev.occurred_at, detail=outcome.detail,
-                             evidence={"event_id": ev.event_id or None, **outcome.evidence})
+                             evidence={"event_id": ev.event_id or None, **outcome.evidence,
+                                       "message": outcome.message.stored()})
 
 
 def _exception_used(conn: Connection, agent: AgentInfo, exc: Any, at: datetime, event_id: str | None,
@@ -201,7 +204,7 @@ def _exception_used(conn: Connection, agent: AgentInfo, exc: Any, at: datetime, 
     outcome = judge(rule, Subject(agent.segment, STATE_KINDS["exception"], payload, at, event_id or ""), params)
     if isinstance(outcome, Flag):
         finding = vstore.Finding(rule.id, outcome.severity or rule.severity[agent.segment], at, at, 1, event_id,
-                                 event_id, outcome.detail, outcome.evidence)
+                                 event_id, outcome.detail, outcome.evidence, outcome.message.stored())
         vstore.raise_finding(conn, agent_id=agent.id, segment=agent.segment, department=agent.department,
                              finding=finding, exception_id=None)
         conn.execute(update(exceptions).where(exceptions.c.id == exc.id, exceptions.c.expiry_reported_at.is_(None))

@@ -1,6 +1,6 @@
 """MAL-001: anti-malware absent, stopped, or real-time protection off."""
 
-from collector.rules.base import Clear, Flag, Rule, check
+from collector.rules.base import N_, Clear, Flag, Rule, check
 
 # Reads mamori.evidence.Antivirus: installed, running (the engine), realtime (on-access protection), product.
 
@@ -12,9 +12,13 @@ def evaluate(s, params):
     off = [k for k, v in known.items() if not v]
     product = ev.product or "anti-malware"
     if off:
-        return Flag(f"{product}: not {', '.join(off)}", known)
+        # The first missing part names the failure (what is not installed does not run); evidence has all three.
+        text = {"installed": N_("{product}: not installed", product=product),
+                "running": N_("{product}: not running", product=product),
+                "realtime": N_("{product}: real-time protection off", product=product)}[off[0]]
+        return Flag(text, known)
     if len(known) == len(parts):
-        return Clear(f"{product}: installed, running, real-time protection on", known)
+        return Clear(N_("{product}: installed, running, real-time protection on", product=product), known)
     return None  # signatures alone are MAL-002's; an unreadable product says nothing
 
 

@@ -1,6 +1,6 @@
 """MAL-002: malware signatures (パターンファイル) older than policy (default 3 days)."""
 
-from collector.rules.base import Clear, Flag, Rule, aged, check
+from collector.rules.base import N_, Clear, Flag, Rule, aged, check
 from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Antivirus.signature_age_days (ClamAV's daily database, Defender's AntivirusSignatureAge).
@@ -12,8 +12,8 @@ def evaluate(s, params):
         return None
     facts = {"signature_age_days": round(age, 1)}
     if age > params["days"]:
-        return Flag(f"signatures {age:.0f} days old", facts)
-    return Clear(f"signatures {age:.1f} days old", facts)
+        return Flag(N_("signatures {days} days old", days=round(age)), facts)
+    return Clear(N_("signatures {days} days old", days=round(age, 1)), facts)
 
 
 RULE = Rule(

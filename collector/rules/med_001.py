@@ -1,6 +1,6 @@
 """MED-001: removable storage attached and not blocked on a マイナンバー利用事務系 terminal."""
 
-from collector.rules.base import Flag, Rule, device_label, event, is_storage
+from collector.rules.base import N_, Flag, Rule, device_label, event, is_storage
 
 
 def evaluate(s, params):
@@ -8,7 +8,8 @@ def evaluate(s, params):
         return None
     # usb.allowed always means it was let through; usb.attached reports the mode in force.
     if s.kind == "usb.allowed" or (s.kind == "usb.attached" and s.payload.get("mode", "block") != "block"):
-        return Flag(f"{device_label(s.payload)} mode={s.payload.get('mode', '')}",
+        return Flag(N_("{device} allowed in mode {mode}", device=device_label(s.payload),
+                       mode=s.payload.get("mode", "")),
                     {"device": s.payload, "decided_by": s.payload.get("decided_by", "")})
     return None
 

@@ -1,11 +1,12 @@
 """MED-002: any file written to removable media on a マイナンバー利用事務系 terminal."""
 
-from collector.rules.base import Flag, Rule, event
+from collector.rules.base import N_, Flag, Rule, event
 
 
 def evaluate(s, params):
     p = s.payload
-    return Flag(f"{p.get('path', '?')} ({p.get('size', 0)} bytes) user={p.get('user', '')}",
+    return Flag(N_("{path} ({size} bytes) written by {user}", path=p.get('path', '?'), size=p.get('size', 0),
+                   user=p.get('user', '') or '?'),
                 {k: p.get(k) for k in ("path", "size", "sha256", "user", "device_serial") if p.get(k)})
 
 

@@ -1,6 +1,6 @@
 """MED-003: removable storage that is not in the 許可デバイス台帳 used on an LGWAN / internet terminal."""
 
-from collector.rules.base import Flag, Rule, device_label, event, is_storage
+from collector.rules.base import N_, Flag, Rule, device_label, event, is_storage
 from mamori.usbrules import parse_basis
 
 # decided_by names what let the device in (agent/usb/policy.py): "rule N: allow ..." (an allowlist entry
@@ -17,7 +17,8 @@ def evaluate(s, params):
     if basis.kind == "temporary" or (basis.kind == "rule" and basis.target == "allow") or decided_by.startswith(
             ("allow", "approval:")):
         return None
-    return Flag(f"{device_label(s.payload)} decided_by={decided_by or '-'}",
+    return Flag(N_("{device} allowed without an approval (decided by {decided_by})", device=device_label(s.payload),
+                   decided_by=decided_by or '-'),
                 {"device": s.payload, "decided_by": decided_by})
 
 

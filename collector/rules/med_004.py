@@ -1,6 +1,6 @@
 """MED-004: an approved device used outside its terminal, user or period (一時許可 expired)."""
 
-from collector.rules.base import Flag, Rule, device_label, event
+from collector.rules.base import N_, Flag, Rule, device_label, event
 from mamori.usbrules import parse_basis
 
 # The agent's guard reports a registered device it refused (or, in audit mode, let through) because
@@ -17,7 +17,8 @@ def evaluate(s, params):
     decided_by = str(s.payload.get("decided_by", ""))
     until = parse_basis(decided_by).until
     if decided_by.startswith(_OUTSIDE) or (s.kind == "usb.allowed" and until is not None and s.at > until):
-        return Flag(f"{device_label(s.payload)} decided_by={decided_by}",
+        return Flag(N_("{device} used outside its approval (decided by {decided_by})", device=device_label(s.payload),
+                       decided_by=decided_by),
                     {"device": s.payload, "decided_by": decided_by})
     return None
 

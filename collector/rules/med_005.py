@@ -1,13 +1,14 @@
 """MED-005: a device blocked (attempted use of unapproved media); escalated when repeated."""
 
-from collector.rules.base import Flag, Param, Rule, device_label, event
+from collector.rules.base import N_, Flag, Param, Rule, device_label, event
 
 
 def evaluate(s, params):
     # The engine counts this agent's usb.blocked events in the window, this one included.
     recent = int(s.facts.get("recent_blocks", 1))
     escalate = recent >= params["escalate_count"]
-    return Flag(f"{device_label(s.payload)} ({recent}{'+' if escalate else ''} in {params['window_hours']}h)",
+    return Flag(N_("{device} blocked ({count} times in {hours} h)", device=device_label(s.payload),
+                   count=f"{recent}{'+' if escalate else ''}", hours=params['window_hours']),
                 {"device": s.payload, "recent_blocks": recent},
                 severity="high" if escalate else None)
 

@@ -1,6 +1,6 @@
 """MED-006: removable-media control not in force on the terminal (no USB control, guard failed, policy not applied)."""
 
-from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from collector.rules.base import N_, Clear, Flag, Rule, check, check_fallback
 
 # Reads mamori.evidence.MediaControl (sent by the agent at start and when it changes, agent/usb/state.py):
 # active, mode, reason, host.
@@ -10,12 +10,13 @@ def evaluate(s, params):
     ev = s.evidence
     if ev.active is False:
         reason = ev.reason or ""
-        return Flag(f"removable-media control not in force: {reason or 'no reason given'}"[:500],
+        return Flag(N_("removable-media control not in force: {reason}", reason=reason[:400]) if reason
+                    else N_("removable-media control not in force (no reason given)"),
                     {"active": False, "mode": ev.mode or "", "reason": reason, "host": ev.host or ""})
     if ev.active is True:
-        return Clear(f"removable-media control in force (mode {ev.mode or ''})",
+        return Clear(N_("removable-media control in force (mode {mode})", mode=ev.mode or ''),
                      {"active": True, "mode": ev.mode or ""})
-    return check_fallback(s, "removable-media control state unknown")
+    return check_fallback(s, N_("removable-media control state unknown"))
 
 
 RULE = Rule(

@@ -1,6 +1,6 @@
 """NET-001: host firewall disabled."""
 
-from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from collector.rules.base import N_, Clear, Flag, Rule, check, check_fallback
 
 # Reads mamori.evidence.Firewall: enabled (incoming traffic denied by default), profiles (Windows).
 
@@ -8,10 +8,10 @@ from collector.rules.base import Clear, Flag, Rule, check, check_fallback
 def evaluate(s, params):
     enabled = s.evidence.enabled
     if enabled is False:
-        return Flag("host firewall disabled", {"enabled": False, "profiles": s.evidence.profiles or {}})
+        return Flag(N_("host firewall disabled"), {"enabled": False, "profiles": s.evidence.profiles or {}})
     if enabled is True:
-        return Clear("host firewall enabled", {"enabled": True})
-    return check_fallback(s, "firewall check failed")
+        return Clear(N_("host firewall enabled"), {"enabled": True})
+    return check_fallback(s, N_("firewall check failed"))
 
 
 RULE = Rule(

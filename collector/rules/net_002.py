@@ -1,6 +1,6 @@
 """NET-002: a マイナンバー系 terminal can reach a destination outside its segment (isolation probe succeeded)."""
 
-from collector.rules.base import Clear, Flag, Rule, check
+from collector.rules.base import N_, Clear, Flag, Rule, check
 
 # Reads mamori.evidence.NetworkSegment.probes: [{"target": "203.0.113.1:443", "result": "connected" | "refused" |
 # "timeout" | ...}].
@@ -12,8 +12,9 @@ def evaluate(s, params):
         return None
     reached = [p for p in probes if p.get("result") == "connected"]
     if reached:
-        return Flag("reachable: " + ", ".join(str(p.get("target")) for p in reached), {"reachable": reached})
-    return Clear(f"all {len(probes)} isolation probes failed as required", {"probes": len(probes)})
+        targets = ", ".join(str(p.get("target")) for p in reached)
+        return Flag(N_("isolated targets reachable: {targets}", targets=targets), {"reachable": reached})
+    return Clear(N_("all {count} isolation probes failed as required", count=len(probes)), {"probes": len(probes)})
 
 
 RULE = Rule(

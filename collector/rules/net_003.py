@@ -1,6 +1,6 @@
 """NET-003: terminal on a network not registered for its segment, or dual-homed (several active NICs)."""
 
-from collector.rules.base import Clear, Flag, Rule, check
+from collector.rules.base import N_, Clear, Flag, Rule, check
 from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.NetworkSegment: active (interfaces up with a global address), outside_registered.
@@ -11,13 +11,16 @@ def evaluate(s, params):
     if ev.active is None:
         return None  # interfaces could not be listed
     outside = ev.outside_registered or []
-    problems = []
-    if outside:
-        problems.append("network not registered for the segment")
-    if len(ev.active) > params["max_active_interfaces"]:
-        problems.append(f"{len(ev.active)} active network interfaces")
+    many = len(ev.active) > params["max_active_interfaces"]
     facts = {"active": ev.active, "outside_registered": outside}
-    return Flag("; ".join(problems), facts) if problems else Clear("on a registered network, single-homed", facts)
+    if outside and many:
+        return Flag(N_("network not registered for the segment; {count} active network interfaces",
+                       count=len(ev.active)), facts)
+    if outside:
+        return Flag(N_("network not registered for the segment"), facts)
+    if many:
+        return Flag(N_("{count} active network interfaces", count=len(ev.active)), facts)
+    return Clear(N_("on a registered network, single-homed"), facts)
 
 
 RULE = Rule(

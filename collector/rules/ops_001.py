@@ -1,6 +1,6 @@
 """OPS-001: clock offset above policy (default 60 s) or no time synchronisation."""
 
-from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from collector.rules.base import N_, Clear, Flag, Rule, check, check_fallback
 from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.TimeSync: synchronised, offset_seconds, service / source.
@@ -9,13 +9,13 @@ from mamori.thresholds import PARAMS
 def evaluate(s, params):
     ev = s.evidence
     if ev.synchronised is False:
-        return Flag("no time synchronisation", {"synchronised": False, "service": ev.service})
+        return Flag(N_("no time synchronisation"), {"synchronised": False, "service": ev.service})
     if ev.offset_seconds is not None:
         facts = {"offset_seconds": ev.offset_seconds, "source": ev.source or ev.service or ""}
         if abs(ev.offset_seconds) > params["max_offset_seconds"]:
-            return Flag(f"clock offset {ev.offset_seconds:+.1f}s", facts)
-        return Clear(f"clock offset {ev.offset_seconds:+.1f}s", facts)
-    return check_fallback(s, "time sync check failed")
+            return Flag(N_("clock offset {offset:+.1f}s", offset=ev.offset_seconds), facts)
+        return Clear(N_("clock offset {offset:+.1f}s", offset=ev.offset_seconds), facts)
+    return check_fallback(s, N_("time sync check failed"))
 
 
 RULE = Rule(

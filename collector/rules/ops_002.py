@@ -3,7 +3,7 @@
 import re
 from datetime import UTC, datetime, timedelta
 
-from collector.rules.base import EXAMPLE_AT, Clear, Flag, Param, Rule, event, parse_time
+from collector.rules.base import EXAMPLE_AT, N_, Clear, Flag, Param, Rule, event, parse_time
 from mamori.clock import JST
 
 
@@ -32,10 +32,10 @@ def evaluate(s, params):
     minutes = (s.at - seen).total_seconds() / 60
     facts = {"last_seen_at": seen.astimezone(UTC).isoformat()}
     if minutes <= params["minutes"]:
-        return Clear(f"heartbeat {minutes:.0f} min ago", facts)
+        return Clear(N_("heartbeat {minutes} min ago", minutes=round(minutes)), facts)
     if params["office_hours_only"] and not _office_hours(s.at, params):
         return None  # a terminal switched off after hours is not a violation; nor is it cleared
-    return Flag(f"no heartbeat for {minutes:.0f} min", facts)
+    return Flag(N_("no heartbeat for {minutes} min", minutes=round(minutes)), facts)
 
 
 RULE = Rule(

@@ -1,18 +1,18 @@
 """OPS-003: a gap in an agent's event sequence, spool overflow or corruption, or agent / policy tampering."""
 
-from collector.rules.base import Flag, Rule, event
+from collector.rules.base import N_, Flag, Rule, event
 
 
 def evaluate(s, params):
     p = s.payload
     if s.kind == "sequence.gap":
-        detail = f"events {p.get('first_missing')}..{p.get('last_missing')} missing"
+        detail = N_("events {first}..{last} missing", first=p.get("first_missing"), last=p.get("last_missing"))
     elif s.kind == "spool.overflow":
-        detail = f"spool overflow: {p.get('dropped', '?')} events dropped"
+        detail = N_("spool overflow: {count} events dropped", count=p.get("dropped", "?"))
     elif s.kind == "spool.corrupt":
-        detail = f"spool corrupt: {p.get('error', '')}"
-    else:
-        detail = f"tamper: {p.get('what', '?')} {p.get('detail', '')}".strip()
+        detail = N_("spool corrupt: {error}", error=p.get("error", ""))
+    else:  # the agent's own words for what was tampered with, quoted as sent
+        detail = N_("tamper: {what} {detail}", what=p.get("what", "?"), detail=p.get("detail", ""))
     return Flag(detail, {"kind": s.kind, **p})
 
 

@@ -1,6 +1,6 @@
 """OPS-004: agent stopped by someone other than the service manager, or uninstalled."""
 
-from collector.rules.base import Flag, Param, Rule, event
+from collector.rules.base import N_, Flag, Param, Rule, event
 
 
 def evaluate(s, params):
@@ -8,12 +8,12 @@ def evaluate(s, params):
     if s.kind == "agent.started":
         # A start after a run that did not end cleanly: the agent was killed (kill -9) or crashed.
         if s.payload.get("previous_exit") == "unclean" and params["flag_unclean_exit"]:
-            return Flag("previous run ended uncleanly (killed or crashed)", {"previous_exit": "unclean"})
+            return Flag(N_("previous run ended uncleanly (killed or crashed)"), {"previous_exit": "unclean"})
         return None
     if any(reason == ok or reason.startswith(ok + ":") for ok in params["allowed_reasons"]):
         return None
-    return Flag(f"agent stopped: {reason or 'no reason given'}", {"reason": reason,
-                                                                   "spool_depth": s.payload.get("spool_depth", 0)})
+    text = N_("agent stopped: {reason}", reason=reason) if reason else N_("agent stopped (no reason given)")
+    return Flag(text, {"reason": reason, "spool_depth": s.payload.get("spool_depth", 0)})
 
 
 RULE = Rule(

@@ -1,6 +1,6 @@
 """OPS-005: an exception (例外措置) used after its expiry."""
 
-from collector.rules.base import Flag, Rule, event, parse_time
+from collector.rules.base import N_, Flag, Rule, event, parse_time
 
 
 def evaluate(s, params):
@@ -8,8 +8,8 @@ def evaluate(s, params):
     until = parse_time(s.payload.get("until"))
     if until is None or s.at <= until:
         return None
-    return Flag(f"exception #{s.payload.get('exception_id')} for {s.payload.get('rule_id')} expired "
-                f"{until.date().isoformat()}", dict(s.payload))
+    return Flag(N_("exception #{id} for {rule} expired {until}", id=s.payload.get('exception_id'),
+                   rule=s.payload.get('rule_id'), until=until.date().isoformat()), dict(s.payload))
 
 
 RULE = Rule(

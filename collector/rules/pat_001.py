@@ -1,6 +1,6 @@
 """PAT-001: security updates pending longer than policy (default 30 days; critical ones 14)."""
 
-from collector.rules.base import Clear, Flag, Rule, aged, check
+from collector.rules.base import N_, Clear, Flag, Rule, aged, check
 from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Patch: pending_security (capped list), pending_security_count, oldest_security_days,
@@ -13,16 +13,18 @@ def evaluate(s, params):
         return None  # the check could not list updates: nothing to judge (its other findings are PAT-002/003's)
     pending = ev.pending_security_count if ev.pending_security_count is not None else len(ev.pending_security)
     if pending == 0:
-        return Clear("no pending security updates", {"pending_security": 0})
+        return Clear(N_("no pending security updates"), {"pending_security": 0})
     oldest, critical = aged(ev.oldest_security_days, s), aged(ev.oldest_critical_days, s)
     if critical is not None and critical > params["critical_days"]:
-        return Flag(f"{pending} security updates, a critical one pending {critical:.0f} days",
+        return Flag(N_("{pending} security updates, a critical one pending {days} days", pending=pending,
+                       days=round(critical)),
                     {"pending_security": pending, "oldest_critical_days": round(critical, 1)})
     if oldest is not None and oldest > params["days"]:
-        return Flag(f"{pending} security updates, oldest {oldest:.0f} days",
+        return Flag(N_("{pending} security updates, oldest {days} days", pending=pending, days=round(oldest)),
                     {"pending_security": pending, "oldest_days": round(oldest, 1)})
     if oldest is not None:
-        return Clear(f"pending updates within policy ({oldest:.0f} days)", {"pending_security": pending})
+        return Clear(N_("{pending} pending updates within policy ({days} days)", pending=pending, days=round(oldest)),
+                     {"pending_security": pending})
     return None
 
 

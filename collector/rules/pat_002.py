@@ -1,6 +1,6 @@
 """PAT-002: package lists / update source not refreshed within policy (default 7 days)."""
 
-from collector.rules.base import Clear, Flag, Rule, check, days_since
+from collector.rules.base import N_, Clear, Flag, Rule, check, days_since
 from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Patch: source_refreshed (since when the update information is current: apt lists or
@@ -11,15 +11,17 @@ from mamori.thresholds import PARAMS
 def evaluate(s, params):
     ev = s.evidence
     if ev.security_source_configured is False:  # no …-security suite: security updates never arrive at all
-        return Flag("no security update source configured", {"security_source_configured": False})
+        return Flag(N_("no security update source configured"), {"security_source_configured": False})
     if ev.never_refreshed is True:
-        return Flag("update source never refreshed", {"source_refreshed": None})
+        return Flag(N_("update source never refreshed"), {"source_refreshed": None})
     age = days_since(ev.source_refreshed, s.at)
     if age is None:
         return None
     if age > params["days"]:
-        return Flag(f"update source last refreshed {age:.0f} days ago", {"source_refreshed": ev.source_refreshed})
-    return Clear(f"update source refreshed {age:.1f} days ago", {"source_refreshed": ev.source_refreshed})
+        return Flag(N_("update source last refreshed {days} days ago", days=round(age)),
+                    {"source_refreshed": ev.source_refreshed})
+    return Clear(N_("update source last refreshed {days} days ago", days=round(age, 1)),
+                 {"source_refreshed": ev.source_refreshed})
 
 
 RULE = Rule(

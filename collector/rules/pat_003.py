@@ -1,6 +1,6 @@
 """PAT-003: reboot pending after updates for longer than policy (default 7 days)."""
 
-from collector.rules.base import Clear, Flag, Rule, check, days_since
+from collector.rules.base import N_, Clear, Flag, Rule, check, days_since
 from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Patch: reboot_required and reboot_required_since (every backend).
@@ -9,14 +9,14 @@ from mamori.thresholds import PARAMS
 def evaluate(s, params):
     ev = s.evidence
     if ev.reboot_required is False:
-        return Clear("no reboot pending", {"reboot_required": False})
+        return Clear(N_("no reboot pending"), {"reboot_required": False})
     age = days_since(ev.reboot_required_since, s.at)
     if age is None:
         return None
     facts = {"reboot_required_since": ev.reboot_required_since}
     if age > params["days"]:
-        return Flag(f"reboot pending {age:.0f} days", facts)
-    return Clear(f"reboot pending {age:.1f} days (within policy)", facts)
+        return Flag(N_("reboot pending {days} days", days=round(age)), facts)
+    return Clear(N_("reboot pending {days} days (within policy)", days=round(age, 1)), facts)
 
 
 RULE = Rule(

@@ -1,6 +1,6 @@
 """PAT-004: operating system past its end of support."""
 
-from collector.rules.base import Clear, Flag, Rule, check, check_fallback, parse_time
+from collector.rules.base import N_, Clear, Flag, Rule, check, check_fallback, parse_time
 
 # Reads mamori.evidence.OsSupport: release and end_of_support (ISO date).
 
@@ -9,10 +9,10 @@ def evaluate(s, params):
     ev = s.evidence
     eos = parse_time(ev.end_of_support)
     if eos is not None:
-        detail = f"{ev.release or 'OS'} end of support {ev.end_of_support}"
+        detail = N_("{release} end of support {date}", release=ev.release or 'OS', date=ev.end_of_support)
         facts = {"release": ev.release, "end_of_support": ev.end_of_support}
         return Flag(detail, facts) if s.at >= eos else Clear(detail, facts)
-    return check_fallback(s, "operating system not supported")
+    return check_fallback(s, N_("operating system not supported"))
 
 
 RULE = Rule(

@@ -1,6 +1,6 @@
 """SW-001: software outside the permitted list installed (無許可ソフトウェア)."""
 
-from collector.rules.base import Clear, Flag, Rule, check, check_fallback
+from collector.rules.base import N_, Clear, Flag, Rule, check, check_fallback
 from mamori.thresholds import PARAMS
 
 # Reads mamori.evidence.Software: forbidden, not_permitted, allowlist_enforced.
@@ -9,7 +9,7 @@ from mamori.thresholds import PARAMS
 def evaluate(s, params):
     ev = s.evidence
     if ev.forbidden is None and ev.not_permitted is None:
-        return check_fallback(s, "software check failed")
+        return check_fallback(s, N_("software check failed"))
     # Forbidden names always count; names outside the permitted list only when the agent enforced one
     # (the same `permitted` parameter, pushed to it in the policy).
     found = [str(x.get("name")) for x in ev.forbidden or [] if isinstance(x, dict)]
@@ -17,8 +17,8 @@ def evaluate(s, params):
         found += [str(x) for x in ev.not_permitted or []]
     found = sorted(set(found))
     if found:
-        return Flag(", ".join(found)[:200], {"unauthorised": found})
-    return Clear("no unauthorised software", {"unauthorised": []})
+        return Flag(N_("unauthorised software: {names}", names=", ".join(found)[:200]), {"unauthorised": found})
+    return Clear(N_("no unauthorised software"), {"unauthorised": []})
 
 
 RULE = Rule(

@@ -213,6 +213,8 @@ violations = Table(
     Column("resolved_by", String(100), nullable=True),
     Column("resolution_note", String(1000), nullable=True),
     Column("resolution_evidence", Payload, nullable=True),
+    # 検知内容 as a gettext msgid + params, rendered in each reader's language; `detail` keeps the English text.
+    Column("detail_message", Payload, nullable=True),
     UniqueConstraint("active_key"),
     CheckConstraint(_one_of("status", VIOLATION_STATUSES), name="status"),
     CheckConstraint(_one_of("severity", SEVERITIES), name="severity"),

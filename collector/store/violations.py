@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, case, func, or_, select, update
 from collector.store import audit
 from collector.store.models import agents, exceptions, violations
 from mamori.events import SEVERITY_RANK
+from mamori.i18n import render_stored
 
 SYSTEM_ACTOR = "mamori"  # who resolves a violation whose state cleared by itself
 
@@ -52,6 +53,7 @@ class ViolationRow:
     resolved_by: str | None
     resolution_note: str | None
     resolution_evidence: dict[str, Any] | None
+    detail_message: dict[str, Any] | None = None  # the detail's msgid + params; None on rows written before
     hostname: str = ""
 
 
@@ -68,6 +70,18 @@ class Finding:
     last_event_id: str | None
     detail: str
     evidence: dict[str, Any]
+    message: dict[str, Any] | None = None  # detail as msgid + params (mamori.i18n.Message), shown translated
+
+
+def detail_text(v: Any, lang: str | None = None) -> str:
+    """The 検知内容 in lang (None: the process's language); a row without its message shows its stored text."""
+    return render_stored(v.detail_message, v.detail, lang)
+
+
+def resolution_text(v: Any, lang: str | None = None) -> str:
+    """How it was resolved: staff's note as written, the rule's clearing message (beside its evidence) in lang."""
+    stored = (v.resolution_evidence or {}).get("message") if v.resolved_by == SYSTEM_ACTOR else None
+    return render_stored(stored, v.resolution_note or "", lang)
 
 
 def active_key(agent_id: str, rule_id: str) -> str:
@@ -91,12 +105,12 @@ def raise_finding(conn: Connection, *, agent_id: str, segment: str, department: 
             severity=finding.severity, status="open", active_key=key, first_seen=finding.first_at,
             last_seen=finding.last_at, count=max(1, finding.count), event_id=finding.event_id,
             last_event_id=finding.last_event_id, detail=finding.detail[:500], evidence=finding.evidence,
-            exception_id=exception_id,
+            detail_message=finding.message, exception_id=exception_id,
         ).returning(violations.c.id)).scalar_one()
     values: dict[str, Any] = {"count": violations.c.count + finding.count,
                               "severity": higher(row.severity, finding.severity), "exception_id": exception_id}
     if finding.last_at >= row.last_seen:
-        values.update(last_seen=finding.last_at, detail=finding.detail[:500])
+        values.update(last_seen=finding.last_at, detail=finding.detail[:500], detail_message=finding.message)
         if finding.last_event_id and finding.last_event_id != row.last_event_id:
             # The evidence follows the latest occurring event, as the detail does (the first stays as event_id);
             # the scheduler's re-check of the same event rewrites nothing.

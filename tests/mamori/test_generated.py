@@ -36,8 +36,8 @@ def test_committed_catalogues_are_current(tmp_path):
 
 
 def _source_messages() -> set[str]:
-    """Every literal passed to _() in the product code."""
-    pattern = re.compile(r'_\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\)')
+    """Every literal passed to _() or N_() (a message with named placeholders, shown later) in the product code."""
+    pattern = re.compile(r'_\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)[,)]')
     found = set()
     for path in [*REPO.glob("agent/**/*.py"), *REPO.glob("collector/**/*.py"), *REPO.glob("mamori/*.py")]:
         for match in pattern.finditer(path.read_text(encoding="utf-8")):

@@ -237,3 +237,26 @@ def test_a_critical_update_past_its_limit_is_pat_001_through_the_real_rule(tmp_p
     assert isinstance(verdict, Flag) and "3 security updates" in verdict.detail
     # critical_days is the knob that decides: a laxer one clears the same evidence.
     assert isinstance(judge(rule, seen, {**rule.defaults(), "days": 90, "critical_days": 60}), Clear)
+
+
+def test_the_checks_summary_and_pat_001_state_the_same_count_of_pending_updates(tmp_path):
+    """Staff read the terminal's summary, auditors PAT-001's 検知内容: both lead with every pending security update
+    (3 here, one of them overdue), never one the overdue count and the other the total."""
+    import re
+
+    from collector.rules import RULES
+    from collector.rules.base import check as subject
+    from collector.rules.engine import judge
+    from mamori.i18n import catalogue
+
+    now = datetime(2024, 6, 30, tzinfo=UTC)
+    res = check(dnf_root(tmp_path, now - timedelta(days=1)), now=now, patch_max_age_days=90)
+    assert res.status == "fail"
+    rule = RULES["PAT-001"]
+    verdict = judge(rule, subject("lgwan", "patch", res.status, res.evidence, at=now),
+                    {**rule.defaults(), "days": 90})
+    first_number = lambda text: int(re.search(r"\d+", text).group())  # noqa: E731
+    assert first_number(res.summary) == first_number(verdict.detail) == 3
+    assert "1 longer than allowed" in res.summary
+    with_japanese = catalogue("ja").gettext(verdict.message.msgid).format(**verdict.message.params)
+    assert first_number(with_japanese) == 3

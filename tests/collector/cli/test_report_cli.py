@@ -234,6 +234,9 @@ def test_device_approvals_used_in_the_period(cli, tmp_path):
         2, "SN-7", "住民票の受け渡し", "課長")
     assert temp["first_label"].startswith("令和8年11月5日") and temp["device"] == "0781:5567 Cruzer"
     assert got[("rule 3: allow id 0781:5567", "税務-09")]["uses"] == 1
+    # The approval cell is in the report's language; the rule itself stays in USBGuard's.
+    assert (temp["approval_label"], got[("rule 3: allow id 0781:5567", "税務-09")]["approval_label"]) == (
+        f"一時許可 {perm}", "台帳の規則 3: allow id 0781:5567")
     only = json.loads(_report(cli, tmp_path, "json", "--department", "税務課").read_text(encoding="utf-8"))
     assert [a["terminal"] for a in only["device_approvals"]["items"]] == ["税務-09"]
     from openpyxl import load_workbook
