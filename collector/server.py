@@ -240,6 +240,7 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
                 hostname=facts.hostname, os=facts.os, os_version=facts.os_version,
                 agent_version=facts.agent_version, machine_id=facts.machine_id,
                 cert_serial=ident.serial_hex, cert_sha256=ident.sha256, cert_not_after=ident.not_after,
+                previous_agent_id=request.previous_agent_id[:MAX_FACT_LEN],
             )
         except queries.TokenError as exc:
             reason = {
