@@ -19,7 +19,7 @@ from collector.store.db import dialect_insert, read_only
 from collector.store.models import agents, enrollment_tokens, events, policies
 
 Bind = Engine | Connection
-AgentStatus = Literal["ok", "revoked", "unknown"]
+AgentStatus = Literal["ok", "revoked", "superseded", "unknown"]
 MIN_PREFIX = 8
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's bound-parameter limit
 
@@ -223,13 +223,13 @@ def revoked_agent_ids(bind: Bind, among: Collection[str]) -> set[str]:
 
 
 def agent_status(bind: Bind, agent_id: str) -> tuple[AgentStatus, AgentRow | None]:
-    """("ok"|"revoked"|"unknown", the row); the row's cert_serial is the certificate issued on record."""
+    """("ok"|"revoked"|"superseded"|"unknown", the row); the row's cert_serial is the certificate issued on record."""
     with _read(bind) as conn:
         row = conn.execute(select(agents).where(agents.c.id == agent_id)).one_or_none()
     if row is None:
         return "unknown", None
     agent = _agent(row)
-    return ("revoked" if agent.revoked else "ok"), agent
+    return ("ok" if agent.state == "active" else agent.state), agent
 
 
 # --- enrollment tokens --------------------------------------------------------------------------

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import grpc
+import pytest
+
 from agent.checks import CHECKS
+from tests.e2e import clients
 from tests.e2e.harness import run_cli, wait_for
 
 SHIPPER = {"heartbeat_seconds": 1.0, "backoff_initial_seconds": 0.2, "backoff_max_seconds": 1.0}
@@ -36,6 +40,7 @@ def test_reenroll_delivers_unsent_events_under_the_new_id_and_supersedes_the_old
     collector.stop()
     agent.emit(5)  # recorded while the collector is away: unsent under the old identity
     collector.start()
+    old_key, old_cert = (agent.state_dir / "agent.key").read_bytes(), (agent.state_dir / "agent.crt").read_bytes()
     old, out = reenroll(agent, collector)
     agent.start()
 
@@ -68,6 +73,10 @@ def test_reenroll_delivers_unsent_events_under_the_new_id_and_supersedes_the_old
     assert [a["target"] for a in audit] == [f"agent:{old}"]
     summary = json.loads(collector.cli("summary", "--json").stdout)["agents"]["mynumber"]
     assert (summary["total"], summary["superseded"], summary["silent"]) == (1, 1, 0)
+    # The old certificate is no identity any more.
+    with pytest.raises(grpc.RpcError) as err:
+        clients.stream(collector.port, (collector.data_dir / "ca.crt").read_bytes(), old_key, old_cert, [])
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED and "superseded" in err.value.details()
 
 
 def test_reenroll_while_the_old_service_runs_loses_nothing_and_raises_no_gap(collector, make_agent):

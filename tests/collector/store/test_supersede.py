@@ -46,6 +46,7 @@ def test_reenrollment_supersedes_the_old_record_and_resolves_its_violations(engi
     row = queries.get_agent(engine, old)
     assert (row.state, row.superseded_by, row.superseded_at) == ("superseded", new, T0)
     assert queries.get_agent(engine, new).state == "active"
+    assert queries.agent_status(engine, old)[0] == "superseded"  # the server refuses its old certificate
     assert _active(engine, old) == []
     with engine.connect() as conn:
         [closed] = vstore.list_violations(conn, agent_id=old)
