@@ -61,9 +61,11 @@ def cmd_agents_show(args: argparse.Namespace, datadir: DataDir) -> int:
         ("policy_version", _("Policy version")), ("status", _("Status")),
         ("cert_serial", _("Certificate serial")), ("cert_not_after", _("Certificate expires")),
     ]
+    if row.superseded_by:  # re-enrolled: where the terminal lives on
+        labels += [("superseded_by", _("Replaced by (new ID)")), ("superseded_at", _("Replaced at"))]
     shown = dict(data)
     shown["status"] = _status_label(row)
-    for key in ("enrolled_at", "last_seen_at", "cert_not_after"):
+    for key in ("enrolled_at", "last_seen_at", "cert_not_after", "superseded_at"):
         shown[key] = local(getattr(row, key))
     print(render([_("Item"), _("Value")], [[label, str(shown[k] if shown[k] is not None else "-")]
                                              for k, label in labels]))

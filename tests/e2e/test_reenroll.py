@@ -69,6 +69,8 @@ def test_reenroll_delivers_unsent_events_under_the_new_id_and_supersedes_the_old
     agents = {a["id"]: a for a in collector.agents()}
     assert (agents[old]["status"], agents[old]["superseded_by"]) == ("superseded", agent.agent_id)
     assert agents[agent.agent_id]["status"] == "active"
+    shown = collector.cli("agents", "show", old).stdout
+    assert "superseded" in shown and "Replaced by (new ID)" in shown and agent.agent_id in shown
     audit = json.loads(collector.cli("audit-log", "list", "--action", "agent.supersede", "--json").stdout)
     assert [a["target"] for a in audit] == [f"agent:{old}"]
     summary = json.loads(collector.cli("summary", "--json").stdout)["agents"]["mynumber"]
