@@ -31,7 +31,7 @@ FULL_REPORT_SECONDS = 86400
 class CheckScheduler:
     def __init__(self, spool: Spool, policy: PolicyCache, segment: str, state_file: Path,
                  checks: dict[str, ModuleType] | None = None, full_report_seconds: float = FULL_REPORT_SECONDS,
-                 tick_seconds: float = 1.0,
+                 tick_seconds: float = 1.0, agent_id: str = "",
                  on_results: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
         self.spool, self.policy, self.segment, self.state_file = spool, policy, segment, state_file
         self.checks = checks if checks is not None else CHECKS
@@ -43,6 +43,13 @@ class CheckScheduler:
         self._due: dict[str, float] = {}
         self._latest: dict[str, Result] = {}
         self._state = self._load()
+        if agent_id and self._state.get("agent_id") != agent_id:
+            if "agent_id" in self._state:
+                # A new enrollment: the collector knows nothing of this id's posture, so the first round ends
+                # with the full report (every check), not only the results that changed.
+                self._state["full_report_at"] = 0.0
+            self._state["agent_id"] = agent_id
+            self._save()
 
     def _load(self) -> dict[str, Any]:
         try:

@@ -69,8 +69,11 @@ def load_identity(state: StateDir) -> Identity:
 
 
 def enroll(state: StateDir, host: Host, collector: str, token: str, ca_cert_file: Path,
-           timeout: float = 30.0) -> tuple[Identity, bytes]:
-    """Enroll with a collector; returns the identity and the issued certificate PEM."""
+           timeout: float = 30.0, previous_agent_id: str = "") -> tuple[Identity, bytes]:
+    """Enroll with a collector; returns the identity and the issued certificate PEM.
+
+    `previous_agent_id` (enroll --force) lets the collector mark this terminal's old record superseded.
+    """
     host_name, port = split_host_port(collector)
     try:
         ca_pem = ca_cert_file.read_bytes()
@@ -80,7 +83,7 @@ def enroll(state: StateDir, host: Host, collector: str, token: str, ca_cert_file
     facts = host.facts()
     key = new_private_key()  # generated here; only the CSR leaves the terminal
     request = enrollment_pb2.EnrollRequest(
-        token=token.strip(),
+        token=token.strip(), previous_agent_id=previous_agent_id,
         csr_pem=make_csr(key, facts.hostname),
         host=enrollment_pb2.HostFacts(
             hostname=facts.hostname, os=facts.os, os_version=facts.os_version,

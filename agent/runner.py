@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent import runstate, watchdog
+from agent import reenroll, runstate, watchdog
 from agent.config import StateDir
 from agent.host import Host
 from agent.host.base import MediaControl, StopRequest
@@ -78,6 +78,8 @@ def _record_tamper(spool: Spool, findings: list[Finding]) -> None:
 def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any],
         config_path: Path | None = None) -> int:
     spool = Spool.open(state.spool, capacity=settings["spool.capacity"])
+    # Normally done by enroll already; repeated here in case it crashed before re-stamping.
+    reenroll.adopt(spool, state.spool, identity.agent_id)
     previous = _previous_exit(state)
     last_alive = _last_alive(state) if previous == "unclean" else None
     state.running_marker.write_text(str(os.getpid()), encoding="utf-8")
@@ -201,6 +203,7 @@ async def _main(spool: Spool, identity: Identity, state: StateDir, settings: dic
         from agent.check_scheduler import CheckScheduler
 
         scheduler = CheckScheduler(spool, policy, identity.segment, state.check_schedule,
+                                   agent_id=identity.agent_id,
                                    on_results=lambda results: runstate.record_checks(state, results))
         scheduler.start()
     supervisor = asyncio.create_task(_supervise(spool, state, settings, shipper, integrity, stop, outcome))

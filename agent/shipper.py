@@ -19,6 +19,7 @@ import grpc
 from agent.config import StateDir
 from agent.identity import Identity
 from agent.policy_cache import PolicyCache
+from agent.spool import Restamped
 from mamori import __version__, clock
 from mamori.policy import PolicyError
 from mamori.v1 import events_pb2, telemetry_pb2, telemetry_pb2_grpc
@@ -139,6 +140,12 @@ class Shipper:
                     log.error("collector refused this agent: %s", self.status.last_error)
                 else:
                     log.warning("stream ended: %s", self.status.last_error)
+            except Restamped as exc:
+                # enroll --force renumbered the spool for the new identity: reconnect with the certificate now
+                # on disk, from a fresh cursor; nothing was acked or sent by the old numbering.
+                progressed = True
+                self.status.last_error = f"re-enrolled: {exc}"
+                log.warning("spool re-stamped for a new enrollment; reconnecting: %s", exc)
             except (asyncio.InvalidStateError, grpc.aio.UsageError, OSError) as exc:
                 # Whatever happens to one stream, the shipper lives on and reconnects.
                 progressed = session.acked_any
@@ -165,6 +172,7 @@ class _Session:
         # Nothing is sent before the collector's Welcome: it may show our seq counter fell behind.
         self.welcomed = asyncio.Event()
         self._wal_mark: tuple[int, ...] = ()
+        self.epoch: int | None = None  # the spool numbering this stream's seqs refer to, read at Welcome
         self._polls = 0
 
     async def run(self) -> bool:
@@ -219,7 +227,7 @@ class _Session:
             # A timed poll only queries the spool when its WAL file changed (another process committed):
             # an idle agent then costs a stat() per poll instead of a thread hand-off and a query.
             if len(self.in_flight) < max_in_flight and (woken or self._spool_changed()):
-                rows = await asyncio.to_thread(s.spool.pending, self.last_sent, max_events)
+                rows = await asyncio.to_thread(s.spool.pending, self.last_sent, max_events, self.epoch)
                 if rows:
                     await self._send(rows)
                     sent = True
@@ -274,6 +282,7 @@ class _Session:
                 body = message.WhichOneof("body")
                 if body == "welcome":
                     await asyncio.to_thread(s.spool.rebase, message.welcome.last_stored_seq)
+                    self.epoch = await asyncio.to_thread(s.spool.epoch)
                     s.status.connected = True
                     s.status.last_error = ""
                     s.status.last_connected_at = clock.now().isoformat(timespec="seconds")
@@ -289,7 +298,7 @@ class _Session:
 
     async def _on_ack(self, ack: Any) -> None:
         s = self.s
-        await asyncio.to_thread(s.spool.ack, ack.acked_seq)
+        await asyncio.to_thread(s.spool.ack, ack.acked_seq, self.epoch)
         s.status.last_ack_seq = ack.acked_seq
         self.acked_any = True
         while self.in_flight and self.in_flight[0][1] <= ack.acked_seq:

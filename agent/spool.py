@@ -38,7 +38,8 @@ _SCHEMA = (
         data BLOB NOT NULL         -- the serialized mamori.v1.Event, exactly as it will be sent
     )""",
     "CREATE INDEX events_drop_order ON events (severity, seq)",
-    # last_seq (highest seq ever committed), hwm (the mark last written to seq.hwm), depth, dropped_total
+    # last_seq (highest seq ever committed), hwm (the mark last written to seq.hwm), depth, dropped_total,
+    # epoch (bumped by restamp)
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
@@ -68,6 +69,10 @@ class SpoolStats:
     oldest_seq: int | None
 
 
+class Restamped(Exception):
+    """The spool was renumbered for a new enrollment since this caller read its epoch: its seqs mean nothing now."""
+
+
 class _Corrupt(Exception):
     """The file opened as SQLite but is not a spool we can trust."""
 
@@ -89,6 +94,7 @@ class Spool:
         self._capacity = capacity
         self._chunk = max(1, capacity // 100)  # drop in chunks so overflow events stay rare
         self._floor = 1  # seqs below this were burned by a failed write in this process
+        self._floor_epoch = 0  # ...in this numbering: a restamp by another process starts a new one
         try:
             with _transaction(db):  # the write lock keeps another process from reserving meanwhile
                 self._recover(db)
@@ -167,19 +173,27 @@ class Spool:
         batch = [SpoolItem(*item) for item in items]
         return self._write(batch) if batch else []
 
-    def pending(self, after_seq: int = 0, limit: int = 500) -> list[tuple[int, bytes]]:
-        """Up to `limit` stored events with seq > after_seq, ascending: (seq, serialized Event)."""
-        with self._lock:
-            rows = self._live().execute(
-                "SELECT seq, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
-            )
-            return rows.fetchall()
+    def pending(self, after_seq: int = 0, limit: int = 500, epoch: int | None = None) -> list[tuple[int, bytes]]:
+        """Up to `limit` stored events with seq > after_seq, ascending: (seq, serialized Event).
 
-    def ack(self, up_to_seq: int) -> int:
-        """Delete every event with seq <= up_to_seq (the collector has stored them); returns the count."""
+        With `epoch`, raises Restamped when the spool was renumbered since (see restamp)."""
+        with self._lock:
+            db = self._live()
+            with _transaction(db, "BEGIN"):
+                _check_epoch(db, epoch)
+                return db.execute(
+                    "SELECT seq, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+                ).fetchall()
+
+    def ack(self, up_to_seq: int, epoch: int | None = None) -> int:
+        """Delete every event with seq <= up_to_seq (the collector has stored them); returns the count.
+
+        With `epoch`, raises Restamped instead when the spool was renumbered since: an ack from the old
+        identity's collector record would delete renumbered events it never saw."""
         with self._lock:
             db = self._live()
             with _transaction(db):
+                _check_epoch(db, epoch)
                 deleted = db.execute("DELETE FROM events WHERE seq <= ?", (up_to_seq,)).rowcount
                 db.execute("UPDATE meta SET value = value - ? WHERE key = 'depth'", (deleted,))
             return deleted
@@ -192,13 +206,44 @@ class Spool:
         with self._lock:
             return self._live().execute("SELECT min(seq) FROM events").fetchone()[0]
 
+    def epoch(self) -> int:
+        """Which numbering the seqs are in: restamp starts a new one."""
+        with self._lock:
+            return _meta(self._live())["epoch"]
+
+    def restamp(self) -> int:
+        """Renumber every pending event 1, 2, 3... for a new identity; returns how many there are.
+
+        A re-enrolled terminal is a new agent to the collector, whose sequence starts at 1: events still
+        unsent under the old identity keep their ids and times and go out first under the new one, so none
+        is lost and no gap appears. The epoch changes, so a process still shipping for the old identity
+        can no longer ack or send by seqs of the old numbering.
+        """
+        with self._lock:
+            db = self._live()
+            with _transaction(db):
+                meta = _meta(db)
+                rows = db.execute("SELECT severity, kind, data FROM events ORDER BY seq").fetchall()
+                db.execute("DELETE FROM events")
+                db.executemany(_INSERT, [(i, severity, kind, events.with_seq(data, i))
+                                         for i, (severity, kind, data) in enumerate(rows, 1)])
+                # The mark only has to cover the new numbering; _recover trusts it once meta agrees.
+                hwm = len(rows) + 1 + RESERVE_BLOCK
+                seqstore.write_mark(self._hwm_path, hwm)
+                _set_meta(db, last_seq=len(rows), hwm=hwm, depth=len(rows), unverified=0, epoch=meta["epoch"] + 1)
+            return len(rows)
+
+    def _next_seq(self, meta: dict[str, int]) -> int:
+        floor = self._floor if self._floor_epoch == meta["epoch"] else 1
+        return max(floor, meta["last_seq"] + 1)
+
     def stats(self) -> SpoolStats:
         with self._lock:
             db = self._live()
             with _transaction(db, "BEGIN"):  # one consistent snapshot
                 meta = _meta(db)
                 oldest = db.execute("SELECT min(seq) FROM events").fetchone()[0]
-            next_seq = max(self._floor, meta["last_seq"] + 1)
+            next_seq = self._next_seq(meta)
             return SpoolStats(meta["depth"], self._capacity, next_seq, meta["dropped_total"], oldest)
 
     def rebase(self, collector_last_seq: int) -> int:
@@ -215,7 +260,7 @@ class Spool:
             db = self._live()
             with _transaction(db):
                 meta = _meta(db)
-                next_seq = max(self._floor, meta["last_seq"] + 1)
+                next_seq = self._next_seq(meta)
                 lowest = db.execute("SELECT min(seq) FROM events").fetchone()[0] or next_seq
                 behind = (lowest if meta.get("unverified") else next_seq) <= collector_last_seq
                 if not behind:
@@ -270,12 +315,14 @@ class Spool:
             if item.kind in OWN_KINDS and not internal:
                 raise ValueError(f"{item.kind} events are recorded by the spool itself")
         end: int | None = None
+        epoch = 0
         with self._lock:
             db = self._live()
             try:
                 with _transaction(db):
                     meta = _meta(db)
-                    first = max(self._floor, meta["last_seq"] + 1)
+                    first = self._next_seq(meta)
+                    epoch = meta["epoch"]
                     rows = []
                     for i, item in enumerate(items):
                         severity = item.severity or events.kind_of(item.kind).severity
@@ -309,7 +356,7 @@ class Spool:
                 if end is not None:
                     # Burn the seqs: had a failed commit reached the disk after all, reusing them would let
                     # the collector discard a different event as a duplicate; a gap at least shows a loss.
-                    self._floor = end
+                    self._floor, self._floor_epoch = end, epoch
                 raise
             listeners = list(self._listeners)
         for callback in listeners:
@@ -375,9 +422,14 @@ def _transaction(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iter
 
 
 def _meta(db: sqlite3.Connection) -> dict[str, int]:
-    meta = {"last_seq": 0, "depth": 0, "dropped_total": 0}
+    meta = {"last_seq": 0, "depth": 0, "dropped_total": 0, "epoch": 0}
     meta.update(db.execute("SELECT key, value FROM meta").fetchall())
     return meta
+
+
+def _check_epoch(db: sqlite3.Connection, epoch: int | None) -> None:
+    if epoch is not None and _meta(db)["epoch"] != epoch:
+        raise Restamped(f"spool renumbered (epoch {epoch} -> {_meta(db)['epoch']})")
 
 
 def _set_meta(db: sqlite3.Connection, **values: int) -> None:

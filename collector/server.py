@@ -78,6 +78,11 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
         if status == "revoked":
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "agent has been revoked")
+        if status == "superseded":
+            # The terminal enrolled again: its old certificate is no identity any more. Its unsent events
+            # were re-stamped for the new id, so refusing loses nothing.
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"agent was superseded by a re-enrollment (new id {row.superseded_by})")
         if not row.cert_matches(ident.serial_hex):
             # A certificate superseded by a later enrollment of the same agent id.
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate is not the one on record")
@@ -240,6 +245,7 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
                 hostname=facts.hostname, os=facts.os, os_version=facts.os_version,
                 agent_version=facts.agent_version, machine_id=facts.machine_id,
                 cert_serial=ident.serial_hex, cert_sha256=ident.sha256, cert_not_after=ident.not_after,
+                previous_agent_id=request.previous_agent_id[:MAX_FACT_LEN],
             )
         except queries.TokenError as exc:
             reason = {

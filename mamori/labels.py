@@ -11,7 +11,7 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")  # ascending: the wir
 VIOLATION_STATUSES = ("open", "acknowledged", "resolved")
 EXCEPTION_STATES = ("active", "expired", "revoked", "pending")
 PERMISSION_STATES = ("active", "expired", "revoked")  # temporary device permissions (一時許可)
-AGENT_STATES = ("active", "revoked")
+AGENT_STATES = ("active", "revoked", "superseded")  # superseded: the terminal enrolled again
 
 
 # Each table is a function of the language: CLIs follow the process's language (i18n.setup), a report its own
@@ -45,7 +45,7 @@ def _permission(tr) -> dict[str, str]:
 
 def _agent(tr) -> dict[str, str]:
     _ = tr.gettext
-    return {"active": _("active"), "revoked": _("revoked")}
+    return {"active": _("active"), "revoked": _("revoked"), "superseded": _("superseded")}
 
 
 def _check(tr) -> dict[str, str]:

@@ -20,14 +20,15 @@ def _agent_dict(row) -> dict[str, Any]:
         "os": row.os, "os_version": row.os_version, "agent_version": row.agent_version,
         "enrolled_at": iso(row.enrolled_at), "last_seen_at": iso(row.last_seen_at),
         "last_seq": row.last_seq, "policy_version": row.policy_version,
-        "status": "revoked" if row.revoked_at else "active", "revoked_at": iso(row.revoked_at),
+        "status": row.state, "revoked_at": iso(row.revoked_at),
         "revoked_by": row.revoked_by, "cert_serial": row.cert_serial,
         "cert_not_after": iso(row.cert_not_after),
+        "superseded_by": row.superseded_by, "superseded_at": iso(row.superseded_at),
     }
 
 
 def _status_label(row) -> str:
-    return label("agent", "revoked" if row.revoked_at else "active")
+    return label("agent", row.state)
 
 
 def cmd_agents_list(args: argparse.Namespace, datadir: DataDir) -> int:
@@ -61,9 +62,11 @@ def cmd_agents_show(args: argparse.Namespace, datadir: DataDir) -> int:
         ("policy_version", _("Policy version")), ("status", _("Status")),
         ("cert_serial", _("Certificate serial")), ("cert_not_after", display.header(_("Certificate expires"))),
     ]
+    if row.superseded_by:  # re-enrolled: where the terminal lives on
+        labels += [("superseded_by", _("Replaced by (new ID)")), ("superseded_at", _("Replaced at"))]
     shown = dict(data)
     shown["status"] = _status_label(row)
-    for key in ("enrolled_at", "last_seen_at", "cert_not_after"):
+    for key in ("enrolled_at", "last_seen_at", "cert_not_after", "superseded_at"):
         shown[key] = local(getattr(row, key))
     print(render([_("Item"), _("Value")], [[label, str(shown[k] if shown[k] is not None else "-")]
                                              for k, label in labels]))

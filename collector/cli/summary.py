@@ -24,10 +24,15 @@ def build(conn, now: datetime) -> dict[str, Any]:
     from collector.store import queries
     from collector.store import violations as vstore
 
-    agents: dict[str, dict[str, int]] = {s: {"total": 0, "recent": 0, "today": 0, "silent": 0, "revoked": 0}
+    agents: dict[str, dict[str, int]] = {s: {"total": 0, "recent": 0, "today": 0, "silent": 0, "revoked": 0,
+                                             "superseded": 0}
                                          for s in SEGMENTS}
     for a in queries.list_agents(conn):
         row = agents[a.segment]
+        if a.state == "superseded":
+            # The terminal counts once, under its new record; the old one is history, never silent.
+            row["superseded"] += 1
+            continue
         row["total"] += 1
         if a.revoked_at:
             row["revoked"] += 1
@@ -68,8 +73,9 @@ def cmd_summary(args: argparse.Namespace, datadir: DataDir) -> int:
         return 0
     seg_names = names("segment")
     print(_("Terminals"))
-    print(render([_("Segment"), _("Total"), _("<15 min"), _("<24 h"), _("Silent"), _("Revoked")],
-                 [[seg_names[s], *(str(v[k]) for k in ("total", "recent", "today", "silent", "revoked"))]
+    print(render([_("Segment"), _("Total"), _("<15 min"), _("<24 h"), _("Silent"), _("Revoked"),
+                  label("agent", "superseded")],
+                 [[seg_names[s], *(str(v[k]) for k in ("total", "recent", "today", "silent", "revoked", "superseded"))]
                   for s, v in data["agents"].items()]))
     ov = data["open_violations"]
     print()

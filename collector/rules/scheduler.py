@@ -95,6 +95,7 @@ def _heartbeats(conn: Connection, now: datetime, documents: dict[str, dict[str, 
         rows = conn.execute(select(agents.c.id, agents.c.department, agents.c.segment, agents.c.last_seen_at,
                                    agents.c.enrolled_at).where(agents.c.segment == segment,
                                                                agents.c.revoked_at.is_(None),
+                                                               agents.c.superseded_by.is_(None),
                                                                or_(stale, agents.c.id.in_(sorted(open_ids)))))
         for r in rows:
             seen = r.last_seen_at or r.enrolled_at
@@ -111,7 +112,8 @@ def _rechecks(conn: Connection, now: datetime, documents: dict[str, dict[str, An
     check_ids = sorted({r.check_id for r in rules if r.check_id})
     rows = conn.execute(select(check_state, agents.c.segment, agents.c.department)
                         .join(agents, agents.c.id == check_state.c.agent_id)
-                        .where(check_state.c.check_id.in_(check_ids), agents.c.revoked_at.is_(None)))
+                        .where(check_state.c.check_id.in_(check_ids), agents.c.revoked_at.is_(None),
+                               agents.c.superseded_by.is_(None)))
     for r in rows:
         subject = Subject(r.segment, "check.result", r.payload, now, r.event_id,
                           evidence=typed_evidence(r.payload),

@@ -109,13 +109,18 @@ def _same(value: datetime) -> datetime:
 
 
 def _event_insert(conn: Connection) -> str:
-    """The dialect's INSERT ... ON CONFLICT (agent_id, seq) DO NOTHING, compiled once per dialect."""
+    """The dialect's INSERT ... ON CONFLICT DO NOTHING, compiled once per dialect.
+
+    No conflict target: besides a replayed (agent_id, seq), an event_id already stored is a duplicate too. A
+    re-enrolled terminal re-stamps its unsent events into the new id's sequence, and one the old id's record
+    stored just before (its ack lost) arrives again under the new id.
+    """
     key = (conn.dialect.name, conn.dialect.driver)
     sql = _insert_sql.get(key)
     if sql is None:
         # inline(): no RETURNING of the new id, which an executemany neither needs nor allows.
         stmt = (
-            dialect_insert(conn, events).inline().on_conflict_do_nothing(index_elements=["agent_id", "seq"])
+            dialect_insert(conn, events).inline().on_conflict_do_nothing()
         )
         sql = _insert_sql[key] = stmt.compile(dialect=conn.dialect, column_keys=list(_COLUMNS)).string
     return sql

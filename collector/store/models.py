@@ -95,6 +95,9 @@ agents = Table(
     Column("policy_version", String(64), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("revoked_by", String(100), nullable=True),
+    # Set when the same terminal enrolled again (enroll --force): the record is history, not a silent terminal.
+    Column("superseded_by", String(36), nullable=True),
+    Column("superseded_at", UTCDateTime(), nullable=True),
     CheckConstraint(_one_of("segment", SEGMENTS), name="segment"),
 )
 

@@ -19,7 +19,7 @@ from collector.store.db import dialect_insert, read_only
 from collector.store.models import agents, enrollment_tokens, events, policies
 
 Bind = Engine | Connection
-AgentStatus = Literal["ok", "revoked", "unknown"]
+AgentStatus = Literal["ok", "revoked", "superseded", "unknown"]
 MIN_PREFIX = 8
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's bound-parameter limit
 
@@ -60,10 +60,17 @@ class AgentRow:
     policy_version: str | None
     revoked_at: datetime | None
     revoked_by: str | None
+    superseded_by: str | None = None
+    superseded_at: datetime | None = None
 
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def state(self) -> str:
+        """One of mamori.labels.AGENT_STATES; revocation outranks supersession."""
+        return "revoked" if self.revoked else "superseded" if self.superseded_by else "active"
 
     def cert_matches(self, serial: int | str) -> bool:
         """Whether a presented certificate serial (int or hex) is the one issued at enrollment."""
@@ -216,13 +223,13 @@ def revoked_agent_ids(bind: Bind, among: Collection[str]) -> set[str]:
 
 
 def agent_status(bind: Bind, agent_id: str) -> tuple[AgentStatus, AgentRow | None]:
-    """("ok"|"revoked"|"unknown", the row); the row's cert_serial is the certificate issued on record."""
+    """("ok"|"revoked"|"superseded"|"unknown", the row); the row's cert_serial is the certificate issued on record."""
     with _read(bind) as conn:
         row = conn.execute(select(agents).where(agents.c.id == agent_id)).one_or_none()
     if row is None:
         return "unknown", None
     agent = _agent(row)
-    return ("revoked" if agent.revoked else "ok"), agent
+    return ("ok" if agent.state == "active" else agent.state), agent
 
 
 # --- enrollment tokens --------------------------------------------------------------------------
@@ -298,8 +305,14 @@ def enroll_agent(
     cert_serial: int | str,
     cert_sha256: str,
     cert_not_after: datetime,
+    previous_agent_id: str = "",
 ) -> TokenRow:
-    """Spend a token and create the agent it admits, in one transaction: both happen or neither."""
+    """Spend a token and create the agent it admits, in one transaction: both happen or neither.
+
+    A re-enrolling terminal names its previous id; that record is superseded in the same transaction.
+    """
+    from collector.store.supersede import supersede
+
     with _write(bind) as conn:
         token = consume_token(conn, token_hash, now)
         create_agent(
@@ -317,6 +330,8 @@ def enroll_agent(
             cert_not_after=cert_not_after,
             enrolled_at=now,
         )
+        if previous_agent_id:
+            supersede(conn, old_id=previous_agent_id, new_id=agent_id, machine_id=machine_id, at=now)
     return token
 
 

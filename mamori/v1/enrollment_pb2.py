@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amamori/v1/enrollment.proto\x12\tmamori.v1\"h\n\tHostFacts\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\n\n\x02os\x18\x02 \x01(\t\x12\x12\n\nos_version\x18\x03 \x01(\t\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12\x12\n\nmachine_id\x18\x05 \x01(\t\"S\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\x12\"\n\x04host\x18\x03 \x01(\x0b\x32\x14.mamori.v1.HostFacts\"\x8e\x01\n\x0e\x45nrollResponse\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63\x61_chain_pem\x18\x03 \x01(\x0c\x12\x0f\n\x07segment\x18\x04 \x01(\t\x12\x12\n\ndepartment\x18\x05 \x01(\t\x12\x16\n\x0etelemetry_port\x18\x06 \x01(\r2K\n\nEnrollment\x12=\n\x06\x45nroll\x12\x18.mamori.v1.EnrollRequest\x1a\x19.mamori.v1.EnrollResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amamori/v1/enrollment.proto\x12\tmamori.v1\"h\n\tHostFacts\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\n\n\x02os\x18\x02 \x01(\t\x12\x12\n\nos_version\x18\x03 \x01(\t\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12\x12\n\nmachine_id\x18\x05 \x01(\t\"n\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\x12\"\n\x04host\x18\x03 \x01(\x0b\x32\x14.mamori.v1.HostFacts\x12\x19\n\x11previous_agent_id\x18\x04 \x01(\t\"\x8e\x01\n\x0e\x45nrollResponse\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63\x61_chain_pem\x18\x03 \x01(\x0c\x12\x0f\n\x07segment\x18\x04 \x01(\t\x12\x12\n\ndepartment\x18\x05 \x01(\t\x12\x16\n\x0etelemetry_port\x18\x06 \x01(\r2K\n\nEnrollment\x12=\n\x06\x45nroll\x12\x18.mamori.v1.EnrollRequest\x1a\x19.mamori.v1.EnrollResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HOSTFACTS']._serialized_start=41
   _globals['_HOSTFACTS']._serialized_end=145
   _globals['_ENROLLREQUEST']._serialized_start=147
-  _globals['_ENROLLREQUEST']._serialized_end=230
-  _globals['_ENROLLRESPONSE']._serialized_start=233
-  _globals['_ENROLLRESPONSE']._serialized_end=375
-  _globals['_ENROLLMENT']._serialized_start=377
-  _globals['_ENROLLMENT']._serialized_end=452
+  _globals['_ENROLLREQUEST']._serialized_end=257
+  _globals['_ENROLLRESPONSE']._serialized_start=260
+  _globals['_ENROLLRESPONSE']._serialized_end=402
+  _globals['_ENROLLMENT']._serialized_start=404
+  _globals['_ENROLLMENT']._serialized_end=479
 # @@protoc_insertion_point(module_scope)

@@ -20,14 +20,16 @@ class HostFacts(_message.Message):
     def __init__(self, hostname: _Optional[str] = ..., os: _Optional[str] = ..., os_version: _Optional[str] = ..., agent_version: _Optional[str] = ..., machine_id: _Optional[str] = ...) -> None: ...
 
 class EnrollRequest(_message.Message):
-    __slots__ = ("token", "csr_pem", "host")
+    __slots__ = ("token", "csr_pem", "host", "previous_agent_id")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     CSR_PEM_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     token: str
     csr_pem: bytes
     host: HostFacts
-    def __init__(self, token: _Optional[str] = ..., csr_pem: _Optional[bytes] = ..., host: _Optional[_Union[HostFacts, _Mapping]] = ...) -> None: ...
+    previous_agent_id: str
+    def __init__(self, token: _Optional[str] = ..., csr_pem: _Optional[bytes] = ..., host: _Optional[_Union[HostFacts, _Mapping]] = ..., previous_agent_id: _Optional[str] = ...) -> None: ...
 
 class EnrollResponse(_message.Message):
     __slots__ = ("agent_id", "certificate_pem", "ca_chain_pem", "segment", "department", "telemetry_port")

@@ -59,3 +59,21 @@ def test_disabled_checks_do_not_run(tmp_path):
     sched = CheckScheduler(spool, cache, "lgwan", tmp_path / "checks.json", checks={"fake": fake_check([("pass", "")])})
     assert sched.tick(now=0) == []
     spool.close()
+
+
+def test_a_new_enrollment_reports_every_check_at_once(tmp_path):
+    spool = Spool.open(tmp_path / "spool")
+    check = fake_check([("pass", "all good")])
+    policy = PolicyCache(tmp_path / "policy.json", "lgwan")
+    first = CheckScheduler(spool, policy, "lgwan", tmp_path / "checks.json", checks={"fake": check}, agent_id="old")
+    first.tick(now=0)
+    # Restarted under the same identity: an unchanged result is not sent again before the daily report.
+    CheckScheduler(spool, policy, "lgwan", tmp_path / "checks.json", checks={"fake": check},
+                   agent_id="old").tick(now=0)
+    assert len(events(spool)) == 1
+    # Restarted after enroll --force: the new id's posture goes out whole, on the first round.
+    CheckScheduler(spool, policy, "lgwan", tmp_path / "checks.json", checks={"fake": check},
+                   agent_id="new").tick(now=0)
+    got = events(spool)
+    assert len(got) == 2 and got[1].payload.get("full_report") is True and got[1].payload["check_id"] == "fake"
+    spool.close()

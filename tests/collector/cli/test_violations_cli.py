@@ -103,8 +103,10 @@ def test_summary(cli):
     cli.send(a, "media.write", {"path": "/m/x"})
     cli.check(a, "firewall", "fail", {"enabled": False})
     data = cli.json("summary")
-    assert data["agents"]["mynumber"] == {"total": 1, "recent": 1, "today": 0, "silent": 0, "revoked": 0}
-    assert data["agents"]["lgwan"] == {"total": 2, "recent": 0, "today": 1, "silent": 1, "revoked": 0}
+    assert data["agents"]["mynumber"] == {"total": 1, "recent": 1, "today": 0, "silent": 0, "revoked": 0,
+                                         "superseded": 0}
+    assert data["agents"]["lgwan"] == {"total": 2, "recent": 0, "today": 1, "silent": 1, "revoked": 0,
+                                      "superseded": 0}
     assert data["open_violations"]["by_severity"]["critical"] == 1
     assert data["open_violations"]["by_severity"]["medium"] == 1
     assert [r["rule_id"] for r in data["open_violations"]["by_rule"]] == ["MED-002", "NET-001"]

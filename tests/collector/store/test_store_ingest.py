@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -199,19 +200,25 @@ def test_unknown_agent_raises_and_changes_nothing(engine):
     assert _snapshot(engine) == before
 
 
-def test_constraint_violation_rolls_back_the_whole_batch(engine):
+def test_constraint_violation_rolls_back_the_whole_batch(engine, monkeypatch):
+    from collector.store import ingest
+
     agent_id = _agent(engine)
     store_batch(engine, agent_id, _events([1, 2]), T0)
     before = _snapshot(engine)
-    # seq 9 reuses the event_id of seq 5: the unique key on event_id fails midway through a batch
-    # that also stored new events and would record the gap 3..4.
-    batch = _events([5, 6, 9])
-    batch[2] = Event(
-        kind=batch[2].kind, payload={}, severity="low", seq=9, event_id=batch[0].event_id, occurred_at=T0
-    )
+    # The database fails after the batch stored new events and recorded the gap 3..4. (A repeated event_id,
+    # once the way to provoke this, is a duplicate now: see the re-enrollment test below.)
+    record_gaps = ingest._record_gaps
+
+    def failing(conn, *args):
+        record_gaps(conn, *args)
+        raise sa.exc.IntegrityError("INSERT", {}, Exception("unique constraint failed"))
+
+    monkeypatch.setattr(ingest, "_record_gaps", failing)
     with pytest.raises(sa.exc.IntegrityError):
-        store_batch(engine, agent_id, batch, T0 + timedelta(hours=1))
+        store_batch(engine, agent_id, _events([5, 6, 9]), T0 + timedelta(hours=1))
     assert _snapshot(engine) == before
+    monkeypatch.setattr(ingest, "_record_gaps", record_gaps)
     # The agent can still deliver the corrected batch afterwards.
     assert store_batch(engine, agent_id, _events([5, 6, 9]), T0).gaps == [(3, 4), (7, 8)]
 
@@ -326,3 +333,14 @@ def test_touch_agent_updates_only_what_was_reported(engine):
         "v1",
         "0.2.0",
     )
+
+
+def test_event_stored_under_the_previous_identity_is_a_duplicate_not_an_error(engine):
+    # enroll --force re-stamps unsent events into the new id's sequence; one the old record stored just before
+    # (its ack lost) arrives again under the new id with the same event_id.
+    old, new = _agent(engine), _agent(engine)
+    batch = _events(range(41, 44))
+    store_batch(engine, old, batch, T0)
+    restamped = [dataclasses.replace(ev, seq=i) for i, ev in enumerate(batch, 1)] + _events([4])
+    result = store_batch(engine, new, restamped, T0)
+    assert (result.stored, result.duplicates, result.acked_seq, result.gaps) == (1, 3, 4, [])
