@@ -78,3 +78,12 @@ def test_japanese_is_the_default_and_english_on_request():
     assert i18n._("Segment") == "系"
     i18n.setup("en")
     assert i18n._("Segment") == "Segment"
+
+
+def test_every_report_label_has_japanese_in_the_catalogue():
+    from collector.reports.labels import LABELS, t
+
+    missing = sorted(key for key, english in LABELS.items() if t(key, "ja") == english)
+    assert not missing, f"add msgctxt \"report.KEY\" entries with Japanese to mamori.po: {missing}"
+    assert t("detail", "ja") != t("violations", "ja")  # one English word, two Japanese terms
+    assert t("detail", "en") == LABELS["detail"]
