@@ -10,6 +10,7 @@ from typing import Any
 
 from mamori import thresholds
 from mamori.labels import SEGMENTS
+from mamori.usbrules import RuleError, parse_rule
 
 USB_MODES = ("block", "allowlist", "read_only", "audit")
 SCHEMA_VERSION = 1
@@ -189,6 +190,12 @@ def validate(document: Any) -> dict[str, Any]:
     allow = usb.get("allow", [])
     _expect(isinstance(allow, list) and all(isinstance(r, str) for r in allow), "usb.allow",
             "must be a list of rule strings")
+    for n, text in enumerate(allow):
+        # The agents' own parser: a rule every terminal would refuse must not be stored as the segment's policy.
+        try:
+            parse_rule(text)
+        except RuleError as exc:
+            _expect(False, "usb.allow", f"rule {n + 1} ({text[:80]!r}): {exc}")
     _expect(isinstance(usb.get("restore_on_exit", False), bool), "usb.restore_on_exit", "must be true or false")
     temporary = usb.get("temporary", [])
     _expect(isinstance(temporary, list), "usb.temporary", "must be a list")

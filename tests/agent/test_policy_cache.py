@@ -53,6 +53,6 @@ def test_bad_usb_rule_in_update_keeps_previous(tmp_path):
     cache.apply("v1", json.dumps(good).encode())
     bad = json.loads(json.dumps(good))
     bad["usb"]["allow"] = ["allow id 07:81"]
-    with pytest.raises(pdoc.PolicyError, match="line 1"):
+    with pytest.raises(pdoc.PolicyError, match="rule 1"):
         cache.apply("v2", json.dumps(bad).encode())
     assert cache.current.version == "v1" and PolicyCache(tmp_path / "policy.json", "lgwan").current.version == "v1"

@@ -51,6 +51,8 @@ def test_set_changes_rule_thresholds_and_is_audited(cli, tmp_path):
     (('mode = "allowlist"', 'mode = "open"'), 'mode = "open"', "must be one of"),
     (('office_hours = "08:00-19:00"', 'office_hours = "19:00-08:00"'), 'office_hours = "19', "HH:MM-HH:MM"),
     (("\nmax_minutes = 10", "\nmax_minutes = = 10"), "max_minutes = = 10", "TOML syntax error"),
+    # A usb rule every agent would refuse is refused here too, by the agents' own parser.
+    (("allow = []", 'allow = ["allow id 1234:zzzz"]'), "allow = [", "is not VID:PID"),
 ])
 def test_broken_file_is_refused_with_line_and_the_policy_stays(cli, tmp_path, change, line_text, reason):
     before = cli.json("policy", "show", "--segment", "lgwan")
