@@ -9,22 +9,17 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.protection import Antivirus
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "antivirus"
-TITLE = {"en": "Anti-malware", "ja": "不正プログラム対策"}
+TITLE = N_("Anti-malware")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 1800
 SEVERITY = "high"
 RULES = ("MAL-001", "MAL-002")
-REMEDIATION = {
-    "en": "Install and run the anti-malware software with real-time protection (ClamAV: clamd + clamonacc; "
-          "Windows: Microsoft Defender real-time protection) and let it update its signatures daily from the "
-          "office mirror.",
-    "ja": "不正プログラム対策ソフトウェアを導入し、リアルタイム保護を有効にしてください (ClamAV は clamd と "
-          "clamonacc、Windows は Microsoft Defender のリアルタイム保護)。"
-          "パターンファイルは庁内ミラーから毎日更新してください。",
-}
+REMEDIATION = N_("Install and run the anti-malware software with real-time protection (ClamAV: clamd + clamonacc; "
+                 "Windows: Microsoft Defender real-time protection) and let it update its signatures daily from the "
+                 "office mirror.")
 DB_DIR = "var/lib/clamav"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mamori import clock, i18n
+from mamori import clock
 from mamori.evidence import EVIDENCE, Evidence, Failure
 from mamori.i18n import _
 
@@ -84,17 +84,13 @@ class Context:
     segment: str = ""
 
 
-def t(en: str, ja: str) -> str:
-    """Text in the staff's language: what TITLE and REMEDIATION, still kept in both languages, are shown with."""
-    return en if i18n.language() == "en" else ja
-
-
 def title(check: ModuleType) -> str:
-    return t(check.TITLE["en"], check.TITLE["ja"])
+    """The check's TITLE (an English msgid marked with N_) in the staff's language."""
+    return check.TITLE.render()
 
 
 def remediation(check: ModuleType) -> str:
-    return t(check.REMEDIATION["en"], check.REMEDIATION["ja"])
+    return check.REMEDIATION.render()
 
 
 def execute(check: ModuleType, ctx: Context, timeout: float | None = None) -> Result:

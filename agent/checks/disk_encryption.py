@@ -7,18 +7,16 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.protection import DiskEncryption
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "disk_encryption"
-TITLE = {"en": "Disk encryption", "ja": "ディスク暗号化"}
+TITLE = N_("Disk encryption")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 6 * 3600
 SEVERITY = "medium"
 RULES = ("ENC-001",)
-REMEDIATION = {"en": "Encrypt the system disk (LUKS/dm-crypt at installation on Linux; BitLocker with TPM on "
-                     "Windows) and keep the recovery key in the office's key register.",
-               "ja": "システムディスクを暗号化してください (Linux はインストール時に LUKS / dm-crypt、Windows は "
-                     "TPM 併用の BitLocker)。回復キーは庁内の台帳で管理してください。"}
+REMEDIATION = N_("Encrypt the system disk (LUKS/dm-crypt at installation on Linux; BitLocker with TPM on Windows) "
+                 "and keep the recovery key in the office's key register.")
 MOUNTS = ("/", "/home")
 LAPTOP_CHASSIS = {"8", "9", "10", "14", "30", "31", "32"}  # SMBIOS portable/laptop/notebook/sub-notebook/tablet...
 QUERY = "bitlocker"

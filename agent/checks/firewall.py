@@ -7,20 +7,16 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.protection import Firewall
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "firewall"
-TITLE = {"en": "Host firewall", "ja": "ホストファイアウォール"}
+TITLE = N_("Host firewall")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 1800
 SEVERITY = "medium"
 RULES = ("NET-001",)
-REMEDIATION = {
-    "en": "Enable the host firewall with a default-deny policy for incoming traffic (nftables/ufw/firewalld; "
-          "Windows Defender Firewall on the domain, private and public profiles).",
-    "ja": "受信通信を既定で拒否するホストファイアウォールを有効にしてください (nftables / ufw / firewalld、"
-          "Windows はドメイン・プライベート・パブリックの全プロファイルで Windows Defender ファイアウォール)。",
-}
+REMEDIATION = N_("Enable the host firewall with a default-deny policy for incoming traffic (nftables/ufw/firewalld; "
+                 "Windows Defender Firewall on the domain, private and public profiles).")
 FAMILIES = {"inet": {"ipv4", "ipv6"}, "ip": {"ipv4"}, "ip6": {"ipv6"}}
 COMMAND_TIMEOUT = 15.0
 

@@ -7,20 +7,16 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.auth import LocalAdmin
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "local_admin"
-TITLE = {"en": "Local administrators", "ja": "ローカル管理者権限"}
+TITLE = N_("Local administrators")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 3600
 SEVERITY = "high"
 RULES = ("TEC-local-admin",)
-REMEDIATION = {
-    "en": "Remove administrator rights from ordinary staff accounts (sudo/wheel groups, sudoers entries, the "
-          "Administrators group); use separate administrator accounts listed in the policy's admin_accounts.",
-    "ja": "一般職員のアカウントから管理者権限 (sudo / wheel グループ、sudoers、Administrators グループ) を外し、"
-          "ポリシーの admin_accounts に登録した管理者専用アカウントを使用してください。",
-}
+REMEDIATION = N_("Remove administrator rights from ordinary staff accounts (sudo/wheel groups, sudoers entries, the "
+                 "Administrators group); use separate administrator accounts listed in the policy's admin_accounts.")
 ADMIN_GROUPS = ("sudo", "wheel", "admin")
 NO_LOGIN = ("nologin", "false", "sync", "halt", "shutdown")
 

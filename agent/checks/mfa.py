@@ -6,23 +6,18 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.auth import Mfa
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "mfa"
-TITLE = {"en": "Multi-factor authentication", "ja": "多要素認証"}
+TITLE = N_("Multi-factor authentication")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 3600
 SEVERITY = "high"
 RULES = ("AUT-001", "AUT-002")
-REMEDIATION = {
-    "en": "Require a second factor at logon: add pam_u2f/pam_pkcs11/pam_oath as `required` after the password "
-          "(never `sufficient`), or on Windows enforce Windows Hello for Business / smart-card logon and filter "
-          "the password credential provider. For sshd set AuthenticationMethods publickey,keyboard-interactive.",
-    "ja": "ログオン時に第二の要素を必須にしてください: パスワードの後に pam_u2f / pam_pkcs11 / pam_oath を "
-          "`required` で追加する (`sufficient` は不可)。Windows では Windows Hello for Business またはスマートカード"
-          "ログオンを強制し、パスワード資格情報プロバイダーを無効化する。sshd は AuthenticationMethods "
-          "publickey,keyboard-interactive を設定する。",
-}
+REMEDIATION = N_("Require a second factor at logon: add pam_u2f/pam_pkcs11/pam_oath as `required` after the password "
+                 "(never `sufficient`), or on Windows enforce Windows Hello for Business / smart-card logon and "
+                 "filter the password credential provider. For sshd set AuthenticationMethods "
+                 "publickey,keyboard-interactive.")
 # Console and display-manager logon services (common-auth is judged through them: it is only ever
 # included). Greeters are no logon; autologin services count only where the display manager enables them.
 LOGON_SERVICES = ("login", "gdm-password", "gdm-fingerprint", "gdm-smartcard", "lightdm", "sddm", "kde",

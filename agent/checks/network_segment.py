@@ -8,20 +8,16 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.network import NetworkSegment
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "network_segment"
-TITLE = {"en": "Network segment isolation", "ja": "ネットワーク分離"}
+TITLE = N_("Network segment isolation")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 900
 SEVERITY = "high"
 RULES = ("NET-002", "NET-003")
-REMEDIATION = {
-    "en": "Connect the terminal only to its segment's network (one active interface, a registered address) and "
-          "have the network team close the path to the other segments.",
-    "ja": "端末は所属する系のネットワークだけに接続してください (有効なインターフェースは 1 つ、登録済みアドレス)。"
-          "他の系への経路はネットワーク管理者が遮断してください。",
-}
+REMEDIATION = N_("Connect the terminal only to its segment's network (one active interface, a registered address) "
+                 "and have the network team close the path to the other segments.")
 
 
 def run(ctx: Context) -> Result:

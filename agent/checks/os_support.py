@@ -8,16 +8,15 @@ from pathlib import Path
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.updates import OsSupport
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "os_support"
-TITLE = {"en": "OS support period", "ja": "OS のサポート期限"}
+TITLE = N_("OS support period")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 86400
 SEVERITY = "high"
 RULES = ("PAT-004",)
-REMEDIATION = {"en": "Upgrade the terminal to a supported operating system release before its support ends.",
-               "ja": "サポート期間内の OS リリースへ更新してください。"}
+REMEDIATION = N_("Upgrade the terminal to a supported operating system release before its support ends.")
 TABLE = Path(__file__).parent / "data" / "os_support.json"
 WARN_DAYS = 180
 

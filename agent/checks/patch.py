@@ -8,21 +8,17 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.updates import Patch
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "patch"
-TITLE = {"en": "Security updates", "ja": "修正プログラム"}
+TITLE = N_("Security updates")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 6 * 3600
 TIMEOUT_SECONDS = 300
 SEVERITY = "high"
 RULES = ("PAT-001", "PAT-002", "PAT-003")
-REMEDIATION = {
-    "en": "Apply the pending security updates (apt-get upgrade / dnf upgrade --security / Windows Update), "
-          "refresh the package lists from the office mirror or WSUS, and reboot when asked.",
-    "ja": "保留中の修正プログラムを適用してください (apt-get upgrade / dnf upgrade --security / Windows Update)。"
-          "庁内ミラーまたは WSUS からパッケージ情報を更新し、再起動を求められたら再起動してください。",
-}
+REMEDIATION = N_("Apply the pending security updates (apt-get upgrade / dnf upgrade --security / Windows Update), "
+                 "refresh the package lists from the office mirror or WSUS, and reboot when asked.")
 SEEN_FILE = "patch_seen.json"
 
 

@@ -7,22 +7,17 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.auth import ScreenLock
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "screen_lock"
-TITLE = {"en": "Screen lock", "ja": "画面ロック"}
+TITLE = N_("Screen lock")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 3600
 SEVERITY = "medium"
 RULES = ("AUT-003",)
-REMEDIATION = {
-    "en": "Enforce the screen lock system-wide: GNOME: set idle-delay and lock-enabled in /etc/dconf/db/local.d/ "
-          "and lock them in locks/, then run `dconf update`; KDE: [Daemon][$i] in /etc/xdg/kscreenlockerrc; "
-          "Windows: the 'Interactive logon: Machine inactivity limit' policy.",
-    "ja": "画面ロックをシステム全体で強制してください: GNOME は /etc/dconf/db/local.d/ に idle-delay と lock-enabled を"
-          "設定して locks/ で固定し `dconf update` を実行、KDE は /etc/xdg/kscreenlockerrc の [Daemon][$i]、"
-          "Windows は「対話型ログオン: コンピューターの非アクティブ状態の制限」ポリシー。",
-}
+REMEDIATION = N_("Enforce the screen lock system-wide: GNOME: set idle-delay and lock-enabled in "
+                 "/etc/dconf/db/local.d/ and lock them in locks/, then run `dconf update`; KDE: [Daemon][$i] in "
+                 "/etc/xdg/kscreenlockerrc; Windows: the 'Interactive logon: Machine inactivity limit' policy.")
 WIN_SYSTEM = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System"
 
 

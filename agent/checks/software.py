@@ -7,18 +7,16 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.software import Software
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "software"
-TITLE = {"en": "Unauthorised software", "ja": "無許可ソフトウェア"}
+TITLE = N_("Unauthorised software")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 6 * 3600
 SEVERITY = "high"
 RULES = ("SW-001",)
-REMEDIATION = {"en": "Uninstall the unauthorised software, or have the unit security manager add it to the "
-                     "permitted list through an exception (例外措置).",
-               "ja": "無許可ソフトウェアを削除するか、情報セキュリティ管理者の例外措置により"
-                     "許可リストへ追加してください。"}
+REMEDIATION = N_("Uninstall the unauthorised software, or have the unit security manager add it to the permitted "
+                 "list through an exception (例外措置).")
 UNINSTALL = (r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall",
              r"HKEY_LOCAL_MACHINE\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall")
 

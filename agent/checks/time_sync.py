@@ -8,21 +8,17 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.network import TimeSync
-from mamori.i18n import _
+from mamori.i18n import N_, _
 
 ID = "time_sync"
-TITLE = {"en": "Time synchronisation", "ja": "時刻同期"}
+TITLE = N_("Time synchronisation")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 3600
 SEVERITY = "medium"
 COMMAND_TIMEOUT = 10.0
 RULES = ("OPS-001",)
-REMEDIATION = {
-    "en": "Enable time synchronisation with the office NTP server (chrony or systemd-timesyncd; w32time on Windows) "
-          "and check that the server is reachable.",
-    "ja": "庁内 NTP サーバーとの時刻同期を有効にしてください (chrony または systemd-timesyncd、Windows は w32time)。"
-          "NTP サーバーに到達できるかも確認してください。",
-}
+REMEDIATION = N_("Enable time synchronisation with the office NTP server (chrony or systemd-timesyncd; w32time on "
+                 "Windows) and check that the server is reachable.")
 
 
 def parse_chronyc_tracking(text: str) -> dict[str, Any]:
