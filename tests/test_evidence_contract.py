@@ -16,6 +16,7 @@ from agent.checks import CHECKS
 from agent.checks.base import ERROR, PASS, Context, Result, execute
 from collector.rules import MODULES
 from mamori.evidence import EVIDENCE
+from mamori.i18n import N_
 
 REPO = Path(__file__).resolve().parents[1]
 # Evidence not built by a scheduled posture check: the agent reports its own media control.
@@ -84,8 +85,8 @@ def test_every_field_a_rule_reads_is_one_its_check_sets(module):
 
 def test_a_check_sending_an_undeclared_field_is_an_error_not_a_silent_send():
     fake = types.ModuleType("fake")
-    fake.ID, fake.TITLE, fake.PLATFORMS, fake.SEVERITY = "firewall", {"en": "x", "ja": "x"}, ("linux",), "low"
-    fake.REMEDIATION = {"en": "", "ja": ""}
+    fake.ID, fake.TITLE, fake.PLATFORMS, fake.SEVERITY = "firewall", N_("x"), ("linux",), "low"
+    fake.REMEDIATION = N_("x")
     fake.run = lambda ctx: Result(PASS, "ok", {"enabled": True, "firewal_on": True})
     res = execute(fake, Context(settings={}, platform="linux"))
     assert res.status == ERROR and "firewal_on" in res.evidence["message"]

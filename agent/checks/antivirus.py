@@ -7,23 +7,19 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.protection import Antivirus
+from mamori.i18n import N_, _
 
 ID = "antivirus"
-TITLE = {"en": "Anti-malware", "ja": "不正プログラム対策"}
+TITLE = N_("Anti-malware")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 1800
 SEVERITY = "high"
 RULES = ("MAL-001", "MAL-002")
-REMEDIATION = {
-    "en": "Install and run the anti-malware software with real-time protection (ClamAV: clamd + clamonacc; "
-          "Windows: Microsoft Defender real-time protection) and let it update its signatures daily from the "
-          "office mirror.",
-    "ja": "不正プログラム対策ソフトウェアを導入し、リアルタイム保護を有効にしてください (ClamAV は clamd と "
-          "clamonacc、Windows は Microsoft Defender のリアルタイム保護)。"
-          "パターンファイルは庁内ミラーから毎日更新してください。",
-}
+REMEDIATION = N_("Install and run the anti-malware software with real-time protection (ClamAV: clamd + clamonacc; "
+                 "Windows: Microsoft Defender real-time protection) and let it update its signatures daily from the "
+                 "office mirror.")
 DB_DIR = "var/lib/clamav"
 
 
@@ -54,8 +50,7 @@ def run(ctx: Context) -> Result:
     clamd = (ctx.root / "usr/sbin/clamd").exists()
     clamonacc = (ctx.root / "usr/sbin/clamonacc").exists()
     if not clamd and not (ctx.root / "usr/bin/clamscan").exists():
-        return Result(FAIL, t("no anti-malware software (ClamAV) installed",
-                              "不正プログラム対策ソフトウェア (ClamAV) がインストールされていません"),
+        return Result(FAIL, _("no anti-malware software (ClamAV) installed"),
                       Antivirus(root=str(ctx.root), installed=False))
     running = processes.running(("clamd", "clamonacc", "freshclam"))
     databases: dict[str, Any] = {}
@@ -79,33 +74,28 @@ def run(ctx: Context) -> Result:
                 "database_dir": str(ctx.root / DB_DIR)}
     findings = []
     if "clamd" not in running:
-        findings.append(t("clamd is not running", "clamd が動作していません"))
+        findings.append(_("clamd is not running"))
     if "clamonacc" not in running:
-        findings.append(t("real-time (on-access) scanning is off: clamonacc not running",
-                          "リアルタイム (オンアクセス) 検査が無効です: clamonacc が動作していません"))
+        findings.append(_("real-time (on-access) scanning is off: clamonacc not running"))
     if age is None:
-        findings.append(t("no readable daily signature database", "daily パターンファイルを読めません"))
+        findings.append(_("no readable daily signature database"))
     elif age > limit:
-        findings.append(t(f"signatures {age:.0f} days old (allowed {limit})",
-                          f"パターンファイルが {age:.0f} 日前のものです (基準 {limit} 日)"))
+        findings.append(_("signatures {age:.0f} days old (allowed {limit})").format(age=age, limit=limit))
     if findings:
         return Result(FAIL, "; ".join(findings), Antivirus.build(evidence))
-    return Result(PASS, t(f"ClamAV running with on-access scanning; signatures {age:.1f} days old",
-                          f"ClamAV がリアルタイム検査で動作中; パターンファイルは {age:.1f} 日前"),
+    return Result(PASS, _("ClamAV running with on-access scanning; signatures {age:.1f} days old").format(age=age),
                   Antivirus.build(evidence))
 
 
 def _defender(ctx: Context) -> Result:
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), Antivirus())
+        return Result(NOT_APPLICABLE, _("no Windows data source"), Antivirus())
     try:
         st = ctx.windows.query("defender")
     except OSError as exc:
-        return Result(ERROR, t(f"cannot query Microsoft Defender: {exc}",
-                               f"Microsoft Defender を照会できません: {exc}"), {})
+        return Result(ERROR, _("cannot query Microsoft Defender: {exc}").format(exc=exc), {})
     if not isinstance(st, dict):
-        return Result(ERROR, t("Microsoft Defender returned no status",
-                               "Microsoft Defender の状態を取得できません"), {})
+        return Result(ERROR, _("Microsoft Defender returned no status"), {})
     limit = ctx.settings["signature_max_age_days"]
     age = st.get("AntivirusSignatureAge")
     engine = bool(st.get("AMServiceEnabled") and st.get("AntivirusEnabled")) and \
@@ -116,17 +106,15 @@ def _defender(ctx: Context) -> Result:
                 "status": st, "limit_days": limit, "source": "Get-MpComputerStatus"}
     findings = []
     if not st.get("AMServiceEnabled") or not st.get("AntivirusEnabled"):
-        findings.append(t("Defender antivirus is disabled", "Defender ウイルス対策が無効です"))
+        findings.append(_("Defender antivirus is disabled"))
     elif str(st.get("AMRunningMode", "Normal")) != "Normal":
         mode = st.get("AMRunningMode")
-        findings.append(t(f"Defender runs in {mode}", f"Defender が {mode} で動作"))
+        findings.append(_("Defender runs in {mode}").format(mode=mode))
     if not st.get("RealTimeProtectionEnabled"):
-        findings.append(t("real-time protection is off", "リアルタイム保護が無効です"))
+        findings.append(_("real-time protection is off"))
     if not isinstance(age, int) or age > limit:
-        findings.append(t(f"signatures {age} days old (allowed {limit})",
-                          f"パターンファイルが {age} 日前 (基準 {limit} 日)"))
+        findings.append(_("signatures {age} days old (allowed {limit})").format(age=age, limit=limit))
     if findings:
         return Result(FAIL, "; ".join(findings), Antivirus.build(evidence))
-    return Result(PASS, t(f"Defender real-time protection on; signatures {age} days old",
-                          f"Defender のリアルタイム保護が有効; パターンファイルは {age} 日前"),
+    return Result(PASS, _("Defender real-time protection on; signatures {age} days old").format(age=age),
                   Antivirus.build(evidence))

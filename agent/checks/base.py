@@ -13,17 +13,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mamori import clock, i18n
+from mamori import clock
 from mamori.evidence import EVIDENCE, Evidence, Failure
+from mamori.i18n import _
 
 PASS, FAIL, NOT_APPLICABLE, ERROR = "pass", "fail", "not_applicable", "error"
 STATUSES = (PASS, FAIL, NOT_APPLICABLE, ERROR)
 METADATA = ("ID", "TITLE", "PLATFORMS", "INTERVAL_SECONDS", "SEVERITY", "REMEDIATION", "RULES")
-
-
-def t(en: str, ja: str) -> str:
-    """Text in the staff's language; checks keep both languages beside the logic that produces them."""
-    return en if i18n.language() == "en" else ja
 
 
 @dataclass
@@ -89,17 +85,18 @@ class Context:
 
 
 def title(check: ModuleType) -> str:
-    return t(check.TITLE["en"], check.TITLE["ja"])
+    """The check's TITLE (an English msgid marked with N_) in the staff's language."""
+    return check.TITLE.render()
 
 
 def remediation(check: ModuleType) -> str:
-    return t(check.REMEDIATION["en"], check.REMEDIATION["ja"])
+    return check.REMEDIATION.render()
 
 
 def execute(check: ModuleType, ctx: Context, timeout: float | None = None) -> Result:
     """Run one check in a worker thread; a crash or overrun becomes an `error` result, never an exception."""
     if ctx.platform not in check.PLATFORMS:
-        res = Result(NOT_APPLICABLE, t(f"not checked on {ctx.platform}", f"{ctx.platform} では対象外"),
+        res = Result(NOT_APPLICABLE, _("not checked on {platform}").format(platform=ctx.platform),
                      Failure(platform=ctx.platform))
         return _finish(check, res, 0.0)
     box: dict[str, Any] = {}
@@ -117,15 +114,14 @@ def execute(check: ModuleType, ctx: Context, timeout: float | None = None) -> Re
     worker.join(timeout if timeout is not None else getattr(check, "TIMEOUT_SECONDS", 120))
     spent = time.monotonic() - started
     if worker.is_alive():
-        res = Result(ERROR, t(f"the check did not finish within {spent:.0f} s",
-                              f"点検が {spent:.0f} 秒以内に終わりませんでした"),
+        res = Result(ERROR, _("the check did not finish within {spent:.0f} s").format(spent=spent),
                      Failure(timeout_seconds=round(spent, 1)))
     elif "error" in box:
         exc = box["error"]
-        res = Result(ERROR, t(f"the check failed: {exc}", f"点検を実行できませんでした: {exc}"),
+        res = Result(ERROR, _("the check failed: {exc}").format(exc=exc),
                      Failure(exception=type(exc).__name__, message=str(exc)[:500], traceback=box["trace"][-2000:]))
     elif not isinstance(box.get("result"), Result) or box["result"].status not in STATUSES:
-        res = Result(ERROR, t("the check returned no valid result", "点検結果が不正です"), {})
+        res = Result(ERROR, _("the check returned no valid result"), {})
     else:
         res = _declared(check, box["result"])
     return _finish(check, res, spent)
@@ -139,8 +135,7 @@ def _declared(check: ModuleType, res: Result) -> Result:
         if schema is not None and isinstance(res.evidence, dict):
             schema.build(res.evidence)
     except TypeError as exc:
-        return Result(ERROR, t(f"the check's evidence does not fit its schema: {exc}",
-                               f"点検の証跡が定義と一致しません: {exc}"),
+        return Result(ERROR, _("the check's evidence does not fit its schema: {exc}").format(exc=exc),
                       Failure(exception="TypeError", message=str(exc)))
     return res
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.protection import DiskEncryption
+from mamori.i18n import N_, _
 
 ID = "disk_encryption"
-TITLE = {"en": "Disk encryption", "ja": "ディスク暗号化"}
+TITLE = N_("Disk encryption")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 6 * 3600
 SEVERITY = "medium"
 RULES = ("ENC-001",)
-REMEDIATION = {"en": "Encrypt the system disk (LUKS/dm-crypt at installation on Linux; BitLocker with TPM on "
-                     "Windows) and keep the recovery key in the office's key register.",
-               "ja": "システムディスクを暗号化してください (Linux はインストール時に LUKS / dm-crypt、Windows は "
-                     "TPM 併用の BitLocker)。回復キーは庁内の台帳で管理してください。"}
+REMEDIATION = N_("Encrypt the system disk (LUKS/dm-crypt at installation on Linux; BitLocker with TPM on Windows) "
+                 "and keep the recovery key in the office's key register.")
 MOUNTS = ("/", "/home")
 LAPTOP_CHASSIS = {"8", "9", "10", "14", "30", "31", "32"}  # SMBIOS portable/laptop/notebook/sub-notebook/tablet...
 QUERY = "bitlocker"
@@ -53,60 +52,58 @@ def run(ctx: Context) -> Result:
 
     lsblk = which("lsblk", ctx.root)
     if lsblk is None:
-        return Result(ERROR, t("lsblk (util-linux) not found", "lsblk (util-linux) が見つかりません"), {})
+        return Result(ERROR, _("lsblk (util-linux) not found"), {})
     try:
         done = run_cmd([str(lsblk), "-J", "-s", "-o", "NAME,TYPE,FSTYPE,MOUNTPOINTS"], timeout=20)
         tree = json.loads(done.stdout or "{}") if done.returncode == 0 else None
     except (HostIOError, ValueError) as exc:
-        return Result(ERROR, t(f"cannot list block devices: {exc}", f"ブロックデバイスを取得できません: {exc}"), {})
+        return Result(ERROR, _("cannot list block devices: {exc}").format(exc=exc), {})
     if tree is None:
         why = done.stderr.strip()[:200]
-        return Result(ERROR, t(f"lsblk failed: {why}", f"lsblk が失敗しました: {why}"), {})
+        return Result(ERROR, _("lsblk failed: {why}").format(why=why), {})
     chassis = read_or_none(ctx.root / "sys/class/dmi/id/chassis_type", 64)
     laptop = bool(chassis and chassis.text.strip() in LAPTOP_CHASSIS)
     found = chains(tree)
     evidence: dict[str, Any] = {"source": "lsblk -J -s", "laptop": laptop, "mounts": found}
     if "/" not in found:
-        return Result(NOT_APPLICABLE, t("the root file system is not on a local block device (container or "
-                                        "network root)",
-                                        "ルートファイルシステムがローカルのブロックデバイス上にありません"),
+        return Result(NOT_APPLICABLE, _("the root file system is not on a local block device (container or network "
+                                        "root)"),
                       DiskEncryption.build(evidence))
     plain = [m for m, paths in found.items() if not all(any(d["type"] == "crypt" for d in p) for p in paths)]
     evidence.update(encrypted=not plain, method="dm-crypt")  # what the collector's ENC-001 reads
     if plain:
         dev = found[plain[0]][0][0]["name"]
-        res = Result(FAIL, t(f"not encrypted: {', '.join(plain)} ({dev} has no dm-crypt layer)",
-                             f"暗号化されていません: {', '.join(plain)} ({dev} に dm-crypt 層がありません)"),
+        res = Result(FAIL, _("not encrypted: {plain} ({dev} has no dm-crypt layer)").format(plain=', '.join(plain),
+                               dev=dev),
                       DiskEncryption.build(evidence))
         res.severity = "high" if laptop else ""
         return res
     layers = ", ".join(sorted({d["name"] for paths in found.values() for p in paths for d in p
                                if d["type"] == "crypt"}))
     mounts = ", ".join(found)
-    return Result(PASS, t(f"{mounts} on dm-crypt ({layers})", f"{mounts} は dm-crypt 上 ({layers})"),
+    return Result(PASS, _("{mounts} on dm-crypt ({layers})").format(mounts=mounts, layers=layers),
                   DiskEncryption.build(evidence))
 
 
 def _windows(ctx: Context) -> Result:
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), DiskEncryption())
+        return Result(NOT_APPLICABLE, _("no Windows data source"), DiskEncryption())
     try:
         volumes = ctx.windows.query(QUERY)
     except OSError as exc:
-        return Result(ERROR, t(f"cannot query BitLocker: {exc}", f"BitLocker を照会できません: {exc}"), {})
+        return Result(ERROR, _("cannot query BitLocker: {exc}").format(exc=exc), {})
     volumes = [v for v in (volumes if isinstance(volumes, list) else [volumes]) if isinstance(v, dict)]
     os_vol = next((v for v in volumes if v.get("VolumeType") == "OperatingSystem"), None)
     evidence = {"volumes": volumes[:20], "source": "Get-BitLockerVolume"}
     if os_vol is None:
-        return Result(ERROR, t("no operating-system volume reported", "OS ボリュームが見つかりません"),
+        return Result(ERROR, _("no operating-system volume reported"),
                       DiskEncryption.build(evidence))
     evidence["encrypted"] = os_vol.get("ProtectionStatus") == "On" and os_vol.get("VolumeStatus") == "FullyEncrypted"
     evidence["method"] = f"BitLocker {os_vol.get('EncryptionMethod') or ''}".strip()
     if evidence["encrypted"]:
-        return Result(PASS, t(f"{os_vol.get('MountPoint')} BitLocker on ({os_vol.get('EncryptionMethod')})",
-                              f"{os_vol.get('MountPoint')} は BitLocker で保護 ({os_vol.get('EncryptionMethod')})"),
+        return Result(PASS, _("{mount} BitLocker on ({method})").format(mount=os_vol.get('MountPoint'),
+                                method=os_vol.get('EncryptionMethod')),
                       DiskEncryption.build(evidence))
-    return Result(FAIL, t(f"{os_vol.get('MountPoint')} BitLocker {os_vol.get('ProtectionStatus')} / "
-                          f"{os_vol.get('VolumeStatus')}",
-                          f"{os_vol.get('MountPoint')} の BitLocker: {os_vol.get('ProtectionStatus')} / "
-                          f"{os_vol.get('VolumeStatus')}"), DiskEncryption.build(evidence))
+    return Result(FAIL, _("{mount} BitLocker {protection} / {volume_status}").format(mount=os_vol.get('MountPoint'),
+                            protection=os_vol.get('ProtectionStatus'),
+                            volume_status=os_vol.get('VolumeStatus')), DiskEncryption.build(evidence))

@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.protection import Firewall
+from mamori.i18n import N_, _
 
 ID = "firewall"
-TITLE = {"en": "Host firewall", "ja": "ホストファイアウォール"}
+TITLE = N_("Host firewall")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 1800
 SEVERITY = "medium"
 RULES = ("NET-001",)
-REMEDIATION = {
-    "en": "Enable the host firewall with a default-deny policy for incoming traffic (nftables/ufw/firewalld; "
-          "Windows Defender Firewall on the domain, private and public profiles).",
-    "ja": "受信通信を既定で拒否するホストファイアウォールを有効にしてください (nftables / ufw / firewalld、"
-          "Windows はドメイン・プライベート・パブリックの全プロファイルで Windows Defender ファイアウォール)。",
-}
+REMEDIATION = N_("Enable the host firewall with a default-deny policy for incoming traffic (nftables/ufw/firewalld; "
+                 "Windows Defender Firewall on the domain, private and public profiles).")
 FAMILIES = {"inet": {"ipv4", "ipv6"}, "ip": {"ipv4"}, "ip6": {"ipv6"}}
 COMMAND_TIMEOUT = 15.0
 
@@ -67,22 +64,21 @@ def run(ctx: Context) -> Result:
     evidence["firewalld_installed"] = (ctx.root / "usr/sbin/firewalld").exists()
     if nft is None:
         # No nftables, no kernel filtering Mamori can see: NET-001 counts it as disabled, as the check does.
-        return Result(FAIL, t("nftables (nft) is not installed: no host firewall can be read",
-                              "nftables (nft) がインストールされていません"), Firewall(enabled=False, **evidence))
+        return Result(FAIL, _("nftables (nft) is not installed: no host firewall can be read"),
+                      Firewall(enabled=False, **evidence))
     try:
         done = run_cmd([str(nft), "-j", "list", "ruleset"], timeout=COMMAND_TIMEOUT)
     except HostIOError as exc:
-        return Result(ERROR, t(f"cannot read the firewall: {exc}", f"ファイアウォールを読めません: {exc}"),
+        return Result(ERROR, _("cannot read the firewall: {exc}").format(exc=exc),
                       Firewall.build(evidence))
     if done.returncode != 0:
         why = done.stderr.strip()[:200]
-        return Result(ERROR, t(f"nft list ruleset failed: {why} (run as root)",
-                               f"nft list ruleset に失敗しました: {why} (root で実行してください)"),
+        return Result(ERROR, _("nft list ruleset failed: {why} (run as root)").format(why=why),
                       Firewall.build(evidence))
     try:
         ruleset = json.loads(done.stdout or "{}")
     except ValueError as exc:
-        return Result(ERROR, t(f"unreadable nft output: {exc}", f"nft の出力を解釈できません: {exc}"),
+        return Result(ERROR, _("unreadable nft output: {exc}").format(exc=exc),
                       Firewall.build(evidence))
     evidence.update(input_filtering(ruleset))
     evidence["source"] = "nft -j list ruleset"
@@ -90,14 +86,14 @@ def run(ctx: Context) -> Result:
     # What NET-001 reads: the check's own verdict, so the rule and the check never disagree.
     evidence["enabled"] = bool(evidence["input_chains"]) and not missing
     if not evidence["input_chains"]:
-        return Result(FAIL, t("no firewall rules for incoming traffic", "受信通信を制御するルールがありません"),
+        return Result(FAIL, _("no firewall rules for incoming traffic"),
                       Firewall.build(evidence))
     if missing:
-        return Result(FAIL, t(f"incoming {'/'.join(missing)} traffic is not filtered by default",
-                              f"{'/'.join(missing)} の受信通信が既定で拒否されていません"),
+        return Result(FAIL, _("incoming {missing} traffic is not filtered by default").format(
+                                missing='/'.join(missing)),
                       Firewall.build(evidence))
     chains = ", ".join(f"{c['family']} {c['table']}/{c['chain']}" for c in evidence["input_chains"] if c["filtering"])
-    return Result(PASS, t(f"incoming traffic denied by default ({chains})", f"受信通信は既定で拒否 ({chains})"),
+    return Result(PASS, _("incoming traffic denied by default ({chains})").format(chains=chains),
                   Firewall.build(evidence))
 
 
@@ -105,18 +101,17 @@ def _windows(ctx: Context) -> Result:
     from agent.host import windows
 
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), Firewall())
+        return Result(NOT_APPLICABLE, _("no Windows data source"), Firewall())
     profiles = windows.firewall_profiles(ctx.windows)
     off = [name for name, p in profiles.items() if not p["enabled"]]
     allow_in = [name for name, p in profiles.items() if p["enabled"] and p["inbound_allowed"]]
     evidence = {"profiles": profiles, "source": "registry", "enabled": not off and not allow_in}
     if off:
-        return Result(FAIL, t(f"Windows Firewall is off for: {', '.join(off)}",
-                              f"Windows ファイアウォールが無効なプロファイル: {', '.join(off)}"),
+        return Result(FAIL, _("Windows Firewall is off for: {off}").format(off=', '.join(off)),
                       Firewall.build(evidence))
     if allow_in:
-        return Result(FAIL, t(f"inbound connections allowed by default for: {', '.join(allow_in)}",
-                              f"受信接続が既定で許可されているプロファイル: {', '.join(allow_in)}"),
+        return Result(FAIL, _("inbound connections allowed by default for: {allow_in}").format(
+                                allow_in=', '.join(allow_in)),
                       Firewall.build(evidence))
-    return Result(PASS, t("Windows Firewall on for all profiles", "全プロファイルで Windows ファイアウォールが有効"),
+    return Result(PASS, _("Windows Firewall on for all profiles"),
                   Firewall.build(evidence))

@@ -5,21 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.auth import LocalAdmin
+from mamori.i18n import N_, _
 
 ID = "local_admin"
-TITLE = {"en": "Local administrators", "ja": "ローカル管理者権限"}
+TITLE = N_("Local administrators")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 3600
 SEVERITY = "high"
 RULES = ("TEC-local-admin",)
-REMEDIATION = {
-    "en": "Remove administrator rights from ordinary staff accounts (sudo/wheel groups, sudoers entries, the "
-          "Administrators group); use separate administrator accounts listed in the policy's admin_accounts.",
-    "ja": "一般職員のアカウントから管理者権限 (sudo / wheel グループ、sudoers、Administrators グループ) を外し、"
-          "ポリシーの admin_accounts に登録した管理者専用アカウントを使用してください。",
-}
+REMEDIATION = N_("Remove administrator rights from ordinary staff accounts (sudo/wheel groups, sudoers entries, the "
+                 "Administrators group); use separate administrator accounts listed in the policy's admin_accounts.")
 ADMIN_GROUPS = ("sudo", "wheel", "admin")
 NO_LOGIN = ("nologin", "false", "sync", "halt", "shutdown")
 
@@ -77,7 +74,7 @@ def run(ctx: Context) -> Result:
         passwd = _table(read_text(ctx.root / "etc/passwd").text, 7)
         group = _table(read_text(ctx.root / "etc/group").text, 4)
     except HostIOError as exc:
-        return Result(ERROR, t(f"cannot read the account database: {exc}", f"アカウント情報を読めません: {exc}"),
+        return Result(ERROR, _("cannot read the account database: {exc}").format(exc=exc),
                       LocalAdmin(error=str(exc)))
     defs_text = read_or_none(ctx.root / "etc/login.defs", 262144)
     limits = _login_defs(defs_text.text if defs_text else "")
@@ -101,20 +98,20 @@ def run(ctx: Context) -> Result:
                                 "problems": problems}
     if offenders:
         names = ", ".join(f"{u} ({'/'.join(sorted(w))})" for u, w in sorted(offenders.items()))
-        return Result(FAIL, t(f"staff accounts with administrator rights: {names}",
-                              f"管理者権限を持つ一般アカウント: {names}"), LocalAdmin.build(evidence))
-    return Result(PASS, t(f"no ordinary staff account has administrator rights ({len(staff)} checked)",
-                          f"管理者権限を持つ一般アカウントはありません ({len(staff)} 件を確認)"),
+        return Result(FAIL, _("staff accounts with administrator rights: {names}").format(
+                                names=names), LocalAdmin.build(evidence))
+    return Result(PASS, _("no ordinary staff account has administrator rights ({count} checked)").format(
+                            count=len(staff)),
                   LocalAdmin.build(evidence))
 
 
 def _windows(ctx: Context) -> Result:
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), LocalAdmin())
+        return Result(NOT_APPLICABLE, _("no Windows data source"), LocalAdmin())
     try:
         members = ctx.windows.query("local_admins")
     except OSError as exc:
-        return Result(ERROR, t(f"cannot list Administrators: {exc}", f"Administrators を取得できません: {exc}"),
+        return Result(ERROR, _("cannot list Administrators: {exc}").format(exc=exc),
                       LocalAdmin())
     members = members if isinstance(members, list) else [members]
     permitted = {a.lower() for a in ctx.settings.get("admin_accounts", [])}
@@ -128,7 +125,6 @@ def _windows(ctx: Context) -> Result:
             offenders.append(name)
     evidence = {"members": members[:100], "permitted": sorted(permitted), "source": "Get-LocalGroupMember S-1-5-32-544"}
     if offenders:
-        return Result(FAIL, t(f"user accounts in Administrators: {', '.join(offenders)}",
-                              f"Administrators に含まれるユーザー: {', '.join(offenders)}"), LocalAdmin.build(evidence))
-    return Result(PASS, t("only the built-in Administrator and groups in Administrators",
-                          "Administrators は組み込み Administrator とグループのみ"), LocalAdmin.build(evidence))
+        return Result(FAIL, _("user accounts in Administrators: {offenders}").format(
+                                offenders=', '.join(offenders)), LocalAdmin.build(evidence))
+    return Result(PASS, _("only the built-in Administrator and groups in Administrators"), LocalAdmin.build(evidence))

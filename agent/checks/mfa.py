@@ -4,30 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.auth import Mfa
+from mamori.i18n import N_, _
 
 ID = "mfa"
-TITLE = {"en": "Multi-factor authentication", "ja": "多要素認証"}
+TITLE = N_("Multi-factor authentication")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 3600
 SEVERITY = "high"
 RULES = ("AUT-001", "AUT-002")
-REMEDIATION = {
-    "en": "Require a second factor at logon: add pam_u2f/pam_pkcs11/pam_oath as `required` after the password "
-          "(never `sufficient`), or on Windows enforce Windows Hello for Business / smart-card logon and filter "
-          "the password credential provider. For sshd set AuthenticationMethods publickey,keyboard-interactive.",
-    "ja": "ログオン時に第二の要素を必須にしてください: パスワードの後に pam_u2f / pam_pkcs11 / pam_oath を "
-          "`required` で追加する (`sufficient` は不可)。Windows では Windows Hello for Business またはスマートカード"
-          "ログオンを強制し、パスワード資格情報プロバイダーを無効化する。sshd は AuthenticationMethods "
-          "publickey,keyboard-interactive を設定する。",
-}
+REMEDIATION = N_("Require a second factor at logon: add pam_u2f/pam_pkcs11/pam_oath as `required` after the password "
+                 "(never `sufficient`), or on Windows enforce Windows Hello for Business / smart-card logon and "
+                 "filter the password credential provider. For sshd set AuthenticationMethods "
+                 "publickey,keyboard-interactive.")
 # Console and display-manager logon services (common-auth is judged through them: it is only ever
 # included). Greeters are no logon; autologin services count only where the display manager enables them.
 LOGON_SERVICES = ("login", "gdm-password", "gdm-fingerprint", "gdm-smartcard", "lightdm", "sddm", "kde",
                   "xscreensaver")
 AUTOLOGIN_SERVICES = ("lightdm-autologin", "gdm-autologin")
-FACTOR_JA = {"knowledge": "知識", "possession": "所持", "inherence": "生体"}
 
 
 def run(ctx: Context) -> Result:
@@ -42,8 +37,7 @@ def _linux(ctx: Context) -> Result:
     required = bool(ctx.settings.get("mfa_required", True))
     config = pam.PamConfig(ctx.root)
     if not config.pamd.is_dir():
-        return Result(ERROR, t(f"{config.pamd} not found: cannot tell how logon is authenticated",
-                               f"{config.pamd} がありません: ログオン認証を確認できません"),
+        return Result(ERROR, _("{pamd} not found: cannot tell how logon is authenticated").format(pamd=config.pamd),
                       Mfa(pam_d=str(config.pamd)))
     services, not_logon, autologin = _logon_services(config, ctx)
     logon = {s: config.evaluate(s) for s in services}
@@ -85,36 +79,30 @@ def _linux(ctx: Context) -> Result:
     typed = Mfa.build(evidence)  # the schema decides what may be sent
     if loops:
         # libpam itself fails on such a stack: nothing can be said about its factors, so never "pass".
-        return Result(ERROR, t(f"PAM include loop, logon cannot be judged: {loops[0]}",
-                               f"PAM の include がループしており、ログオン認証を判定できません: {loops[0]}"), typed)
+        return Result(ERROR, _("PAM include loop, logon cannot be judged: {loop}").format(loop=loops[0]), typed)
     findings = []
     if weak_logon and required:
         way = logon[weak_logon[0]].weakest
         assert way is not None
-        findings.append(t(
-            f"logon ({', '.join(weak_logon)}) succeeds with {_factors(way.factors, 'en')} alone via "
-            f"{', '.join(m.split('@')[0] for m in way.modules)}",
-            f"ログオン ({', '.join(weak_logon)}) が {_factors(way.factors, 'ja')} だけで成功します "
-            f"({', '.join(m.split('@')[0] for m in way.modules)})"))
+        findings.append(_("logon ({services}) succeeds with {factors} alone via {modules}").format(
+                            services=', '.join(weak_logon), factors=_factors(way.factors),
+                            modules=', '.join(m.split('@')[0] for m in way.modules)))
         auto = [f"{s} ({autologin[s]})" for s in weak_logon if s in autologin]
         if auto:
-            findings.append(t(f"autologin is switched on: {', '.join(auto)}",
-                              f"自動ログオンが有効です: {', '.join(auto)}"))
+            findings.append(_("autologin is switched on: {auto}").format(auto=', '.join(auto)))
     if remote_weak:
-        findings.append(t(f"sshd allows single-factor logon: {'; '.join(remote_weak)}",
-                          f"sshd が単一要素でのログオンを許可しています: {'; '.join(remote_weak)}"))
+        findings.append(_("sshd allows single-factor logon: {remote_weak}").format(remote_weak='; '.join(remote_weak)))
     if findings:
         res = Result(FAIL, " / ".join(findings), typed)
         if weak_logon and required and ctx.segment == "mynumber":
             res.severity = "critical"  # AUT-001: terminal logon without a second factor on マイナンバー系
         return res
     if weak_logon:
-        return Result(PASS, t(f"MFA is recommended but not configured for {', '.join(weak_logon)} "
-                              "(not required in this segment)",
-                              f"{', '.join(weak_logon)} に多要素認証が未設定です (この系では推奨)"), typed)
-    remote = t("sshd requires two factors", "sshd も多要素認証必須") if cfg else t("no sshd", "sshd なし")
-    return Result(PASS, t(f"logon requires two factors ({', '.join(services)}); {remote}",
-                          f"ログオンに多要素認証が必須です ({', '.join(services)}); {remote}"), typed)
+        return Result(PASS, _("MFA is recommended but not configured for {services} "
+                              "(not required in this segment)").format(services=', '.join(weak_logon)), typed)
+    remote = _("sshd requires two factors") if cfg else _("no sshd")
+    return Result(PASS, _("logon requires two factors ({services}); {remote}").format(services=', '.join(services),
+                            remote=remote), typed)
 
 
 def _logon_services(config: Any, ctx: Context) -> tuple[list[str], dict[str, str], dict[str, str]]:
@@ -130,10 +118,11 @@ def _logon_services(config: Any, ctx: Context) -> tuple[list[str], dict[str, str
     return services, not_logon, dm.autologin
 
 
-def _factors(factors: frozenset[str], lang: str) -> str:
+def _factors(factors: frozenset[str]) -> str:
     if not factors:
-        return "no factor" if lang == "en" else "認証要素なし"
-    return "+".join(sorted(factors)) if lang == "en" else "+".join(FACTOR_JA.get(f, f) for f in sorted(factors))
+        return _("no factor")
+    names = {"knowledge": _("knowledge"), "possession": _("possession"), "inherence": _("inherence")}
+    return "+".join(names.get(f, f) for f in sorted(factors))
 
 
 def _ssh_lists(opts: dict[str, str], stack: Any) -> list[dict[str, Any]]:
@@ -188,7 +177,7 @@ def _windows(ctx: Context) -> Result:
     from agent.host import windows
 
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), {})
+        return Result(NOT_APPLICABLE, _("no Windows data source"), {})
     state = windows.logon_mfa(ctx.windows)
     evidence = state.evidence()
     rdp = bool(state.facts.get("rdp_enabled"))
@@ -197,13 +186,10 @@ def _windows(ctx: Context) -> Result:
     typed = Mfa.build(evidence)
     required = bool(ctx.settings.get("mfa_required", True))
     if state.facts.get("rdp_enabled") and not state.enforced:
-        return Result(FAIL, t(f"Remote Desktop is enabled without a second factor: {state.reason_en}",
-                              f"リモートデスクトップが多要素認証なしで有効です: {state.reason_ja}"), typed)
+        return Result(FAIL, _("Remote Desktop is enabled without a second factor: {reason}").format(
+                                reason=state.reason), typed)
     if state.enforced:
-        return Result(PASS, t(f"logon requires two factors: {state.reason_en}",
-                              f"ログオンに多要素認証が必須です: {state.reason_ja}"), typed)
+        return Result(PASS, _("logon requires two factors: {reason}").format(reason=state.reason), typed)
     if not required:
-        return Result(PASS, t(f"MFA recommended but not enforced: {state.reason_en}",
-                              f"多要素認証が強制されていません (この系では推奨): {state.reason_ja}"), typed)
-    return Result(FAIL, t(f"password-only logon is possible: {state.reason_en}",
-                          f"パスワードだけでログオンできます: {state.reason_ja}"), typed)
+        return Result(PASS, _("MFA recommended but not enforced: {reason}").format(reason=state.reason), typed)
+    return Result(FAIL, _("password-only logon is possible: {reason}").format(reason=state.reason), typed)

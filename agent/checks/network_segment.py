@@ -6,21 +6,18 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.network import NetworkSegment
+from mamori.i18n import N_, _
 
 ID = "network_segment"
-TITLE = {"en": "Network segment isolation", "ja": "ネットワーク分離"}
+TITLE = N_("Network segment isolation")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 900
 SEVERITY = "high"
 RULES = ("NET-002", "NET-003")
-REMEDIATION = {
-    "en": "Connect the terminal only to its segment's network (one active interface, a registered address) and "
-          "have the network team close the path to the other segments.",
-    "ja": "端末は所属する系のネットワークだけに接続してください (有効なインターフェースは 1 つ、登録済みアドレス)。"
-          "他の系への経路はネットワーク管理者が遮断してください。",
-}
+REMEDIATION = N_("Connect the terminal only to its segment's network (one active interface, a registered address) "
+                 "and have the network team close the path to the other segments.")
 
 
 def run(ctx: Context) -> Result:
@@ -34,7 +31,7 @@ def run(ctx: Context) -> Result:
     try:
         ifaces = net.interfaces()
     except (OSError, ImportError) as exc:
-        return Result(ERROR, t(f"cannot list network interfaces: {exc}", f"インターフェースを取得できません: {exc}"),
+        return Result(ERROR, _("cannot list network interfaces: {exc}").format(exc=exc),
                       NetworkSegment(error=str(exc)))
     active = [i for i in ifaces if i.up and any(net.is_global(a) for a in i.addresses)]
     outside = [f"{i.name} {a}" for i in active for a in i.addresses if net.is_global(a) and networks and
@@ -49,23 +46,20 @@ def run(ctx: Context) -> Result:
     }
     findings = []
     if reached:
-        findings.append(t(f"other segment reachable: {', '.join(reached)}",
-                          f"他の系に接続できます: {', '.join(reached)}"))
+        findings.append(_("other segment reachable: {reached}").format(reached=', '.join(reached)))
     if len(active) > most:
-        findings.append(t(f"several active interfaces (dual-homed): {', '.join(i.name for i in active)}",
-                          f"複数のインターフェースが有効です (二重接続): {', '.join(i.name for i in active)}"))
+        findings.append(_("several active interfaces (dual-homed): {interfaces}").format(
+                            interfaces=', '.join(i.name for i in active)))
     if outside:
-        findings.append(t(f"address outside the registered networks: {', '.join(outside)}",
-                          f"登録外のネットワークのアドレス: {', '.join(outside)}"))
+        findings.append(_("address outside the registered networks: {outside}").format(outside=', '.join(outside)))
     if findings:
         res = Result(FAIL, " / ".join(findings), NetworkSegment.build(evidence))
         if reached and ctx.segment == "mynumber":
             res.severity = "critical"
         return res
     if not networks and not targets:
-        return Result(NOT_APPLICABLE, t("no registered networks or probe targets in the policy",
-                                        "ポリシーに登録ネットワーク・疎通確認先がありません"),
+        return Result(NOT_APPLICABLE, _("no registered networks or probe targets in the policy"),
                       NetworkSegment.build(evidence))
-    blocked = t(f"{len(probes)} other-segment target(s) unreachable", f"他の系 {len(probes)} 件へは接続不可")
-    return Result(PASS, t(f"on registered networks only; {blocked}", f"登録ネットワークのみに接続; {blocked}"),
+    blocked = _("{count} other-segment target(s) unreachable").format(count=len(probes))
+    return Result(PASS, _("on registered networks only; {blocked}").format(blocked=blocked),
                   NetworkSegment.build(evidence))

@@ -6,17 +6,17 @@ import json
 from datetime import date
 from pathlib import Path
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.updates import OsSupport
+from mamori.i18n import N_, _
 
 ID = "os_support"
-TITLE = {"en": "OS support period", "ja": "OS のサポート期限"}
+TITLE = N_("OS support period")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 86400
 SEVERITY = "high"
 RULES = ("PAT-004",)
-REMEDIATION = {"en": "Upgrade the terminal to a supported operating system release before its support ends.",
-               "ja": "サポート期間内の OS リリースへ更新してください。"}
+REMEDIATION = N_("Upgrade the terminal to a supported operating system release before its support ends.")
 TABLE = Path(__file__).parent / "data" / "os_support.json"
 WARN_DAYS = 180
 
@@ -28,20 +28,20 @@ def table() -> dict:
 def run(ctx: Context) -> Result:
     release, ends, note = _release(ctx)
     if release is None:
-        return Result(ERROR, t(f"cannot identify the operating system: {note}", f"OS を特定できません: {note}"),
+        return Result(ERROR, _("cannot identify the operating system: {note}").format(note=note),
                       OsSupport(problem=note))
     evidence = {"release": release, "end_of_support": ends, "note": note, "table": str(TABLE)}
     if ends is None:
-        return Result(NOT_APPLICABLE, t(f"{release} is not in the support table",
-                                        f"{release} はサポート期限表にありません"), OsSupport.build(evidence))
+        return Result(NOT_APPLICABLE, _("{release} is not in the support table").format(
+                                          release=release), OsSupport.build(evidence))
     end = date.fromisoformat(ends)
     left = (end - ctx.now.date()).days
     evidence["days_left"] = left
     if left < 0:
-        return Result(FAIL, t(f"{release}: security support ended on {ends}",
-                              f"{release}: {ends} にサポートが終了しています"), OsSupport.build(evidence))
-    soon = t(f" (ends in {left} days)", f" (残り {left} 日)") if left <= WARN_DAYS else ""
-    return Result(PASS, t(f"{release}: supported until {ends}{soon}", f"{release}: {ends} までサポート{soon}"),
+        return Result(FAIL, _("{release}: security support ended on {ends}").format(release=release,
+                                ends=ends), OsSupport.build(evidence))
+    soon = _(" (ends in {left} days)").format(left=left) if left <= WARN_DAYS else ""
+    return Result(PASS, _("{release}: supported until {ends}{soon}").format(release=release, ends=ends, soon=soon),
                   OsSupport.build(evidence))
 
 

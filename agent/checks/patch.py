@@ -6,22 +6,19 @@ import json
 from datetime import datetime
 from typing import Any
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.updates import Patch
+from mamori.i18n import N_, _
 
 ID = "patch"
-TITLE = {"en": "Security updates", "ja": "修正プログラム"}
+TITLE = N_("Security updates")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 6 * 3600
 TIMEOUT_SECONDS = 300
 SEVERITY = "high"
 RULES = ("PAT-001", "PAT-002", "PAT-003")
-REMEDIATION = {
-    "en": "Apply the pending security updates (apt-get upgrade / dnf upgrade --security / Windows Update), "
-          "refresh the package lists from the office mirror or WSUS, and reboot when asked.",
-    "ja": "保留中の修正プログラムを適用してください (apt-get upgrade / dnf upgrade --security / Windows Update)。"
-          "庁内ミラーまたは WSUS からパッケージ情報を更新し、再起動を求められたら再起動してください。",
-}
+REMEDIATION = N_("Apply the pending security updates (apt-get upgrade / dnf upgrade --security / Windows Update), "
+                 "refresh the package lists from the office mirror or WSUS, and reboot when asked.")
 SEEN_FILE = "patch_seen.json"
 
 
@@ -66,7 +63,7 @@ def run(ctx: Context) -> Result:
         return _apt(ctx)
     if dnf.is_dnf_system(ctx.root):
         return _dnf(ctx)
-    return Result(NOT_APPLICABLE, t("no apt or dnf package manager found", "apt / dnf が見つかりません"),
+    return Result(NOT_APPLICABLE, _("no apt or dnf package manager found"),
                   Patch(root=str(ctx.root)))
 
 
@@ -82,18 +79,18 @@ def _verdict(ctx: Context, evidence: dict[str, Any], security: list[dict[str, An
         names = ", ".join(u["name"] for u in overdue[:5]) + (" …" if len(overdue) > 5 else "")
         # The count first is every pending security update, the number PAT-001's 検知内容 states too (the
         # collector re-ages the evidence over time, so an overdue count would soon differ from the agent's).
-        findings.append(t(f"{len(security)} security update(s) pending, {len(overdue)} longer than allowed "
-                          f"({limit} days, critical {critical_limit}): {names}; oldest {oldest:.0f} days",
-                          f"未適用の修正プログラム {len(security)} 件、うち {len(overdue)} 件が期限 ({limit} 日、"
-                          f"緊急 {critical_limit} 日) 超過: {names}; 最長 {oldest:.0f} 日"))
+        findings.append(_("{pending} security update(s) pending, {overdue} longer than allowed ({limit} days, "
+                          "critical {critical_limit}): {names}; oldest {oldest:.0f} days").format(pending=len(security),
+                            overdue=len(overdue), limit=limit, critical_limit=critical_limit, names=names,
+                            oldest=oldest))
     if lists_age is None or lists_age > s["package_lists_max_age_days"]:
-        age = t("never", "一度も") if lists_age is None else f"{lists_age:.0f}"
+        age = _("never") if lists_age is None else f"{lists_age:.0f}"
         allowed = s["package_lists_max_age_days"]
-        findings.append(t(f"update source not refreshed for {age} days (allowed {allowed}) {source_note}",
-                          f"更新情報が {age} 日更新されていません (基準 {allowed} 日) {source_note}").strip())
+        findings.append(_("update source not refreshed for {age} days (allowed {allowed}) {source_note}").format(
+                            age=age, allowed=allowed, source_note=source_note).strip())
     if reboot_age is not None and reboot_age > s["reboot_max_days"]:
-        findings.append(t(f"reboot pending for {reboot_age:.0f} days (allowed {s['reboot_max_days']})",
-                          f"再起動が {reboot_age:.0f} 日保留されています (基準 {s['reboot_max_days']} 日)"))
+        findings.append(_("reboot pending for {reboot_age:.0f} days (allowed {allowed})").format(reboot_age=reboot_age,
+                            allowed=s['reboot_max_days']))
     # What the collector's PAT-001 reads: the full count (the list is capped) and the oldest critical update's age.
     evidence["pending_security_count"] = len(security)
     # Every backend (apt, dnf, Windows Update) reports the oldest age: without it the rule could only guess.
@@ -108,9 +105,8 @@ def _verdict(ctx: Context, evidence: dict[str, Any], security: list[dict[str, An
     if findings:
         return Result(FAIL, " / ".join(findings), Patch.build(evidence))
     pending = len(security)
-    return Result(PASS, t(f"{pending} security update(s) pending, none overdue; update source "
-                          f"{lists_age:.0f} days old",
-                          f"未適用の修正プログラム {pending} 件 (期限内); 更新情報は {lists_age:.0f} 日前"),
+    return Result(PASS, _("{pending} security update(s) pending, none overdue; update source "
+                          "{lists_age:.0f} days old").format(pending=pending, lists_age=lists_age),
                   Patch.build(evidence))
 
 
@@ -121,7 +117,7 @@ def _apt(ctx: Context) -> Result:
     try:
         st = apt.state(ctx.root)
     except HostIOError as exc:
-        return Result(ERROR, t(f"cannot read the apt state: {exc}", f"apt の状態を読めません: {exc}"),
+        return Result(ERROR, _("cannot read the apt state: {exc}").format(exc=exc),
                       Patch(error=str(exc)))
     sec = [p for p in st.pending if p.security]
     seen = first_seen(ctx, [f"{p.package}={p.candidate}" for p in sec])
@@ -141,7 +137,7 @@ def _apt(ctx: Context) -> Result:
     note = ""
     if mirrored is not None and refreshed is not None and mirrored < refreshed:
         refreshed = mirrored
-        note = t("(the security mirror itself is stale)", "(セキュリティ更新のミラー自体が古い)")
+        note = _("(the security mirror itself is stale)")
     evidence: dict[str, Any] = {
         "backend": "apt", "pending_total": len(st.pending), "pending_security": security[:100],
         "oldest_security_days": max((u["age_days"] for u in security), default=None),
@@ -158,8 +154,7 @@ def _apt(ctx: Context) -> Result:
     }
     res = _verdict(ctx, evidence, security, refreshed, st.reboot_required_since, note)
     if not sec_sources and st.sources:
-        msg = t("no security update source (…-security suite) is configured",
-                "セキュリティ更新の配布元 (…-security) が設定されていません")
+        msg = _("no security update source (…-security suite) is configured")
         res = Result(FAIL, msg if res.status == PASS else f"{res.summary} / {msg}", Patch.build(evidence))
     return res
 
@@ -171,7 +166,7 @@ def _dnf(ctx: Context) -> Result:
     try:
         st = dnf.state(ctx.root)
     except HostIOError as exc:
-        return Result(ERROR, t(f"cannot read the dnf state: {exc}", f"dnf の状態を読めません: {exc}"),
+        return Result(ERROR, _("cannot read the dnf state: {exc}").format(exc=exc),
                       Patch(error=str(exc)))
     security = [{"name": a.id, "title": a.title, "severity": a.severity, "critical": a.severity == "Critical",
                  "issued": a.issued.isoformat() if a.issued else None, "age_days": _days(ctx.now, a.issued)}
@@ -189,11 +184,11 @@ def _windows(ctx: Context) -> Result:
     from agent.host import windows
 
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), Patch())
+        return Result(NOT_APPLICABLE, _("no Windows data source"), Patch())
     try:
         wu = windows.windows_update(ctx.windows)
     except (OSError, ValueError) as exc:
-        return Result(ERROR, t(f"cannot query Windows Update: {exc}", f"Windows Update を照会できません: {exc}"),
+        return Result(ERROR, _("cannot query Windows Update: {exc}").format(exc=exc),
                       Patch(error=str(exc)))
     security = [{"name": u["kb"] and f"KB{u['kb']}" or u["title"], "title": u["title"], "severity": u["severity"],
                  "critical": u["severity"] == "Critical",

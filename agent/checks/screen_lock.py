@@ -5,23 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.auth import ScreenLock
+from mamori.i18n import N_, _
 
 ID = "screen_lock"
-TITLE = {"en": "Screen lock", "ja": "画面ロック"}
+TITLE = N_("Screen lock")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 3600
 SEVERITY = "medium"
 RULES = ("AUT-003",)
-REMEDIATION = {
-    "en": "Enforce the screen lock system-wide: GNOME: set idle-delay and lock-enabled in /etc/dconf/db/local.d/ "
-          "and lock them in locks/, then run `dconf update`; KDE: [Daemon][$i] in /etc/xdg/kscreenlockerrc; "
-          "Windows: the 'Interactive logon: Machine inactivity limit' policy.",
-    "ja": "画面ロックをシステム全体で強制してください: GNOME は /etc/dconf/db/local.d/ に idle-delay と lock-enabled を"
-          "設定して locks/ で固定し `dconf update` を実行、KDE は /etc/xdg/kscreenlockerrc の [Daemon][$i]、"
-          "Windows は「対話型ログオン: コンピューターの非アクティブ状態の制限」ポリシー。",
-}
+REMEDIATION = N_("Enforce the screen lock system-wide: GNOME: set idle-delay and lock-enabled in "
+                 "/etc/dconf/db/local.d/ and lock them in locks/, then run `dconf update`; KDE: [Daemon][$i] in "
+                 "/etc/xdg/kscreenlockerrc; Windows: the 'Interactive logon: Machine inactivity limit' policy.")
 WIN_SYSTEM = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System"
 
 
@@ -38,26 +34,24 @@ def run(ctx: Context) -> Result:
         g = desktop.gnome(ctx.root)
         s = g.settings
         if "org.gnome.desktop.session/idle-delay" not in s:
-            return Result(ERROR, t("cannot read the GNOME idle setting (schema missing or corrupt)",
-                                   "GNOME のアイドル設定を読めません (スキーマがないか破損)"),
+            return Result(ERROR, _("cannot read the GNOME idle setting (schema missing or corrupt)"),
                           ScreenLock(problems=g.problems))
         idle = _int(s.get("org.gnome.desktop.session/idle-delay"))
         delay = _int(s.get("org.gnome.desktop.screensaver/lock-delay")) or 0
         enabled = (s.get("org.gnome.desktop.screensaver/lock-enabled") or desktop.Setting("true", "")).value == "true"
         problems = []
         if not enabled:
-            problems.append(t("GNOME lock-enabled is false", "GNOME の lock-enabled が false"))
+            problems.append(_("GNOME lock-enabled is false"))
         if idle is None or idle == 0:
-            problems.append(t("GNOME never goes idle (idle-delay 0)", "GNOME の idle-delay が 0 (ロックしない)"))
+            problems.append(_("GNOME never goes idle (idle-delay 0)"))
         elif idle + delay > limit:
             mins = (idle + delay) / 60
-            problems.append(t(f"GNOME locks after {mins:g} min", f"GNOME のロックまで {mins:g} 分"))
+            problems.append(_("GNOME locks after {mins:g} min").format(mins=mins))
         unlocked = [k.split("/")[1] for k in ("org.gnome.desktop.session/idle-delay",
                                               "org.gnome.desktop.screensaver/lock-enabled")
                     if not (s.get(k) and s[k].locked)]
         if unlocked:
-            problems.append(t(f"staff can change {', '.join(unlocked)} (no dconf lock)",
-                              f"{', '.join(unlocked)} を利用者が変更できます (dconf のロックなし)"))
+            problems.append(_("staff can change {unlocked} (no dconf lock)").format(unlocked=', '.join(unlocked)))
         results.append(("GNOME", problems, {"settings": {k: vars(v) for k, v in s.items()}, "problems": g.problems}))
         states.append((enabled, (idle + delay) if idle else 0, not unlocked))
     k = desktop.kde(ctx.root)
@@ -65,26 +59,24 @@ def run(ctx: Context) -> Result:
         problems = []
         minutes = _int_text(str(k.get("Timeout", "5")))
         if str(k.get("Autolock", "true")).lower() != "true":
-            problems.append(t("KDE Autolock is off", "KDE の Autolock が無効"))
+            problems.append(_("KDE Autolock is off"))
         elif minutes is None or minutes * 60 > limit or minutes == 0:
-            problems.append(t(f"KDE locks after {minutes} min", f"KDE のロックまで {minutes} 分"))
+            problems.append(_("KDE locks after {minutes} min").format(minutes=minutes))
         if not (k.get("immutable") or (k.get("Autolock_immutable") and k.get("Timeout_immutable"))):
-            problems.append(t("staff can change the KDE setting (no [$i])",
-                              "KDE の設定を利用者が変更できます ([$i] なし)"))
+            problems.append(_("staff can change the KDE setting (no [$i])"))
         results.append(("KDE", problems, {"kscreenlockerrc": k}))
         kde_enforced = bool(k.get("immutable") or (k.get("Autolock_immutable") and k.get("Timeout_immutable")))
         states.append((str(k.get("Autolock", "true")).lower() == "true", (minutes or 0) * 60, kde_enforced))
     if not results:
-        return Result(NOT_APPLICABLE, t("no graphical desktop (GNOME/KDE) installed",
-                                        "グラフィカルデスクトップ (GNOME / KDE) がありません"),
+        return Result(NOT_APPLICABLE, _("no graphical desktop (GNOME/KDE) installed"),
                       ScreenLock(root=str(ctx.root)))
     evidence = {name: ev for name, _p, ev in results} | {"limit_minutes": limit // 60} | _summary(states)
     bad = [f"{p}" for _n, problems, _e in results for p in problems]
     if bad:
         return Result(FAIL, "; ".join(bad), ScreenLock.build(evidence))
     names = "/".join(n for n, _p, _e in results)
-    return Result(PASS, t(f"{names} locks within {limit // 60} min, enforced system-wide",
-                          f"{names} は {limit // 60} 分以内にロック (システムで強制)"), ScreenLock.build(evidence))
+    return Result(PASS, _("{names} locks within {limit_minutes} min, enforced system-wide").format(names=names,
+                            limit_minutes=limit // 60), ScreenLock.build(evidence))
 
 
 def _summary(states: list[tuple[bool, int, bool]]) -> dict[str, Any]:
@@ -105,16 +97,16 @@ def _int_text(text: str) -> int | None:
 
 def _windows(ctx: Context, limit: int) -> Result:
     if ctx.windows is None:
-        return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), ScreenLock())
+        return Result(NOT_APPLICABLE, _("no Windows data source"), ScreenLock())
     values = ctx.windows.values(WIN_SYSTEM) or {}
     secs = next((v for key, v in values.items() if key.lower() == "inactivitytimeoutsecs"), None)
     evidence = {"InactivityTimeoutSecs": secs, "key": WIN_SYSTEM, "limit_minutes": limit // 60,
                 **_summary([(isinstance(secs, int) and secs > 0, secs if isinstance(secs, int) else 0, True)])}
     if not isinstance(secs, int) or secs == 0:
-        return Result(FAIL, t("no machine inactivity limit is set", "非アクティブ状態の制限が設定されていません"),
+        return Result(FAIL, _("no machine inactivity limit is set"),
                       ScreenLock.build(evidence))
     if secs > limit:
-        return Result(FAIL, t(f"locks after {secs / 60:g} min (allowed {limit // 60})",
-                              f"ロックまで {secs / 60:g} 分 (基準 {limit // 60} 分)"), ScreenLock.build(evidence))
-    return Result(PASS, t(f"locks after {secs / 60:g} min by policy", f"ポリシーにより {secs / 60:g} 分でロック"),
+        return Result(FAIL, _("locks after {minutes:g} min (allowed {limit_minutes})").format(minutes=secs / 60,
+                                limit_minutes=limit // 60), ScreenLock.build(evidence))
+    return Result(PASS, _("locks after {minutes:g} min by policy").format(minutes=secs / 60),
                   ScreenLock.build(evidence))

@@ -5,19 +5,18 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.software import Software
+from mamori.i18n import N_, _
 
 ID = "software"
-TITLE = {"en": "Unauthorised software", "ja": "無許可ソフトウェア"}
+TITLE = N_("Unauthorised software")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 6 * 3600
 SEVERITY = "high"
 RULES = ("SW-001",)
-REMEDIATION = {"en": "Uninstall the unauthorised software, or have the unit security manager add it to the "
-                     "permitted list through an exception (例外措置).",
-               "ja": "無許可ソフトウェアを削除するか、情報セキュリティ管理者の例外措置により"
-                     "許可リストへ追加してください。"}
+REMEDIATION = N_("Uninstall the unauthorised software, or have the unit security manager add it to the permitted "
+                 "list through an exception (例外措置).")
 UNINSTALL = (r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall",
              r"HKEY_LOCAL_MACHINE\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall")
 
@@ -62,16 +61,15 @@ def run(ctx: Context) -> Result:
     try:
         if ctx.platform == "windows":
             if ctx.windows is None:
-                return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), Software())
+                return Result(NOT_APPLICABLE, _("no Windows data source"), Software())
             source, packages = "registry Uninstall keys", installed_windows(ctx)
         else:
             source, packages = installed_linux(ctx)
     except FileNotFoundError as exc:
-        return Result(NOT_APPLICABLE, t(f"no package database: {exc}", f"パッケージ情報がありません: {exc}"),
+        return Result(NOT_APPLICABLE, _("no package database: {exc}").format(exc=exc),
                       Software())
     except (HostIOError, OSError) as exc:
-        return Result(ERROR, t(f"cannot list installed software: {exc}",
-                               f"導入済みソフトウェアを取得できません: {exc}"), Software(error=str(exc)))
+        return Result(ERROR, _("cannot list installed software: {exc}").format(exc=exc), Software(error=str(exc)))
     forbidden_p = list(ctx.settings.get("software_forbidden", []))
     permitted_p = list(ctx.settings.get("software_permitted", []))
     forbidden = [{"name": n, "version": v, "pattern": p} for n, v in packages
@@ -83,12 +81,12 @@ def run(ctx: Context) -> Result:
     if forbidden or unlisted:
         parts = []
         if forbidden:
-            parts.append(t("forbidden: ", "使用禁止: ") + ", ".join(f["name"] for f in forbidden[:8]))
+            parts.append(_("forbidden: ") + ", ".join(f["name"] for f in forbidden[:8]))
         if unlisted:
-            parts.append(t(f"{len(unlisted)} not on the permitted list: ", f"許可リスト外 {len(unlisted)} 件: ")
+            parts.append(_("{count} not on the permitted list: ").format(count=len(unlisted))
                          + ", ".join(unlisted[:8]))
         return Result(FAIL, " / ".join(parts), Software.build(evidence))
-    scope = t("permitted list and forbidden list", "許可リストと禁止リスト") if permitted_p else \
-        t("forbidden list", "禁止リスト")
-    return Result(PASS, t(f"{len(packages)} installed packages checked against the {scope}",
-                          f"導入済み {len(packages)} 件を{scope}で確認しました"), Software.build(evidence))
+    scope = _("permitted list and forbidden list") if permitted_p else \
+        _("forbidden list")
+    return Result(PASS, _("{count} installed packages checked against the {scope}").format(count=len(packages),
+                            scope=scope), Software.build(evidence))

@@ -6,22 +6,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result, t
+from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from mamori.evidence.network import TimeSync
+from mamori.i18n import N_, _
 
 ID = "time_sync"
-TITLE = {"en": "Time synchronisation", "ja": "時刻同期"}
+TITLE = N_("Time synchronisation")
 PLATFORMS = ("linux", "windows")
 INTERVAL_SECONDS = 3600
 SEVERITY = "medium"
 COMMAND_TIMEOUT = 10.0
 RULES = ("OPS-001",)
-REMEDIATION = {
-    "en": "Enable time synchronisation with the office NTP server (chrony or systemd-timesyncd; w32time on Windows) "
-          "and check that the server is reachable.",
-    "ja": "庁内 NTP サーバーとの時刻同期を有効にしてください (chrony または systemd-timesyncd、Windows は w32time)。"
-          "NTP サーバーに到達できるかも確認してください。",
-}
+REMEDIATION = N_("Enable time synchronisation with the office NTP server (chrony or systemd-timesyncd; w32time on "
+                 "Windows) and check that the server is reachable.")
 
 
 def parse_chronyc_tracking(text: str) -> dict[str, Any]:
@@ -50,11 +47,11 @@ def parse_w32tm_status(text: str) -> dict[str, Any]:
 def run(ctx: Context) -> Result:
     if ctx.platform == "windows":
         if ctx.windows is None:
-            return Result(NOT_APPLICABLE, t("no Windows data source", "Windows の情報源がありません"), TimeSync())
+            return Result(NOT_APPLICABLE, _("no Windows data source"), TimeSync())
         try:
             state = parse_w32tm_status(str(ctx.windows.query("w32tm_status")))
         except OSError as exc:
-            return Result(ERROR, t(f"cannot query w32time: {exc}", f"w32time を照会できません: {exc}"), TimeSync())
+            return Result(ERROR, _("cannot query w32time: {exc}").format(exc=exc), TimeSync())
         state["service"] = "w32time"
         return _verdict(ctx, state)
     from agent.host.sysio import HostIOError, which
@@ -88,8 +85,7 @@ def run(ctx: Context) -> Result:
                 tried.append(f"timedatectl: {done.stderr.strip()[:200]}")
         except HostIOError as exc:
             tried.append(str(exc))
-    return Result(FAIL, t("no working time synchronisation (chrony, systemd-timesyncd) found",
-                          "時刻同期 (chrony / systemd-timesyncd) が動作していません"), TimeSync(tried=tried))
+    return Result(FAIL, _("no working time synchronisation (chrony, systemd-timesyncd) found"), TimeSync(tried=tried))
 
 
 def _verdict(ctx: Context, state: dict[str, Any]) -> Result:
@@ -97,12 +93,12 @@ def _verdict(ctx: Context, state: dict[str, Any]) -> Result:
     state["limit_seconds"] = limit
     offset = state.get("offset_seconds")
     if not state["synchronised"]:
-        return Result(FAIL, t(f"clock not synchronised ({state['service']})",
-                              f"時刻が同期されていません ({state['service']})"), TimeSync.build(state))
+        return Result(FAIL, _("clock not synchronised ({service})").format(
+                                service=state['service']), TimeSync.build(state))
     if offset is not None and abs(offset) > limit:
-        return Result(FAIL, t(f"clock off by {offset:+.1f} s (allowed {limit:g} s)",
-                              f"時刻のずれが {offset:+.1f} 秒です (基準 {limit:g} 秒)"), TimeSync.build(state))
-    shown = t("offset unknown", "ずれ不明") if offset is None else \
-        t(f"offset {offset:+.3f} s", f"ずれ {offset:+.3f} 秒")
-    return Result(PASS, t(f"synchronised by {state['service']}, {shown}",
-                          f"{state['service']} で同期済み、{shown}"), TimeSync.build(state))
+        return Result(FAIL, _("clock off by {offset:+.1f} s (allowed {limit:g} s)").format(offset=offset,
+                                limit=limit), TimeSync.build(state))
+    shown = _("offset unknown") if offset is None else \
+        _("offset {offset:+.3f} s").format(offset=offset)
+    return Result(PASS, _("synchronised by {service}, {shown}").format(service=state['service'],
+                            shown=shown), TimeSync.build(state))

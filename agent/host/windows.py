@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.host.base import Emit, HostFacts, MediaControl, ServiceError, ServiceState, StopRequest
+from mamori.i18n import _
 
 SERVICE_NAME = "MamoriAgent"
 DISPLAY_NAME = "Mamori Agent"
@@ -380,7 +381,7 @@ class LiveSource(Source):
     def values(self, key: str) -> dict[str, object] | None:
         import winreg
 
-        hive, _, sub = key.partition("\\")
+        hive, _sep, sub = key.partition("\\")
         root = {"HKLM": winreg.HKEY_LOCAL_MACHINE, HKLM: winreg.HKEY_LOCAL_MACHINE}[hive.upper()]
         try:
             with winreg.OpenKey(root, sub) as handle:
@@ -398,7 +399,7 @@ class LiveSource(Source):
     def subkeys(self, key: str) -> list[str]:
         import winreg
 
-        _hive, _, sub = key.partition("\\")
+        _hive, _sep, sub = key.partition("\\")
         try:
             with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, sub) as handle:
                 names = []
@@ -479,8 +480,7 @@ INBOX_CPS = {g.lower() for g in (
 class LogonMfa:
     def __init__(self) -> None:
         self.enforced = False
-        self.reason_en = ""
-        self.reason_ja = ""
+        self.reason = ""  # in the staff's language
         self.facts: dict[str, object] = {}
 
     def evidence(self) -> dict[str, object]:
@@ -521,23 +521,18 @@ def logon_mfa(src: Source) -> LogonMfa:
                  "excluded_credential_providers": sorted(excluded), "password_provider_disabled": password_disabled,
                  "third_party_credential_providers": third_party, "third_party_filters": third_filters}
     if scforce:
-        out.enforced, out.reason_en, out.reason_ja = True, "smart card required (scforceoption=1)", \
-            "スマートカードログオン必須 (scforceoption=1)"
+        out.enforced, out.reason = True, _("smart card required (scforceoption=1)")
     elif password_disabled and (whfb or third_party):
         alt = "Windows Hello for Business" if whfb else ", ".join(third_party.values() or third_party)
         out.enforced = True
-        out.reason_en = f"password provider filtered; logon with {alt}"
-        out.reason_ja = f"パスワード資格情報プロバイダーは無効; {alt} でログオン"
+        out.reason = _("password provider filtered; logon with {alt}").format(alt=alt)
     elif third_party and third_filters:
         names = ", ".join(n or g for g, n in third_party.items())
         out.enforced = True
-        out.reason_en = f"third-party credential provider {names} with a provider filter"
-        out.reason_ja = f"他社製資格情報プロバイダー {names} とフィルターが有効"
+        out.reason = _("third-party credential provider {names} with a provider filter").format(names=names)
     else:
-        out.reason_en = ("Windows Hello for Business is enabled but the password provider is still available"
-                         if whfb else "no second factor is enforced and the password provider is available")
-        out.reason_ja = ("Windows Hello for Business は有効ですがパスワードでもログオンできます"
-                         if whfb else "第二要素が強制されておらず、パスワードでログオンできます")
+        out.reason = (_("Windows Hello for Business is enabled but the password provider is still available")
+                      if whfb else _("no second factor is enforced and the password provider is available"))
     return out
 
 

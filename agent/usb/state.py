@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.checks.base import FAIL, PASS, Result, t
+from agent.checks.base import FAIL, PASS, Result
+from mamori.i18n import _
 
 CHECK_ID = "media_control"
 
@@ -13,14 +14,11 @@ def result(active: bool, mode: str, reason: str = "", host: str = "") -> Result:
     """The verdict on the control itself; evidence {active, mode, reason, host} is what the collector judges."""
     evidence: dict[str, Any] = {"active": active, "mode": mode, "reason": reason[:500], "host": host}
     if active:
-        return Result(PASS, t(f"removable-media control in force (mode {mode})",
-                              f"外部記録媒体の制御は有効です (モード {mode})"), evidence, check_id=CHECK_ID)
-    return Result(FAIL, t(f"removable-media control NOT in force: {reason}",
-                          f"外部記録媒体の制御が有効になっていません: {reason}"), evidence,
-                  remediation=t("Remove the cause shown (run mamori-agent as its service, as root / administrator, "
-                                "on a system with USB control), then restart the agent.",
-                                "表示された原因を取り除き (mamori-agent をサービスとして root / 管理者で、USB を制御"
-                                "できる環境で実行)、エージェントを再起動してください。"),
+        return Result(PASS, _("removable-media control in force (mode {mode})").format(
+                                mode=mode), evidence, check_id=CHECK_ID)
+    return Result(FAIL, _("removable-media control NOT in force: {reason}").format(reason=reason), evidence,
+                  remediation=_("Remove the cause shown (run mamori-agent as its service, as root / administrator, "
+                                "on a system with USB control), then restart the agent."),
                   check_id=CHECK_ID)
 
 

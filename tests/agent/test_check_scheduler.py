@@ -10,14 +10,15 @@ from agent.checks.base import Result
 from agent.policy_cache import PolicyCache
 from agent.spool import Spool
 from mamori.events import decode_bytes
+from mamori.i18n import N_
 
 
 def fake_check(outcomes: list[tuple[str, str]]):
     def run(ctx):
         status, summary = outcomes[0]
         return Result(status, summary, {"segment": ctx.segment, "lock": ctx.settings["screen_lock_max_minutes"]})
-    return types.SimpleNamespace(ID="fake", TITLE={"en": "Fake", "ja": "偽"}, PLATFORMS=("linux", "windows"),
-                                 INTERVAL_SECONDS=60, SEVERITY="high", REMEDIATION={"en": "fix", "ja": "直す"}, run=run)
+    return types.SimpleNamespace(ID="fake", TITLE=N_("Fake"), PLATFORMS=("linux", "windows"),
+                                 INTERVAL_SECONDS=60, SEVERITY="high", REMEDIATION=N_("fix"), run=run)
 
 
 def events(spool: Spool) -> list:

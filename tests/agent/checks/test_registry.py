@@ -10,6 +10,7 @@ import agent.checks
 from agent.checks import CHECKS
 from agent.checks.base import ERROR, METADATA, STATUSES, Context, Result, execute
 from mamori.events import SEVERITIES
+from mamori.i18n import N_, Message, catalogue
 
 NOT_CHECKS = {"base"}
 TESTS = Path(__file__).parent
@@ -26,8 +27,9 @@ def test_metadata_is_complete():
         for attr in METADATA:
             assert getattr(check, attr, None), f"{cid}: {attr} missing"
         assert re.fullmatch(r"[a-z][a-z_]{1,30}", cid)
-        assert set(check.TITLE) == {"ja", "en"} and all(check.TITLE.values())
-        assert set(check.REMEDIATION) == {"ja", "en"} and all(check.REMEDIATION.values())
+        for text in (check.TITLE, check.REMEDIATION):  # English msgids, shown through gettext
+            assert isinstance(text, Message) and text.msgid and not text.params
+            assert catalogue("ja").gettext(text.msgid) != text.msgid, f"{cid}: no Japanese for {text.msgid!r}"
         assert set(check.PLATFORMS) <= {"linux", "windows"}
         assert 60 <= check.INTERVAL_SECONDS <= 86400
         assert check.SEVERITY in SEVERITIES
@@ -48,7 +50,7 @@ def test_a_crashing_check_is_an_error_result_not_an_exception():
     import types
 
     broken = types.SimpleNamespace(ID="broken", PLATFORMS=("linux", "windows"), SEVERITY="low",
-                                   TITLE={"en": "B", "ja": "B"}, REMEDIATION={"en": "x", "ja": "x"},
+                                   TITLE=N_("B"), REMEDIATION=N_("x"),
                                    run=lambda ctx: 1 / 0)
     res = execute(broken, Context(settings={}))
     assert res.status == ERROR and res.evidence["exception"] == "ZeroDivisionError"
@@ -61,7 +63,7 @@ def test_a_hanging_check_times_out():
 
     release = threading.Event()
     hang = types.SimpleNamespace(ID="hang", PLATFORMS=("linux", "windows"), SEVERITY="low",
-                                 TITLE={"en": "H", "ja": "H"}, REMEDIATION={"en": "x", "ja": "x"},
+                                 TITLE=N_("H"), REMEDIATION=N_("x"),
                                  run=lambda ctx: release.wait(10) and Result("pass", ""))
     res = execute(hang, Context(settings={}), timeout=0.2)
     release.set()
