@@ -105,7 +105,7 @@ def render_file(document: dict[str, Any]) -> str:
         lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
     for rule_id, values in doc["rules"].items():
         rule = RULES.get(rule_id)
-        lines += ["", f"# {rule_id} {rule.title_en if rule else ''}".rstrip(), f"[rules.{rule_id}]"]
+        lines += ["", f"# {rule_id} {rule.title('en') if rule else ''}".rstrip(), f"[rules.{rule_id}]"]
         for k, v in values.items():
             if rule and k in rule.params:
                 lines.append(f"# {rule.params[k].doc}")

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from collector import display
-from collector.reports.labels import t
+from collector.reports.labels import wording as t
 from collector.reports.period import Period, PeriodError, show_date
 from collector.rules import RULES
 from collector.store import exceptions as xstore

@@ -6,7 +6,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from collector.reports.labels import t
+from collector.reports.labels import wording as t
 from collector.reports.tables import tables
 from mamori.labels import names
 

@@ -8,6 +8,7 @@ from mamori.i18n import catalogue
 # such as "Violations" that Japanese tells apart: 違反明細 / 違反件数).
 LABELS: dict[str, str] = {
     "title": "Information security inspection report",
+    "overview": "Overview",
     "period": "Period",
     "generated": "Generated",
     "state": "State",
@@ -63,6 +64,6 @@ LABELS: dict[str, str] = {
 # Severity, segment, status and exception-state names are not here: mamori.labels has the one table of each.
 
 
-def t(key: str, lang: str) -> str:
+def wording(key: str, lang: str) -> str:
     """The label in the report's language (a report is written in its own --lang, whatever the process's)."""
     return catalogue(lang).pgettext(f"report.{key}", LABELS.get(key, key))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from collector.reports.labels import t
+from collector.reports.labels import wording as t
 
 
 @dataclass

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from collector.reports.labels import t
+from collector.reports.labels import wording as t
 from collector.reports.tables import tables
 
 # Excel on Japanese Windows has these; LibreOffice maps them to Noto Sans CJK JP.
@@ -57,7 +57,7 @@ def write_xlsx(data: dict[str, Any], out: Path) -> None:
             cell.alignment = Alignment(vertical="center", wrap_text=True)
         return cell
 
-    cover = wb.create_sheet("概要" if lang == "ja" else "Overview")
+    cover = wb.create_sheet(t("overview", lang))
     cover.column_dimensions["A"].width = 18
     cover.column_dimensions["B"].width = 50
     cover.append([styled(cover, data["title"], Font(name=XLSX_FONT, size=14, bold=True))])

@@ -17,16 +17,16 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="AUT-001",
-    title_ja="端末のログオンに多要素認証が設定されていない",
-    title_en="Terminal logon does not require multi-factor authentication",
+    title_text=N_("Terminal logon does not require multi-factor authentication"),
     severity={"mynumber": "critical"},
-    clause_bp=("BP6(3)①",), clause_g=(),
-    evidence_ja="check.result (mfa): PAM スタック / Windows ログオン設定",
-    evidence_en="check.result (mfa): PAM stack / Windows logon configuration",
-    remediation_ja=("ICカード・生体認証など多要素認証をログオンに必須化してください"
-                    " (pam_u2f, pam_pkcs11, Windows Hello for Business 等)。"),
-    remediation_en="Require a second factor at logon (pam_u2f, pam_pkcs11, Windows Hello for Business, smart card).",
-    evaluate=evaluate, kinds=("check.result",), check_id="mfa",
+    clause_bp=("BP6(3)①",),
+    clause_g=(),
+    evidence_text=N_("check.result (mfa): PAM stack / Windows logon configuration"),
+    remediation_text=N_("Require a second factor at logon (pam_u2f, pam_pkcs11, Windows Hello for Business, "
+                      "smart card)."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="mfa",
 )
 
 FLAGS = [check("mynumber", "mfa", "fail", {"local_mfa": False, "logon": [{"service": "login", "multi_factor": False}]})]

@@ -18,15 +18,15 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="AUT-002",
-    title_ja="多要素認証なしのリモートログオンが有効",
-    title_en="Remote logon (sshd/RDP) enabled without MFA",
+    title_text=N_("Remote logon (sshd/RDP) enabled without MFA"),
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(6)",), clause_g=("6.2",),
-    evidence_ja="check.result (mfa): sshd の AuthenticationMethods / RDP の設定",
-    evidence_en="check.result (mfa): sshd AuthenticationMethods / RDP settings",
-    remediation_ja="リモートログオンを無効にするか、多要素認証を必須にしてください。",
-    remediation_en="Disable remote logon or require a second factor for it.",
-    evaluate=evaluate, kinds=("check.result",), check_id="mfa",
+    clause_bp=("BP6(6)",),
+    clause_g=("6.2",),
+    evidence_text=N_("check.result (mfa): sshd AuthenticationMethods / RDP settings"),
+    remediation_text=N_("Disable remote logon or require a second factor for it."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="mfa",
 )
 
 FLAGS = [check("internet", "mfa", "fail", {"remote_logon_enabled": True, "remote_mfa": False})]

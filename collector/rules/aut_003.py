@@ -24,16 +24,16 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="AUT-003",
-    title_ja="画面ロックが無効、または待ち時間がポリシーを超えている",
-    title_en="Screen lock off or timeout above policy",
+    title_text=N_("Screen lock off or timeout above policy"),
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(4)", "BP6(6)"), clause_g=("6.2",),
-    evidence_ja="check.result (screen_lock): 有効/無効、待ち時間",
-    evidence_en="check.result (screen_lock): enabled, timeout",
-    remediation_ja="画面ロックを有効にし、待ち時間をポリシー以下 (既定10分) にしてください。",
-    remediation_en="Enable the screen lock with a timeout within policy (default 10 minutes).",
-    evaluate=evaluate, kinds=("check.result",), check_id="screen_lock",
-    params=PARAMS["AUT-003"],  # shared with the check on the terminal
+    clause_bp=("BP6(4)", "BP6(6)"),
+    clause_g=("6.2",),
+    evidence_text=N_("check.result (screen_lock): enabled, timeout"),
+    remediation_text=N_("Enable the screen lock with a timeout within policy (default 10 minutes)."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="screen_lock",
+    params=PARAMS["AUT-003"],
 )
 
 FLAGS = [check("lgwan", "screen_lock", "fail", {"enabled": False}),

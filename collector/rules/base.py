@@ -64,15 +64,12 @@ Outcome = Flag | Clear | None
 @dataclass(frozen=True)
 class Rule:
     id: str
-    title_ja: str
-    title_en: str
+    title_text: Message  # English msgids: the catalogue gives the Japanese (one translation mechanism)
     severity: dict[str, str]  # segment -> severity; the rule applies to these segments only
     clause_bp: tuple[str, ...]  # 基本方針 §, e.g. "BP6(3)①"
     clause_g: tuple[str, ...]  # MIC guideline 対策基準 sections; data, so a site can correct them; "[?]" = unverified
-    evidence_ja: str
-    evidence_en: str
-    remediation_ja: str
-    remediation_en: str
+    evidence_text: Message
+    remediation_text: Message
     evaluate: Callable[[Subject, dict[str, Any]], Outcome]
     kinds: tuple[str, ...] = ()  # event kinds evaluated as they are stored
     check_id: str | None = None  # for check.result rules: which posture check
@@ -89,10 +86,13 @@ class Rule:
         return "; ".join((*self.clause_bp, *(f"G{g}" for g in self.clause_g)))
 
     def title(self, lang: str) -> str:
-        return self.title_en if lang == "en" else self.title_ja
+        return self.title_text.render(lang)
+
+    def evidence(self, lang: str) -> str:
+        return self.evidence_text.render(lang)
 
     def remediation(self, lang: str) -> str:
-        return self.remediation_en if lang == "en" else self.remediation_ja
+        return self.remediation_text.render(lang)
 
     def defaults(self) -> dict[str, Any]:
         return {name: p.default for name, p in self.params.items()}

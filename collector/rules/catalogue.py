@@ -97,14 +97,14 @@ def _recorded(rule: Rule) -> str:
 
 
 def _rule(rule: Rule) -> list[str]:
-    lines = [f"### {rule.id} — {rule.title_ja}", "", f"*{rule.title_en}*", "",
+    lines = [f"### {rule.id} — {rule.title('ja')}", "", f"*{rule.title('en')}*", "",
              "| | |", "|---|---|",
              f"| severity | {_severity_detail(rule)} |",
              f"| clause | {_cell('; '.join((*rule.clause_bp, *map(_guideline, rule.clause_g))))} |",
              f"| evaluated | {_cell(_evaluated(rule))} |",
-             f"| evidence | {_cell(rule.evidence_ja)}<br>{_cell(rule.evidence_en)} |",
+             f"| evidence | {_cell(rule.evidence('ja'))}<br>{_cell(rule.evidence('en'))} |",
              f"| evidence fields | {_cell(_recorded(rule))} |",
-             f"| remediation | {_cell(rule.remediation_ja)}<br>{_cell(rule.remediation_en)} |", ""]
+             f"| remediation | {_cell(rule.remediation('ja'))}<br>{_cell(rule.remediation('en'))} |", ""]
     if rule.params:
         lines += [f"Parameters (`[rules.{rule.id}]` of the segment policy; `enabled = false` turns the rule off):", "",
                   "| parameter | default | range | meaning |", "|---|---|---|---|"]
@@ -131,7 +131,7 @@ def render() -> str:
         "## Summary", "",
         "| id | title | seg | severity | clause |", "|---|---|---|---|---|",
     ]
-    lines += [f"| {r.id} | {_cell(r.title_en)} | {_segments(r)} | "
+    lines += [f"| {r.id} | {_cell(r.title('en'))} | {_segments(r)} | "
               f"{_severity(r)} | {_cell(r.clause)} |" for r in RULES.values()]
     lines += ["", "## Rules", ""]
     for rule in RULES.values():

@@ -19,15 +19,15 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="ENC-001",
-    title_ja="システムディスクが暗号化されていない",
-    title_en="System disk not encrypted",
+    title_text=N_("System disk not encrypted"),
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(4)",), clause_g=("4.4",),
-    evidence_ja="check.result (disk_encryption): 暗号化の有無と方式、可搬端末か",
-    evidence_en="check.result (disk_encryption): encrypted, method, laptop",
-    remediation_ja="BitLocker / LUKS でシステムディスクを暗号化してください。",
-    remediation_en="Encrypt the system disk with BitLocker or LUKS.",
-    evaluate=evaluate, kinds=("check.result",), check_id="disk_encryption",
+    clause_bp=("BP6(4)",),
+    clause_g=("4.4",),
+    evidence_text=N_("check.result (disk_encryption): encrypted, method, laptop"),
+    remediation_text=N_("Encrypt the system disk with BitLocker or LUKS."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="disk_encryption",
 )
 
 FLAGS = [check("lgwan", "disk_encryption", "fail", {"encrypted": False, "laptop": True}),

@@ -24,15 +24,15 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="MAL-001",
-    title_ja="不正プログラム対策ソフトウェアが未導入・停止・リアルタイム保護無効",
-    title_en="Anti-malware absent, stopped, or real-time protection off",
+    title_text=N_("Anti-malware absent, stopped, or real-time protection off"),
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(6)",), clause_g=("6.4",),
-    evidence_ja="check.result (antivirus): 製品、導入・稼働・リアルタイム保護の状態",
-    evidence_en="check.result (antivirus): product, installed / running / real-time state",
-    remediation_ja="不正プログラム対策ソフトウェアを導入・起動し、リアルタイム保護を有効にしてください。",
-    remediation_en="Install and start the anti-malware product and turn real-time protection on.",
-    evaluate=evaluate, kinds=("check.result",), check_id="antivirus",
+    clause_bp=("BP6(6)",),
+    clause_g=("6.4",),
+    evidence_text=N_("check.result (antivirus): product, installed / running / real-time state"),
+    remediation_text=N_("Install and start the anti-malware product and turn real-time protection on."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="antivirus",
 )
 
 FLAGS = [check("lgwan", "antivirus", "fail", {"product": "Microsoft Defender", "installed": True, "running": True,

@@ -18,16 +18,17 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="MAL-002",
-    title_ja="パターンファイルが期限を超えて古い",
-    title_en="Malware signatures older than policy",
+    title_text=N_("Malware signatures older than policy"),
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(6)",), clause_g=("6.4",),
-    evidence_ja="check.result (antivirus): パターンファイルの更新日時",
-    evidence_en="check.result (antivirus): time of the signature update",
-    remediation_ja="パターンファイルの配信経路を確認し、更新してください。",
-    remediation_en="Check the signature distribution path and update the signatures.",
-    evaluate=evaluate, kinds=("check.result",), check_id="antivirus", recheck=True,
-    params=PARAMS["MAL-002"],  # shared with the check on the terminal
+    clause_bp=("BP6(6)",),
+    clause_g=("6.4",),
+    evidence_text=N_("check.result (antivirus): time of the signature update"),
+    remediation_text=N_("Check the signature distribution path and update the signatures."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="antivirus",
+    recheck=True,
+    params=PARAMS["MAL-002"],
 )
 
 FLAGS = [check("lgwan", "antivirus", "fail", {"product": "ClamAV", "running": True, "signature_age_days": 9.0})]

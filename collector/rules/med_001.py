@@ -16,16 +16,15 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="MED-001",
-    title_ja="マイナンバー利用事務系端末で外部記録媒体が使用禁止になっていない",
-    title_en="Removable storage not blocked on a My Number terminal",
+    title_text=N_("Removable storage not blocked on a My Number terminal"),
     severity={"mynumber": "critical"},
-    clause_bp=("BP6(3)①",), clause_g=("4.4",),
-    evidence_ja="usb.attached / usb.allowed イベント (デバイス情報、判定ルール、モード)",
-    evidence_en="usb.attached / usb.allowed events (device, deciding rule, mode)",
-    remediation_ja=("媒体を取り外し、端末のポリシーが block になっているか確認してください。"
-                    "持ち出しの有無を調査してください。"),
-    remediation_en="Remove the device, confirm the terminal enforces mode block, and investigate any data taken out.",
-    evaluate=evaluate, kinds=("usb.attached", "usb.allowed"),
+    clause_bp=("BP6(3)①",),
+    clause_g=("4.4",),
+    evidence_text=N_("usb.attached / usb.allowed events (device, deciding rule, mode)"),
+    remediation_text=N_("Remove the device, confirm the terminal enforces mode block, and investigate any data "
+                      "taken out."),
+    evaluate=evaluate,
+    kinds=("usb.attached", "usb.allowed"),
 )
 
 STORAGE = {"vendor_id": "0781", "product_id": "5581", "product_name": "Cruzer", "interface_classes": ["08:06:50"]}

@@ -12,15 +12,14 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="MED-002",
-    title_ja="マイナンバー利用事務系端末から外部記録媒体への書き込み",
-    title_en="File written to removable media on a My Number terminal",
+    title_text=N_("File written to removable media on a My Number terminal"),
     severity={"mynumber": "critical"},
-    clause_bp=("BP6(3)①",), clause_g=(),
-    evidence_ja="media.write イベント (パス、サイズ、SHA-256、利用者、媒体シリアル)",
-    evidence_en="media.write events (path, size, SHA-256, user, device serial)",
-    remediation_ja="持ち出された情報と媒体を特定して回収し、媒体制御の設定を確認してください。",
-    remediation_en="Identify and recover the data and the medium; check the terminal's media control.",
-    evaluate=evaluate, kinds=("media.write",),
+    clause_bp=("BP6(3)①",),
+    clause_g=(),
+    evidence_text=N_("media.write events (path, size, SHA-256, user, device serial)"),
+    remediation_text=N_("Identify and recover the data and the medium; check the terminal's media control."),
+    evaluate=evaluate,
+    kinds=("media.write",),
 )
 
 FLAGS = [event("mynumber", "media.write", {"path": "/media/usb/住民票.csv", "size": 2048, "user": "tanaka"})]

@@ -24,16 +24,15 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="MED-003",
-    title_ja="許可デバイス台帳にない外部記録媒体の使用",
-    title_en="Removable storage not in the approved-device register used",
+    title_text=N_("Removable storage not in the approved-device register used"),
     severity={"lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(4)",), clause_g=("4.4",),
-    evidence_ja="usb.allowed イベント (判定ルールが許可デバイスでないもの)",
-    evidence_en="usb.allowed events whose deciding rule is not an approved-device entry",
-    remediation_ja=("媒体の使用を止め、必要なら許可デバイスとして登録申請してください。"
-                    "端末のモードを allowlist にしてください。"),
-    remediation_en="Stop using the device; register it as an approved device if needed; set the terminal to allowlist.",
-    evaluate=evaluate, kinds=("usb.allowed",),
+    clause_bp=("BP6(4)",),
+    clause_g=("4.4",),
+    evidence_text=N_("usb.allowed events whose deciding rule is not an approved-device entry"),
+    remediation_text=N_("Stop using the device; register it as an approved device if needed; set the terminal "
+                      "to allowlist."),
+    evaluate=evaluate,
+    kinds=("usb.allowed",),
 )
 
 _DEV = {"vendor_id": "0781", "product_id": "5581", "serial": "4C53", "interface_classes": ["08:06:50"]}

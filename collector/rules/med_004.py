@@ -25,15 +25,14 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="MED-004",
-    title_ja="許可デバイスを許可範囲外 (端末・利用者・期間) で使用",
-    title_en="Approved device used outside its terminal, user or period",
+    title_text=N_("Approved device used outside its terminal, user or period"),
     severity={"lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(4)",), clause_g=("4.4",),
-    evidence_ja="usb.blocked / usb.allowed イベント (許可の範囲外と判定されたもの)",
-    evidence_en="usb.blocked / usb.allowed events judged outside the approval",
-    remediation_ja="一時許可の期限・対象を確認し、必要なら許可を更新してください。",
-    remediation_en="Check the approval's period and scope; renew it if the use is legitimate.",
-    evaluate=evaluate, kinds=("usb.blocked", "usb.allowed"),
+    clause_bp=("BP6(4)",),
+    clause_g=("4.4",),
+    evidence_text=N_("usb.blocked / usb.allowed events judged outside the approval"),
+    remediation_text=N_("Check the approval's period and scope; renew it if the use is legitimate."),
+    evaluate=evaluate,
+    kinds=("usb.blocked", "usb.allowed"),
 )
 
 _DEV = {"vendor_id": "0781", "product_id": "5581", "serial": "4C53", "interface_classes": ["08:06:50"]}

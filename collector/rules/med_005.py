@@ -15,15 +15,14 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="MED-005",
-    title_ja="使用禁止の外部記録媒体の使用試行",
-    title_en="Attempted use of unapproved media (device blocked)",
+    title_text=N_("Attempted use of unapproved media (device blocked)"),
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP3(2)",), clause_g=("4.4",),
-    evidence_ja="usb.blocked イベント (回数が閾値以上で重要度を高に引き上げ)",
-    evidence_en="usb.blocked events (severity raised to high when repeated)",
-    remediation_ja="利用者に確認し、業務上必要なら許可デバイスの申請を案内してください。",
-    remediation_en="Talk to the user; if the device is needed for work, have it registered.",
-    evaluate=evaluate, kinds=("usb.blocked",),
+    clause_bp=("BP3(2)",),
+    clause_g=("4.4",),
+    evidence_text=N_("usb.blocked events (severity raised to high when repeated)"),
+    remediation_text=N_("Talk to the user; if the device is needed for work, have it registered."),
+    evaluate=evaluate,
+    kinds=("usb.blocked",),
     params={"escalate_count": Param(3, "blocks within the window that raise the severity to high", 1, 1000),
             "window_hours": Param(24, "window for counting repeated blocks, in hours", 1, 24 * 30)},
 )

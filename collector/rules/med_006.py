@@ -21,19 +21,17 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="MED-006",
-    title_ja="端末で外部記録媒体の制御が機能していない",
-    title_en="Removable-media control not in force on the terminal",
+    title_text=N_("Removable-media control not in force on the terminal"),
     severity={"mynumber": "critical", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(3)①",), clause_g=("4.4",),
-    evidence_ja=("check.result (media_control): 制御の有効/無効、モード、理由"
-                 " (USB 制御なし・ガード停止・ポリシー未適用)"),
-    evidence_en="check.result (media_control): active or not, mode, reason (no USB control, guard failed, "
-                "policy not applied)",
-    remediation_ja=("理由を確認して取り除き (エージェントをサービスとして管理者権限で実行、USB 制御の可能な OS)、"
-                    "エージェントを再起動してください。それまでの媒体の使用を調査してください。"),
-    remediation_en=("Remove the reason shown (run the agent as its service with administrator rights on an OS "
-                    "where it can control USB), restart it, and investigate media use in the meantime."),
-    evaluate=evaluate, kinds=("check.result",), check_id="media_control",
+    clause_bp=("BP6(3)①",),
+    clause_g=("4.4",),
+    evidence_text=N_("check.result (media_control): active or not, mode, reason (no USB control, guard failed, "
+                   "policy not applied)"),
+    remediation_text=N_("Remove the reason shown (run the agent as its service with administrator rights on an "
+                      "OS where it can control USB), restart it, and investigate media use in the meantime."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="media_control",
 )
 
 _OFF = {"active": False, "mode": "block", "reason": "no USB sysfs (/sys/bus/usb/devices)", "host": "LinuxHost"}

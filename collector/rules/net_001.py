@@ -16,15 +16,15 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="NET-001",
-    title_ja="ホストファイアウォールが無効",
-    title_en="Host firewall disabled",
+    title_text=N_("Host firewall disabled"),
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(6)",), clause_g=("6.5",),
-    evidence_ja="check.result (firewall): 有効/無効、プロファイル",
-    evidence_en="check.result (firewall): enabled, profiles",
-    remediation_ja="ホストファイアウォールを有効にしてください (Windows Defender ファイアウォール / nftables)。",
-    remediation_en="Enable the host firewall (Windows Defender Firewall, nftables).",
-    evaluate=evaluate, kinds=("check.result",), check_id="firewall",
+    clause_bp=("BP6(6)",),
+    clause_g=("6.5",),
+    evidence_text=N_("check.result (firewall): enabled, profiles"),
+    remediation_text=N_("Enable the host firewall (Windows Defender Firewall, nftables)."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="firewall",
 )
 
 FLAGS = [check("internet", "firewall", "fail", {"enabled": False})]

@@ -19,15 +19,15 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="NET-002",
-    title_ja="マイナンバー利用事務系端末から他の領域へ通信できる",
-    title_en="My Number terminal can reach a destination outside its segment",
+    title_text=N_("My Number terminal can reach a destination outside its segment"),
     severity={"mynumber": "critical"},
-    clause_bp=("BP6(3)①",), clause_g=(),
-    evidence_ja="check.result (network_segment): 分離確認の宛先と到達可否",
-    evidence_en="check.result (network_segment): isolation probe targets and whether they answered",
-    remediation_ja="直ちにネットワーク構成 (経路・FW) を確認し、他領域への通信を遮断してください。",
-    remediation_en="Check routing and firewalls at once and cut every path to other segments.",
-    evaluate=evaluate, kinds=("check.result",), check_id="network_segment",
+    clause_bp=("BP6(3)①",),
+    clause_g=(),
+    evidence_text=N_("check.result (network_segment): isolation probe targets and whether they answered"),
+    remediation_text=N_("Check routing and firewalls at once and cut every path to other segments."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="network_segment",
 )
 
 FLAGS = [check("mynumber", "network_segment", "fail", {"probes": [{"target": "10.20.0.1:443", "result": "connected"}]})]

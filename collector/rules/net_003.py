@@ -25,16 +25,16 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="NET-003",
-    title_ja="登録外のネットワークへの接続、または複数ネットワークへの同時接続",
-    title_en="Terminal on an unregistered network, or dual-homed",
+    title_text=N_("Terminal on an unregistered network, or dual-homed"),
     severity={"mynumber": "critical", "lgwan": "critical", "internet": "critical"},
-    clause_bp=("BP6(3)",), clause_g=(),
-    evidence_ja="check.result (network_segment): 接続先ネットワーク、有効なNIC数",
-    evidence_en="check.result (network_segment): attached networks, active interfaces",
-    remediation_ja="端末を所定のネットワークのみに接続し、余分なNIC・無線を無効にしてください。",
-    remediation_en="Connect the terminal to its registered network only; disable extra NICs and wireless.",
-    evaluate=evaluate, kinds=("check.result",), check_id="network_segment",
-    params=PARAMS["NET-003"],  # shared with the check on the terminal
+    clause_bp=("BP6(3)",),
+    clause_g=(),
+    evidence_text=N_("check.result (network_segment): attached networks, active interfaces"),
+    remediation_text=N_("Connect the terminal to its registered network only; disable extra NICs and wireless."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="network_segment",
+    params=PARAMS["NET-003"],
 )
 
 FLAGS = [check("lgwan", "network_segment", "fail", {"active": ["eth0", "wlan0"], "outside_registered": []}),

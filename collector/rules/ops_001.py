@@ -20,16 +20,16 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="OPS-001",
-    title_ja="時刻同期がされていない、または時刻のずれがポリシーを超えている",
-    title_en="Clock offset above policy or no time sync",
+    title_text=N_("Clock offset above policy or no time sync"),
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(7)",), clause_g=(),
-    evidence_ja="check.result (time_sync): 同期状態、ずれ (秒)、時刻源",
-    evidence_en="check.result (time_sync): synchronised, offset (s), source",
-    remediation_ja="時刻同期 (NTP / w32time) の設定と時刻源への到達性を確認してください。",
-    remediation_en="Check the NTP / w32time configuration and that the time source is reachable.",
-    evaluate=evaluate, kinds=("check.result",), check_id="time_sync",
-    params=PARAMS["OPS-001"],  # shared with the check on the terminal
+    clause_bp=("BP6(7)",),
+    clause_g=(),
+    evidence_text=N_("check.result (time_sync): synchronised, offset (s), source"),
+    remediation_text=N_("Check the NTP / w32time configuration and that the time source is reachable."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="time_sync",
+    params=PARAMS["OPS-001"],
 )
 
 FLAGS = [check("lgwan", "time_sync", "fail", {"synchronised": True, "offset_seconds": 125.0, "service": "chrony"}),

@@ -18,15 +18,14 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="OPS-003",
-    title_ja="イベントの欠落、スプール溢れ、またはエージェント・ポリシーの改ざん",
-    title_en="Event sequence gap, spool overflow, or agent/policy tampering",
+    title_text=N_("Event sequence gap, spool overflow, or agent/policy tampering"),
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(7)",), clause_g=("7.1",),
-    evidence_ja="sequence.gap (収集サーバが記録)、spool.overflow、spool.corrupt、agent.tamper イベント",
-    evidence_en="sequence.gap (recorded by the collector), spool.overflow, spool.corrupt, agent.tamper events",
-    remediation_ja="端末のエージェントとログを調査し、改ざんの有無を確認してください。",
-    remediation_en="Examine the terminal's agent and logs for tampering.",
-    evaluate=evaluate, kinds=("sequence.gap", "spool.overflow", "spool.corrupt", "agent.tamper"),
+    clause_bp=("BP6(7)",),
+    clause_g=("7.1",),
+    evidence_text=N_("sequence.gap (recorded by the collector), spool.overflow, spool.corrupt, agent.tamper events"),
+    remediation_text=N_("Examine the terminal's agent and logs for tampering."),
+    evaluate=evaluate,
+    kinds=("sequence.gap", "spool.overflow", "spool.corrupt", "agent.tamper"),
 )
 
 FLAGS = [event("lgwan", "sequence.gap", {"first_missing": 5, "last_missing": 9}),

@@ -14,15 +14,14 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="OPS-005",
-    title_ja="期限切れの例外措置の継続使用",
-    title_en="Exception used after its expiry",
+    title_text=N_("Exception used after its expiry"),
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(7)",), clause_g=("7.4",),
-    evidence_ja="期限切れの例外措置と、期限後も続く (または新たに発生した) 違反",
-    evidence_en="the expired exception and the violation that continued (or recurred) after it",
-    remediation_ja="例外措置を更新するか、違反状態を是正してください。",
-    remediation_en="Renew the exception through approval, or correct the violation.",
-    evaluate=evaluate, state="exception",
+    clause_bp=("BP6(7)",),
+    clause_g=("7.4",),
+    evidence_text=N_("the expired exception and the violation that continued (or recurred) after it"),
+    remediation_text=N_("Renew the exception through approval, or correct the violation."),
+    evaluate=evaluate,
+    state="exception",
 )
 
 FLAGS = [event("lgwan", "exception.used", {"exception_id": 3, "rule_id": "SW-001", "until": "2026-10-31T15:00:00Z"})]

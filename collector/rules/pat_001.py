@@ -30,16 +30,17 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="PAT-001",
-    title_ja="セキュリティ修正プログラムが期限を超えて未適用",
-    title_en="Security updates pending longer than policy",
+    title_text=N_("Security updates pending longer than policy"),
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(6)",), clause_g=("6.6",),
-    evidence_ja="check.result (patch): 未適用のセキュリティ更新と最古の公開日",
-    evidence_en="check.result (patch): pending security updates and the oldest one's date",
-    remediation_ja="修正プログラムを適用してください (apt / dnf / Windows Update)。",
-    remediation_en="Apply the pending updates (apt, dnf, Windows Update).",
-    evaluate=evaluate, kinds=("check.result",), check_id="patch", recheck=True,
-    params=PARAMS["PAT-001"],  # shared with the check on the terminal
+    clause_bp=("BP6(6)",),
+    clause_g=("6.6",),
+    evidence_text=N_("check.result (patch): pending security updates and the oldest one's date"),
+    remediation_text=N_("Apply the pending updates (apt, dnf, Windows Update)."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="patch",
+    recheck=True,
+    params=PARAMS["PAT-001"],
 )
 
 _CRITICAL = [{"name": "openssl", "critical": True, "age_days": 20.0}]

@@ -26,16 +26,17 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="PAT-002",
-    title_ja="更新情報 (パッケージ一覧) が期限内に取得されていない",
-    title_en="Package lists / update source not refreshed within policy",
+    title_text=N_("Package lists / update source not refreshed within policy"),
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(6)",), clause_g=(),
-    evidence_ja="check.result (patch): 最後に更新情報を取得した日時",
-    evidence_en="check.result (patch): time of the last update-source refresh",
-    remediation_ja="更新配信サーバ (WSUS / apt ミラー) への接続と更新タイマーを確認してください。",
-    remediation_en="Check the connection to the update source (WSUS, apt mirror) and the update timer.",
-    evaluate=evaluate, kinds=("check.result",), check_id="patch", recheck=True,
-    params=PARAMS["PAT-002"],  # shared with the check on the terminal
+    clause_bp=("BP6(6)",),
+    clause_g=(),
+    evidence_text=N_("check.result (patch): time of the last update-source refresh"),
+    remediation_text=N_("Check the connection to the update source (WSUS, apt mirror) and the update timer."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="patch",
+    recheck=True,
+    params=PARAMS["PAT-002"],
 )
 
 FLAGS = [check("internet", "patch", "pass", {"backend": "apt", "source_refreshed": "2026-10-01T00:00:00+00:00"}),

@@ -21,16 +21,17 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="PAT-003",
-    title_ja="更新後の再起動が期限を超えて未実施",
-    title_en="Reboot pending after updates longer than policy",
+    title_text=N_("Reboot pending after updates longer than policy"),
     severity={"mynumber": "medium", "lgwan": "medium", "internet": "medium"},
-    clause_bp=("BP6(6)",), clause_g=(),
-    evidence_ja="check.result (patch): 再起動要求の発生日時",
-    evidence_en="check.result (patch): since when a reboot is required",
-    remediation_ja="端末を再起動して更新の適用を完了してください。",
-    remediation_en="Reboot the terminal to finish applying the updates.",
-    evaluate=evaluate, kinds=("check.result",), check_id="patch", recheck=True,
-    params=PARAMS["PAT-003"],  # shared with the check on the terminal
+    clause_bp=("BP6(6)",),
+    clause_g=(),
+    evidence_text=N_("check.result (patch): since when a reboot is required"),
+    remediation_text=N_("Reboot the terminal to finish applying the updates."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="patch",
+    recheck=True,
+    params=PARAMS["PAT-003"],
 )
 
 FLAGS = [check("lgwan", "patch", "pass", {"reboot_required": True, "reboot_required_since": "2026-10-20T00:00:00Z"})]

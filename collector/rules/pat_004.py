@@ -17,15 +17,16 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="PAT-004",
-    title_ja="サポートが終了したOSを使用",
-    title_en="Operating system past end of support",
+    title_text=N_("Operating system past end of support"),
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP6(6)",), clause_g=("6.6",),
-    evidence_ja="check.result (os_support): OS 名とサポート終了日",
-    evidence_en="check.result (os_support): OS name and end-of-support date",
-    remediation_ja="サポート中のOSへ更新するか、端末を更改してください。",
-    remediation_en="Upgrade to a supported operating system or replace the terminal.",
-    evaluate=evaluate, kinds=("check.result",), check_id="os_support", recheck=True,
+    clause_bp=("BP6(6)",),
+    clause_g=("6.6",),
+    evidence_text=N_("check.result (os_support): OS name and end-of-support date"),
+    remediation_text=N_("Upgrade to a supported operating system or replace the terminal."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="os_support",
+    recheck=True,
 )
 
 FLAGS = [check("lgwan", "os_support", "fail", {"release": "Windows 10 22H2", "end_of_support": "2025-10-14"}),

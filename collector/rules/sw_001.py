@@ -23,16 +23,16 @@ def evaluate(s, params):
 
 RULE = Rule(
     id="SW-001",
-    title_ja="無許可ソフトウェアのインストール",
-    title_en="Unauthorised software installed",
+    title_text=N_("Unauthorised software installed"),
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
-    clause_bp=("BP3(2)",), clause_g=("6.1",),
-    evidence_ja="check.result (software): 許可リスト外のソフトウェア名",
-    evidence_en="check.result (software): names outside the permitted list",
-    remediation_ja="無許可ソフトウェアを削除するか、利用申請により許可リストへ追加してください。",
-    remediation_en="Remove the software, or have it approved and added to the permitted list.",
-    evaluate=evaluate, kinds=("check.result",), check_id="software",
-    params=PARAMS["SW-001"],  # shared with the check on the terminal
+    clause_bp=("BP3(2)",),
+    clause_g=("6.1",),
+    evidence_text=N_("check.result (software): names outside the permitted list"),
+    remediation_text=N_("Remove the software, or have it approved and added to the permitted list."),
+    evaluate=evaluate,
+    kinds=("check.result",),
+    check_id="software",
+    params=PARAMS["SW-001"],
 )
 
 FLAGS = [check("internet", "software", "fail", {"installed": 812, "forbidden": [

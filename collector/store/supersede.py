@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select, update
 from collector.store import audit
 from collector.store.models import agents, violations
 from collector.store.violations import SYSTEM_ACTOR
+from mamori.i18n import _
 
 
 def supersede(conn: Connection, *, old_id: str, new_id: str, machine_id: str, at: datetime) -> bool:
@@ -23,7 +24,7 @@ def supersede(conn: Connection, *, old_id: str, new_id: str, machine_id: str, at
     if row is None:
         return False
     conn.execute(update(agents).where(agents.c.id == row.id).values(superseded_by=new_id, superseded_at=at))
-    note = f"再登録により置換 (新ID {new_id})"
+    note = _("replaced by re-enrollment (new ID {id})").format(id=new_id)
     # The terminal lives on under the new id, which reports its full posture at once: what was open on the old
     # record is not a finding about any terminal any more.
     closed = list(conn.execute(

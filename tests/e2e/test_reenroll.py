@@ -65,7 +65,8 @@ def test_reenroll_delivers_unsent_events_under_the_new_id_and_supersedes_the_old
     assert [v["status"] for v in violations if v["agent_id"] == old and v["rule_id"] == "MED-002"] == ["resolved"]
     assert all(v["status"] == "resolved" for v in violations if v["agent_id"] == old)
     [closed] = [v for v in violations if v["agent_id"] == old and v["rule_id"] == "MED-002"]
-    assert closed["resolution_note"] == f"再登録により置換 (新ID {agent.agent_id})"
+    # Written in the collector's language (the e2e processes run with MAMORI_LANG=en; Japanese by default).
+    assert closed["resolution_note"] == f"replaced by re-enrollment (new ID {agent.agent_id})"
     agents = {a["id"]: a for a in collector.agents()}
     assert (agents[old]["status"], agents[old]["superseded_by"]) == ("superseded", agent.agent_id)
     assert agents[agent.agent_id]["status"] == "active"

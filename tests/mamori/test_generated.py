@@ -81,7 +81,8 @@ def test_japanese_is_the_default_and_english_on_request():
 
 
 def test_every_report_label_has_japanese_in_the_catalogue():
-    from collector.reports.labels import LABELS, t
+    from collector.reports.labels import LABELS
+    from collector.reports.labels import wording as t
 
     missing = sorted(key for key, english in LABELS.items() if t(key, "ja") == english)
     assert not missing, f"add msgctxt \"report.KEY\" entries with Japanese to mamori.po: {missing}"
