@@ -34,10 +34,6 @@ from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc, telemetry_pb2, teleme
 
 log = logging.getLogger("mamori.collector.server")
 MAX_FACT_LEN = 255
-# Failed enrollments from one address before it is refused outright, and the window they are counted in:
-# a token is 256 random bits, but guessing must still not be free, nor fill the log unseen.
-MAX_ENROLL_FAILURES = 5
-ENROLL_FAILURE_WINDOW = timedelta(minutes=10)
 TOKEN_REFUSALS = {
     "missing": "enrollment token missing",
     "unknown": "enrollment token is unknown",
@@ -246,6 +242,9 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         self.ca_cert = datadir.ca_cert.read_bytes()
         self.cert_days = settings["pki.agent_cert_days"]
         self.telemetry_port = telemetry_port
+        # A token cannot be guessed, but guessing must still not be free, nor fill the audit log unseen.
+        self.max_failures = settings["server.enroll_max_failures"]
+        self.failure_window = timedelta(seconds=settings["server.enroll_failure_window_seconds"])
 
     async def _refuse(self, context, address: str, reason: str, facts, token_id: int | None = None) -> None:
         """Record a failed enrollment (audit log, counted by the throttle) and end the call."""
@@ -261,10 +260,10 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         for name in ("hostname", "os", "os_version", "agent_version", "machine_id"):
             if len(getattr(facts, name)) > MAX_FACT_LEN:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"host.{name} is too long")
-        if await asyncio.to_thread(enrollments.throttled, self.engine, address, _now(), MAX_ENROLL_FAILURES,
-                                   ENROLL_FAILURE_WINDOW):
+        if await asyncio.to_thread(enrollments.throttled, self.engine, address, _now(), self.max_failures,
+                                   self.failure_window):
             # Not recorded again: a flood would otherwise fill the audit log; the refusals before it are there.
-            log.warning("enrollment from %s throttled after %d failures", address, MAX_ENROLL_FAILURES)
+            log.warning("enrollment from %s throttled after %d failures", address, self.max_failures)
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                 "too many failed enrollments from this address; try again later")
         if not request.token:
