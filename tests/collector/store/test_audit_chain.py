@@ -80,3 +80,24 @@ def test_concurrent_writers_keep_one_chain(db_url):
     finally:
         for e in engines:
             e.dispose()
+
+
+def test_upgrade_chains_entries_written_before_the_chain(tmp_path):
+    from collector.store.db import downgrade, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url)
+    downgrade(url, "0005")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for i in range(3):
+                conn.execute(sa.text("INSERT INTO audit_log (at, actor, action, target, details) "
+                                     "VALUES (:at, '佐藤', 'policy.set', :target, '{\"n\": 1}')"),
+                             {"at": f"2026-11-0{i + 1} 00:00:00.000000", "target": f"policy:{i}"})
+        upgrade(url)
+        assert _verify(engine) == (3, None)
+        _write(engine, 1)
+        assert _verify(engine) == (4, None)
+    finally:
+        engine.dispose()
