@@ -31,6 +31,12 @@ SCHEMA = [
     Key("server.revocation_check_seconds", float, 2.0,
         "How often open streams are checked for revocations (`agents revoke`) and policy changes to push.",
         positive),
+    Key("server.enroll_max_failures", int, 5,
+        "Failed enrollments (bad, expired, used-up or revoked token) from one address before the enrollment\n"
+        "endpoint refuses it outright (RESOURCE_EXHAUSTED) until server.enroll_failure_window_seconds pass.",
+        positive),
+    Key("server.enroll_failure_window_seconds", float, 600.0,
+        "The window in which failed enrollments from one address are counted, in seconds.", positive),
     Key("server.shutdown_grace_seconds", float, 5.0,
         "On SIGTERM: seconds to let in-flight batches finish before connections are closed.", positive),
     Key("rules.tick_seconds", float, 60.0,

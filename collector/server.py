@@ -10,10 +10,11 @@ import asyncio
 import logging
 import signal
 import socket
+import urllib.parse
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
@@ -23,15 +24,32 @@ from collector import pki
 from collector.config import DataDir
 from collector.policies import current_policy, generation
 from collector.rules import scheduler
-from collector.store import queries
+from collector.store import enrollments, queries
 from collector.store.db import make_engine
 from collector.store.ingest import UnknownAgent, store_batch, touch_agent
 from mamori import clock
 from mamori import events as ev
+from mamori.safetext import safe
 from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
 
 log = logging.getLogger("mamori.collector.server")
 MAX_FACT_LEN = 255
+TOKEN_REFUSALS = {
+    "missing": "enrollment token missing",
+    "unknown": "enrollment token is unknown",
+    "expired": "enrollment token has expired",
+    "used_up": "enrollment token has already been used",
+    "revoked": "enrollment token has been revoked",
+}
+
+
+def peer_address(peer: str) -> str:
+    """The address of a gRPC peer string ("ipv4:127.0.0.1:5000", "ipv6:%5B::1%5D:5000"), without the port."""
+    kind, _, rest = peer.partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return peer  # unix sockets and the like: the whole string is the best name there is
+    host = urllib.parse.unquote(rest.rpartition(":")[0])
+    return host.strip("[]")
 
 
 @dataclass
@@ -224,14 +242,32 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         self.ca_cert = datadir.ca_cert.read_bytes()
         self.cert_days = settings["pki.agent_cert_days"]
         self.telemetry_port = telemetry_port
+        # A token cannot be guessed, but guessing must still not be free, nor fill the audit log unseen.
+        self.max_failures = settings["server.enroll_max_failures"]
+        self.failure_window = timedelta(seconds=settings["server.enroll_failure_window_seconds"])
+
+    async def _refuse(self, context, address: str, reason: str, facts, token_id: int | None = None) -> None:
+        """Record a failed enrollment (audit log, counted by the throttle) and end the call."""
+        await asyncio.to_thread(enrollments.record_refusal, self.engine, at=_now(), address=address,
+                                reason=reason, token_id=token_id, hostname=facts.hostname)
+        log.warning("enrollment refused from %s (%s, host %s)", address, reason, safe(facts.hostname))
+        code = grpc.StatusCode.UNAUTHENTICATED if reason == "missing" else grpc.StatusCode.PERMISSION_DENIED
+        await context.abort(code, TOKEN_REFUSALS[reason])
 
     async def Enroll(self, request, context):  # noqa: N802 (gRPC method name)
         facts = request.host
+        address = peer_address(context.peer())
         for name in ("hostname", "os", "os_version", "agent_version", "machine_id"):
             if len(getattr(facts, name)) > MAX_FACT_LEN:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"host.{name} is too long")
+        if await asyncio.to_thread(enrollments.throttled, self.engine, address, _now(), self.max_failures,
+                                   self.failure_window):
+            # Not recorded again: a flood would otherwise fill the audit log; the refusals before it are there.
+            log.warning("enrollment from %s throttled after %d failures", address, self.max_failures)
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                "too many failed enrollments from this address; try again later")
         if not request.token:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "enrollment token missing")
+            await self._refuse(context, address, "missing", facts)
         agent_id = str(uuid.uuid4())
         try:
             cert_pem = pki.sign_agent_csr(self.ca_key, self.ca_cert, request.csr_pem, agent_id, self.cert_days)
@@ -245,16 +281,12 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
                 hostname=facts.hostname, os=facts.os, os_version=facts.os_version,
                 agent_version=facts.agent_version, machine_id=facts.machine_id,
                 cert_serial=ident.serial_hex, cert_sha256=ident.sha256, cert_not_after=ident.not_after,
-                previous_agent_id=request.previous_agent_id[:MAX_FACT_LEN],
+                previous_agent_id=request.previous_agent_id[:MAX_FACT_LEN], peer=address,
             )
         except queries.TokenError as exc:
-            reason = {
-                "unknown": "enrollment token is unknown",
-                "expired": "enrollment token has expired",
-                "used_up": "enrollment token has already been used",
-            }.get(exc.reason, str(exc))
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, reason)
-        log.info("enrolled agent %s (%s, %s)", agent_id, facts.hostname, token.segment)
+            await self._refuse(context, address, exc.reason, facts, exc.token_id)
+        # The host name is the agent's to choose: escaped, so it cannot forge a log line or a terminal sequence.
+        log.info("enrolled agent %s (%s, %s) from %s", agent_id, safe(facts.hostname), token.segment, address)
         return enrollment_pb2.EnrollResponse(
             agent_id=agent_id, certificate_pem=cert_pem, ca_chain_pem=self.ca_cert,
             segment=token.segment, department=token.department, telemetry_port=self.telemetry_port,

@@ -12,6 +12,7 @@ VIOLATION_STATUSES = ("open", "acknowledged", "resolved")
 EXCEPTION_STATES = ("active", "expired", "revoked", "pending")
 PERMISSION_STATES = ("active", "expired", "revoked")  # temporary device permissions (一時許可)
 AGENT_STATES = ("active", "revoked", "superseded")  # superseded: the terminal enrolled again
+TOKEN_STATES = ("active", "expired", "used_up", "revoked")  # enrollment tokens
 
 
 # Each table is a function of the language: CLIs follow the process's language (i18n.setup), a report its own
@@ -48,6 +49,13 @@ def _agent(tr) -> dict[str, str]:
     return {"active": _("active"), "revoked": _("revoked"), "superseded": _("superseded")}
 
 
+def _token(tr) -> dict[str, str]:
+    _ = tr.gettext
+    # A token withdrawn by staff is 取消 like a permission, not 失効 like a certificate.
+    return {"active": _("active"), "expired": _("expired"), "used_up": _("used up"),
+            "revoked": tr.pgettext("permission", "revoked")}
+
+
 def _check(tr) -> dict[str, str]:
     # Keyed by the agent's check statuses (agent.checks.base.STATUSES, their one definition).
     _ = tr.gettext
@@ -57,7 +65,8 @@ def _check(tr) -> dict[str, str]:
 TABLES: dict[str, tuple[tuple[str, ...] | None, Callable]] = {
     "segment": (SEGMENTS, _segment), "severity": (SEVERITIES, _severity), "status": (VIOLATION_STATUSES, _status),
     "exception": (EXCEPTION_STATES, _exception),
-    "permission": (PERMISSION_STATES, _permission), "agent": (AGENT_STATES, _agent), "check": (None, _check),
+    "permission": (PERMISSION_STATES, _permission), "agent": (AGENT_STATES, _agent),
+    "token": (TOKEN_STATES, _token), "check": (None, _check),
 }
 
 

@@ -6,6 +6,8 @@ import logging
 import os
 import sys
 
+from mamori.safetext import safe
+
 
 class JournalFormatter(logging.Formatter):
     """`<N>` sd-daemon priority prefixes, so `journalctl -p warning` sees the real levels."""
@@ -21,8 +23,23 @@ class JournalFormatter(logging.Formatter):
         return "\n".join(f"<{priority}>{line}" for line in super().format(record).splitlines())
 
 
+class SafeMessages(logging.Filter):
+    """One record is one line: control characters in the message (an agent's host name) are escaped.
+
+    Tracebacks are added by the formatter after this filter, so they keep their lines.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = safe(message, limit=None)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
 def stderr_handler() -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(SafeMessages())
     if os.environ.get("JOURNAL_STREAM"):
         # stderr is connected to the journal, which stamps time and identifier (SyslogIdentifier=) itself.
         handler.setFormatter(JournalFormatter())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from mamori.safetext import safe
+
 
 def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
@@ -28,8 +30,12 @@ def pad(text: str, columns: int) -> str:
 
 
 def render(headers: list[str], rows: list[list[str]], max_widths: list[int] | None = None) -> str:
-    """Columns separated by two spaces; the last column is not padded."""
-    rows = [[str(c) for c in row] for row in rows]
+    """Columns separated by two spaces; the last column is not padded.
+
+    Cells often hold agent-supplied text (host names): control characters are shown escaped, never sent
+    to the terminal, so a cell can neither break its row nor repaint the screen.
+    """
+    rows = [[safe(c, limit=None) for c in row] for row in rows]
     if max_widths:
         rows = [[clip(c, m) if m else c for c, m in zip(row, max_widths, strict=False)] for row in rows]
     widths = [width(h) for h in headers]

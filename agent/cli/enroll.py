@@ -35,6 +35,9 @@ def cmd_enroll(args: argparse.Namespace, state: StateDir) -> int:
     except EnrollmentError as exc:
         if exc.code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
             advice = _("Ask security staff for a new token if it was used or expired.")
+        elif exc.code == "RESOURCE_EXHAUSTED":
+            advice = _("Too many failed attempts from this terminal's address: wait about ten minutes, then "
+                       "enroll with a valid token.")
         elif exc.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
             advice = _("Check the collector address, that the collector is running, and that the CA "
                        "certificate is the collector's.")

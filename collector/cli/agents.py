@@ -11,6 +11,7 @@ from collector.config import DataDir
 from mamori import clock
 from mamori.i18n import _
 from mamori.labels import label
+from mamori.safetext import safe
 from mamori.table import render
 
 
@@ -86,7 +87,7 @@ def cmd_agents_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
         audit.record(conn, at=now, actor=actor(args), action="agent.revoke", target=f"agent:{row.id}",
                      details={"hostname": row.hostname, "department": row.department, "segment": row.segment})
     print(_("Revoked agent {id} ({host}); its connections are closed and refused from now on.").format(
-        id=row.id, host=row.hostname))
+        id=row.id, host=safe(row.hostname)))  # the agent chose its host name: no escapes to the terminal
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`mamori-collector audit-log list`: who did what and when (every staff action)."""
+"""`mamori-collector audit-log list|verify`: who did what and when (every staff action), and its hash chain."""
 
 from __future__ import annotations
 
@@ -22,17 +22,34 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
     with read_only(engine(datadir).connect()) as conn:
         rows = audit.list_entries(conn, since=since, action=args.action, actor=args.actor, limit=args.limit)
     if args.json:
-        print_json([{"id": r.id, "at": iso(r.at), "actor": r.actor, "action": r.action, "target": r.target,
-                     "details": r.details} for r in rows])
+        print_json([{"id": r.id, "at": iso(r.at), "actor": r.actor, "os_user": r.os_user, "action": r.action,
+                     "target": r.target, "details": r.details} for r in rows])
         return 0
     if not rows:
         print(_("No audit log entries match."))
         return 0
-    table = [[local(r.at), r.actor, r.action, r.target,
+    # The login name in brackets after the --by name (`佐藤 (sato)`): one column, so the table fits 80 columns.
+    table = [[local(r.at), f"{r.actor} ({r.os_user})" if r.os_user else r.actor, r.action, r.target,
               json.dumps({k: v for k, v in r.details.items() if v not in (None, "")}, ensure_ascii=False)]
              for r in rows]
     headers = [display.header(_("Time")), _("Who"), _("Action"), _("Target"), _("Details")]
-    print(render(headers, table, [19, 10, 17, 14, 14]))
+    print(render(headers, table, [19, 20, 17, 14, 14]))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, datadir: DataDir) -> int:
+    from collector.store import audit
+    from collector.store.db import read_only
+
+    with read_only(engine(datadir).connect()) as conn:
+        checked, broken = audit.verify(conn)
+    if broken is not None:
+        # The entry after an edited or deleted one no longer follows from its predecessor: it is named.
+        print(_("Tampering detected: audit log entry {id} ({at}, {action}) does not follow from the entries "
+                "before it; {checked} entries before it are intact.").format(
+            id=broken.id, at=local(broken.at), action=broken.action, checked=checked))
+        return 1
+    print(_("No tampering detected"))
     return 0
 
 
@@ -46,3 +63,6 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
+    p = ap.add_parser("verify", parents=[common], help=_("check the audit log's hash chain for edited or deleted "
+                                                         "entries"))
+    p.set_defaults(func=cmd_verify)

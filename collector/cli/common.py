@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,8 +16,10 @@ from mamori.i18n import _
 
 
 def actor(args: argparse.Namespace) -> str:
-    """Who is acting: --by, else the invoking (sudo) user."""
-    return getattr(args, "by", None) or os.environ.get("SUDO_USER") or getpass.getuser()
+    """Who is acting: --by, else the invoking (sudo) user (the audit log records that login name as well)."""
+    from collector.store.audit import login_name
+
+    return getattr(args, "by", None) or login_name()
 
 
 def local(ts: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

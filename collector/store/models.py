@@ -113,6 +113,9 @@ enrollment_tokens = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(100), nullable=False),
+    # Withdrawn by staff (token revoke): the token enrolls nothing more, its row stays for the record.
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revoked_by", String(100), nullable=True),
     CheckConstraint(_one_of("segment", SEGMENTS), name="segment"),
     CheckConstraint("uses_allowed >= 1", name="uses_allowed"),
     CheckConstraint("uses_left >= 0 AND uses_left <= uses_allowed", name="uses_left"),
@@ -265,6 +268,11 @@ audit_log = Table(
     Column("action", String(40), nullable=False),
     Column("target", String(200), nullable=False),
     Column("details", Payload, nullable=False),
+    # The login name behind the command (SUDO_USER, else the process user): --by is typed, this is not.
+    Column("os_user", String(100), nullable=True),
+    # SHA-256 over the previous entry's hash and this entry's content (collector.store.audit): an edited or
+    # deleted row breaks the chain, which `audit-log verify` reports.
+    Column("chain_hash", String(64), nullable=True),
     Index(None, "at"),
 )
 

@@ -34,11 +34,15 @@ class AmbiguousId(LookupError):
 
 
 class TokenError(Exception):
-    """An enrollment token that cannot be used; reason is "unknown", "expired" or "used_up"."""
+    """An enrollment token that cannot be used; reason is "unknown", "expired", "used_up" or "revoked".
 
-    def __init__(self, reason: Literal["unknown", "expired", "used_up"]):
+    token_id names the token when it exists (the audit log records which one was tried, never its secret).
+    """
+
+    def __init__(self, reason: Literal["unknown", "expired", "used_up", "revoked"], token_id: int | None = None):
         super().__init__(f"enrollment token {reason.replace('_', ' ')}")
         self.reason = reason
+        self.token_id = token_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,14 @@ class TokenRow:
     expires_at: datetime
     created_at: datetime
     created_by: str
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+    def state(self, now: datetime) -> str:
+        """One of mamori.labels.TOKEN_STATES; a revocation outranks the rest (staff's decision)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "used_up" if self.uses_left <= 0 else "expired" if self.expires_at <= now else "active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,25 +282,34 @@ def consume_token(bind: Bind, token_hash: str, now: datetime) -> TokenRow:
         # re-checks uses_left once the first commits (PostgreSQL) or waits for the write lock (SQLite).
         row = conn.execute(
             update(t)
-            .where(t.c.token_hash == token_hash, t.c.uses_left > 0, t.c.expires_at > now)
+            .where(t.c.token_hash == token_hash, t.c.uses_left > 0, t.c.expires_at > now, t.c.revoked_at.is_(None))
             .values(uses_left=t.c.uses_left - 1)
             .returning(*t.c)
         ).one_or_none()
         if row is not None:
             return _token(row)
-        state = conn.execute(
-            select(t.c.uses_left, t.c.expires_at).where(t.c.token_hash == token_hash)
-        ).one_or_none()
+        state = conn.execute(select(t).where(t.c.token_hash == token_hash)).one_or_none()
     if state is None:
         raise TokenError("unknown")
     # A token both spent and expired reports used_up: that is the more telling fact (a replay).
-    raise TokenError("used_up" if state.uses_left <= 0 else "expired")
+    raise TokenError(_token(state).state(now), state.id)  # type: ignore[arg-type]
 
 
 def list_tokens(bind: Bind) -> list[TokenRow]:
     with _read(bind) as conn:
         rows = conn.execute(select(enrollment_tokens).order_by(enrollment_tokens.c.created_at.desc())).all()
     return [_token(r) for r in rows]
+
+
+def revoke_token(bind: Bind, token_id: int, by: str, at: datetime) -> TokenRow | None:
+    """Withdraw a token; None when there is no such token or it was already revoked (the first one stands)."""
+    t = enrollment_tokens
+    with _write(bind) as conn:
+        row = conn.execute(
+            update(t).where(t.c.id == token_id, t.c.revoked_at.is_(None))
+            .values(revoked_at=at, revoked_by=by).returning(*t.c)
+        ).one_or_none()
+    return None if row is None else _token(row)
 
 
 def enroll_agent(
@@ -306,12 +327,16 @@ def enroll_agent(
     cert_sha256: str,
     cert_not_after: datetime,
     previous_agent_id: str = "",
+    peer: str = "",
 ) -> TokenRow:
     """Spend a token and create the agent it admits, in one transaction: both happen or neither.
 
     A re-enrolling terminal names its previous id; that record is superseded in the same transaction.
+    The enrollment's audit entry (peer address, token id) commits with it.
     """
+    from collector.store import audit
     from collector.store.supersede import supersede
+    from collector.store.violations import SYSTEM_ACTOR
 
     with _write(bind) as conn:
         token = consume_token(conn, token_hash, now)
@@ -330,6 +355,9 @@ def enroll_agent(
             cert_not_after=cert_not_after,
             enrolled_at=now,
         )
+        audit.record(conn, at=now, actor=SYSTEM_ACTOR, action="agent.enroll", target=f"agent:{agent_id}",
+                     details={"peer": peer, "token_id": token.id, "hostname": hostname, "segment": token.segment,
+                              "department": token.department, "previous_agent_id": previous_agent_id or None})
         if previous_agent_id:
             supersede(conn, old_id=previous_agent_id, new_id=agent_id, machine_id=machine_id, at=now)
     return token

@@ -65,3 +65,15 @@ def event(seq: int, kind: str = "check.result", payload: dict | None = None) -> 
 
 def read(path: Path) -> bytes:
     return path.read_bytes()
+
+
+def enroll(port: int, ca_cert: bytes, token: str, hostname: str = "pc-test", timeout: float = 10):
+    """One enrollment call with chosen host facts (the agent's CLI always sends the real host name)."""
+    from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc
+
+    request = enrollment_pb2.EnrollRequest(
+        token=token, csr_pem=make_csr(new_private_key(), "pc-test"),
+        host=enrollment_pb2.HostFacts(hostname=hostname, os="linux", os_version="12", agent_version="0.1",
+                                      machine_id="m-test"))
+    with channel(port, ca_cert) as ch:
+        return enrollment_pb2_grpc.EnrollmentStub(ch).Enroll(request, timeout=timeout)
