@@ -18,14 +18,15 @@ from typing import Any
 
 import grpc
 from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
 
-from collector import pki
+from collector import pki, validate
 from collector.config import DataDir
 from collector.policies import current_policy, generation
 from collector.rules import scheduler
 from collector.store import queries
 from collector.store.db import make_engine
-from collector.store.ingest import UnknownAgent, store_batch, touch_agent
+from collector.store.ingest import BatchError, UnknownAgent, store_batch, touch_agent
 from mamori import clock
 from mamori import events as ev
 from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
@@ -63,6 +64,12 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         self.stopping = stopping
         # agent id -> the open streams of that agent (normally one)
         self.streams: dict[str, set[StreamState]] = defaultdict(set)
+        # A misbehaving agent resends its bad batch on every reconnect: one line per 10 s, not a flood.
+        self.refusals = validate.RefusalLog(log.warning)
+
+    async def _refuse(self, peer: Peer, context, code: grpc.StatusCode, reason: str) -> None:
+        self.refusals.refused(peer.agent_id, reason)
+        await context.abort(code, reason)
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> Peer:
         auth = context.auth_context()
@@ -149,43 +156,47 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             message = await self._next(peer, context, state)
             if message is None:
                 return
-            body = message.WhichOneof("body")
-            if body == "batch":
-                await self._batch(peer, message.batch, context)
-            elif body == "heartbeat":
-                hb = message.heartbeat
-                await asyncio.to_thread(
-                    touch_agent, self.engine, peer.agent_id, seen_at=_now(),
-                    policy_version=hb.policy_version or None,
-                )
-            elif body == "hello":
-                await self._hello(peer, message.hello, context, state)
-            else:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "empty agent message")
+            try:
+                validate.agent_message(message, self.max_batch)
+                await self._dispatch(peer, message, context, state)
+            except (validate.Invalid, ev.EventError, BatchError) as exc:
+                # Nothing of a refused message is stored: the whole batch is one transaction or none.
+                await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except UnknownAgent:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
+            except sa_exc.OperationalError:
+                # The store is down or busy, not the agent's fault: it keeps the batch and retries.
+                log.warning("agent %s: store unavailable", peer.agent_id)
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector's database is unavailable; retry")
+            except sa_exc.DBAPIError as exc:
+                # Data the bounds let through but a column refused: say so without SQL text.
+                await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"the store refused the message ({type(exc.orig).__name__})")
+
+    async def _dispatch(self, peer: Peer, message, context, state: StreamState) -> None:
+        body = message.WhichOneof("body")
+        if body == "batch":
+            await self._batch(peer, message.batch, context)
+        elif body == "heartbeat":
+            hb = message.heartbeat
+            await asyncio.to_thread(
+                touch_agent, self.engine, peer.agent_id, seen_at=_now(),
+                policy_version=hb.policy_version or None,
+            )
+        elif body == "hello":
+            await self._hello(peer, message.hello, context, state)
 
     async def _hello(self, peer: Peer, hello, context, state: StreamState) -> None:
         await asyncio.to_thread(
             touch_agent, self.engine, peer.agent_id, seen_at=_now(),
-            policy_version=hello.policy_version or None, agent_version=hello.agent_version[:64] or None,
+            policy_version=hello.policy_version or None, agent_version=hello.agent_version or None,
         )
         state.policy_version = hello.policy_version
         await self._push_policy(peer, context, state)
 
     async def _batch(self, peer: Peer, batch, context) -> None:
-        if len(batch.events) > self.max_batch:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"batch of {len(batch.events)} events exceeds the limit of {self.max_batch}",
-            )
-        try:
-            decoded = [ev.decode(e) for e in batch.events]
-        except ev.EventError as exc:
-            # Nothing of a malformed batch is stored: the agent must not keep resending it blindly.
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed event: {exc}")
-        try:
-            result = await asyncio.to_thread(store_batch, self.engine, peer.agent_id, decoded, _now())
-        except UnknownAgent:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
+        decoded = [ev.decode(e) for e in batch.events]
+        result = await asyncio.to_thread(store_batch, self.engine, peer.agent_id, decoded, _now())
         await context.write(
             telemetry_pb2.CollectorMessage(
                 ack=telemetry_pb2.Ack(batch_id=batch.batch_id, acked_seq=result.acked_seq)
