@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
@@ -53,6 +54,32 @@ class StreamState:
 
 def _now() -> datetime:
     return clock.now()
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """Bytes that did not parse as the expected message; handed to the handler to refuse in words."""
+
+    reason: str
+
+
+def _lenient(parse):
+    """A request deserializer that returns Malformed instead of raising: gRPC would answer an exception
+    raised there with UNKNOWN and its class name, and log a traceback per message."""
+
+    def deserialize(data: bytes):
+        try:
+            return parse(data)
+        except DecodeError as exc:
+            return Malformed(str(exc).rpartition(": ")[2].lower() or "unparsable")
+
+    return deserialize
+
+
+def _register(server, service: str, method: str, handler) -> None:
+    handlers = {method: handler}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)
 
 
 class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
@@ -129,6 +156,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                 fut.cancel()
             if read in done:
                 message = read.result()
+                if isinstance(message, Malformed):
+                    raise validate.Invalid(f"not a valid AgentMessage ({message.reason})")
                 return None if message is grpc.aio.EOF else message
             if state.revoked.is_set():
                 read.cancel()
@@ -153,10 +182,10 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
 
     async def _loop(self, peer: Peer, context, state: StreamState) -> None:
         while True:
-            message = await self._next(peer, context, state)
-            if message is None:
-                return
             try:
+                message = await self._next(peer, context, state)
+                if message is None:
+                    return
                 validate.agent_message(message, self.max_batch)
                 await self._dispatch(peer, message, context, state)
             except (validate.Invalid, ev.EventError, BatchError) as exc:
@@ -237,6 +266,9 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         self.telemetry_port = telemetry_port
 
     async def Enroll(self, request, context):  # noqa: N802 (gRPC method name)
+        if isinstance(request, Malformed):
+            log.warning("refused an enrollment request from %s: %s", context.peer(), request.reason)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not a valid EnrollRequest ({request.reason})")
         facts = request.host
         for name in ("hostname", "os", "os_version", "agent_version", "machine_id"):
             if len(getattr(facts, name)) > MAX_FACT_LEN:
@@ -292,16 +324,18 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     stopping = asyncio.Event()
     telemetry = Telemetry(engine, settings, stopping)
     tele_server = grpc.aio.server(options=_options(settings))
-    telemetry_pb2_grpc.add_TelemetryServicer_to_server(telemetry, tele_server)
+    _register(tele_server, "mamori.v1.Telemetry", "Stream", grpc.stream_stream_rpc_method_handler(
+        telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
+        response_serializer=telemetry_pb2.CollectorMessage.SerializeToString))
     # require_client_auth: the TLS layer rejects peers without a certificate chaining to our CA.
     tele_port = tele_server.add_secure_port(
         settings["server.listen"], grpc.ssl_server_credentials([(key, cert)], ca, require_client_auth=True)
     )
     enroll_server = grpc.aio.server(options=_options(settings))
-    enrollment_pb2_grpc.add_EnrollmentServicer_to_server(
-        Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port),
-        enroll_server
-    )
+    enrollment = Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port)
+    _register(enroll_server, "mamori.v1.Enrollment", "Enroll", grpc.unary_unary_rpc_method_handler(
+        enrollment.Enroll, request_deserializer=_lenient(enrollment_pb2.EnrollRequest.FromString),
+        response_serializer=enrollment_pb2.EnrollResponse.SerializeToString))
     enroll_port = enroll_server.add_secure_port(
         settings["server.enroll_listen"], grpc.ssl_server_credentials([(key, cert)])
     )

@@ -134,3 +134,29 @@ def test_a_flood_of_bad_messages_is_one_log_line(collector, make_agent):
     lines = [line for line in collector.log().splitlines() if "refused a message" in line]
     assert len(lines) == 1 and agent.agent_id in lines[0] and "seq" in lines[0]
     assert "Traceback" not in collector.log()
+
+
+def raw_call(collector, port: int, method: str, data: bytes, key=None, cert=None):
+    """Send bytes that are no protobuf message at all: the one case a typed client cannot produce."""
+    with clients.channel(port, (collector.data_dir / "ca.crt").read_bytes(), key, cert) as ch:
+        call = ch.stream_stream(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        return list(call(iter([data]), timeout=10))
+
+
+@pytest.mark.parametrize("data", [b"\xff\xfe garbage", b"\x0a\x04\x0a\x02\xff\xfe"], ids=["corrupt", "bad_utf8"])
+def test_unparsable_bytes_are_invalid_argument_in_words(collector, make_agent, data):
+    collector.start()
+    agent = make_agent("a")
+    agent.enroll(collector, collector.token())
+    before = snapshot(collector)
+    with pytest.raises(grpc.RpcError) as err:
+        raw_call(collector, collector.port, "/mamori.v1.Telemetry/Stream", data, *agent_creds(agent))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details().startswith("not a valid AgentMessage (")
+    with pytest.raises(grpc.RpcError) as err:
+        raw_call(collector, collector.enroll_port, "/mamori.v1.Enrollment/Enroll", data)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details().startswith("not a valid EnrollRequest (")
+    assert snapshot(collector) == before
+    time.sleep(0.3)
+    assert "Traceback" not in collector.log() and "DecodeError" not in collector.log()
