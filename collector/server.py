@@ -33,7 +33,6 @@ from mamori import events as ev
 from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
 
 log = logging.getLogger("mamori.collector.server")
-MAX_FACT_LEN = 255
 
 
 @dataclass
@@ -264,15 +263,18 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         self.ca_cert = datadir.ca_cert.read_bytes()
         self.cert_days = settings["pki.agent_cert_days"]
         self.telemetry_port = telemetry_port
+        self.refusals = validate.RefusalLog(log.warning, who="enrollment from")
 
     async def Enroll(self, request, context):  # noqa: N802 (gRPC method name)
-        if isinstance(request, Malformed):
-            log.warning("refused an enrollment request from %s: %s", context.peer(), request.reason)
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not a valid EnrollRequest ({request.reason})")
+        try:
+            if isinstance(request, Malformed):
+                raise validate.Invalid(f"not a valid EnrollRequest ({request.reason})")
+            validate.enroll_request(request)
+        except validate.Invalid as exc:
+            # No identity yet: one line per peer address and 10 s.
+            self.refusals.refused(context.peer().rpartition(":")[0], str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         facts = request.host
-        for name in ("hostname", "os", "os_version", "agent_version", "machine_id"):
-            if len(getattr(facts, name)) > MAX_FACT_LEN:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"host.{name} is too long")
         if not request.token:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "enrollment token missing")
         agent_id = str(uuid.uuid4())
@@ -288,7 +290,7 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
                 hostname=facts.hostname, os=facts.os, os_version=facts.os_version,
                 agent_version=facts.agent_version, machine_id=facts.machine_id,
                 cert_serial=ident.serial_hex, cert_sha256=ident.sha256, cert_not_after=ident.not_after,
-                previous_agent_id=request.previous_agent_id[:MAX_FACT_LEN],
+                previous_agent_id=request.previous_agent_id,
             )
         except queries.TokenError as exc:
             reason = {

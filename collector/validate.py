@@ -10,11 +10,12 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 
 from mamori.events import MAX_SEQ  # shared with the agent, which bounds the collector's Welcome by it
+from mamori.v1 import enrollment_pb2
 
 # How far one batch may move an agent's sequence beyond what the collector holds: a thousand full spools
 # (100 000 events each). More is not a real terminal's history, only a poisoned counter.
 MAX_SEQ_AHEAD = 100_000_000
-MAX_UINT = 2**53  # any other counter or size (spool depth, uptime, file size, batch id)
+MAX_UINT = MAX_SEQ  # any other counter or size (spool depth, uptime, file size, batch id)
 MAX_STRING = 4096  # characters, for any string field not listed below
 STRING_LIMITS = {
     "evidence_json": 2 * 1024 * 1024,  # a check's whole evidence (the software list can be long)
@@ -29,6 +30,10 @@ STRING_LIMITS = {
     "policy_mode": 32,
     "event_id": 36,
 }
+# The enrollment request: host facts go to columns of 255 characters, a CSR is a few kilobytes of PEM.
+MAX_FACT = 255
+ENROLL_LIMITS = {**{name: MAX_FACT for name in enrollment_pb2.HostFacts.DESCRIPTOR.fields_by_name},
+                 "token": 256, "csr_pem": 16 * 1024, "previous_agent_id": 36}
 MAX_REPEATED = 256  # entries of a repeated field inside one event (a device's interface classes)
 MAX_EVENT_BYTES = 3 * 1024 * 1024
 # occurred_at: from the Unix epoch to a year ahead. Wide on purpose: a terminal whose clock is wrong still
@@ -55,9 +60,12 @@ def agent_message(message: Any, max_batch: int, now: float | None = None) -> Non
         for i, event in enumerate(sub.events):
             _event(event, f"events[{i}]", now)
     else:
-        _fields(sub, body)
-        if body == "hello" and sub.next_seq > MAX_SEQ:
-            raise Invalid(f"hello.next_seq {sub.next_seq} exceeds {MAX_SEQ}")
+        _fields(sub, body)  # hello.next_seq too: MAX_UINT is MAX_SEQ
+
+
+def enroll_request(request: Any) -> None:
+    """Check an EnrollRequest: every host fact and the token within its column, no NUL anywhere."""
+    _fields(request, "request", limits=ENROLL_LIMITS)
 
 
 def _event(event: Any, where: str, now: float) -> None:
@@ -76,37 +84,62 @@ def _event(event: Any, where: str, now: float) -> None:
             raise Invalid(f"{where}: occurred_at nanos {event.occurred_at.nanos} out of range")
 
 
-def _fields(msg: Any, where: str, skip: Iterable[str] = ()) -> None:
+# Per (message type, limits table): what to check of each field, built once. Reading fields by name is
+# cheaper than ListFields() on the ingest path (the same finding as mamori.events._flat_dict).
+_PLANS: dict[tuple[Any, int], tuple[tuple[str, bool, int, Any], ...]] = {}
+_STRING, _BYTES, _ENUM, _MESSAGE, _INT, _OTHER = range(6)
+_KIND = {FieldDescriptor.TYPE_STRING: _STRING, FieldDescriptor.TYPE_BYTES: _BYTES,
+         FieldDescriptor.TYPE_ENUM: _ENUM, FieldDescriptor.TYPE_MESSAGE: _MESSAGE, FieldDescriptor.TYPE_BOOL: _OTHER}
+
+
+def _plan(descriptor: Any, limits: dict[str, int]) -> tuple[tuple[str, bool, int, Any], ...]:
+    key = (descriptor, id(limits))
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = tuple(
+            (fd.name, fd.is_repeated, _KIND.get(fd.type, _INT),
+             set(fd.enum_type.values_by_number) if fd.enum_type is not None else limits.get(fd.name, MAX_STRING))
+            for fd in descriptor.fields
+        )
+    return plan
+
+
+def _fields(msg: Any, where: str, skip: Iterable[str] = (), limits: dict[str, int] = STRING_LIMITS) -> None:
     """Every set field of msg and its sub-messages: strings, counters, enums and repeated counts."""
-    for fd, value in msg.ListFields():
-        if fd.name in skip:
+    for name, repeated, kind, bound in _plan(msg.DESCRIPTOR, limits):
+        if name in skip:
             continue
-        name = f"{where}.{fd.name}"
-        if fd.is_repeated:
+        if kind == _MESSAGE and not repeated:
+            if msg.HasField(name):
+                _fields(getattr(msg, name), f"{where}.{name}", limits=limits)
+            continue
+        value = getattr(msg, name)
+        if not value:
+            continue
+        if repeated:
             if len(value) > MAX_REPEATED:
-                raise Invalid(f"{name}: {len(value)} entries exceed {MAX_REPEATED}")
+                raise Invalid(f"{where}.{name}: {len(value)} entries exceed {MAX_REPEATED}")
             for item in value:
-                _value(fd, item, name)
+                _value(kind, bound, item, f"{where}.{name}", limits)
         else:
-            _value(fd, value, name)
+            _value(kind, bound, value, f"{where}.{name}", limits)
 
 
-def _value(fd: FieldDescriptor, value: Any, name: str) -> None:
-    if fd.type == FieldDescriptor.TYPE_MESSAGE:
-        _fields(value, name)
-    elif fd.type == FieldDescriptor.TYPE_STRING:
-        limit = STRING_LIMITS.get(fd.name, MAX_STRING)
-        if len(value) > limit:
-            raise Invalid(f"{name}: {len(value)} characters exceed {limit}")
+def _value(kind: int, bound: Any, value: Any, name: str, limits: dict[str, int]) -> None:
+    if kind == _STRING:
+        if len(value) > bound:
+            raise Invalid(f"{name}: {len(value)} characters exceed {bound}")
         if "\x00" in value:  # PostgreSQL text and jsonb cannot hold NUL; SQLite would truncate readers
             raise Invalid(f"{name}: contains a NUL character")
-    elif fd.type == FieldDescriptor.TYPE_BYTES:
-        if len(value) > MAX_STRING:
-            raise Invalid(f"{name}: {len(value)} bytes exceed {MAX_STRING}")
-    elif fd.type == FieldDescriptor.TYPE_ENUM:
-        if fd.enum_type.values_by_number.get(value) is None:
+    elif kind == _BYTES:
+        if len(value) > bound:
+            raise Invalid(f"{name}: {len(value)} bytes exceed {bound}")
+    elif kind == _ENUM:
+        if value not in bound:
             raise Invalid(f"{name}: unknown value {value}")
-    elif isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_UINT:
+    elif kind == _MESSAGE:
+        _fields(value, name, limits=limits)
+    elif kind == _INT and not 0 <= value <= MAX_UINT:
         raise Invalid(f"{name}: {value} is outside 0..{MAX_UINT}")
 
 
@@ -122,6 +155,7 @@ class RefusalLog:
     """At most one log line per agent per `every` seconds; the lines in between are counted, not lost."""
 
     emit: Callable[[str], None]
+    who: str = "agent"  # what the key names: an agent id, or a peer address before enrollment
     every: float = 10.0
     clock: Callable[[], float] = time.monotonic
     _last: dict[str, float] = field(default_factory=dict)
@@ -136,7 +170,7 @@ class RefusalLog:
         self._last[agent_id] = now
         held = self._held.pop(agent_id, 0)
         more = f" ({held} more refused in the last {now - last:.0f} s)" if held and last is not None else ""
-        self.emit(f"agent {agent_id}: refused a message: {reason}{more}")
+        self.emit(f"{self.who} {agent_id}: refused a message: {reason}{more}")
         if len(self._last) > 10_000:  # agents that went away: forget the oldest rather than grow forever
             for stale in sorted(self._last, key=self._last.__getitem__)[:5_000]:
                 self._last.pop(stale, None)

@@ -160,3 +160,31 @@ def test_unparsable_bytes_are_invalid_argument_in_words(collector, make_agent, d
     assert snapshot(collector) == before
     time.sleep(0.3)
     assert "Traceback" not in collector.log() and "DecodeError" not in collector.log()
+
+
+@pytest.mark.parametrize("field", ["hostname_nul", "long_token", "long_previous_id"])
+def test_enrollment_request_out_of_bounds(collector, field):
+    from mamori.keys import make_csr, new_private_key
+    from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc
+
+    collector.start()
+    token = collector.token()
+    request = enrollment_pb2.EnrollRequest(token=token, csr_pem=make_csr(new_private_key(), "x"),
+                                           host=enrollment_pb2.HostFacts(hostname="pc", machine_id="m"))
+    if field == "hostname_nul":
+        request.host.hostname = "pc\x00"
+    elif field == "long_token":
+        request.token = token + "x" * 300
+    else:
+        request.previous_agent_id = "p" * 300
+    before = snapshot(collector)
+    with clients.channel(collector.enroll_port, (collector.data_dir / "ca.crt").read_bytes()) as ch:
+        with pytest.raises(grpc.RpcError) as err:
+            enrollment_pb2_grpc.EnrollmentStub(ch).Enroll(request, timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details().startswith("request.")
+    assert snapshot(collector) == before
+    assert collector.cli("agents", "list", "--json").stdout.strip() == "[]"
+    time.sleep(0.3)
+    assert "Traceback" not in collector.log()
+    assert sum("enrollment from" in line for line in collector.log().splitlines()) == 1
