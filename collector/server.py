@@ -93,8 +93,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         # A misbehaving agent resends its bad batch on every reconnect: one line per 10 s, not a flood.
         self.refusals = validate.RefusalLog(log.warning)
 
-    async def _refuse(self, peer: Peer, context, code: grpc.StatusCode, reason: str) -> None:
-        self.refusals.refused(peer.agent_id, reason)
+    async def _refuse(self, peer: Peer, context, code: grpc.StatusCode, reason: str, logged: str = "") -> None:
+        self.refusals.refused(peer.agent_id, logged or reason)
         await context.abort(code, reason)
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> Peer:
@@ -197,9 +197,11 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                 log.warning("agent %s: store unavailable", peer.agent_id)
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector's database is unavailable; retry")
             except sa_exc.DBAPIError as exc:
-                # Data the bounds let through but a column refused: say so without SQL text.
+                # Data the bounds let through but a column refused: the agent is told so without SQL text or
+                # class names; staff get the driver's first line.
                 await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT,
-                                   f"the store refused the message ({type(exc.orig).__name__})")
+                                   "the store refused a value of this message; nothing of it was stored",
+                                   logged=f"store refused it: {str(exc.orig).splitlines()[0][:300]}")
 
     async def _dispatch(self, peer: Peer, message, context, state: StreamState) -> None:
         body = message.WhichOneof("body")
