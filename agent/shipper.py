@@ -21,6 +21,7 @@ from agent.identity import Identity
 from agent.policy_cache import PolicyCache
 from agent.spool import Restamped
 from mamori import __version__, clock
+from mamori.events import MAX_SEQ
 from mamori.policy import PolicyError
 from mamori.v1 import events_pb2, telemetry_pb2, telemetry_pb2_grpc
 
@@ -52,6 +53,19 @@ def backoff_delay(attempt: int, initial: float, cap: float) -> float:
     """
     ceiling = min(cap, initial * (2 ** min(attempt, 30)))
     return _rng.uniform(initial / 2, ceiling) if ceiling > initial / 2 else ceiling
+
+
+class CollectorFault(Exception):
+    """The collector sent a value no sound collector sends; this stream ends, the spool stays as it is."""
+
+
+def _bounded_seq(value: int, what: str) -> int:
+    # A poisoned last_stored_seq would renumber the spool past what SQLite holds (seq + offset) and kill
+    # the agent on every Welcome; refusing it keeps the agent alive and spooling until staff fix the record.
+    if value > MAX_SEQ:
+        raise CollectorFault(f"collector sent {what} {value}, beyond the highest seq {MAX_SEQ}; "
+                             f"not renumbering the spool (check this agent's record on the collector)")
+    return value
 
 
 class Shipper:
@@ -146,6 +160,11 @@ class Shipper:
                 progressed = True
                 self.status.last_error = f"re-enrolled: {exc}"
                 log.warning("spool re-stamped for a new enrollment; reconnecting: %s", exc)
+            except CollectorFault as exc:
+                progressed = session.acked_any
+                self.status.last_error = str(exc)
+                self.status.refused = True  # the same answer comes on every reconnect: retry slowly
+                log.error("%s", exc)
             except (asyncio.InvalidStateError, grpc.aio.UsageError, OSError) as exc:
                 # Whatever happens to one stream, the shipper lives on and reconnects.
                 progressed = session.acked_any
@@ -281,7 +300,8 @@ class _Session:
             async for message in self.call:
                 body = message.WhichOneof("body")
                 if body == "welcome":
-                    await asyncio.to_thread(s.spool.rebase, message.welcome.last_stored_seq)
+                    last_stored = _bounded_seq(message.welcome.last_stored_seq, "last_stored_seq")
+                    await asyncio.to_thread(s.spool.rebase, last_stored)
                     self.epoch = await asyncio.to_thread(s.spool.epoch)
                     s.status.connected = True
                     s.status.last_error = ""
@@ -298,6 +318,7 @@ class _Session:
 
     async def _on_ack(self, ack: Any) -> None:
         s = self.s
+        _bounded_seq(ack.acked_seq, "acked_seq")
         await asyncio.to_thread(s.spool.ack, ack.acked_seq, self.epoch)
         s.status.last_ack_seq = ack.acked_seq
         self.acked_any = True

@@ -18,22 +18,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
 
-from collector import pki
+from collector import pki, validate
 from collector.config import DataDir
 from collector.policies import current_policy, generation
 from collector.rules import scheduler
 from collector.store import enrollments, queries
 from collector.store.db import make_engine
-from collector.store.ingest import UnknownAgent, store_batch, touch_agent
+from collector.store.ingest import BatchError, UnknownAgent, store_batch, touch_agent
 from mamori import clock
 from mamori import events as ev
 from mamori.safetext import safe
 from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
 
 log = logging.getLogger("mamori.collector.server")
-MAX_FACT_LEN = 255
 TOKEN_REFUSALS = {
     "missing": "enrollment token missing",
     "unknown": "enrollment token is unknown",
@@ -72,6 +73,32 @@ def _now() -> datetime:
     return clock.now()
 
 
+@dataclass(frozen=True)
+class Malformed:
+    """Bytes that did not parse as the expected message; handed to the handler to refuse in words."""
+
+    reason: str
+
+
+def _lenient(parse):
+    """A request deserializer that returns Malformed instead of raising: gRPC would answer an exception
+    raised there with UNKNOWN and its class name, and log a traceback per message."""
+
+    def deserialize(data: bytes):
+        try:
+            return parse(data)
+        except DecodeError as exc:
+            return Malformed(str(exc).rpartition(": ")[2].lower() or "unparsable")
+
+    return deserialize
+
+
+def _register(server, service: str, method: str, handler) -> None:
+    handlers = {method: handler}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)
+
+
 class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
     """One bidirectional stream per agent: batches in, acks and policy updates out."""
 
@@ -81,6 +108,12 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         self.stopping = stopping
         # agent id -> the open streams of that agent (normally one)
         self.streams: dict[str, set[StreamState]] = defaultdict(set)
+        # A misbehaving agent resends its bad batch on every reconnect: one line per 10 s, not a flood.
+        self.refusals = validate.RefusalLog(log.warning)
+
+    async def _refuse(self, peer: Peer, context, code: grpc.StatusCode, reason: str, logged: str = "") -> None:
+        self.refusals.refused(peer.agent_id, logged or reason)
+        await context.abort(code, reason)
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> Peer:
         auth = context.auth_context()
@@ -140,6 +173,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                 fut.cancel()
             if read in done:
                 message = read.result()
+                if isinstance(message, Malformed):
+                    raise validate.Invalid(f"not a valid AgentMessage ({message.reason})")
                 return None if message is grpc.aio.EOF else message
             if state.revoked.is_set():
                 read.cancel()
@@ -164,46 +199,52 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
 
     async def _loop(self, peer: Peer, context, state: StreamState) -> None:
         while True:
-            message = await self._next(peer, context, state)
-            if message is None:
-                return
-            body = message.WhichOneof("body")
-            if body == "batch":
-                await self._batch(peer, message.batch, context)
-            elif body == "heartbeat":
-                hb = message.heartbeat
-                await asyncio.to_thread(
-                    touch_agent, self.engine, peer.agent_id, seen_at=_now(),
-                    policy_version=hb.policy_version or None,
-                )
-            elif body == "hello":
-                await self._hello(peer, message.hello, context, state)
-            else:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "empty agent message")
+            try:
+                message = await self._next(peer, context, state)
+                if message is None:
+                    return
+                validate.agent_message(message, self.max_batch)
+                await self._dispatch(peer, message, context, state)
+            except (validate.Invalid, ev.EventError, BatchError) as exc:
+                # Nothing of a refused message is stored: the whole batch is one transaction or none.
+                await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except UnknownAgent:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
+            except sa_exc.OperationalError:
+                # The store is down or busy, not the agent's fault: it keeps the batch and retries.
+                log.warning("agent %s: store unavailable", peer.agent_id)
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector's database is unavailable; retry")
+            except sa_exc.DBAPIError as exc:
+                # Data the bounds let through but a column refused: the agent is told so without SQL text or
+                # class names; staff get the driver's first line.
+                await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT,
+                                   "the store refused a value of this message; nothing of it was stored",
+                                   logged=f"store refused it: {str(exc.orig).splitlines()[0][:300]}")
+
+    async def _dispatch(self, peer: Peer, message, context, state: StreamState) -> None:
+        body = message.WhichOneof("body")
+        if body == "batch":
+            await self._batch(peer, message.batch, context)
+        elif body == "heartbeat":
+            hb = message.heartbeat
+            await asyncio.to_thread(
+                touch_agent, self.engine, peer.agent_id, seen_at=_now(),
+                policy_version=hb.policy_version or None,
+            )
+        elif body == "hello":
+            await self._hello(peer, message.hello, context, state)
 
     async def _hello(self, peer: Peer, hello, context, state: StreamState) -> None:
         await asyncio.to_thread(
             touch_agent, self.engine, peer.agent_id, seen_at=_now(),
-            policy_version=hello.policy_version or None, agent_version=hello.agent_version[:64] or None,
+            policy_version=hello.policy_version or None, agent_version=hello.agent_version or None,
         )
         state.policy_version = hello.policy_version
         await self._push_policy(peer, context, state)
 
     async def _batch(self, peer: Peer, batch, context) -> None:
-        if len(batch.events) > self.max_batch:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"batch of {len(batch.events)} events exceeds the limit of {self.max_batch}",
-            )
-        try:
-            decoded = [ev.decode(e) for e in batch.events]
-        except ev.EventError as exc:
-            # Nothing of a malformed batch is stored: the agent must not keep resending it blindly.
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed event: {exc}")
-        try:
-            result = await asyncio.to_thread(store_batch, self.engine, peer.agent_id, decoded, _now())
-        except UnknownAgent:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
+        decoded = [ev.decode(e) for e in batch.events]
+        result = await asyncio.to_thread(store_batch, self.engine, peer.agent_id, decoded, _now())
         await context.write(
             telemetry_pb2.CollectorMessage(
                 ack=telemetry_pb2.Ack(batch_id=batch.batch_id, acked_seq=result.acked_seq)
@@ -242,6 +283,7 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         self.ca_cert = datadir.ca_cert.read_bytes()
         self.cert_days = settings["pki.agent_cert_days"]
         self.telemetry_port = telemetry_port
+        self.refusals = validate.RefusalLog(log.warning, who="enrollment from")
         # A token cannot be guessed, but guessing must still not be free, nor fill the audit log unseen.
         self.max_failures = settings["server.enroll_max_failures"]
         self.failure_window = timedelta(seconds=settings["server.enroll_failure_window_seconds"])
@@ -255,11 +297,16 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         await context.abort(code, TOKEN_REFUSALS[reason])
 
     async def Enroll(self, request, context):  # noqa: N802 (gRPC method name)
+        try:
+            if isinstance(request, Malformed):
+                raise validate.Invalid(f"not a valid EnrollRequest ({request.reason})")
+            validate.enroll_request(request)
+        except validate.Invalid as exc:
+            # No identity yet: one line per peer address and 10 s.
+            self.refusals.refused(peer_address(context.peer()), str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         facts = request.host
         address = peer_address(context.peer())
-        for name in ("hostname", "os", "os_version", "agent_version", "machine_id"):
-            if len(getattr(facts, name)) > MAX_FACT_LEN:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"host.{name} is too long")
         if await asyncio.to_thread(enrollments.throttled, self.engine, address, _now(), self.max_failures,
                                    self.failure_window):
             # Not recorded again: a flood would otherwise fill the audit log; the refusals before it are there.
@@ -281,7 +328,7 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
                 hostname=facts.hostname, os=facts.os, os_version=facts.os_version,
                 agent_version=facts.agent_version, machine_id=facts.machine_id,
                 cert_serial=ident.serial_hex, cert_sha256=ident.sha256, cert_not_after=ident.not_after,
-                previous_agent_id=request.previous_agent_id[:MAX_FACT_LEN], peer=address,
+                previous_agent_id=request.previous_agent_id, peer=address,
             )
         except queries.TokenError as exc:
             await self._refuse(context, address, exc.reason, facts, exc.token_id)
@@ -313,16 +360,18 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     stopping = asyncio.Event()
     telemetry = Telemetry(engine, settings, stopping)
     tele_server = grpc.aio.server(options=_options(settings))
-    telemetry_pb2_grpc.add_TelemetryServicer_to_server(telemetry, tele_server)
+    _register(tele_server, "mamori.v1.Telemetry", "Stream", grpc.stream_stream_rpc_method_handler(
+        telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
+        response_serializer=telemetry_pb2.CollectorMessage.SerializeToString))
     # require_client_auth: the TLS layer rejects peers without a certificate chaining to our CA.
     tele_port = tele_server.add_secure_port(
         settings["server.listen"], grpc.ssl_server_credentials([(key, cert)], ca, require_client_auth=True)
     )
     enroll_server = grpc.aio.server(options=_options(settings))
-    enrollment_pb2_grpc.add_EnrollmentServicer_to_server(
-        Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port),
-        enroll_server
-    )
+    enrollment = Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port)
+    _register(enroll_server, "mamori.v1.Enrollment", "Enroll", grpc.unary_unary_rpc_method_handler(
+        enrollment.Enroll, request_deserializer=_lenient(enrollment_pb2.EnrollRequest.FromString),
+        response_serializer=enrollment_pb2.EnrollResponse.SerializeToString))
     enroll_port = enroll_server.add_secure_port(
         settings["server.enroll_listen"], grpc.ssl_server_credentials([(key, cert)])
     )

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from mamori.i18n import _
+from mamori.startup import StartupError
 from mamori.tomlconf import ConfigError
 
 
@@ -31,12 +32,15 @@ def build_parser(prog: str, description: str, folder_option: str, folder_help: s
 
 
 def run_command(call: Callable[[], int]) -> int:
-    """Run a command; staff errors become one translated line on stderr and exit status 2."""
+    """Run a command; staff errors become one translated line on stderr, exit status 2 (1: cannot start)."""
     try:
         return call()
     except (CliError, ConfigError) as exc:
         print(_("error: {message}").format(message=exc), file=sys.stderr)
         return 2
+    except StartupError as exc:  # not a usage error: the same command works once the cause is fixed
+        print(_("error: {message}").format(message=exc), file=sys.stderr)
+        return 1
     except BrokenPipeError:  # output piped into `head` and closed early: not an error worth a traceback
         sys.stderr.close()
         return 0

@@ -17,6 +17,9 @@ from mamori.labels import SEVERITIES
 from mamori.v1 import events_pb2 as pb
 
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES, start=1)}
+# The highest seq either side accepts: exact in JSON readers, far below SQLite's and PostgreSQL's signed
+# 64 bits, so renumbering (seq + offset) cannot overflow them.
+MAX_SEQ = 2**53
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from agent import host as hostmod
 from agent.cli.common import identity
 from agent.config import StateDir, load_settings
 from mamori.i18n import _
+from mamori.startup import ensure_writable
 
 
 def cmd_run(args: argparse.Namespace, state: StateDir) -> int:
@@ -18,6 +19,10 @@ def cmd_run(args: argparse.Namespace, state: StateDir) -> int:
 
     config = Path(args.config).expanduser().resolve() if args.config else None
     settings = load_settings(state, config)
+    # The spool is written before anything else happens: without a writable folder nothing can be kept.
+    ensure_writable(state.root, _("cannot write to the state folder {path} (read-only or not permitted): the "
+                                  "agent keeps its spool and status there; fix the mount or its permissions")
+                    .format(path=state.root))
     logging.getLogger().setLevel(settings["log.level"].upper())
     host = hostmod.current()
     status = run(state, identity(state), host, settings, config)

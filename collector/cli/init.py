@@ -15,6 +15,9 @@ from mamori.tomlconf import host_port
 
 
 def cmd_init(args: argparse.Namespace, datadir: DataDir) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from collector import startup
     from collector.store.db import upgrade
 
     hosts = [h.strip() for h in args.host.split(",") if h.strip()]
@@ -28,6 +31,7 @@ def cmd_init(args: argparse.Namespace, datadir: DataDir) -> int:
     # Build everything in a sibling folder and rename it into place, so a failure leaves nothing behind.
     staging = DataDir(datadir.root.with_name(datadir.root.name + ".init-tmp"), datadir.config_file)
     shutil.rmtree(staging.root, ignore_errors=True)
+    startup.check_data_folder(datadir.root, datadir.root.parent)  # staging is made beside it
     # A config kept outside the data folder (MAMORI_CONFIG, packaged installs) is written in place.
     outside_config_new = datadir.config_file is not None and not datadir.config_file.exists()
     staging.root.mkdir(parents=True, mode=0o700)
@@ -49,7 +53,11 @@ def cmd_init(args: argparse.Namespace, datadir: DataDir) -> int:
         write_private(staging.server_key, server_key)
         staging.server_cert.write_bytes(server_cert)
         staging.config.write_text(render_config(values), encoding="utf-8")
-        upgrade(staging.database_url(staging.load_settings()))
+        url = staging.database_url(staging.load_settings())
+        try:
+            upgrade(url)
+        except DBAPIError as exc:
+            raise startup.database_error(url, datadir.config, exc) from None
         if datadir.root.exists():
             datadir.root.rmdir()
         staging.root.rename(datadir.root)

@@ -7,9 +7,13 @@ import asyncio
 
 from collector.config import DataDir
 from mamori.i18n import _
+from mamori.startup import StartupError
 
 
 def cmd_serve(args: argparse.Namespace, datadir: DataDir) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from collector import startup
     from collector.server import serve
     from collector.store.db import upgrade
 
@@ -18,8 +22,20 @@ def cmd_serve(args: argparse.Namespace, datadir: DataDir) -> int:
         settings["server.listen"] = args.listen
     if args.enroll_listen:
         settings["server.enroll_listen"] = args.enroll_listen
-    upgrade(datadir.database_url(settings))  # a new release's migrations apply on start
-    asyncio.run(serve(datadir, settings))
+    url = datadir.database_url(settings)
+    startup.check_serve(datadir, settings, url)
+    try:
+        upgrade(url)  # a new release's migrations apply on start
+    except DBAPIError as exc:
+        raise startup.database_error(url, datadir.config, exc) from None
+    try:
+        asyncio.run(serve(datadir, settings))
+    except RuntimeError as exc:
+        if "Failed to bind" not in str(exc):
+            raise
+        # Taken between our check and gRPC's bind (a race): the same advice without the port's name.
+        raise StartupError(_("cannot listen on {addrs}: a port is in use or not permitted; see {config}").format(
+            addrs=f"{settings['server.listen']}, {settings['server.enroll_listen']}", config=datadir.config)) from None
     return 0
 
 

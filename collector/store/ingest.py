@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from collector import validate
 from collector.rules import EVENT_KINDS
 from collector.rules.engine import AgentInfo, evaluate_events
 from collector.store.db import dialect_insert, json_dumps
@@ -65,8 +66,8 @@ def find_gaps(sorted_seqs: Sequence[int], last_seq: int) -> list[tuple[int, int]
 
 def _check(ev: Event) -> None:
     # Cheap checks before the transaction, so a bad batch fails with a clear message and changes nothing.
-    if type(ev.seq) is not int or ev.seq <= 0:
-        raise BatchError(f"event {ev.event_id!r}: seq must be a positive integer, got {ev.seq!r}")
+    if type(ev.seq) is not int or not 0 < ev.seq <= validate.MAX_SEQ:
+        raise BatchError(f"event {ev.event_id!r}: seq must be an integer in 1..{validate.MAX_SEQ}, got {ev.seq!r}")
     if not ev.kind or len(ev.kind) > MAX_KIND_LEN or ev.kind == GAP_KIND:
         raise BatchError(f"seq {ev.seq}: kind {ev.kind!r} is not acceptable from an agent")
     if ev.severity not in SEVERITY_RANK:
@@ -209,6 +210,11 @@ def store_batch(
         last_seq = agent.last_seq
         if not params:
             return IngestResult(acked_seq=last_seq, stored=0, duplicates=0)
+        try:
+            # Against the last stored seq, read under the row lock: only here is it current.
+            validate.seq_window((ev.seq for ev in batch), last_seq)
+        except validate.Invalid as exc:
+            raise BatchError(str(exc)) from None
         judged = _new_rule_events(conn, agent_id, batch, last_seq)
         # Both drivers report the rows an executemany really changed; a skipped conflict changes none.
         stored = conn.exec_driver_sql(_event_insert(conn), params).rowcount
