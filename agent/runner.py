@@ -98,7 +98,7 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
     integrity = Integrity(state, config_path, __version__)
     findings = integrity.at_start()
     _record_tamper(spool, findings)
-    if any(f.what == "policy_cache" for f in findings):
+    if integrity.policy_distrusted:  # edited now, or at an earlier start and not replaced since
         policy.distrust("the cached policy was edited outside the agent")
     policy.on_store = integrity.policy_stored
     eff = policy.current
@@ -245,7 +245,8 @@ async def _supervise(spool: Spool, state: StateDir, settings: dict[str, Any], sh
     while not stop.is_set():
         now = time.monotonic()
         st = shipper.status
-        key = (st.connected, st.last_error, st.refused)
+        eff = shipper.policy.current  # a distrusted cache or a push must show in status at once
+        key = (st.connected, st.last_error, st.refused, eff.source, eff.version)
         if key != last_written or now - last_write_at >= STATUS_REFRESH_SECONDS:
             await asyncio.to_thread(_write_status, state, shipper)
             last_written, last_write_at = key, now
@@ -286,7 +287,7 @@ def _write_status(state: StateDir, shipper: Shipper) -> None:
     st = shipper.status
     data = {"pid": os.getpid(), "connected": st.connected, "last_error": st.last_error, "refused": st.refused,
             "last_ack_seq": st.last_ack_seq, "last_connected_at": st.last_connected_at,
-            "policy_version": shipper.policy.current.version, "version": __version__}
+            "version": __version__, **shipper.policy.enforced()}
     try:
         runstate.write_status(state, data)
     except OSError as exc:
