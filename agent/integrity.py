@@ -110,7 +110,10 @@ class Integrity:
             return {"unreadable": str(exc)}
 
     def _save(self) -> None:
-        write_atomic(self.state.integrity, json.dumps(self.record, indent=1).encode(), 0o600)
+        try:
+            write_atomic(self.state.integrity, json.dumps(self.record, indent=1).encode(), 0o600)
+        except OSError as exc:  # a full disk: the baseline stays in memory and is written next time
+            log.warning("cannot save integrity baseline %s: %s", self.state.integrity, exc)
 
     def policy_stored(self, sha256: str) -> None:
         """The agent itself just wrote the policy cache: that content is the new baseline."""

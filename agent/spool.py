@@ -173,6 +173,10 @@ class Spool:
         batch = [SpoolItem(*item) for item in items]
         return self._write(batch) if batch else []
 
+    def record_unstored(self, notice: Mapping[str, Any]) -> int:
+        """Record events that never reached the spool (the disk was full) as one spool.overflow."""
+        return self._write([SpoolItem("spool.overflow", notice)], internal=True)[0]
+
     def pending(self, after_seq: int = 0, limit: int = 500, epoch: int | None = None) -> list[tuple[int, bytes]]:
         """Up to `limit` stored events with seq > after_seq, ascending: (seq, serialized Event).
 
@@ -395,16 +399,17 @@ class Spool:
         if not victims and not folded:
             return None
         db.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq, _ in victims])
-        seqs = [seq for seq, _ in victims] + [p[k] for p in folded for k in ("first_seq", "last_seq")]
+        # A disk-full notice names no seqs: its events never got one.
+        seqs = [seq for seq, _ in victims] + [p[k] for p in folded for k in ("first_seq", "last_seq") if k in p]
         ranks = [rank for _, rank in victims]
         ranks += [events.SEVERITY_RANK[p["max_dropped_severity"].split("_", 1)[1].lower()] for p in folded]
         payload = {
             "dropped": len(victims) + sum(p["dropped"] for p in folded),
             "capacity": self._capacity,
             "max_dropped_severity": f"SEVERITY_{events.SEVERITIES[max(ranks) - 1].upper()}",
-            "first_seq": min(seqs),
-            "last_seq": max(seqs),
         }
+        if seqs:
+            payload.update(first_seq=min(seqs), last_seq=max(seqs))
         return payload, len(victims) + len(folded), len(victims)
 
 

@@ -7,6 +7,9 @@ def evaluate(s, params):
     p = s.payload
     if s.kind == "sequence.gap":
         detail = N_("events {first}..{last} missing", first=p.get("first_missing"), last=p.get("last_missing"))
+    elif s.kind == "spool.overflow" and p.get("reason") == "disk full":
+        detail = N_("disk full: {count} events not recorded between {first} and {last}", count=p.get("dropped", "?"),
+                    first=p.get("first_lost_at", "?"), last=p.get("last_lost_at", "?"))
     elif s.kind == "spool.overflow":
         detail = N_("spool overflow: {count} events dropped", count=p.get("dropped", "?"))
     elif s.kind == "spool.corrupt":

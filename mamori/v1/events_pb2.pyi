@@ -125,18 +125,24 @@ class PolicyRejected(_message.Message):
     def __init__(self, version: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class SpoolOverflow(_message.Message):
-    __slots__ = ("dropped", "capacity", "max_dropped_severity", "first_seq", "last_seq")
+    __slots__ = ("dropped", "capacity", "max_dropped_severity", "first_seq", "last_seq", "reason", "first_lost_at", "last_lost_at")
     DROPPED_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     MAX_DROPPED_SEVERITY_FIELD_NUMBER: _ClassVar[int]
     FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LOST_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_LOST_AT_FIELD_NUMBER: _ClassVar[int]
     dropped: int
     capacity: int
     max_dropped_severity: Severity
     first_seq: int
     last_seq: int
-    def __init__(self, dropped: _Optional[int] = ..., capacity: _Optional[int] = ..., max_dropped_severity: _Optional[_Union[Severity, str]] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ...) -> None: ...
+    reason: str
+    first_lost_at: str
+    last_lost_at: str
+    def __init__(self, dropped: _Optional[int] = ..., capacity: _Optional[int] = ..., max_dropped_severity: _Optional[_Union[Severity, str]] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., reason: _Optional[str] = ..., first_lost_at: _Optional[str] = ..., last_lost_at: _Optional[str] = ...) -> None: ...
 
 class SpoolCorrupt(_message.Message):
     __slots__ = ("kept_as", "error")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+
+import pytest
 
 from tests.e2e.harness import run_cli, wait_for
 from tests.e2e.test_tamper import FAST, events_of, wait_event
@@ -60,3 +63,81 @@ def test_status_shows_what_the_agent_enforces_after_the_cache_was_edited(collect
     stopped = json.loads(_status(a, "json").stdout)
     assert (stopped["policy_source"], stopped["usb_mode"], stopped["policy_cache_rejected"]) == \
         ("strictest", "block", True), stopped
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs to hold an agent's state folder, unmounted at the end."""
+    where = tmp_path / "a"
+    where.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here (needs root)")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _fill(folder):
+    """Take every free byte, as a runaway log would."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        for chunk in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    f.write(b"x" * chunk)
+            except OSError:
+                pass
+    return filler
+
+
+def _touch_config(path, mark):
+    """Change the config's last byte in place: a config edit (an event to record) that needs no free space."""
+    with open(path, "r+b") as f:
+        f.seek(-2, 2)
+        f.write(mark.encode())
+
+
+def test_full_disk_keeps_the_agent_running_and_reports_what_it_could_not_record(collector, make_agent, small_disk):
+    collector.start()
+    a = make_agent("a")
+    assert a.state_dir == small_disk
+    a.enroll(collector, collector.token())
+    config = a.write_config(**FAST, checks={"enabled": False})
+    with config.open("a") as f:
+        f.write("# padding 0\n")
+    a.start()
+    wait_event(collector, a, "policy.applied", lambda e: True, "connected")
+    wait_for(lambda: a.spool_depth() == 0, what="spool drained")
+
+    # The disk fills while the agent runs: acks cannot delete, events cannot be stored.
+    filler = _fill(small_disk)
+    _touch_config(config, "1")  # agent.tamper (config) while the disk is full
+    wait_for(lambda: "counting them" in a.log(), what="the agent counts what it cannot record")
+    assert a.proc.poll() is None, a.log()
+    a.stop()  # agent.stopped cannot be recorded either; the count survives the restart
+    a.start()
+    wait_for(lambda: "running (segment" in a.log(), what="second run")
+    _touch_config(config, "2")
+    wait_for(lambda: "changed while the agent runs" in a.log(), what="the second run notices the edit")
+    assert a.proc.poll() is None, a.log()
+    filler.unlink()
+    first = wait_event(collector, a, "spool.overflow", lambda e: e["payload"].get("reason") == "disk full",
+                       "spool.overflow once space returns")
+    p = first["payload"]
+    assert p["dropped"] >= 2 and p["first_lost_at"] <= p["last_lost_at"], p
+    assert p["max_dropped_severity"] == "SEVERITY_HIGH"  # agent.stopped after a signal from a person
+
+    # The disk is full when the agent starts: the spool cannot even open, enforcement starts all the same.
+    a.stop()
+    filler = _fill(small_disk)
+    a.start()
+    wait_for(lambda: "cannot be opened" in a.log(), what="spool open fails on the full disk")
+    wait_for(lambda: "removable-media control" in a.log(), what="enforcement started without the spool")
+    wait_for(lambda: "running (segment" in a.log(), what="the agent runs")
+    assert a.proc.poll() is None, a.log()
+    filler.unlink()
+    wait_for(lambda: len([e for e in events_of(collector, a, "spool.overflow")
+                          if e["payload"].get("reason") == "disk full"]) == 2, timeout=60,
+             what="the start's own events counted and reported")
+    assert a.proc.poll() is None
+    a.stop()
