@@ -9,7 +9,8 @@ agent.stopped reasons (severity): "service-stop" / "system-shutdown" (low: syste
 service manager); "not stopped by the service manager: killed, crashed or powered off (found at start)"
 (high, dated when the dead run was last alive); "watchdog: memory|CPU ..." (medium, restarted);
 "spool deleted or replaced" (high, restarted); "service uninstalled by U" / "package removed by U" (high).
-agent.tamper what: binary, config (medium), policy_cache, integrity.
+agent.tamper what: binary, config (medium), policy_cache, integrity; the spool adds spool (history lost) and
+restored (state folder put back from an older copy).
 """
 
 from __future__ import annotations

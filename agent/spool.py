@@ -277,9 +277,18 @@ class Spool:
                 db.executemany(_INSERT, [(seq + offset, severity, kind, events.with_seq(data, seq + offset))
                                          for seq, severity, kind, data in rows])
                 end = next_seq + offset
-                detail = (f"spool history lost: seqs restarted at or below the collector's last stored seq "
-                          f"{collector_last_seq}; {len(rows)} unsent events renumbered by {offset}")
-                tamper = events.encode("agent.tamper", {"what": "spool", "detail": detail}, seq=end)
+                if meta.get("unverified"):
+                    what, detail = "spool", (
+                        f"spool history lost: seqs restarted at or below the collector's last stored seq "
+                        f"{collector_last_seq}; {len(rows)} unsent events renumbered by {offset}")
+                else:
+                    # A spool that knew its history, yet behind the collector: the state folder was put back
+                    # from an older copy (VM snapshot revert, backup restore). Events it holds that were already
+                    # delivered keep their event ids, so the collector ignores them as duplicates.
+                    what, detail = "restored", (
+                        f"state folder restored from an older copy: seq {next_seq - 1} is behind the collector's "
+                        f"last stored seq {collector_last_seq}; {len(rows)} spooled events renumbered by {offset}")
+                tamper = events.encode("agent.tamper", {"what": what, "detail": detail}, seq=end)
                 db.execute(_INSERT, (end, events.SEVERITY_RANK["high"], "agent.tamper", tamper))
                 hwm = end + 1 + RESERVE_BLOCK
                 seqstore.write_mark(self._hwm_path, hwm)

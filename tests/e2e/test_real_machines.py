@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -140,4 +141,40 @@ def test_full_disk_keeps_the_agent_running_and_reports_what_it_could_not_record(
                           if e["payload"].get("reason") == "disk full"]) == 2, timeout=60,
              what="the start's own events counted and reported")
     assert a.proc.poll() is None
+    a.stop()
+
+
+def test_restored_state_folder_delivers_everything_and_is_recorded(collector, make_agent, tmp_path):
+    collector.start()
+    a = make_agent("a")
+    a.enroll(collector, collector.token())
+    a.write_config(**FAST, checks={"enabled": False})
+    a.start()
+    wait_event(collector, a, "policy.applied", lambda e: True, "connected")
+    wait_for(lambda: a.spool_depth() == 0, what="spool drained")
+    collector.stop()
+    a.emit(3)  # spooled, not yet sent, when the snapshot is taken
+    a.stop()
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(a.state_dir, snapshot)
+    collector.start()
+    a.start()
+    wait_for(lambda: a.spool_depth() == 0 and len(collector.events("--agent", a.agent_id)) > 0, what="delivered")
+    a.emit(5)
+    wait_for(lambda: a.spool_depth() == 0, what="second batch delivered")
+    a.stop()
+    before = {e["event_id"] for e in collector.events("--agent", a.agent_id)}
+    shutil.rmtree(a.state_dir)
+    shutil.copytree(snapshot, a.state_dir)  # the VM snapshot is reverted
+    a.start()
+    a.emit(4)
+    wait_for(lambda: a.spool_depth() == 0, what="everything after the restore delivered")
+    after = collector.events("--agent", a.agent_id)
+    new = [e for e in after if e["event_id"] not in before]
+    tests = [e for e in new if e["kind"] == "check.result" and e["payload"]["check_id"] == "mamori.test_event"]
+    assert len(tests) == 4, [(e["kind"], e["seq"], e["payload"]) for e in new]
+    tamper = [e for e in new if e["kind"] == "agent.tamper"]
+    assert [t["payload"]["what"] for t in tamper] == ["restored"], tamper
+    assert any(v["rule_id"] == "OPS-003" for v in json.loads(
+        collector.cli("violations", "list", "--agent", a.agent_id, "--json").stdout))
     a.stop()
