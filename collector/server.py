@@ -22,10 +22,11 @@ from sqlalchemy import Engine
 from collector import pki
 from collector.config import DataDir
 from collector.policies import current_policy, generation
+from collector.refusals import Refusals
 from collector.rules import scheduler
 from collector.store import queries
 from collector.store.db import make_engine
-from collector.store.ingest import UnknownAgent, store_batch, touch_agent
+from collector.store.ingest import BatchError, UnknownAgent, store_batch, touch_agent
 from mamori import clock
 from mamori import events as ev
 from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
@@ -60,6 +61,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
     def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event):
         self.engine = engine
         self.max_batch = settings["server.max_batch_events"]
+        self.refusals = Refusals(engine)
         self.stopping = stopping
         # agent id -> the open streams of that agent (normally one)
         self.streams: dict[str, set[StreamState]] = defaultdict(set)
@@ -173,6 +175,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
 
     async def _batch(self, peer: Peer, batch, context) -> None:
         if len(batch.events) > self.max_batch:
+            await self.refusals.refused(peer.agent_id, f"batch of {len(batch.events)} events", batch)
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"batch of {len(batch.events)} events exceeds the limit of {self.max_batch}",
@@ -181,11 +184,19 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             decoded = [ev.decode(e) for e in batch.events]
         except ev.EventError as exc:
             # Nothing of a malformed batch is stored: the agent must not keep resending it blindly.
+            await self.refusals.refused(peer.agent_id, f"malformed event: {exc}", batch)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed event: {exc}")
         try:
             result = await asyncio.to_thread(store_batch, self.engine, peer.agent_id, decoded, _now())
         except UnknownAgent:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
+        except BatchError as exc:
+            await self.refusals.refused(peer.agent_id, str(exc), batch)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except Exception as exc:  # the store failed (a constraint, the database): the agent resends it forever
+            await self.refusals.refused(peer.agent_id, f"{type(exc).__name__}: {exc}", batch)
+            raise
+        self.refusals.stored(peer.agent_id)
         await context.write(
             telemetry_pb2.CollectorMessage(
                 ack=telemetry_pb2.Ack(batch_id=batch.batch_id, acked_seq=result.acked_seq)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 
 import pytest
@@ -177,4 +178,34 @@ def test_restored_state_folder_delivers_everything_and_is_recorded(collector, ma
     assert [t["payload"]["what"] for t in tamper] == ["restored"], tamper
     assert any(v["rule_id"] == "OPS-003" for v in json.loads(
         collector.cli("violations", "list", "--agent", a.agent_id, "--json").stdout))
+    a.stop()
+
+
+def test_a_terminal_whose_batches_keep_failing_is_a_violation(collector, make_agent):
+    from agent.spool import Spool
+    from mamori.v1 import events_pb2
+
+    collector.start()
+    a = make_agent("a")
+    a.enroll(collector, collector.token())
+    a.write_config(**FAST, checks={"enabled": False})
+    a.start()
+    wait_event(collector, a, "policy.applied", lambda e: True, "connected")
+    a.stop()
+    spool = Spool.open(a.state_dir / "spool")
+    seq = spool.append("check.result", {"check_id": "x", "status": "pass"})
+    spool.close()
+    db = sqlite3.connect(a.state_dir / "spool" / "spool.db")
+    msg = events_pb2.Event.FromString(db.execute("SELECT data FROM events WHERE seq = ?", (seq,)).fetchone()[0])
+    msg.event_id = "not-a-uuid7"  # a batch the collector refuses every time it is sent
+    db.execute("UPDATE events SET data = ? WHERE seq = ?", (msg.SerializeToString(), seq))
+    db.commit()
+    db.close()
+    a.start()
+    refused = wait_event(collector, a, "batch.refused", lambda e: True, "refusals recorded by the collector")
+    assert refused["seq"] is None and refused["payload"]["consecutive"] == 3
+    assert "malformed event" in refused["payload"]["error"]
+    [v] = [v for v in json.loads(collector.cli("violations", "list", "--agent", a.agent_id, "--json").stdout)
+           if v["rule_id"] == "OPS-003"]
+    assert "3 batches in a row refused" in v["detail"]
     a.stop()
