@@ -230,6 +230,14 @@ class Outbox:
             self._lost_file = None
 
 
+def unrecorded(directory: Path) -> int:
+    """How many events the agent could not record and has not yet reported (for `mamori-agent status`)."""
+    try:
+        return int(json.loads((directory / LOST_NAME).read_bytes().decode("utf-8").strip() or "{}").get("lost", 0))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return 0
+
+
 # lseek + read/write rather than pread/pwrite, which Windows lacks.
 def _read_at_start(fd: int) -> bytes:
     os.lseek(fd, 0, os.SEEK_SET)

@@ -54,20 +54,28 @@ def _enforced(state: StateDir, segment: str, run: dict[str, Any]) -> dict[str, A
 
 
 def collect(state: StateDir) -> dict[str, Any]:
+    from agent.host import runlock
+    from agent.outbox import UNWRITABLE, unrecorded
     from agent.runstate import read_checks, read_status
     from agent.spool import Spool
 
     ident = identity(state)
-    spool = Spool.open(state.spool)
     try:
-        depth = spool.depth()
-    finally:
-        spool.close()
+        spool = Spool.open(state.spool)
+    except UNWRITABLE as exc:  # a full disk: status still shows everything else
+        depth: int | str = _("spool unavailable: {error}").format(error=exc)
+    else:
+        try:
+            depth = spool.depth()
+        finally:
+            spool.close()
     checks = read_checks(state)
     media = checks.get(MEDIA_CHECK, {}).get("status")
     run = read_status(state)
-    running = _running(run.get("pid"))
-    policy = _enforced(state, ident.segment, run if running else {})
+    # The run lock is the truth (status.json may be stale: a full disk); the pid is for agents from before it.
+    running = runlock.held(state.run_lock) if state.run_lock.exists() else _running(run.get("pid"))
+    own = run if running and _running(run.get("pid")) else {}  # status.json of this very run, not a stale one
+    policy = _enforced(state, ident.segment, own)
     try:
         service = hostmod.current().service().state().active
     except Exception as exc:  # noqa: BLE001 - status must show what it can even without a service manager
@@ -75,11 +83,12 @@ def collect(state: StateDir) -> dict[str, Any]:
     return {
         "agent_id": ident.agent_id, "segment": ident.segment, "department": ident.department,
         "collector": ident.telemetry_target, "service": service, "running": running,
-        "pid": run.get("pid") if running else None,
-        "connected": bool(running and run.get("connected")),
+        "pid": own.get("pid"),
+        "connected": bool(own.get("connected")),
         "last_connected_at": run.get("last_connected_at", ""), "last_error": run.get("last_error", ""),
         "status_updated_at": run.get("updated_at", ""),
-        "spool_depth": depth, "policy_version": policy["policy_version"], "policy_source": policy["policy_source"],
+        "spool_depth": depth, "events_not_recorded": unrecorded(state.spool),
+        "policy_version": policy["policy_version"], "policy_source": policy["policy_source"],
         "policy_applied_at": _policy_applied_at(state), "policy_problem": policy["policy_problem"],
         "policy_cache_rejected": policy["policy_cache_rejected"],
         "usb_mode": policy["usb_mode"],  # the policy's; whether it is enforced is media_control_active
@@ -98,6 +107,7 @@ def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
               "pid": _("Process ID"), "connected": _("Connected to the collector"),
               "last_connected_at": _("Last connected"), "last_error": _("Last connection error"),
               "status_updated_at": _("Status recorded at"), "spool_depth": _("Events waiting to be sent"),
+              "events_not_recorded": _("Events not recorded (disk full)"),
               "policy_version": _("Policy version"), "policy_source": _("Policy source"),
               "policy_applied_at": _("Policy stored at"), "policy_problem": _("Policy problem"),
               "policy_cache_rejected": _("Cached policy rejected (strictest policy in force)"),

@@ -35,3 +35,14 @@ def acquire(path: Path) -> RunLock | None:
         os.close(fd)
         return None
     return RunLock(fd)
+
+
+def held(path: Path) -> bool:
+    """Whether a run holds the lock now: true even when a full disk kept it from writing status.json."""
+    if not path.exists():
+        return False
+    lock = acquire(path)
+    if lock is None:
+        return True
+    lock.release()
+    return False

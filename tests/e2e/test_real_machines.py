@@ -137,6 +137,8 @@ def test_full_disk_keeps_the_agent_running_and_reports_what_it_could_not_record(
     wait_for(lambda: "removable-media control" in a.log(), what="enforcement started without the spool")
     wait_for(lambda: "running (segment" in a.log(), what="the agent runs")
     assert a.proc.poll() is None, a.log()
+    status = json.loads(_status(a, "json").stdout)  # status works on the full disk too, and tells the loss
+    assert status["running"] and status["events_not_recorded"] >= 1, status
     filler.unlink()
     wait_for(lambda: len([e for e in events_of(collector, a, "spool.overflow")
                           if e["payload"].get("reason") == "disk full"]) == 2, timeout=60,
