@@ -202,7 +202,9 @@ class Outbox:
         return self._spool.depth() if self._spool is not None else 0
 
     def epoch(self) -> int:
-        return self._spool.epoch() if self._spool is not None else 0
+        # -1 while unopened: a stream welcomed then meets Restamped once the spool opens, and reconnects, so the
+        # next Welcome can rebase the spool it never saw.
+        return self._spool.epoch() if self._spool is not None else -1
 
     def stats(self) -> SpoolStats:
         if self._spool is None:

@@ -57,3 +57,21 @@ def test_disk_full_notice_folds_into_a_later_overflow(tmp_path):
     [folded] = _payloads(spool, "spool.overflow")
     assert folded["dropped"] >= 3 and folded["max_dropped_severity"] == "SEVERITY_HIGH"
     spool.close()
+
+
+def test_a_stream_welcomed_before_the_spool_opened_must_reconnect(tmp_path, monkeypatch):
+    from agent.spool import Restamped
+
+    monkeypatch.setattr(outbox, "REOPEN_SECONDS", 0.0)
+    real = Spool.open
+    monkeypatch.setattr(Spool, "open", classmethod(lambda cls, *a, **k: (_ for _ in ()).throw(OSError(28, "full"))))
+    box = Outbox(tmp_path / "spool", 100)
+    epoch = box.epoch()
+    monkeypatch.setattr(Spool, "open", real)
+    try:
+        box.pending(0, 10, epoch)
+    except Restamped:
+        pass
+    else:
+        raise AssertionError("the stream's Welcome never saw this spool: it must reconnect to rebase")
+    box.close()
