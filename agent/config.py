@@ -98,6 +98,10 @@ class StateDir:
         return self.root / "running.pid"
 
     @property
+    def run_lock(self) -> Path:
+        return self.root / "run.lock"
+
+    @property
     def stopped_marker(self) -> Path:
         return self.root / "stopped.at"
 

@@ -110,12 +110,21 @@ class Integrity:
             return {"unreadable": str(exc)}
 
     def _save(self) -> None:
-        write_atomic(self.state.integrity, json.dumps(self.record, indent=1).encode(), 0o600)
+        try:
+            write_atomic(self.state.integrity, json.dumps(self.record, indent=1).encode(), 0o600)
+        except OSError as exc:  # a full disk: the baseline stays in memory and is written next time
+            log.warning("cannot save integrity baseline %s: %s", self.state.integrity, exc)
 
     def policy_stored(self, sha256: str) -> None:
         """The agent itself just wrote the policy cache: that content is the new baseline."""
         self.record["policy"] = sha256
+        self.record.pop("policy_distrusted", None)
         self._save()
+
+    @property
+    def policy_distrusted(self) -> bool:
+        """The cache on disk was edited outside the agent and no policy from the collector has replaced it."""
+        return bool(self.record.get("policy_distrusted"))
 
     def at_start(self) -> list[Finding]:
         """Compare with the baseline the previous run left, then record the present as the new baseline."""
@@ -147,6 +156,10 @@ class Integrity:
                        "config": {"path": str(self.config_path), "sha256": config}}
         if policy != "missing":  # reported above if it was edited; the caller then no longer trusts it
             self.record["policy"] = policy
+            # Reported once, distrusted until the collector stores a policy: else the next start trusts the edit.
+            still = before.get("policy_distrusted") and before.get("policy") == policy
+            if still or any(f.what == "policy_cache" for f in findings):
+                self.record["policy_distrusted"] = True
         self._save()
         return findings
 
@@ -170,10 +183,10 @@ class Integrity:
         if "policy" in self.record and policy != self.record["policy"]:
             how = "deleted" if policy == "missing" else "edited"
             findings.append(Finding("policy_cache", f"{self.state.policy.name} was {how} outside the agent"))
-            self.record["policy"] = policy
+            self.record["policy"], self.record["policy_distrusted"] = policy, True
         elif "policy" not in self.record and policy != "missing":
             findings.append(Finding("policy_cache", f"{self.state.policy.name} appeared outside the agent"))
-            self.record["policy"] = policy
+            self.record["policy"], self.record["policy_distrusted"] = policy, True
         if findings or code != self.record.get("code", {}).get("sha256"):
             self._save()
         return findings

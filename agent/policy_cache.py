@@ -81,5 +81,16 @@ class PolicyCache:
         self.current = Effective(policy.strictest(self.segment), "", "strictest", problem)
         return self.current
 
+    @property
+    def rejected(self) -> bool:
+        """Whether a cache file exists yet is not what is enforced (unusable, or edited outside the agent)."""
+        return self.current.source == "strictest" and self.path.exists()
+
+    def enforced(self) -> dict[str, Any]:
+        """What is in force, as the running agent writes it to status.json: the cache file alone may say otherwise."""
+        eff = self.current
+        return {"policy_version": eff.version, "policy_source": eff.source, "policy_problem": eff.problem,
+                "policy_cache_rejected": self.rejected, "usb_mode": eff.document["usb"]["mode"]}
+
     def sha256(self) -> str:
         return hashlib.sha256(policy.canonical(self.current.document)).hexdigest()

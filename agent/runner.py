@@ -9,7 +9,8 @@ agent.stopped reasons (severity): "service-stop" / "system-shutdown" (low: syste
 service manager); "not stopped by the service manager: killed, crashed or powered off (found at start)"
 (high, dated when the dead run was last alive); "watchdog: memory|CPU ..." (medium, restarted);
 "spool deleted or replaced" (high, restarted); "service uninstalled by U" / "package removed by U" (high).
-agent.tamper what: binary, config (medium), policy_cache, integrity.
+agent.tamper what: binary, config (medium), policy_cache, integrity; the spool adds spool (history lost) and
+restored (state folder put back from an older copy).
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from agent.host import Host
 from agent.host.base import MediaControl, StopRequest
 from agent.identity import Identity
 from agent.integrity import Finding, Integrity
+from agent.outbox import Outbox
 from agent.policy_cache import PolicyCache
 from agent.shipper import Shipper
-from agent.spool import Spool
 from agent.usb import state as media_state
 from mamori import __version__, clock
 
@@ -69,7 +70,14 @@ def _last_alive(state: StateDir) -> datetime | None:
         return None
 
 
-def _record_tamper(spool: Spool, findings: list[Finding]) -> None:
+def _mark(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:  # a full disk: the next start misjudges how this run ended, the agent still runs
+        log.warning("cannot write %s: %s", path, exc)
+
+
+def _record_tamper(spool: Outbox, findings: list[Finding]) -> None:
     for f in findings:
         log.warning("tamper evidence (%s): %s", f.what, f.detail)
         spool.append("agent.tamper", {"what": f.what, "detail": f.detail[:500]}, severity=f.severity)
@@ -77,12 +85,13 @@ def _record_tamper(spool: Spool, findings: list[Finding]) -> None:
 
 def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any],
         config_path: Path | None = None) -> int:
-    spool = Spool.open(state.spool, capacity=settings["spool.capacity"])
-    # Normally done by enroll already; repeated here in case it crashed before re-stamping.
-    reenroll.adopt(spool, state.spool, identity.agent_id)
+    # Never raises for a full disk: enforcement below must not depend on the spool opening.
+    # The re-stamp is normally done by enroll already; repeated here in case it crashed before re-stamping.
+    spool = Outbox(state.spool, settings["spool.capacity"],
+                   on_open=lambda opened: reenroll.adopt(opened, state.spool, identity.agent_id))
     previous = _previous_exit(state)
     last_alive = _last_alive(state) if previous == "unclean" else None
-    state.running_marker.write_text(str(os.getpid()), encoding="utf-8")
+    _mark(state.running_marker, str(os.getpid()))
     facts = host.facts()
     spool.append("agent.started", {
         "agent_version": __version__, "hostname": facts.hostname, "os": facts.os,
@@ -98,7 +107,7 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
     integrity = Integrity(state, config_path, __version__)
     findings = integrity.at_start()
     _record_tamper(spool, findings)
-    if any(f.what == "policy_cache" for f in findings):
+    if integrity.policy_distrusted:  # edited now, or at an earlier start and not replaced since
         policy.distrust("the cached policy was edited outside the agent")
     policy.on_store = integrity.policy_stored
     eff = policy.current
@@ -116,7 +125,7 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
         spool.append("agent.stopped", {"reason": outcome.reason, "spool_depth": spool.depth()},
                      severity=outcome.severity)
         asyncio.run(_flush(spool, identity, state, settings, policy))
-        state.stopped_marker.write_text(clock.now().isoformat(), encoding="utf-8")
+        _mark(state.stopped_marker, clock.now().isoformat())
         state.running_marker.unlink(missing_ok=True)
     finally:
         spool.close()
@@ -124,7 +133,7 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
     return RESTART_EXIT if outcome.restart else 0
 
 
-def start_media_control(host: Host, spool: Spool, policy: PolicyCache,
+def start_media_control(host: Host, spool: Any, policy: PolicyCache,
                         state: StateDir | None = None) -> MediaControl | None:
     """Removable-media control from the first moment; whether it is in force is itself an event (MED-006)."""
     segment = str(policy.current.document.get("segment", ""))
@@ -168,7 +177,7 @@ def start_media_control(host: Host, spool: Spool, policy: PolicyCache,
     return control
 
 
-async def _main(spool: Spool, identity: Identity, state: StateDir, settings: dict[str, Any],
+async def _main(spool: Outbox, identity: Identity, state: StateDir, settings: dict[str, Any],
                 policy: PolicyCache, host: Host, integrity: Integrity) -> Outcome:
     stop = asyncio.Event()
     outcome = Outcome()
@@ -233,7 +242,7 @@ def stop_agent(reason: str = "service-stop", orderly: bool = True) -> bool:
     return True
 
 
-async def _supervise(spool: Spool, state: StateDir, settings: dict[str, Any], shipper: Shipper,
+async def _supervise(spool: Outbox, state: StateDir, settings: dict[str, Any], shipper: Shipper,
                      integrity: Integrity, stop: asyncio.Event, outcome: Outcome) -> None:
     dog = watchdog.ResourceWatchdog(settings["watchdog.memory_limit_mib"], settings["watchdog.cpu_limit_percent"],
                                     settings["watchdog.cpu_window_seconds"])
@@ -241,14 +250,19 @@ async def _supervise(spool: Spool, state: StateDir, settings: dict[str, Any], sh
     next_integrity = time.monotonic() + settings["integrity.check_seconds"]
     last_written: tuple[Any, ...] = ()
     last_write_at = 0.0
-    spool_inode = _inode(state.spool / "spool.db")
+    spool_inode = _inode(state.spool / "spool.db") if spool.spool is not None else None
     while not stop.is_set():
         now = time.monotonic()
         st = shipper.status
-        key = (st.connected, st.last_error, st.refused)
+        eff = shipper.policy.current  # a distrusted cache or a push must show in status at once
+        key = (st.connected, st.last_error, st.refused, eff.source, eff.version)
         if key != last_written or now - last_write_at >= STATUS_REFRESH_SECONDS:
             await asyncio.to_thread(_write_status, state, shipper)
             last_written, last_write_at = key, now
+        if spool.lost or spool.spool is None:  # room again: open the spool, record what was lost
+            await asyncio.to_thread(spool.flush_lost)
+            if spool_inode is None and spool.spool is not None:
+                spool_inode = _inode(state.spool / "spool.db")
         over = dog.observe(watchdog.sample())
         if over:
             log.error("%s: restarting", over)
@@ -262,7 +276,7 @@ async def _supervise(spool: Spool, state: StateDir, settings: dict[str, Any], sh
                 await asyncio.to_thread(_record_tamper, spool, findings)
                 if any(f.what == "policy_cache" for f in findings):
                     shipper.policy.distrust("the cached policy was edited outside the agent")
-            if _inode(state.spool / "spool.db") != spool_inode:
+            if spool_inode is not None and _inode(state.spool / "spool.db") != spool_inode:
                 # Deleted or swapped under the open connection: restart so Spool.open records spool.corrupt.
                 log.error("spool.db was deleted or replaced while running: restarting")
                 outcome.reason, outcome.restart, outcome.severity = "spool deleted or replaced", True, "high"
@@ -286,14 +300,14 @@ def _write_status(state: StateDir, shipper: Shipper) -> None:
     st = shipper.status
     data = {"pid": os.getpid(), "connected": st.connected, "last_error": st.last_error, "refused": st.refused,
             "last_ack_seq": st.last_ack_seq, "last_connected_at": st.last_connected_at,
-            "policy_version": shipper.policy.current.version, "version": __version__}
+            "version": __version__, **shipper.policy.enforced()}
     try:
         runstate.write_status(state, data)
     except OSError as exc:
         log.warning("cannot write %s: %s", state.status, exc)
 
 
-async def _flush(spool: Spool, identity: Identity, state: StateDir, settings: dict[str, Any],
+async def _flush(spool: Outbox, identity: Identity, state: StateDir, settings: dict[str, Any],
                  policy: PolicyCache) -> None:
     """Give the stop event (and anything still spooled) a short chance to reach the collector."""
     shipper = Shipper(spool, identity, state, settings, policy)

@@ -50,7 +50,10 @@ def record_checks(state: StateDir, results: Iterable[Mapping[str, Any]]) -> None
         for result in results:
             current[str(result["check_id"])] = {"status": result.get("status", ""),
                                                  "summary": result.get("summary", ""), "at": _now()}
-        write_atomic(state.checks, json.dumps(current, ensure_ascii=False, indent=1).encode(), 0o600)
+        try:
+            write_atomic(state.checks, json.dumps(current, ensure_ascii=False, indent=1).encode(), 0o600)
+        except OSError as exc:  # a full disk must not stop the caller (media control, checks) from working
+            log.warning("cannot write %s: %s", state.checks, exc)
 
 
 def read_checks(state: StateDir) -> dict[str, dict[str, Any]]:

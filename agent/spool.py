@@ -173,6 +173,10 @@ class Spool:
         batch = [SpoolItem(*item) for item in items]
         return self._write(batch) if batch else []
 
+    def record_unstored(self, notice: Mapping[str, Any]) -> int:
+        """Record events that never reached the spool (the disk was full) as one spool.overflow."""
+        return self._write([SpoolItem("spool.overflow", notice)], internal=True)[0]
+
     def pending(self, after_seq: int = 0, limit: int = 500, epoch: int | None = None) -> list[tuple[int, bytes]]:
         """Up to `limit` stored events with seq > after_seq, ascending: (seq, serialized Event).
 
@@ -273,9 +277,18 @@ class Spool:
                 db.executemany(_INSERT, [(seq + offset, severity, kind, events.with_seq(data, seq + offset))
                                          for seq, severity, kind, data in rows])
                 end = next_seq + offset
-                detail = (f"spool history lost: seqs restarted at or below the collector's last stored seq "
-                          f"{collector_last_seq}; {len(rows)} unsent events renumbered by {offset}")
-                tamper = events.encode("agent.tamper", {"what": "spool", "detail": detail}, seq=end)
+                if meta.get("unverified"):
+                    what, detail = "spool", (
+                        f"spool history lost: seqs restarted at or below the collector's last stored seq "
+                        f"{collector_last_seq}; {len(rows)} unsent events renumbered by {offset}")
+                else:
+                    # A spool that knew its history, yet behind the collector: the state folder was put back
+                    # from an older copy (VM snapshot revert, backup restore). Events it holds that were already
+                    # delivered keep their event ids, so the collector ignores them as duplicates.
+                    what, detail = "restored", (
+                        f"state folder restored from an older copy: seq {next_seq - 1} is behind the collector's "
+                        f"last stored seq {collector_last_seq}; {len(rows)} spooled events renumbered by {offset}")
+                tamper = events.encode("agent.tamper", {"what": what, "detail": detail}, seq=end)
                 db.execute(_INSERT, (end, events.SEVERITY_RANK["high"], "agent.tamper", tamper))
                 hwm = end + 1 + RESERVE_BLOCK
                 seqstore.write_mark(self._hwm_path, hwm)
@@ -395,16 +408,17 @@ class Spool:
         if not victims and not folded:
             return None
         db.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq, _ in victims])
-        seqs = [seq for seq, _ in victims] + [p[k] for p in folded for k in ("first_seq", "last_seq")]
+        # A disk-full notice names no seqs: its events never got one.
+        seqs = [seq for seq, _ in victims] + [p[k] for p in folded for k in ("first_seq", "last_seq") if k in p]
         ranks = [rank for _, rank in victims]
         ranks += [events.SEVERITY_RANK[p["max_dropped_severity"].split("_", 1)[1].lower()] for p in folded]
         payload = {
             "dropped": len(victims) + sum(p["dropped"] for p in folded),
             "capacity": self._capacity,
             "max_dropped_severity": f"SEVERITY_{events.SEVERITIES[max(ranks) - 1].upper()}",
-            "first_seq": min(seqs),
-            "last_seq": max(seqs),
         }
+        if seqs:
+            payload.update(first_seq=min(seqs), last_seq=max(seqs))
         return payload, len(victims) + len(folded), len(victims)
 
 

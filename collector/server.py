@@ -25,6 +25,7 @@ from sqlalchemy import exc as sa_exc
 from collector import pki, validate
 from collector.config import DataDir
 from collector.policies import current_policy, generation
+from collector.refusals import Refusals
 from collector.rules import scheduler
 from collector.store import enrollments, queries
 from collector.store.db import make_engine
@@ -105,14 +106,18 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
     def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event):
         self.engine = engine
         self.max_batch = settings["server.max_batch_events"]
+        self.stuck = Refusals(engine)  # refused batches in a row: a terminal that cannot deliver is OPS-003
         self.stopping = stopping
         # agent id -> the open streams of that agent (normally one)
         self.streams: dict[str, set[StreamState]] = defaultdict(set)
         # A misbehaving agent resends its bad batch on every reconnect: one line per 10 s, not a flood.
         self.refusals = validate.RefusalLog(log.warning)
 
-    async def _refuse(self, peer: Peer, context, code: grpc.StatusCode, reason: str, logged: str = "") -> None:
+    async def _refuse(self, peer: Peer, context, code: grpc.StatusCode, reason: str, logged: str = "",
+                      message=None) -> None:
         self.refusals.refused(peer.agent_id, logged or reason)
+        if message is not None and message.WhichOneof("body") == "batch":
+            await self.stuck.refused(peer.agent_id, logged or reason, message.batch)
         await context.abort(code, reason)
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> Peer:
@@ -199,6 +204,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
 
     async def _loop(self, peer: Peer, context, state: StreamState) -> None:
         while True:
+            message = None
             try:
                 message = await self._next(peer, context, state)
                 if message is None:
@@ -207,7 +213,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                 await self._dispatch(peer, message, context, state)
             except (validate.Invalid, ev.EventError, BatchError) as exc:
                 # Nothing of a refused message is stored: the whole batch is one transaction or none.
-                await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+                await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT, str(exc), message=message)
             except UnknownAgent:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
             except sa_exc.OperationalError:
@@ -219,7 +225,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                 # class names; staff get the driver's first line.
                 await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT,
                                    "the store refused a value of this message; nothing of it was stored",
-                                   logged=f"store refused it: {str(exc.orig).splitlines()[0][:300]}")
+                                   logged=f"store refused it: {str(exc.orig).splitlines()[0][:300]}", message=message)
 
     async def _dispatch(self, peer: Peer, message, context, state: StreamState) -> None:
         body = message.WhichOneof("body")
@@ -245,6 +251,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
     async def _batch(self, peer: Peer, batch, context) -> None:
         decoded = [ev.decode(e) for e in batch.events]
         result = await asyncio.to_thread(store_batch, self.engine, peer.agent_id, decoded, _now())
+        self.stuck.stored(peer.agent_id)  # a stored batch ends a run of refusals
         await context.write(
             telemetry_pb2.CollectorMessage(
                 ack=telemetry_pb2.Ack(batch_id=batch.batch_id, acked_seq=result.acked_seq)

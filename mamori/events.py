@@ -50,6 +50,7 @@ KINDS: dict[str, Kind] = {
         Kind("media.write", pb.EVENT_KIND_MEDIA_WRITE, "media_write", "medium"),
         Kind("check.result", pb.EVENT_KIND_CHECK_RESULT, "check_result", "info"),
         Kind("sequence.gap", pb.EVENT_KIND_SEQUENCE_GAP, "sequence_gap", "high", collector_only=True),
+        Kind("batch.refused", pb.EVENT_KIND_BATCH_REFUSED, "batch_refused", "high", collector_only=True),
     )
 }
 _BY_ENUM = {k.enum: k for k in KINDS.values()}

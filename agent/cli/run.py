@@ -15,6 +15,7 @@ from mamori.startup import ensure_writable
 
 
 def cmd_run(args: argparse.Namespace, state: StateDir) -> int:
+    from agent.host import runlock
     from agent.runner import RESTART_EXIT, run
 
     config = Path(args.config).expanduser().resolve() if args.config else None
@@ -25,7 +26,17 @@ def cmd_run(args: argparse.Namespace, state: StateDir) -> int:
                     .format(path=state.root))
     logging.getLogger().setLevel(settings["log.level"].upper())
     host = hostmod.current()
-    status = run(state, identity(state), host, settings, config)
+    # Two runs on one spool would each mark the other's exit as unclean (a false OPS-004): refuse the second.
+    state.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = runlock.acquire(state.run_lock)
+    if lock is None:
+        print(_("error: the agent is already running on {folder}; this second start was refused").format(
+            folder=state.root), file=sys.stderr)
+        return 1
+    try:
+        status = run(state, identity(state), host, settings, config)
+    finally:
+        lock.release()  # before a restart: the fresh process takes it again
     if status == RESTART_EXIT:  # the self-watchdog (or a replaced spool) asked for a fresh process
         return host.restart_self(sys.argv[1:])
     return status

@@ -29,22 +29,53 @@ def _policy_applied_at(state: StateDir) -> str:
         return ""
 
 
+_POLICY_KEYS = ("policy_version", "policy_source", "policy_problem", "policy_cache_rejected", "usb_mode")
+
+
+def _enforced(state: StateDir, segment: str, run: dict[str, Any]) -> dict[str, Any]:
+    """What the agent enforces: the running agent's own word, else what its next start would make of the cache."""
+    from agent.integrity import file_sha256
+    from agent.policy_cache import Effective, PolicyCache
+    from mamori.policy import strictest
+
+    if "policy_source" in run:
+        return {k: run.get(k) for k in _POLICY_KEYS}
+    cache = PolicyCache(state.policy, segment)
+    try:
+        record = json.loads(state.integrity.read_text(encoding="utf-8"))
+        baseline, distrusted = record.get("policy"), record.get("policy_distrusted")
+    except (OSError, ValueError, AttributeError):
+        baseline, distrusted = None, False
+    edited = distrusted or (baseline and baseline != file_sha256(state.policy))
+    if cache.current.source != "strictest" and edited:
+        # Edited since the agent stored it: its next start refuses it, so the cache's content is not in force.
+        cache.current = Effective(strictest(segment), "", "strictest", "the cached policy was edited outside the agent")
+    return cache.enforced()
+
+
 def collect(state: StateDir) -> dict[str, Any]:
-    from agent.policy_cache import PolicyCache
+    from agent.host import runlock
+    from agent.outbox import UNWRITABLE, unrecorded
     from agent.runstate import read_checks, read_status
     from agent.spool import Spool
 
     ident = identity(state)
-    spool = Spool.open(state.spool)
     try:
-        depth = spool.depth()
-    finally:
-        spool.close()
-    eff = PolicyCache(state.policy, ident.segment).current
+        spool = Spool.open(state.spool)
+    except UNWRITABLE as exc:  # a full disk: status still shows everything else
+        depth: int | str = _("spool unavailable: {error}").format(error=exc)
+    else:
+        try:
+            depth = spool.depth()
+        finally:
+            spool.close()
     checks = read_checks(state)
     media = checks.get(MEDIA_CHECK, {}).get("status")
     run = read_status(state)
-    running = _running(run.get("pid"))
+    # The run lock is the truth (status.json may be stale: a full disk); the pid is for agents from before it.
+    running = runlock.held(state.run_lock) if state.run_lock.exists() else _running(run.get("pid"))
+    own = run if running and _running(run.get("pid")) else {}  # status.json of this very run, not a stale one
+    policy = _enforced(state, ident.segment, own)
     try:
         service = hostmod.current().service().state().active
     except Exception as exc:  # noqa: BLE001 - status must show what it can even without a service manager
@@ -52,13 +83,15 @@ def collect(state: StateDir) -> dict[str, Any]:
     return {
         "agent_id": ident.agent_id, "segment": ident.segment, "department": ident.department,
         "collector": ident.telemetry_target, "service": service, "running": running,
-        "pid": run.get("pid") if running else None,
-        "connected": bool(running and run.get("connected")),
+        "pid": own.get("pid"),
+        "connected": bool(own.get("connected")),
         "last_connected_at": run.get("last_connected_at", ""), "last_error": run.get("last_error", ""),
         "status_updated_at": run.get("updated_at", ""),
-        "spool_depth": depth, "policy_version": eff.version, "policy_source": eff.source,
-        "policy_applied_at": _policy_applied_at(state), "policy_problem": eff.problem,
-        "usb_mode": eff.document["usb"]["mode"],  # the policy's; whether it is enforced is media_control_active
+        "spool_depth": depth, "events_not_recorded": unrecorded(state.spool),
+        "policy_version": policy["policy_version"], "policy_source": policy["policy_source"],
+        "policy_applied_at": _policy_applied_at(state), "policy_problem": policy["policy_problem"],
+        "policy_cache_rejected": policy["policy_cache_rejected"],
+        "usb_mode": policy["usb_mode"],  # the policy's; whether it is enforced is media_control_active
         "media_control_active": None if media is None else media == "pass",  # None: the agent never said
         "last_checks": [{"check_id": k, **v} for k, v in sorted(checks.items())],
     }
@@ -74,8 +107,10 @@ def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
               "pid": _("Process ID"), "connected": _("Connected to the collector"),
               "last_connected_at": _("Last connected"), "last_error": _("Last connection error"),
               "status_updated_at": _("Status recorded at"), "spool_depth": _("Events waiting to be sent"),
+              "events_not_recorded": _("Events not recorded (disk full)"),
               "policy_version": _("Policy version"), "policy_source": _("Policy source"),
               "policy_applied_at": _("Policy stored at"), "policy_problem": _("Policy problem"),
+              "policy_cache_rejected": _("Cached policy rejected (strictest policy in force)"),
               "usb_mode": _("Removable media mode")}
     yes_no = {True: _("yes"), False: _("no")}
     if data["media_control_active"] is False:  # never show a mode the terminal does not enforce

@@ -1,4 +1,4 @@
-"""OPS-003: a gap in an agent's event sequence, spool overflow or corruption, or agent / policy tampering."""
+"""OPS-003: a gap in an agent's event sequence, spool overflow or corruption, refused batches, or tampering."""
 
 from collector.rules.base import N_, Flag, Rule, event
 
@@ -7,8 +7,14 @@ def evaluate(s, params):
     p = s.payload
     if s.kind == "sequence.gap":
         detail = N_("events {first}..{last} missing", first=p.get("first_missing"), last=p.get("last_missing"))
+    elif s.kind == "spool.overflow" and p.get("reason") == "disk full":
+        detail = N_("disk full: {count} events not recorded between {first} and {last}", count=p.get("dropped", "?"),
+                    first=p.get("first_lost_at", "?"), last=p.get("last_lost_at", "?"))
     elif s.kind == "spool.overflow":
         detail = N_("spool overflow: {count} events dropped", count=p.get("dropped", "?"))
+    elif s.kind == "batch.refused":
+        detail = N_("{count} batches in a row refused by the collector, events not stored: {error}",
+                    count=p.get("consecutive", "?"), error=p.get("error", ""))
     elif s.kind == "spool.corrupt":
         detail = N_("spool corrupt: {error}", error=p.get("error", ""))
     else:  # the agent's own words for what was tampered with, quoted as sent
@@ -22,13 +28,15 @@ RULE = Rule(
     severity={"mynumber": "high", "lgwan": "high", "internet": "high"},
     clause_bp=("BP6(7)",),
     clause_g=("7.1",),
-    evidence_text=N_("sequence.gap (recorded by the collector), spool.overflow, spool.corrupt, agent.tamper events"),
+    evidence_text=N_("sequence.gap and batch.refused (recorded by the collector), spool.overflow, spool.corrupt, "
+                      "agent.tamper events"),
     remediation_text=N_("Examine the terminal's agent and logs for tampering."),
     evaluate=evaluate,
-    kinds=("sequence.gap", "spool.overflow", "spool.corrupt", "agent.tamper"),
+    kinds=("sequence.gap", "batch.refused", "spool.overflow", "spool.corrupt", "agent.tamper"),
 )
 
 FLAGS = [event("lgwan", "sequence.gap", {"first_missing": 5, "last_missing": 9}),
          event("mynumber", "agent.tamper", {"what": "policy_cache", "detail": "signature mismatch"}),
-         event("internet", "spool.overflow", {"dropped": 120, "capacity": 100000})]
+         event("internet", "spool.overflow", {"dropped": 120, "capacity": 100000}),
+         event("lgwan", "batch.refused", {"consecutive": 3, "error": "malformed event"})]
 PASSES = [event("lgwan", "agent.started", {"previous_exit": "clean"})]

@@ -21,8 +21,10 @@ from collector.store.models import agents, events, sqlite_timestamp
 from mamori import clock
 from mamori.events import SEVERITY_RANK, Event
 from mamori.evidence import nest
+from mamori.ids import uuid7
 
 GAP_KIND = "sequence.gap"
+REFUSED_KIND = "batch.refused"
 GAP_SEVERITY = "high"
 # Gap events get deterministic ids, so one gap can never be recorded twice.
 GAP_NAMESPACE = uuid.UUID("6d616d6f-7269-4761-b000-000000000001")
@@ -68,7 +70,7 @@ def _check(ev: Event) -> None:
     # Cheap checks before the transaction, so a bad batch fails with a clear message and changes nothing.
     if type(ev.seq) is not int or not 0 < ev.seq <= validate.MAX_SEQ:
         raise BatchError(f"event {ev.event_id!r}: seq must be an integer in 1..{validate.MAX_SEQ}, got {ev.seq!r}")
-    if not ev.kind or len(ev.kind) > MAX_KIND_LEN or ev.kind == GAP_KIND:
+    if not ev.kind or len(ev.kind) > MAX_KIND_LEN or ev.kind in (GAP_KIND, REFUSED_KIND):
         raise BatchError(f"seq {ev.seq}: kind {ev.kind!r} is not acceptable from an agent")
     if ev.severity not in SEVERITY_RANK:
         raise BatchError(f"seq {ev.seq}: unknown severity {ev.severity!r}")
@@ -230,6 +232,24 @@ def store_batch(
             update(agents).where(agents.c.id == agent_id).values(last_seq=acked, last_seen_at=received_at)
         )
     return IngestResult(acked_seq=acked, stored=stored, duplicates=len(params) - stored, gaps=gaps)
+
+
+def record_refused(engine: Engine, agent_id: str, payload: dict[str, Any], at: datetime) -> None:
+    """Record that the agent's batches keep being refused (batch.refused, judged by OPS-003).
+
+    Its heartbeats still move last_seen_at, so without this the terminal would look healthy while none of its
+    events is stored.
+    """
+    row = {"agent_id": agent_id, "seq": None, "event_id": str(uuid7()), "kind": REFUSED_KIND,
+           "severity": GAP_SEVERITY, "occurred_at": at, "received_at": at, "payload": payload}
+    with _writer_turn(engine), engine.begin() as conn:
+        agent = conn.execute(select(agents.c.segment, agents.c.department).where(agents.c.id == agent_id)).one_or_none()
+        if agent is None:
+            raise UnknownAgent(agent_id)
+        conn.execute(dialect_insert(conn, events), [row])
+        evaluate_events(conn, AgentInfo(agent_id, agent.segment, agent.department),
+                        [Event(kind=REFUSED_KIND, payload=payload, severity=GAP_SEVERITY, event_id=row["event_id"],
+                               occurred_at=at)])
 
 
 def touch_agent(

@@ -36,6 +36,7 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_MEDIA_WRITE: _ClassVar[EventKind]
     EVENT_KIND_CHECK_RESULT: _ClassVar[EventKind]
     EVENT_KIND_SEQUENCE_GAP: _ClassVar[EventKind]
+    EVENT_KIND_BATCH_REFUSED: _ClassVar[EventKind]
 SEVERITY_UNSPECIFIED: Severity
 SEVERITY_INFO: Severity
 SEVERITY_LOW: Severity
@@ -57,6 +58,7 @@ EVENT_KIND_USB_ALLOWED: EventKind
 EVENT_KIND_MEDIA_WRITE: EventKind
 EVENT_KIND_CHECK_RESULT: EventKind
 EVENT_KIND_SEQUENCE_GAP: EventKind
+EVENT_KIND_BATCH_REFUSED: EventKind
 
 class AgentStarted(_message.Message):
     __slots__ = ("agent_version", "hostname", "os", "os_version", "pid", "previous_exit")
@@ -125,18 +127,24 @@ class PolicyRejected(_message.Message):
     def __init__(self, version: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class SpoolOverflow(_message.Message):
-    __slots__ = ("dropped", "capacity", "max_dropped_severity", "first_seq", "last_seq")
+    __slots__ = ("dropped", "capacity", "max_dropped_severity", "first_seq", "last_seq", "reason", "first_lost_at", "last_lost_at")
     DROPPED_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     MAX_DROPPED_SEVERITY_FIELD_NUMBER: _ClassVar[int]
     FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LOST_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_LOST_AT_FIELD_NUMBER: _ClassVar[int]
     dropped: int
     capacity: int
     max_dropped_severity: Severity
     first_seq: int
     last_seq: int
-    def __init__(self, dropped: _Optional[int] = ..., capacity: _Optional[int] = ..., max_dropped_severity: _Optional[_Union[Severity, str]] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ...) -> None: ...
+    reason: str
+    first_lost_at: str
+    last_lost_at: str
+    def __init__(self, dropped: _Optional[int] = ..., capacity: _Optional[int] = ..., max_dropped_severity: _Optional[_Union[Severity, str]] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., reason: _Optional[str] = ..., first_lost_at: _Optional[str] = ..., last_lost_at: _Optional[str] = ...) -> None: ...
 
 class SpoolCorrupt(_message.Message):
     __slots__ = ("kept_as", "error")
@@ -208,8 +216,20 @@ class SequenceGap(_message.Message):
     last_missing: int
     def __init__(self, first_missing: _Optional[int] = ..., last_missing: _Optional[int] = ...) -> None: ...
 
+class BatchRefused(_message.Message):
+    __slots__ = ("consecutive", "error", "first_seq", "last_seq")
+    CONSECUTIVE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    consecutive: int
+    error: str
+    first_seq: int
+    last_seq: int
+    def __init__(self, consecutive: _Optional[int] = ..., error: _Optional[str] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ...) -> None: ...
+
 class Event(_message.Message):
-    __slots__ = ("event_id", "seq", "occurred_at", "kind", "severity", "agent_started", "agent_stopped", "agent_enrolled", "agent_tamper", "policy_applied", "policy_rejected", "spool_overflow", "spool_corrupt", "usb", "media_write", "check_result", "sequence_gap")
+    __slots__ = ("event_id", "seq", "occurred_at", "kind", "severity", "agent_started", "agent_stopped", "agent_enrolled", "agent_tamper", "policy_applied", "policy_rejected", "spool_overflow", "spool_corrupt", "usb", "media_write", "check_result", "sequence_gap", "batch_refused")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -227,6 +247,7 @@ class Event(_message.Message):
     MEDIA_WRITE_FIELD_NUMBER: _ClassVar[int]
     CHECK_RESULT_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_GAP_FIELD_NUMBER: _ClassVar[int]
+    BATCH_REFUSED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     seq: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -244,4 +265,5 @@ class Event(_message.Message):
     media_write: MediaWrite
     check_result: CheckResult
     sequence_gap: SequenceGap
-    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[EventKind, str]] = ..., severity: _Optional[_Union[Severity, str]] = ..., agent_started: _Optional[_Union[AgentStarted, _Mapping]] = ..., agent_stopped: _Optional[_Union[AgentStopped, _Mapping]] = ..., agent_enrolled: _Optional[_Union[AgentEnrolled, _Mapping]] = ..., agent_tamper: _Optional[_Union[AgentTamper, _Mapping]] = ..., policy_applied: _Optional[_Union[PolicyApplied, _Mapping]] = ..., policy_rejected: _Optional[_Union[PolicyRejected, _Mapping]] = ..., spool_overflow: _Optional[_Union[SpoolOverflow, _Mapping]] = ..., spool_corrupt: _Optional[_Union[SpoolCorrupt, _Mapping]] = ..., usb: _Optional[_Union[UsbDevice, _Mapping]] = ..., media_write: _Optional[_Union[MediaWrite, _Mapping]] = ..., check_result: _Optional[_Union[CheckResult, _Mapping]] = ..., sequence_gap: _Optional[_Union[SequenceGap, _Mapping]] = ...) -> None: ...
+    batch_refused: BatchRefused
+    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[EventKind, str]] = ..., severity: _Optional[_Union[Severity, str]] = ..., agent_started: _Optional[_Union[AgentStarted, _Mapping]] = ..., agent_stopped: _Optional[_Union[AgentStopped, _Mapping]] = ..., agent_enrolled: _Optional[_Union[AgentEnrolled, _Mapping]] = ..., agent_tamper: _Optional[_Union[AgentTamper, _Mapping]] = ..., policy_applied: _Optional[_Union[PolicyApplied, _Mapping]] = ..., policy_rejected: _Optional[_Union[PolicyRejected, _Mapping]] = ..., spool_overflow: _Optional[_Union[SpoolOverflow, _Mapping]] = ..., spool_corrupt: _Optional[_Union[SpoolCorrupt, _Mapping]] = ..., usb: _Optional[_Union[UsbDevice, _Mapping]] = ..., media_write: _Optional[_Union[MediaWrite, _Mapping]] = ..., check_result: _Optional[_Union[CheckResult, _Mapping]] = ..., sequence_gap: _Optional[_Union[SequenceGap, _Mapping]] = ..., batch_refused: _Optional[_Union[BatchRefused, _Mapping]] = ...) -> None: ...

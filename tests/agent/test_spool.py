@@ -399,3 +399,17 @@ def test_new_agent_spool_is_verified_by_a_zero_welcome(tmp_path):
     assert spool.rebase(collector_last_seq=10) == 10
     assert [s for s, _ in spool.pending()][:3] == [11, 12, 13]
     spool.close()
+
+
+def test_a_verified_spool_behind_the_collector_was_restored_and_says_so(tmp_path):
+    """A snapshot revert puts back a spool that knew its history: the renumbering is recorded as 'restored'."""
+    from mamori.events import decode_bytes
+
+    spool = Spool.open(tmp_path / "s", capacity=1000)
+    spool.rebase(collector_last_seq=0)  # verified
+    spool.append_many([("check.result", {})] * 2)
+    assert spool.rebase(collector_last_seq=9) == 9  # lowest pending seq 1 -> 10
+    tamper = decode_bytes(spool.pending()[-1][1])
+    assert tamper.kind == "agent.tamper" and tamper.payload["what"] == "restored"
+    assert "restored from an older copy" in tamper.payload["detail"]
+    spool.close()
