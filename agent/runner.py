@@ -205,6 +205,9 @@ async def _main(spool: Outbox, identity: Identity, state: StateDir, settings: di
     if _pending_stop:  # the service manager asked to stop while the agent was still starting
         request_stop(_pending_stop.pop())
     shipper = Shipper(spool, identity, state, settings, policy, started=time.monotonic())
+    # status.json names the policy in force the moment it changes, before policy.applied can reach anyone;
+    # the supervisor's periodic rewrite would otherwise leave `status` a few seconds behind.
+    policy.add_listener(lambda _eff: _write_status(state, shipper))
     log.info("agent %s running (segment %s), sending to %s", identity.agent_id, identity.segment,
              identity.telemetry_target)
     scheduler = None
