@@ -14,6 +14,11 @@ ENV_DATA_DIR = "MAMORI_DATA_DIR"
 # Packaged installs keep the config in /etc/mamori, apart from the data (the systemd unit sets this).
 ENV_CONFIG = "MAMORI_CONFIG"
 
+
+def optional_host_port(value: Any) -> str | None:
+    return host_port(value) if value else None
+
+
 SCHEMA = [
     Key("server.listen", str, "0.0.0.0:7443",
         "Telemetry endpoint (mutual TLS). Agents stream events here with their client certificates.",
@@ -52,6 +57,10 @@ SCHEMA = [
     Key("pki.agent_cert_days", int, 365, "Validity of agent certificates issued at enrollment, in days.",
         positive),
     Key("pki.hosts", list, [], "Host names and addresses in the server certificate (set by `init --host`)."),
+    Key("metrics.listen", str, "",
+        "HTTP address of /metrics (Prometheus text format) and /healthz, e.g. 127.0.0.1:7445. Empty: off.\n"
+        "Unauthenticated: keep it on loopback or a management network. Each serve process has its own.",
+        optional_host_port),
 ]
 
 HEADER = """Mamori collector configuration.

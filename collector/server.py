@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 import socket
+import time
 import urllib.parse
 import uuid
 from collections import defaultdict
@@ -19,11 +20,15 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
+from grpc_health.v1 import health_pb2_grpc
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
 from collector import pki, validate
 from collector.config import DataDir
+from collector.health import DatabaseHealth, Health
+from collector.metrics import Metrics
+from collector.metrics_http import MetricsListener
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
 from collector.rules import scheduler
@@ -103,8 +108,10 @@ def _register(server, service: str, method: str, handler) -> None:
 class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
     """One bidirectional stream per agent: batches in, acks and policy updates out."""
 
-    def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event):
+    def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event,
+                 metrics: Metrics | None = None):
         self.engine = engine
+        self.metrics = metrics or Metrics()
         self.max_batch = settings["server.max_batch_events"]
         self.stuck = Refusals(engine)  # refused batches in a row: a terminal that cannot deliver is OPS-003
         self.stopping = stopping
@@ -148,6 +155,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         peer = await self._authenticate(context)
         state = StreamState()
         self.streams[peer.agent_id].add(state)
+        self.metrics.streams.labels(peer.segment).inc()
         log.info("agent %s connected from %s", peer.agent_id, context.peer())
         try:
             row = await asyncio.to_thread(queries.get_agent, self.engine, peer.agent_id)
@@ -158,6 +166,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             )
             await self._loop(peer, context, state)
         finally:
+            self.metrics.streams.labels(peer.segment).dec()
             self.streams[peer.agent_id].discard(state)
             if not self.streams[peer.agent_id]:
                 del self.streams[peer.agent_id]
@@ -213,19 +222,26 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                 await self._dispatch(peer, message, context, state)
             except (validate.Invalid, ev.EventError, BatchError) as exc:
                 # Nothing of a refused message is stored: the whole batch is one transaction or none.
+                self._count_refusal(_refusal_reason(exc, message), message)
                 await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT, str(exc), message=message)
             except UnknownAgent:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
             except sa_exc.OperationalError:
                 # The store is down or busy, not the agent's fault: it keeps the batch and retries.
                 log.warning("agent %s: store unavailable", peer.agent_id)
+                self._count_refusal("store_unavailable", message)
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector's database is unavailable; retry")
             except sa_exc.DBAPIError as exc:
                 # Data the bounds let through but a column refused: the agent is told so without SQL text or
                 # class names; staff get the driver's first line.
+                self._count_refusal("store_refused", message)
                 await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT,
                                    "the store refused a value of this message; nothing of it was stored",
                                    logged=f"store refused it: {str(exc.orig).splitlines()[0][:300]}", message=message)
+
+    def _count_refusal(self, reason: str, message) -> None:
+        batch = message is not None and message.WhichOneof("body") == "batch"
+        self.metrics.refusal(reason, len(message.batch.events) if batch else 0)
 
     async def _dispatch(self, peer: Peer, message, context, state: StreamState) -> None:
         body = message.WhichOneof("body")
@@ -250,7 +266,11 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
 
     async def _batch(self, peer: Peer, batch, context) -> None:
         decoded = [ev.decode(e) for e in batch.events]
+        started = time.monotonic()
         result = await asyncio.to_thread(store_batch, self.engine, peer.agent_id, decoded, _now())
+        self.metrics.batch_seconds.observe(time.monotonic() - started)
+        self.metrics.ingested.labels(peer.segment).inc(result.stored)
+        self.metrics.duplicates.labels(peer.segment).inc(result.duplicates)
         self.stuck.stored(peer.agent_id)  # a stored batch ends a run of refusals
         await context.write(
             telemetry_pb2.CollectorMessage(
@@ -279,6 +299,16 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                 for states in list(self.streams.values()):
                     for state in states:
                         state.policy_changed.set()
+
+
+def _refusal_reason(exc: Exception, message) -> str:
+    """A bounded label for a refusal: the exception's text is the agent's doing and never becomes a label."""
+    if isinstance(exc, BatchError):
+        return "bad_sequence"
+    if isinstance(exc, ev.EventError):
+        return "invalid_event"
+    # No message: the bytes did not even parse (see _next).
+    return "malformed" if message is None else "invalid_message"
 
 
 class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
@@ -347,6 +377,9 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         )
 
 
+HEALTH_WATCH_SECONDS = 5.0  # how often Watch callers of the health service see a fresh probe
+
+
 def _options(settings: dict[str, Any]) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", settings["server.max_message_bytes"]),
@@ -365,7 +398,10 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     key, cert, ca = (datadir.server_key.read_bytes(), datadir.server_cert.read_bytes(),
                      datadir.ca_cert.read_bytes())
     stopping = asyncio.Event()
-    telemetry = Telemetry(engine, settings, stopping)
+    metrics = Metrics()
+    db_health = DatabaseHealth(datadir.database_url(settings))
+    metrics.attach_store(engine, {"ca": datadir.ca_cert, "server": datadir.server_cert}, db_health.check)
+    telemetry = Telemetry(engine, settings, stopping, metrics)
     tele_server = grpc.aio.server(options=_options(settings))
     _register(tele_server, "mamori.v1.Telemetry", "Stream", grpc.stream_stream_rpc_method_handler(
         telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
@@ -379,6 +415,9 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     _register(enroll_server, "mamori.v1.Enrollment", "Enroll", grpc.unary_unary_rpc_method_handler(
         enrollment.Enroll, request_deserializer=_lenient(enrollment_pb2.EnrollRequest.FromString),
         response_serializer=enrollment_pb2.EnrollResponse.SerializeToString))
+    # Health on the enrollment port: a load balancer or probe needs no client certificate there.
+    health = Health(db_health, ("mamori.v1.Enrollment", "mamori.v1.Telemetry"))
+    health_pb2_grpc.add_HealthServicer_to_server(health, enroll_server)
     enroll_port = enroll_server.add_secure_port(
         settings["server.enroll_listen"], grpc.ssl_server_credentials([(key, cert)])
     )
@@ -389,7 +428,15 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
         loop.add_signal_handler(sig, stopping.set)
     watcher = asyncio.create_task(telemetry.watch(settings["server.revocation_check_seconds"]))
     ticker = asyncio.create_task(scheduler.run_forever(engine, settings["rules.tick_seconds"],
-                                                       f"{socket.gethostname()}:{tele_port}"))
+                                                       f"{socket.gethostname()}:{tele_port}",
+                                                       metrics.tick_seconds.observe, metrics.tick_failures.inc))
+    health_watch = asyncio.create_task(health.watch(HEALTH_WATCH_SECONDS))
+    listener = None
+    if settings["metrics.listen"]:
+        listener = MetricsListener(settings["metrics.listen"], metrics.registry, db_health.check)
+        listener.start()
+        host, port = listener.address
+        log.info("serving metrics on http://%s/metrics", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     log.info("serving telemetry on port %d, enrollment on port %d", tele_port, enroll_port)
     if ready is not None:
         ready(tele_port, enroll_port)
@@ -397,8 +444,13 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     log.info("shutting down: draining open streams")
     watcher.cancel()
     ticker.cancel()
+    health_watch.cancel()
+    await health.enter_graceful_shutdown()  # probes see NOT_SERVING while streams drain
+    if listener is not None:
+        listener.stop()
     grace = settings["server.shutdown_grace_seconds"]
     await enroll_server.stop(grace)
     await tele_server.stop(grace)
     engine.dispose()
+    db_health.dispose()
     log.info("stopped")

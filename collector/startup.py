@@ -63,8 +63,9 @@ def database_error(url: str, config: Path, exc: Exception) -> StartupError:
 
 
 def check_serve(datadir: Any, settings: dict[str, Any], url: str) -> None:
-    """Everything `serve` needs from outside before it starts: a writable SQLite folder, two free ports."""
+    """Everything `serve` needs from outside before it starts: a writable SQLite folder, free ports."""
     if make_url(url).get_backend_name() == "sqlite":
         check_data_folder(Path(make_url(url).database).parent)
-    for key in ("server.listen", "server.enroll_listen"):
-        check_port(settings[key], key, datadir.config)
+    for key in ("server.listen", "server.enroll_listen", "metrics.listen"):
+        if settings.get(key):
+            check_port(settings[key], key, datadir.config)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -153,14 +155,24 @@ class _Exc:
         self.id, self.rule_id, self.until = id, rule_id, until
 
 
-async def run_forever(engine: Engine, interval: float, collector: str) -> None:
-    """The serve loop's task: a tick every `interval` seconds, errors logged and retried next tick."""
+async def run_forever(engine: Engine, interval: float, collector: str,
+                      observe: Callable[[float], None] | None = None, failed: Callable[[], None] | None = None) -> None:
+    """The serve loop's task: a tick every `interval` seconds, errors logged and retried next tick.
+
+    observe gets the duration of each tick this process ran (not those another collector claimed), failed is
+    called per failed tick: the metrics hooks.
+    """
     while True:
         now = clock.now()
+        started = time.monotonic()
         try:
             if await asyncio.to_thread(run_tick, engine, now, interval, collector):
                 log.info("state rules ran for tick %s", tick_of(now, interval).isoformat())
+                if observe is not None:
+                    observe(time.monotonic() - started)
         except Exception:  # a store hiccup must not stop the schedule for good
             log.exception("state rule tick failed; retrying next tick")
+            if failed is not None:
+                failed()
         next_tick = tick_of(now, interval) + timedelta(seconds=interval)
         await asyncio.sleep(max(0.5, (next_tick - clock.now()).total_seconds()))
