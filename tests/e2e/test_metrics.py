@@ -41,8 +41,11 @@ def scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample as {(name, sorted labels): value}."""
     status, body = get(base + "/metrics")
     assert status == 200
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(body) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+    }
 
 
 def value(samples, name: str, **labels: str) -> float | None:
@@ -72,10 +75,14 @@ def test_metrics_follow_streams_ingest_and_the_store(collector, make_agent):
     assert all(value(first, "mamori_agent_streams", segment=s) == 0 for s in ("mynumber", "lgwan", "internet"))
     assert value(first, "mamori_events_ingested_total", segment="mynumber") == 0
     assert value(first, "mamori_certificate_not_after_seconds", certificate="ca") == not_after(
-        collector.data_dir / "ca.crt")
+        collector.data_dir / "ca.crt"
+    )
     assert value(first, "mamori_certificate_not_after_seconds", certificate="server") == not_after(
-        collector.data_dir / "server.crt")
+        collector.data_dir / "server.crt"
+    )
     assert family(first, "mamori_outbox_depth") == {}  # no outbox in this build: the metric is there, empty
+    # serve runs its first state-rule tick at once; its duration is observed by this process.
+    wait_for(lambda: value(scrape(base), "mamori_rule_tick_duration_seconds_count") == 1, what="the first tick")
 
     agent = make_agent()
     agent.enroll(collector, collector.token(segment="mynumber", department="市民課"))
@@ -90,7 +97,8 @@ def test_metrics_follow_streams_ingest_and_the_store(collector, make_agent):
     assert value(now, "mamori_events_ingested_total", segment="mynumber") == len(stored) >= 3
     assert value(now, "mamori_batch_duration_seconds_count") >= 1
     assert value(now, "mamori_certificate_not_after_seconds", certificate="agent_earliest") == not_after(
-        agent.state_dir / "agent.crt")
+        agent.state_dir / "agent.crt"
+    )
     # Open violations by rule, severity and status are exactly the store's unresolved ones.
     expected: dict[tuple, float] = defaultdict(float)
     for row in json.loads(collector.cli("violations", "list", "--json").stdout):
@@ -129,7 +137,8 @@ def test_metrics_follow_streams_ingest_and_the_store(collector, make_agent):
         clients.stream(collector.port, ca, key, cert, [clients.batch(clients.event(last + 3), bad.SerializeToString())])
     refused = scrape(base)
     assert value(refused, "mamori_events_ingested_total", segment="mynumber") == value(
-        after, "mamori_events_ingested_total", segment="mynumber")
+        after, "mamori_events_ingested_total", segment="mynumber"
+    )
     reasons = {dict(labels)["reason"]: v for labels, v in family(refused, "mamori_events_refused_total").items()}
     assert sum(reasons.values()) == 2 and len([r for r, v in reasons.items() if v]) == 1
     messages = {dict(labels)["reason"]: v for labels, v in family(refused, "mamori_messages_refused_total").items()}
@@ -164,8 +173,9 @@ def test_health_follows_postgresql(tmp_path, postgres_server, procs):
     postgres_server.create_database(name)
     link = Proxy(postgres_server.port)  # the network path to PostgreSQL, which the test can cut
     try:
-        collector = Collector(tmp_path / "c").init(database_url=postgres_server.url(name).replace(
-            f":{postgres_server.port}/", f":{link.port}/"))
+        collector = Collector(tmp_path / "c").init(
+            database_url=postgres_server.url(name).replace(f":{postgres_server.port}/", f":{link.port}/")
+        )
         procs.append(collector)
         base = with_metrics(collector)
         collector.start()
@@ -181,11 +191,14 @@ def test_health_follows_postgresql(tmp_path, postgres_server, procs):
         link.close()
 
 
-@pytest.mark.parametrize("setting, complaint", [
-    ('"7445"', "must be HOST:PORT"),
-    ('"127.0.0.1:99999"', "must be HOST:PORT"),
-    ("7445", "expected str, got int"),
-])
+@pytest.mark.parametrize(
+    "setting, complaint",
+    [
+        ('"7445"', "must be HOST:PORT"),
+        ('"127.0.0.1:99999"', "must be HOST:PORT"),
+        ("7445", "expected str, got int"),
+    ],
+)
 def test_bad_metrics_settings_name_file_and_line(collector, setting, complaint):
     cfg = collector.data_dir / "collector.toml"
     text = cfg.read_text().replace('listen = ""', f"listen = {setting}")
