@@ -37,7 +37,9 @@ from collector.store.db import make_engine
 from collector.store.ingest import BatchError, UnknownAgent, store_batch, touch_agent
 from mamori import clock
 from mamori import events as ev
+from mamori.i18n import _
 from mamori.safetext import safe
+from mamori.startup import StartupError
 from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
 
 log = logging.getLogger("mamori.collector.server")
@@ -377,6 +379,18 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         )
 
 
+def _metrics_listener(settings: dict[str, Any], metrics: Metrics, db_health: DatabaseHealth,
+                      datadir: DataDir) -> MetricsListener | None:
+    """Bound before the gRPC servers start, so a port taken since startup's check stops nothing half-started."""
+    if not settings["metrics.listen"]:
+        return None
+    try:
+        return MetricsListener(settings["metrics.listen"], metrics.registry, db_health.check)
+    except OSError:
+        raise StartupError(_("cannot listen on {addrs}: a port is in use or not permitted; see {config}").format(
+            addrs=settings["metrics.listen"], config=datadir.config)) from None
+
+
 HEALTH_WATCH_SECONDS = 5.0  # how often Watch callers of the health service see a fresh probe
 
 
@@ -402,6 +416,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     db_health = DatabaseHealth(datadir.database_url(settings))
     metrics.attach_store(engine, {"ca": datadir.ca_cert, "server": datadir.server_cert}, db_health.check)
     telemetry = Telemetry(engine, settings, stopping, metrics)
+    listener = _metrics_listener(settings, metrics, db_health, datadir)
     tele_server = grpc.aio.server(options=_options(settings))
     _register(tele_server, "mamori.v1.Telemetry", "Stream", grpc.stream_stream_rpc_method_handler(
         telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
@@ -431,9 +446,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
                                                        f"{socket.gethostname()}:{tele_port}",
                                                        metrics.tick_seconds.observe, metrics.tick_failures.inc))
     health_watch = asyncio.create_task(health.watch(HEALTH_WATCH_SECONDS))
-    listener = None
-    if settings["metrics.listen"]:
-        listener = MetricsListener(settings["metrics.listen"], metrics.registry, db_health.check)
+    if listener is not None:
         listener.start()
         host, port = listener.address
         log.info("serving metrics on http://%s/metrics", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
