@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.display import check_timezone
+from collector.forward import settings as forward_settings
 from mamori.tomlconf import ConfigError, Key, host_port, load, positive, render
 
 ENV_DATA_DIR = "MAMORI_DATA_DIR"
@@ -52,6 +53,7 @@ SCHEMA = [
     Key("pki.agent_cert_days", int, 365, "Validity of agent certificates issued at enrollment, in days.",
         positive),
     Key("pki.hosts", list, [], "Host names and addresses in the server certificate (set by `init --host`)."),
+    *forward_settings.SCHEMA,
 ]
 
 HEADER = """Mamori collector configuration.
@@ -97,7 +99,9 @@ class DataDir:
             raise ConfigError(
                 f"{self.config}: not found — run `mamori-collector init --data-dir {self.root}` first"
             )
-        return load(self.config, SCHEMA)
+        values = load(self.config, SCHEMA)
+        forward_settings.check(self.config, values)  # keys that depend on each other, with FILE:LINE
+        return values
 
 
 def resolve_data_dir(arg: str | None) -> DataDir:

@@ -24,6 +24,8 @@ from sqlalchemy import exc as sa_exc
 
 from collector import pki, validate
 from collector.config import DataDir
+from collector.forward import outbox
+from collector.forward.sender import Sender
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
 from collector.rules import scheduler
@@ -390,6 +392,9 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     watcher = asyncio.create_task(telemetry.watch(settings["server.revocation_check_seconds"]))
     ticker = asyncio.create_task(scheduler.run_forever(engine, settings["rules.tick_seconds"],
                                                        f"{socket.gethostname()}:{tele_port}"))
+    # Forwarding and mail: queued by ingest and rules in their transactions, sent from here (collector.forward).
+    sender = Sender(engine, outbox.configure(settings), f"{socket.gethostname()}:{tele_port}")
+    sender.start()
     log.info("serving telemetry on port %d, enrollment on port %d", tele_port, enroll_port)
     if ready is not None:
         ready(tele_port, enroll_port)
@@ -400,5 +405,6 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     grace = settings["server.shutdown_grace_seconds"]
     await enroll_server.stop(grace)
     await tele_server.stop(grace)
+    await asyncio.to_thread(sender.stop)
     engine.dispose()
     log.info("stopped")
