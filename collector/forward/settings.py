@@ -118,8 +118,8 @@ SCHEMA = [
         "alerts.department",
         dict,
         {},
-        "Extra recipients per 所属, in addition to alerts.to. Replace this line with tables such as\n"
-        '[alerts.department."税務課"] to = ["zeimu-kanri@example.lg.jp"]',
+        "Extra recipients per department (the name enrollment tokens carry), in addition to alerts.to. Replace this\n"
+        'line with tables such as [alerts.department."NAME"] to = ["kanri@example.lg.jp"]',
     ),
 ]
 
@@ -219,7 +219,7 @@ def check(path: Path, values: dict[str, Any]) -> None:
     if not values["alerts.from"]:
         raise problem(path, text, "alerts.smtp", "alerts.from must be set when mail is on")
     if not (values["alerts.to"] or values["alerts.segment"] or values["alerts.department"]):
-        raise problem(path, text, "alerts.smtp", "no recipients: set alerts.to or per-segment / per-所属 tables")
+        raise problem(path, text, "alerts.smtp", "no recipients: set alerts.to or per-segment / per-department tables")
     if values["alerts.password"] and values["alerts.password_file"]:
         raise problem(path, text, "alerts.password_file", "set alerts.password or alerts.password_file, not both")
     if values["alerts.password_file"]:
