@@ -32,7 +32,7 @@ class Sender:
         poll_seconds: float = 1.0,
         lease_seconds: float = 30.0,
         first_backoff: float = 1.0,
-        max_backoff: float = 300.0,
+        max_backoff: float = 60.0,
         batch: int = 200,
     ):
         self.engine, self.routes = engine, routes
