@@ -53,6 +53,9 @@ class Sender:
         for destination in self.destinations():
             if time.monotonic() < self._due[destination]:
                 continue
+            # Read first: an idle collector takes no write lock every poll (SQLite has one writer, ingest's).
+            if not self._pending(destination, 1):
+                continue
             if not outbox.take_lease(self.engine, destination, self.holder, clock.now(), self.lease):
                 continue
             try:
@@ -67,9 +70,9 @@ class Sender:
                     log.info("forwarding to %s works again", destination)
                 self._backoff[destination] = 0.0
 
-    def _pending(self, destination: str) -> list[Pending]:
+    def _pending(self, destination: str, limit: int | None = None) -> list[Pending]:
         with read_only(self.engine.connect()) as conn:
-            return outbox.pending(conn, destination, self.batch)
+            return outbox.pending(conn, destination, limit or self.batch)
 
     def _syslog_pass(self) -> None:
         assert self._syslog is not None and self.routes.forward is not None

@@ -190,20 +190,24 @@ class Connection:
             raise SendError(f"{self.target.label}: {exc.strerror or exc}") from None
 
     def _check_alive(self) -> None:
-        # A syslog receiver never writes back: readable means it closed (EOF) or reset the connection.
-        assert self._sock is not None
-        readable, _, _ = select.select([self._sock], [], [], 0)
-        if readable:
-            try:
-                data = (
-                    self._sock.recv(1, socket.MSG_PEEK)
-                    if not isinstance(self._sock, ssl.SSLSocket)
-                    else self._sock.recv(1)
-                )
-            except (OSError, ssl.SSLError) as exc:
-                raise OSError(exc.errno, f"connection lost: {exc}") from None
-            if not data:
-                raise OSError(0, "the receiver closed the connection")
+        # A syslog receiver never writes back: readable means it closed (EOF) or reset the connection; over TLS
+        # it may also be protocol records alone (TLS 1.3 session tickets), which a non-blocking read consumes.
+        sock = self._sock
+        assert sock is not None
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return
+        sock.setblocking(False)
+        try:
+            data = sock.recv(1) if isinstance(sock, ssl.SSLSocket) else sock.recv(1, socket.MSG_PEEK)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return
+        except (OSError, ssl.SSLError) as exc:
+            raise OSError(exc.errno, f"connection lost: {exc}") from None
+        finally:
+            sock.settimeout(self.timeout)
+        if not data:
+            raise OSError(0, "the receiver closed the connection")
 
     def close(self) -> None:
         if self._sock is not None:

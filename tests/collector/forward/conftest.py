@@ -19,8 +19,8 @@ from mamori.ids import uuid7
 def listener():
     made: list[SyslogListener] = []
 
-    def start(port: int = 0) -> SyslogListener:
-        made.append(SyslogListener(port))
+    def start(port: int = 0, tls=None) -> SyslogListener:
+        made.append(SyslogListener(port, tls))
         return made[-1]
 
     yield start

@@ -13,7 +13,8 @@ T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 class SyslogListener:
     """A TCP syslog receiver written for the test: reads RFC 6587 octet-counted frames into `messages`."""
 
-    def __init__(self, port: int = 0):
+    def __init__(self, port: int = 0, tls=None):
+        self.tls = tls  # an ssl.SSLContext for a tls:// receiver (RFC 5425), None for plain TCP
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
@@ -33,7 +34,16 @@ class SyslogListener:
             self.connections += 1
             threading.Thread(target=self._read, args=(conn,), daemon=True).start()
 
+    def _handshake(self, conn: socket.socket) -> socket.socket | None:
+        try:
+            return self.tls.wrap_socket(conn, server_side=True)
+        except OSError:  # the sender refused our certificate
+            conn.close()
+            return None
+
     def _read(self, conn: socket.socket) -> None:
+        if self.tls is not None and (conn := self._handshake(conn)) is None:
+            return
         buf = b""
         with conn:
             while True:

@@ -190,3 +190,79 @@ def test_records_stay_until_sent_and_only_the_lease_holder_sends(engine, termina
     assert outbox.take_lease(engine, "syslog", "collector-b", now + timedelta(seconds=31), 30)  # a lapsed holder
     with engine.connect() as conn:
         assert conn.execute(select(forward_outbox.c.id)).all()
+
+
+def _tls_receiver(tmp_path, listener):
+    import ssl
+
+    from collector import pki
+
+    ca_key, ca_cert = pki.create_ca("Test SIEM CA")
+    key, cert = pki.issue_server_cert(ca_key, ca_cert, ["127.0.0.1"])
+    (tmp_path / "siem.key").write_bytes(key)
+    (tmp_path / "siem.crt").write_bytes(cert)
+    (tmp_path / "ca.crt").write_bytes(ca_cert)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "siem.crt", tmp_path / "siem.key")
+    return listener(tls=context)
+
+
+def test_tls_receiver_is_verified_against_the_configured_ca(engine, terminals, routes, listener, tmp_path):
+    receiver = _tls_receiver(tmp_path, listener)
+    target = SyslogTarget("tls", "127.0.0.1", receiver.port, str(tmp_path / "ca.crt"))
+    routes(Routes(forward=ForwardSettings(syslog=target, format="json", violations=True, event_kinds=(), facility=16)))
+    agent = terminals.agent()
+    terminals.send(agent, "media.write", {"path": "/m/a"})
+    # Without the CA (the system's CAs only) the receiver is not trusted: nothing is sent, the record stays.
+    untrusted = Routes(
+        forward=ForwardSettings(
+            syslog=SyslogTarget("tls", "127.0.0.1", receiver.port),
+            format="json",
+            violations=True,
+            event_kinds=(),
+            facility=16,
+        )
+    )
+    Sender(engine, untrusted, "test").run_once()
+    assert receiver.messages == [] and _status(engine).depth == 1
+    assert "certificate verify failed" in _status(engine).last_error
+    sender = Sender(engine, outbox.routes(), "test")
+    sender.run_once()
+    sender.stop()
+    (msg,) = receiver.wait_for(1)
+    assert parse_5424(msg)["params"]["rule"] == "MED-002" and _status(engine).depth == 0
+
+
+def test_udp_sends_one_datagram_per_message(engine, terminals, routes):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(10)
+        target = SyslogTarget("udp", "127.0.0.1", udp.getsockname()[1])
+        routes(
+            Routes(forward=ForwardSettings(syslog=target, format="cef", violations=True, event_kinds=(), facility=23))
+        )
+        terminals.send(terminals.agent(), "media.write", {"path": "/m/a"})
+        Sender(engine, outbox.routes(), "test").run_once()
+        datagram = udp.recv(65535)
+    parsed = parse_5424(datagram)  # no octet count on UDP (RFC 5426)
+    assert parsed["pri"] == 23 * 8 + 2 and parsed["msg"].lstrip("\ufeff").startswith("CEF:0|Mamori|")
+
+
+def test_two_collectors_on_one_database_send_each_record_once(engine, terminals, routes, listener):
+    receiver = listener()
+    routes(Routes(forward=_forward(receiver.port)))
+    senders = [Sender(engine, outbox.routes(), name, poll_seconds=0.01, batch=5) for name in ("c1", "c2")]
+    for s in senders:
+        s.start()
+    try:
+        agents = [terminals.agent() for _ in range(12)]
+        for agent in agents:
+            terminals.send(agent, "media.write", {"path": "/m/a"})
+        msgs = receiver.wait_for(12)
+        _wait(lambda: _status(engine).depth == 0)
+        time.sleep(0.3)
+    finally:
+        for s in senders:
+            s.stop()
+    ids = [parse_5424(m)["params"]["violation"] for m in receiver.messages]
+    assert len(msgs) == 12 and sorted(ids, key=int) == ids and len(set(ids)) == 12  # once each, in order
