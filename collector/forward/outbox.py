@@ -67,6 +67,7 @@ class ViolationRecord:
     terminal: str
     detail: str
     detail_message: dict[str, Any] | None
+    exception_id: int | None = None  # an exception (例外措置) in force covers it: forwarded, not mailed
     type: str = "violation"
 
 
@@ -118,10 +119,12 @@ def enqueue_violation(conn: Connection, change: str, violation_id: int, at: date
         terminal=v.hostname,
         detail=v.detail,
         detail_message=v.detail_message,
+        exception_id=v.exception_id,
     )
     if wants_syslog:
         _insert(conn, SYSLOG, at, record)
-    if r.alerts is not None and change in MAILED and SEVERITY_RANK[v.severity] >= SEVERITY_RANK[r.alerts.min_severity]:
+    mailed = r.alerts is not None and change in MAILED and v.exception_id is None
+    if mailed and SEVERITY_RANK[v.severity] >= SEVERITY_RANK[r.alerts.min_severity]:
         _insert(conn, MAIL, at, record)
 
 

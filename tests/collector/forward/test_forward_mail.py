@@ -118,3 +118,30 @@ def test_mail_waits_while_the_server_is_down(engine, terminals, routes, smtp):
     assert status.attempts == 1 and "mail to 127.0.0.1" in status.last_error
     Sender(engine, Routes(alerts=_alerts(smtp.port)), "test").run_once()  # the server is back
     assert len(smtp.mails) == 1 and _depth(engine) == 0
+
+
+def test_a_violation_an_exception_covers_is_not_mailed(engine, terminals, routes, smtp):
+    from datetime import timedelta
+
+    from forward_helpers import T0
+
+    from collector.store import exceptions
+
+    routes(Routes(alerts=_alerts(smtp.port)))
+    agent = terminals.agent(department="市民課")
+    with engine.begin() as conn:
+        exceptions.add(
+            conn,
+            agent_id=agent,
+            department=None,
+            rule_id="MED-002",
+            valid_from=T0 - timedelta(days=1),
+            until=T0 + timedelta(days=30),
+            reason="年度末の統計提出",
+            approved_by="課長",
+            by="佐藤",
+            at=T0 - timedelta(days=1),
+        )
+    terminals.send(agent, "media.write", {"path": "/m/a"})
+    Sender(engine, outbox.routes(), "test").run_once()
+    assert smtp.mails == [] and _depth(engine) == 0
