@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 from collections.abc import Callable, Sequence
@@ -15,6 +16,8 @@ from collector.forward.settings import AlertSettings
 from mamori import labels
 from mamori.i18n import catalogue, render_stored
 from mamori.safetext import safe
+
+log = logging.getLogger("mamori.collector.forward")
 
 
 class MailError(Exception):
@@ -94,8 +97,38 @@ def send(
             if settings.username:
                 smtp.login(settings.username, settings.password)
             for i, msg in enumerate(messages):
-                smtp.send_message(msg)
+                try:
+                    refused = smtp.send_message(msg)
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                    if _code(exc) < 500:
+                        raise
+                    # A permanent refusal (5xx) would hold every later alert back for good: logged, then dropped.
+                    log.error(
+                        "alert mail refused by %s:%d for good, dropped: %s (subject: %s)",
+                        settings.host,
+                        settings.port,
+                        _first_line(exc),
+                        msg["Subject"],
+                    )
+                    smtp.rset()
+                    refused = {}
+                if refused:
+                    log.error("alert mail not accepted for %s", ", ".join(sorted(refused)))
                 on_sent(i)
     except (OSError, smtplib.SMTPException) as exc:
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise MailError(f"mail to {settings.host}:{settings.port}: {getattr(exc, 'strerror', None) or text}") from None
+        raise MailError(f"mail to {settings.host}:{settings.port}: {_first_line(exc)}") from None
+
+
+def _code(exc: smtplib.SMTPException) -> int:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return min((code for code, _text in exc.recipients.values()), default=0)
+    return getattr(exc, "smtp_code", 0)
+
+
+def _first_line(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{rcpt}: {code} {text.decode(errors='replace')}" for rcpt, (code, text) in exc.recipients.items()
+        )
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -145,3 +145,25 @@ def test_a_violation_an_exception_covers_is_not_mailed(engine, terminals, routes
     terminals.send(agent, "media.write", {"path": "/m/a"})
     Sender(engine, outbox.routes(), "test").run_once()
     assert smtp.mails == [] and _depth(engine) == 0
+
+
+def test_a_permanently_refused_mail_does_not_hold_back_later_alerts(engine, terminals, routes, smtp):
+    async def handle_rcpt(server, session, envelope, address, rcpt_options):
+        if address.startswith("gone@"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    smtp.handle_RCPT = handle_rcpt
+    routes(
+        Routes(
+            alerts=_alerts(
+                smtp.port, to=(), by_department={"廃止課": ("gone@example.lg.jp",), "市民課": ("shimin@example.lg.jp",)}
+            )
+        )
+    )
+    terminals.send(terminals.agent(department="廃止課"), "media.write", {"path": "/m/a"})
+    terminals.send(terminals.agent(department="市民課"), "media.write", {"path": "/m/a"})
+    Sender(engine, outbox.routes(), "test").run_once()
+    assert [rcpts for rcpts, _mail in smtp.mails] == [["shimin@example.lg.jp"]]
+    assert _depth(engine) == 0
