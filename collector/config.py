@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.display import check_timezone
+from collector.forward import settings as forward_settings
 from mamori.tomlconf import ConfigError, Key, host_port, load, positive, render
 
 ENV_DATA_DIR = "MAMORI_DATA_DIR"
@@ -61,6 +62,7 @@ SCHEMA = [
         "HTTP address of /metrics (Prometheus text format) and /healthz, e.g. 127.0.0.1:7445. Empty: off.\n"
         "Unauthenticated: keep it on loopback or a management network. Each serve process has its own.",
         optional_host_port),
+    *forward_settings.SCHEMA,
 ]
 
 HEADER = """Mamori collector configuration.
@@ -106,7 +108,9 @@ class DataDir:
             raise ConfigError(
                 f"{self.config}: not found — run `mamori-collector init --data-dir {self.root}` first"
             )
-        return load(self.config, SCHEMA)
+        values = load(self.config, SCHEMA)
+        forward_settings.check(self.config, values)  # keys that depend on each other, with FILE:LINE
+        return values
 
 
 def resolve_data_dir(arg: str | None) -> DataDir:

@@ -26,8 +26,10 @@ from sqlalchemy import exc as sa_exc
 
 from collector import pki, validate
 from collector.config import DataDir
+from collector.forward import outbox
+from collector.forward.sender import Sender
 from collector.health import DatabaseHealth, Health
-from collector.metrics import Metrics
+from collector.metrics import Metrics, OutboxStats
 from collector.metrics_http import MetricsListener
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
@@ -406,6 +408,12 @@ def _options(settings: dict[str, Any]) -> list[tuple[str, Any]]:
     ]
 
 
+def _outbox_stats(engine, now) -> list[OutboxStats]:
+    """The forwarding outbox's depth per destination, for /metrics."""
+    with engine.connect() as conn:
+        return [OutboxStats(d.destination, d.depth, d.oldest_age_seconds) for d in outbox.status(conn, now)]
+
+
 async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     """Run both servers until SIGTERM/SIGINT, then drain: finish in-flight batches and stop."""
     engine = make_engine(datadir.database_url(settings))
@@ -414,7 +422,8 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     stopping = asyncio.Event()
     metrics = Metrics()
     db_health = DatabaseHealth(datadir.database_url(settings))
-    metrics.attach_store(engine, {"ca": datadir.ca_cert, "server": datadir.server_cert}, db_health.check)
+    metrics.attach_store(engine, {"ca": datadir.ca_cert, "server": datadir.server_cert}, db_health.check,
+                         _outbox_stats)
     telemetry = Telemetry(engine, settings, stopping, metrics)
     listener = _metrics_listener(settings, metrics, db_health, datadir)
     tele_server = grpc.aio.server(options=_options(settings))
@@ -450,6 +459,9 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
         listener.start()
         host, port = listener.address
         log.info("serving metrics on http://%s/metrics", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    # Forwarding and mail: queued by ingest and rules in their transactions, sent from here (collector.forward).
+    sender = Sender(engine, outbox.configure(settings), f"{socket.gethostname()}:{tele_port}")
+    sender.start()
     log.info("serving telemetry on port %d, enrollment on port %d", tele_port, enroll_port)
     if ready is not None:
         ready(tele_port, enroll_port)
@@ -464,6 +476,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     grace = settings["server.shutdown_grace_seconds"]
     await enroll_server.stop(grace)
     await tele_server.stop(grace)
+    await asyncio.to_thread(sender.stop)
     engine.dispose()
     db_health.dispose()
     log.info("stopped")

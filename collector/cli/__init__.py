@@ -16,6 +16,7 @@ from collector.cli import (
     devices,
     events,
     exceptions,
+    forward,
     init,
     policy,
     report,
@@ -25,6 +26,7 @@ from collector.cli import (
     violations,
 )
 from collector.config import resolve_data_dir
+from collector.forward import outbox
 from mamori import i18n
 from mamori.cliutil import build_parser as build_parser_for
 from mamori.cliutil import run_command
@@ -32,7 +34,7 @@ from mamori.i18n import _
 from mamori.logsetup import stderr_handler
 
 COMMANDS = [init, tokens, serve, agents, events, devices, violations, exceptions, summary, policy, audit_log,
-            report]
+            report, forward]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     datadir = resolve_data_dir(args.data_dir)
     # Every time shown and every date typed is in the configured zone; before `init` there is no config: Japan.
-    display.configure(datadir.load_settings()["display.timezone"] if datadir.config.exists() else display.DEFAULT)
+    settings = datadir.load_settings() if datadir.config.exists() else None
+    display.configure(settings["display.timezone"] if settings else display.DEFAULT)
+    if settings:
+        # A violation acknowledged or resolved here is forwarded like one changed by `serve`.
+        outbox.configure(settings)
     return args.func(args, datadir)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from collector import validate
+from collector.forward import outbox
 from collector.rules import EVENT_KINDS
 from collector.rules.engine import AgentInfo, evaluate_events
 from collector.store.db import dialect_insert, json_dumps
@@ -131,10 +132,15 @@ def _event_insert(conn: Connection) -> str:
 
 def _new_rule_events(conn: Connection, agent_id: str, batch: Sequence[Event], last_seq: int) -> list[Event]:
     """The batch's events of kinds that have rules, minus replays of stored ones (judged once only)."""
+    return _unstored(conn, agent_id, [ev for ev in batch if ev.kind in EVENT_KINDS], last_seq)
+
+
+def _unstored(conn: Connection, agent_id: str, chosen: Sequence[Event], last_seq: int) -> list[Event]:
+    """chosen minus repeated seqs and replays of events already stored."""
     seen: set[int] = set()
     relevant = []
-    for ev in batch:
-        if ev.kind in EVENT_KINDS and ev.seq not in seen:
+    for ev in chosen:
+        if ev.seq not in seen:
             seen.add(ev.seq)
             relevant.append(ev)
     # Only a seq at or below last_seq can already be stored: look those up (replays are rare).
@@ -218,8 +224,13 @@ def store_batch(
         except validate.Invalid as exc:
             raise BatchError(str(exc)) from None
         judged = _new_rule_events(conn, agent_id, batch, last_seq)
+        # Events the SIEM asked for ([forward] what = "events:..."), queued with them in this transaction.
+        forwarded = _unstored(conn, agent_id, outbox.wanted_events(batch), last_seq) if outbox.forwards_events() \
+            else []
         # Both drivers report the rows an executemany really changed; a skipped conflict changes none.
         stored = conn.exec_driver_sql(_event_insert(conn), params).rowcount
+        if forwarded:  # before the violations they raise: the SIEM gets cause, then verdict
+            outbox.enqueue_events(conn, agent_id, agent.segment, agent.department, forwarded, received_at)
         seqs = sorted(ev.seq for ev in batch)
         gaps = find_gaps(seqs, last_seq)
         if gaps:

@@ -300,3 +300,27 @@ rule_ticks = Table(
     Column("collector", String(100), nullable=False),
     Column("finished_at", UTCDateTime(), nullable=False),
 )
+
+# Forwarding outbox (collector.forward): what is to reach the SIEM or staff's mail, written in the same
+# transaction as the violation change or event it tells of, deleted once its destination accepted it.
+forward_outbox = Table(
+    "forward_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("destination", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("record", Payload, nullable=False),
+    Column("attempts", Integer(), nullable=False, default=0, server_default="0"),
+    Column("last_error", String(500), nullable=True),
+    Index(None, "destination", "id"),
+)
+
+# One sender per destination at a time (several collectors on one PostgreSQL): the collector holding the lease
+# sends that destination's records in order; a crashed holder's lease runs out and another takes over.
+forward_leases = Table(
+    "forward_leases",
+    metadata,
+    Column("destination", String(16), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("leased_until", UTCDateTime(), nullable=False),
+)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, or_, select, update
 
+from collector.forward import outbox
 from collector.store import audit
 from collector.store.models import agents, exceptions, violations
 from mamori.events import SEVERITY_RANK
@@ -100,15 +101,18 @@ def raise_finding(conn: Connection, *, agent_id: str, segment: str, department: 
                               violations.c.last_event_id, violations.c.exception_id)
                        .where(violations.c.active_key == key)).one_or_none()
     if row is None:
-        return conn.execute(violations.insert().values(
+        new_id = conn.execute(violations.insert().values(
             agent_id=agent_id, rule_id=finding.rule_id, segment=segment, department=department,
             severity=finding.severity, status="open", active_key=key, first_seen=finding.first_at,
             last_seen=finding.last_at, count=max(1, finding.count), event_id=finding.event_id,
             last_event_id=finding.last_event_id, detail=finding.detail[:500], evidence=finding.evidence,
             detail_message=finding.message, exception_id=exception_id,
         ).returning(violations.c.id)).scalar_one()
-    values: dict[str, Any] = {"count": violations.c.count + finding.count,
-                              "severity": higher(row.severity, finding.severity), "exception_id": exception_id}
+        outbox.enqueue_violation(conn, "opened", new_id, finding.last_at)  # same transaction: never lost
+        return new_id
+    severity = higher(row.severity, finding.severity)
+    values: dict[str, Any] = {"count": violations.c.count + finding.count, "severity": severity,
+                              "exception_id": exception_id}
     if finding.last_at >= row.last_seen:
         values.update(last_seen=finding.last_at, detail=finding.detail[:500], detail_message=finding.message)
         if finding.last_event_id and finding.last_event_id != row.last_event_id:
@@ -116,6 +120,8 @@ def raise_finding(conn: Connection, *, agent_id: str, segment: str, department: 
             # the scheduler's re-check of the same event rewrites nothing.
             values.update(last_event_id=finding.last_event_id, evidence=finding.evidence)
     conn.execute(update(violations).where(violations.c.id == row.id).values(**values))
+    if severity != row.severity:
+        outbox.enqueue_violation(conn, "escalated", row.id, finding.last_at)
     return row.id
 
 
@@ -128,7 +134,10 @@ def clear(conn: Connection, *, agent_id: str, rule_id: str, at: datetime, detail
                 resolution_note=detail[:1000], resolution_evidence=evidence)
         .returning(violations.c.id)
     ).one_or_none()
-    return None if result is None else result.id
+    if result is None:
+        return None
+    outbox.enqueue_violation(conn, "resolved", result.id, at)
+    return result.id
 
 
 def covering_exceptions(conn: Connection, agent_id: str, department: str,
@@ -227,6 +236,7 @@ def acknowledge(conn: Connection, violation_id: int, *, by: str, at: datetime, n
     if result.rowcount != 1:
         status = conn.execute(select(violations.c.status).where(violations.c.id == violation_id)).scalar()
         raise LifecycleError("unknown" if status is None else status)
+    outbox.enqueue_violation(conn, "acknowledged", violation_id, at)
     audit.record(conn, at=at, actor=by, action="violation.ack", target=f"violation:{violation_id}",
                  details={"note": note})
 
@@ -240,6 +250,7 @@ def resolve(conn: Connection, violation_id: int, *, by: str, at: datetime, note:
     if result.rowcount != 1:
         status = conn.execute(select(violations.c.status).where(violations.c.id == violation_id)).scalar()
         raise LifecycleError("unknown" if status is None else status)
+    outbox.enqueue_violation(conn, "resolved", violation_id, at)
     audit.record(conn, at=at, actor=by, action="violation.resolve", target=f"violation:{violation_id}",
                  details={"note": note})
 
