@@ -79,6 +79,14 @@ class Condition:
     operator: str
     values: tuple[str, ...]
 
+    def text(self) -> str:
+        """The attribute as rule text again (strings quoted and escaped as USBGuard writes them)."""
+        values = [quote(v) if self.attribute in STRING_ATTRIBUTES else v for v in self.values]
+        if len(values) == 1 and self.operator == "equals":
+            return f"{self.attribute} {values[0]}"
+        operator = "" if self.operator == "equals" else self.operator + " "
+        return f"{self.attribute} {operator}{{ {' '.join(values)} }}"
+
     def evaluate(self, device: Device) -> bool | None:
         if self.attribute == "label":
             return True  # a label names the rule; it matches nothing
@@ -181,6 +189,11 @@ class _Scan:
             self.pos = m.end()
         return m
 
+    def upcoming(self) -> str:
+        """The text up to the next blank or brace, to name what could not be read."""
+        m = re.match(r"[^ \t{}]*", self.text[self.pos :])
+        return m.group(0)[:40] if m else ""
+
     def word(self) -> str:
         m = _WORD.match(self.text, self.pos)
         if not m:
@@ -253,7 +266,7 @@ class _Scan:
         if attribute == "id":
             m = self.regex(_ID)
             if not m:
-                raise self.fail("id is not VID:PID (4 hex digits or * each)")
+                raise self.fail(f"id {self.upcoming()!r} is not VID:PID (4 hex digits or * each)")
             if m.group(1) == "*" and m.group(2) != "*":
                 raise self.fail(f"id {m.group(0)}: a product id needs a vendor id (use *:* or VID:*)")
             return m.group(0).lower()
@@ -261,7 +274,8 @@ class _Scan:
             m = self.regex(_IFACE)
             if not m:
                 raise self.fail(
-                    "with-interface is not CC:SS:PP (class 2 hex digits; subclass, protocol 2 hex digits or *)"
+                    f"with-interface {self.upcoming()!r} is not CC:SS:PP "
+                    "(class 2 hex digits; subclass, protocol 2 hex digits or *)"
                 )
             if m.group(2) == "*" and m.group(3) != "*":
                 raise self.fail(f"with-interface {m.group(0)}: after a * subclass the protocol must be *")
