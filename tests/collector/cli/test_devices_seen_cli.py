@@ -166,3 +166,24 @@ def test_approve_errors_are_one_line(cli):
         code, out, err = cli.run("devices", "approve", *args, "--reason", "r")
         assert code == 2 and err.count("\n") == 1 and text in err, err
     assert json.loads(json.dumps(cli.json("devices", "list")))["temporary"] == []
+
+
+def test_import_a_generate_policy_file_as_is_and_the_agent_accepts_it(cli):
+    from agent.usb.policy import compile_usb, decide
+
+    a = cli.agent("lgwan", "市民課", "住民-06")
+    done = cli.json("devices", "import", str(FIXTURES / "generate-policy.rules"), "--segment", "lgwan")
+    assert done["imported"] == 5
+    _version, data = current_policy(cli.engine, "lgwan", a, "市民課")
+    doc = policy_doc.parse(data)
+    doc["usb"]["mode"] = "allowlist"
+    usb = compile_usb(doc)
+    ok = Device("46f4", "0001", "QEMU USB HARDDRIVE", "MAMORI-OK-0001", "1-1", ("08:06:50",), hash=HASH,
+                parent_hash="RAoFFbYf/KvLFlugqasSHbVw4bRPRWOkutI4A/2Fg+o=", connect_type="hotplug")
+    other = Device("46f4", "0001", "QEMU USB HARDDRIVE", "MAMORI-OTHER-0003", "1-1", ("08:06:50",), hash="x",
+                   parent_hash=ok.parent_hash, connect_type="hotplug")
+    assert decide(ok, usb, cli.now).storage == "allow"
+    assert decide(other, usb, cli.now).storage == "block"
+    bad = FIXTURES.parent.parent / "mamori" / "data" / "bad.rules"
+    code, _, err = cli.run("devices", "import", str(bad))
+    assert code == 2 and "何も取り込んでいません" in err
