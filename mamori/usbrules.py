@@ -114,7 +114,7 @@ class Condition:
                 return None
             if attr == "id":
                 return all(any(_id_subset(a, p) for p in self.values) for a in actual)
-            return all(some_p for some_p in (any(_value_matches(attr, p, a) for p in self.values) for a in actual))
+            return all(any(_value_matches(attr, p, a) for p in self.values) for a in actual)
         # equals (the default): as many values, and every rule value matches one of the device's.
         return len(actual) == len(self.values) and all(some(p, actual) for p in self.values)
 
