@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 from agent import host as hostmod
-from agent.cli import check, debug, enroll, run, service, status
+from agent.cli import check, debug, devices, enroll, run, service, status
 from agent.config import StateDir
 from mamori import i18n
 from mamori.cliutil import build_parser as build_parser_for
 from mamori.cliutil import run_command
 from mamori.i18n import _
 
-COMMANDS = [enroll, run, status, check, service, debug]
+COMMANDS = [enroll, run, status, devices, check, service, debug]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import fcntl
-import hashlib
 import logging
 import os
 import select
@@ -13,6 +11,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from mamori import usbhash
 from mamori.usbrules import Device
 
 log = logging.getLogger("mamori.agent.usb.linux")
@@ -106,6 +105,15 @@ def read_attribute(path: Path) -> str:
     return "".join(ch for ch in text if ch.isprintable())
 
 
+def read_raw(path: Path, limit: int = 4096) -> str:
+    """A sysfs string as USBGuard reads it (mamori/usbhash.py): only trailing NUL/newline/CR/tab/BS cut."""
+    try:
+        with open(path, "rb") as handle:
+            return usbhash.sysfs_text(handle.read(limit))
+    except OSError:
+        return ""
+
+
 def parse_descriptors(raw: bytes) -> tuple[str, ...]:
     """Interface class triples ("08:06:50") from a device's raw descriptors (sysfs `descriptors`).
 
@@ -168,13 +176,42 @@ class Sysfs:
         except OSError:
             raw = b""
         interfaces = parse_descriptors(raw[18:] if raw[1:2] == b"\x01" else raw)
-        name = read_attribute(path / "product")
-        serial = read_attribute(path / "serial")
-        # Mamori's device hash: SHA-256 of the identity strings and raw descriptors (base64). Like USBGuard's,
-        # it changes when any descriptor byte does; the values differ from USBGuard's own hashes.
-        digest = hashlib.sha256(f"{vendor}:{product}\0{name}\0{serial}\0".encode() + raw).digest()
-        return Device(vendor_id=vendor, product_id=product, name=name, serial=serial, port=path.name,
-                      interfaces=interfaces, hash=base64.b64encode(digest).decode())
+        name_raw, serial_raw = read_raw(path / "product"), read_raw(path / "serial")
+        walked = usbhash.walk(raw)
+        # USBGuard's own hash and parent-hash, so a `usbguard generate-policy` file names devices here too.
+        connect = "" if path.name.startswith("usb") else read_raw(path / "port/connect_type")
+        return Device(vendor_id=vendor, product_id=product, name=read_attribute(path / "product"),
+                      serial=read_attribute(path / "serial"), port=path.name, interfaces=interfaces,
+                      hash=self.usbguard_hash(path, vendor, product, name_raw, serial_raw, raw) or "",
+                      parent_hash=self.parent_hash(path), connect_type=connect,
+                      interface_types=walked.interface_types if walked else (), name_raw=name_raw,
+                      serial_raw=serial_raw)
+
+    @staticmethod
+    def usbguard_hash(path: Path, vendor: str, product: str, name: str, serial: str, raw: bytes) -> str | None:
+        return usbhash.device_hash(name=name, vendor_id=read_raw(path / "idVendor") or vendor,
+                                   product_id=read_raw(path / "idProduct") or product, serial=serial,
+                                   descriptors=raw)
+
+    def parent_hash(self, path: Path) -> str:
+        """USBGuard's parent-hash: the parent device's hash, or for a root hub the hash of its controller's path."""
+        try:
+            real = path.resolve()
+            sysroot = (self.root / "sys").resolve()
+            parent = real.parent
+            devtype = next((line[8:] for line in read_raw(parent / "uevent", 8192).splitlines()
+                            if line.startswith("DEVTYPE=")), "")
+            if devtype == "usb_device":
+                try:
+                    with open(parent / "descriptors", "rb") as handle:
+                        raw = handle.read(MAX_DESCRIPTORS)
+                except OSError:
+                    return ""
+                return self.usbguard_hash(parent, "", "", read_raw(parent / "product"), read_raw(parent / "serial"),
+                                          raw) or ""
+            return usbhash.path_hash("/" + str(parent.relative_to(sysroot)))
+        except (OSError, ValueError):
+            return ""
 
     def vendor_name(self, path: Path) -> str:
         return read_attribute(path / "manufacturer")

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from agent.host.linux_usb import Sysfs, Uevent, set_block_read_only
 from agent.usb.policy import BLOCK, READ_ONLY, Decision, UsbPolicy, decide, is_storage
 from mamori import clock
-from mamori.usbrules import Device
+from mamori.usbrules import Device, rule_line
 
 log = logging.getLogger("mamori.agent.usb")
 
@@ -37,6 +37,7 @@ def payload(device: Device, decision: Decision, vendor_name: str = "") -> dict[s
         "vendor_id": device.vendor_id, "product_id": device.product_id, "vendor_name": vendor_name,
         "product_name": device.name, "serial": device.serial, "interface_classes": list(device.interfaces),
         "port": device.port, "decided_by": decision.decided_by, "mode": decision.mode,
+        "rule": rule_line(device),
     }
 
 

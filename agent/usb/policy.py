@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from mamori import clock
 from mamori import policy as policy_doc
+from mamori.usbconditions import Context, RuleHistory
 from mamori.usbrules import Device, Rule, RuleError, RuleErrors, first_match, parse_rule, temporary_basis
 
 # Interface classes that carry removable storage: mass storage (SD readers and optical drives too)
@@ -42,6 +43,8 @@ class UsbPolicy:
     mode: str
     rules: tuple[Rule, ...] = ()
     temporary: tuple[Temporary, ...] = ()
+    # When each rule was last evaluated/applied in this process: USBGuard's rule-applied / rule-evaluated.
+    history: RuleHistory = field(default_factory=RuleHistory, compare=False, repr=False)
 
     def next_expiry(self, now: datetime) -> datetime | None:
         """When the next still-valid temporary permission runs out (the guard re-decides then)."""
@@ -124,7 +127,7 @@ def _storage_verdict(device: Device, pol: UsbPolicy, mode: str, now: datetime) -
             return granted, temporary_basis(temp.id, temp.until)
     if mode == "block":
         return BLOCK, "mode:block"
-    rule = first_match(pol.rules, device)
+    rule = first_match(pol.rules, device, Context(now=now, history=pol.history))
     if mode == "audit":
         return ALLOW, rule.label() if rule else "mode:audit"
     if rule is None:

@@ -1,10 +1,10 @@
-"""`mamori-collector devices import|approve|revoke|list`: the approved-device register and 一時許可."""
+"""`mamori-collector devices import|approve|revoke|list|seen`: the approved-device register, 一時許可, seen devices."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,12 @@ from mamori import clock
 from mamori.i18n import _
 from mamori.labels import names
 from mamori.policy import SEGMENTS
+from mamori.safetext import safe
 from mamori.table import render
 from mamori.usbrules import RuleErrors, parse_rules
 
 MAX_FILE = 4 * 1024 * 1024
+SEEN_DAYS_MAX = 366  # how far back `devices seen` and a device reference look
 
 
 def cmd_import(args: argparse.Namespace, datadir: DataDir) -> int:
@@ -70,35 +72,110 @@ def cmd_import(args: argparse.Namespace, datadir: DataDir) -> int:
     return 0
 
 
+def _force_reason(db: Any, agent: Any, department: str | None, segment: str | None) -> str | None:
+    """Why an approval needs --force: it is for a revoked terminal, or it reaches マイナンバー利用事務系 terminals."""
+    from collector.store import queries
+
+    if agent is not None and agent.revoked:
+        return _("terminal {host} ({id}) is revoked and no longer connects, so approving a device for it is a "
+                 "mistake or a leftover.").format(host=safe(agent.hostname), id=agent.id[:8])
+    targets = [agent] if agent is not None else [
+        a for a in queries.list_agents(db) if not a.revoked and department in (None, a.department)
+        and segment in (None, a.segment)]
+    mine = [a for a in targets if a.segment == "mynumber"]
+    if not mine:
+        return None
+    return _("this approval reaches {count} マイナンバー利用事務系 terminal(s) ({hosts}), where data must not leave on "
+             "removable media (BP6(3)①).").format(count=len(mine), hosts=", ".join(safe(a.hostname) for a in mine[:5]))
+
+
+def _find_seen(db: Any, ref: str) -> Any:
+    from collector import devices_seen
+    from collector.store import devices
+
+    seen = devices_seen.collect(devices.usb_events(db, clock.now() - timedelta(days=SEEN_DAYS_MAX)))
+    try:
+        found = devices_seen.find(seen, ref)
+    except devices_seen.AmbiguousRef:
+        raise CliError(_("{ref} matches several devices; give more of the reference").format(ref=safe(ref))) from None
+    if found is None:
+        raise CliError(_("no device {ref} was seen; see `mamori-collector devices seen`").format(ref=safe(ref)))
+    return found
+
+
 def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.store import audit, devices
 
-    serial = args.serial.strip()
-    if not serial or len(serial) > 256:
-        raise CliError(_("--serial must be 1 to 256 characters"))
+    db = engine(datadir)
+    if args.device and args.serial:
+        raise CliError(_("give a device reference or --serial, not both"))
+    if not args.device and not args.serial:
+        raise CliError(_("give a device reference from `mamori-collector devices seen`, or --serial"))
+    seen = _find_seen(db, args.device) if args.device else None
     if not args.reason.strip():
         raise CliError(_("--reason must not be empty: record why the device is needed"))
-    until = parse_until(args.until).astimezone(UTC)
+    agent = find_agent(db, args.agent) if args.agent else None
+    known_department(db, args.department)  # a misspelt 所属 would grant a permission that reaches no terminal
+    why = _force_reason(db, agent, args.department, args.segment)
+    if why and not args.force:
+        raise CliError(why + " " + _("Add --force to approve anyway."))
     now = clock.now()
+    if seen is not None and args.until is None:
+        return _approve_in_register(args, db, seen, now, forced=bool(why))
+    if args.until is None:
+        raise CliError(_("--until is required for a temporary permission (一時許可)"))
+    if args.segment:
+        raise CliError(_("a temporary permission is for one terminal (--agent) or a 所属 (--department), "
+                         "not a segment"))
+    serial = seen.serial if seen is not None else args.serial.strip()
+    if seen is not None and not serial:
+        raise CliError(_("device {ref} has no serial number, so a temporary permission cannot name it; approve it "
+                         "in the register (leave out --until)").format(ref=seen.ref))
+    if not serial or len(serial) > 256:
+        raise CliError(_("--serial must be 1 to 256 characters"))
+    until = parse_until(args.until).astimezone(UTC)
     if until <= now:
         raise CliError(_("--until {value} is in the past").format(value=display.stamp(until)))
-    db = engine(datadir)
-    agent_id = find_agent(db, args.agent).id if args.agent else None
-    known_department(db, args.department)  # a misspelt 所属 would grant a permission that reaches no terminal
+    agent_id = agent.id if agent is not None else None
     with db.begin() as conn:
         perm_id = devices.add_temporary(conn, serial=serial, agent_id=agent_id, department=args.department,
                                         until=until, reason=args.reason.strip()[:1000], by=actor(args), at=now)
+        details = {"serial": serial, "agent_id": agent_id, "department": args.department, "until": iso(until),
+                   "reason": args.reason.strip()[:1000]}
+        if seen is not None:
+            details["device"] = seen.ref
+        if why:
+            details["forced"] = why
         audit.record(conn, at=now, actor=actor(args), action="devices.approve", target=f"permission:{perm_id}",
-                     details={"serial": serial, "agent_id": agent_id, "department": args.department,
-                              "until": iso(until), "reason": args.reason.strip()[:1000]})
+                     details=details)
     if args.json:
         print_json({"id": perm_id, "serial": serial, "agent_id": agent_id, "department": args.department,
-                    "until": iso(until)})
+                    "until": iso(until), "device": seen.ref if seen is not None else None, "forced": bool(why)})
     else:
         scope = agent_id or args.department or _("all terminals")
         print(_("Temporary permission {id} for serial {serial} on {scope} until {until}. It reaches the terminal "
                 "with its next heartbeat and expires there by itself.").format(
-            id=perm_id, serial=serial, scope=scope, until=display.stamp(until)))
+            id=perm_id, serial=safe(serial), scope=scope, until=display.stamp(until)))
+    return 0
+
+
+def _approve_in_register(args: argparse.Namespace, db: Any, seen: Any, now: datetime, forced: bool) -> int:
+    """A seen device approved for good: its rule line joins the register for the chosen scope."""
+    from collector.store import audit, devices
+
+    if args.agent:
+        raise CliError(_("the register is kept per segment or 所属; for one terminal give --until (一時許可)"))
+    with db.begin() as conn:
+        devices.import_rules(conn, [(0, seen.rule)], source=f"device {seen.ref}", segment=args.segment,
+                             department=args.department, replace=False, by=actor(args), at=now)
+        audit.record(conn, at=now, actor=actor(args), action="devices.approve", target=f"device:{seen.ref}",
+                     details={"rule": seen.rule, "segment": args.segment, "department": args.department,
+                              "reason": args.reason.strip()[:1000], "forced": forced})
+    if args.json:
+        print_json({"device": seen.ref, "rule": seen.rule, "segment": args.segment, "department": args.department,
+                    "forced": forced})
+    else:
+        print(_("Device {ref} added to the approved-device register: {rule}").format(ref=seen.ref, rule=seen.rule))
     return 0
 
 
@@ -178,6 +255,46 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
     return 0
 
 
+def cmd_seen(args: argparse.Namespace, datadir: DataDir) -> int:
+    from collector import devices_seen
+    from collector.store import devices, queries
+
+    db = engine(datadir)
+    if not 1 <= args.days <= SEEN_DAYS_MAX:
+        raise CliError(_("--days must be 1 to {max}").format(max=SEEN_DAYS_MAX))
+    rows = devices.usb_events(db, clock.now() - timedelta(days=args.days))
+    agents = {a.id: a for a in queries.list_agents(db)}
+    if known_department(db, args.department):
+        rows = [r for r in rows if r[0] in agents and agents[r[0]].department == args.department]
+    seen = devices_seen.collect(rows)
+
+    def host(agent_id: str) -> str:
+        return agents[agent_id].hostname if agent_id in agents else agent_id[:8]
+
+    if args.json:
+        print_json([{"ref": d.ref, "vendor_id": d.vendor_id, "product_id": d.product_id, "name": d.name,
+                     "serial": d.serial, "rule": d.rule, "count": d.count, "last_seen": iso(d.last_seen),
+                     "last_kind": d.last_kind, "last_decided_by": d.last_decided_by,
+                     "terminals": [{"agent_id": a, "hostname": host(a),
+                                    "segment": agents[a].segment if a in agents else None} for a in d.agents]}
+                    for d in seen])
+        return 0
+    if not seen:
+        print(_("No USB device was seen in the last {days} day(s).").format(days=args.days))
+        return 0
+    labels = {"usb.blocked": _("blocked"), "usb.allowed": _("allowed")}
+    print(render([_("Ref"), _("Device"), _("Serial"), _("Terminals"), display.header(_("Last seen")), _("Last")],
+                 [[d.ref, safe(f"{d.vendor_id}:{d.product_id} {d.name}"), safe(d.serial),
+                   ", ".join(safe(host(a)) for a in d.agents[:3]) + (" …" if len(d.agents) > 3 else ""),
+                   local(d.last_seen), labels.get(d.last_kind, d.last_kind)] for d in seen],
+                 [12, 30, 20, 20, 25, 8]))
+    print()
+    print(_("Rules to approve them (`mamori-collector devices approve REF --reason ...`):"))
+    for d in seen:
+        print(f"{d.ref}  {d.rule}")
+    return 0
+
+
 def register(sub, common: argparse.ArgumentParser) -> None:
     dev = sub.add_parser("devices", parents=[common], help=_("approved devices and temporary permissions")
                          ).add_subparsers(dest="action", required=True)
@@ -189,14 +306,20 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--by", help=_("name of the staff member (default: login name)"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_import)
-    p = dev.add_parser("approve", parents=[common], help=_("grant a temporary permission (一時許可)"))
-    p.add_argument("--serial", required=True, help=_("the device's serial number"))
+    p = dev.add_parser("approve", parents=[common],
+                       help=_("approve a device: a temporary permission (一時許可) or, for a seen device without "
+                              "--until, a register rule"))
+    p.add_argument("device", nargs="?", help=_("a device reference from `mamori-collector devices seen`"))
+    p.add_argument("--serial", help=_("the device's serial number"))
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--agent", help=_("only on this terminal (agent ID)"))
     scope.add_argument("--department", help=_("on every terminal of this department (所属)"))
-    p.add_argument("--until", required=True,
+    scope.add_argument("--segment", choices=SEGMENTS, help=_("register rule: only for terminals of this segment"))
+    p.add_argument("--until",
                    help=_("end of the permission: a date (through that day) or a date and time, e.g. 2026-04-01T17:00"))
     p.add_argument("--reason", required=True, help=_("why the device is needed"))
+    p.add_argument("--force", action="store_true",
+                   help=_("approve even for a revoked terminal or one of the マイナンバー利用事務系"))
     p.add_argument("--by", help=_("name of the staff member (default: login name)"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_approve)
@@ -209,3 +332,9 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--department", help=_("only what is scoped to this department (所属) or its terminals"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
+    p = dev.add_parser("seen", parents=[common],
+                       help=_("devices seen on terminals (usb.blocked / usb.allowed) and the rule to approve each"))
+    p.add_argument("--days", type=int, default=90, help=_("look back this many days (default 90)"))
+    p.add_argument("--department", help=_("only devices seen on terminals of this department (所属)"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_seen)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, or_, select, update
 
-from collector.store.models import approved_devices, temporary_permissions
+from collector.store.models import approved_devices, events, temporary_permissions
 from collector.store.queries import MIN_PREFIX, AmbiguousId, Bind, _read, _write
 from mamori.ids import uuid7
 
@@ -120,3 +120,12 @@ def for_agent(bind: Bind, *, agent_id: str, segment: str, department: str,
                 and_(temporary_permissions.c.agent_id.is_(None), temporary_permissions.c.department.is_(None))),
         ).order_by(temporary_permissions.c.created_at, temporary_permissions.c.id)).all()
     return [ApprovedRule(**r._mapping) for r in rules], [Temporary(**r._mapping) for r in temps]
+
+
+def usb_events(bind: Bind, since: datetime) -> list[tuple[str, datetime, str, dict]]:
+    """Every usb.blocked / usb.allowed event since a moment, oldest first: (agent_id, occurred_at, kind, payload)."""
+    with _read(bind) as conn:
+        rows = conn.execute(select(events.c.agent_id, events.c.occurred_at, events.c.kind, events.c.payload).where(
+            events.c.kind.in_(("usb.blocked", "usb.allowed")), events.c.occurred_at >= since,
+        ).order_by(events.c.occurred_at, events.c.id)).all()
+    return [(r.agent_id, r.occurred_at, r.kind, r.payload) for r in rows]

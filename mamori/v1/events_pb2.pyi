@@ -155,7 +155,7 @@ class SpoolCorrupt(_message.Message):
     def __init__(self, kept_as: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class UsbDevice(_message.Message):
-    __slots__ = ("vendor_id", "product_id", "vendor_name", "product_name", "serial", "interface_classes", "port", "decided_by", "mode")
+    __slots__ = ("vendor_id", "product_id", "vendor_name", "product_name", "serial", "interface_classes", "port", "decided_by", "mode", "rule")
     VENDOR_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     VENDOR_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -165,6 +165,7 @@ class UsbDevice(_message.Message):
     PORT_FIELD_NUMBER: _ClassVar[int]
     DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
     vendor_id: str
     product_id: str
     vendor_name: str
@@ -174,7 +175,8 @@ class UsbDevice(_message.Message):
     port: str
     decided_by: str
     mode: str
-    def __init__(self, vendor_id: _Optional[str] = ..., product_id: _Optional[str] = ..., vendor_name: _Optional[str] = ..., product_name: _Optional[str] = ..., serial: _Optional[str] = ..., interface_classes: _Optional[_Iterable[str]] = ..., port: _Optional[str] = ..., decided_by: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
+    rule: str
+    def __init__(self, vendor_id: _Optional[str] = ..., product_id: _Optional[str] = ..., vendor_name: _Optional[str] = ..., product_name: _Optional[str] = ..., serial: _Optional[str] = ..., interface_classes: _Optional[_Iterable[str]] = ..., port: _Optional[str] = ..., decided_by: _Optional[str] = ..., mode: _Optional[str] = ..., rule: _Optional[str] = ...) -> None: ...
 
 class MediaWrite(_message.Message):
     __slots__ = ("path", "size", "sha256", "user", "device_serial", "mount_point")
