@@ -11,7 +11,8 @@ from typing import Any
 
 DOMAIN = "mamori"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-_translation: gettext.NullTranslations = gettext.NullTranslations()
+# None until setup(): a library caller that never ran setup() still gets the default language, Japanese.
+_translation: gettext.NullTranslations | None = None
 _lang = "ja"
 
 
@@ -43,7 +44,7 @@ def catalogue(lang: str) -> gettext.NullTranslations:
 
 
 def current() -> gettext.NullTranslations:
-    return _translation
+    return _translation if _translation is not None else catalogue(_lang)
 
 
 def language() -> str:
@@ -51,11 +52,11 @@ def language() -> str:
 
 
 def _(message: str) -> str:
-    return _translation.gettext(message)
+    return current().gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return _translation.ngettext(singular, plural, n)
+    return current().ngettext(singular, plural, n)
 
 
 def lang_from_argv(argv: list[str]) -> str | None:

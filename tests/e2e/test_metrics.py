@@ -15,6 +15,7 @@ from cryptography import x509
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from mamori.labels import SEGMENTS
 from tests.e2e import clients
 from tests.e2e.harness import Collector, free_port, wait_for
 from tests.e2e.proxy import Proxy
@@ -72,7 +73,7 @@ def test_metrics_follow_streams_ingest_and_the_store(collector, make_agent):
     assert f"serving metrics on {base}/metrics" in collector.log()
     first = scrape(base)
     assert value(first, "mamori_database_up") == 1
-    assert all(value(first, "mamori_agent_streams", segment=s) == 0 for s in ("mynumber", "lgwan", "internet"))
+    assert all(value(first, "mamori_agent_streams", segment=s) == 0 for s in SEGMENTS)
     assert value(first, "mamori_events_ingested_total", segment="mynumber") == 0
     assert value(first, "mamori_certificate_not_after_seconds", certificate="ca") == not_after(
         collector.data_dir / "ca.crt"
