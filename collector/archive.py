@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mamori.i18n import _
+
 FORMAT = "mamori-events-archive/1"
 _NAME = re.compile(r"^events-(\d{4}-\d{2})\.(jsonl\.gz|manifest\.json)(\.tmp)?$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -44,7 +46,7 @@ class WriteResult:
 
 def check_month(text: str) -> str:
     if not _MONTH.match(text):
-        raise ArchiveError(f"invalid month {text!r}: use YYYY-MM, e.g. 2025-10")
+        raise ArchiveError(_("invalid month {month}: use YYYY-MM, e.g. 2025-10").format(month=text))
     return text
 
 
@@ -84,9 +86,9 @@ def read_manifest(folder: Path, month: str) -> Manifest:
             raise ValueError("unknown format")
         return Manifest(**raw)
     except FileNotFoundError:
-        raise ArchiveError(f"{path}: manifest missing") from None
+        raise ArchiveError(_("{path}: manifest missing").format(path=path)) from None
     except (ValueError, TypeError) as exc:
-        raise ArchiveError(f"{path}: not a valid manifest ({exc})") from None
+        raise ArchiveError(_("{path}: not a valid manifest ({problem})").format(path=path, problem=exc)) from None
 
 
 def _data_file(folder: Path, manifest: Manifest) -> Path:
@@ -103,14 +105,19 @@ def verify(folder: Path, month: str) -> Manifest:
     manifest = read_manifest(folder, check_month(month))
     path = _data_file(folder, manifest)
     if manifest.file != data_path(folder, month).name:
-        raise ArchiveError(f"{manifest_path(folder, month)}: names {manifest.file!r}, not this month's file")
+        raise ArchiveError(
+            _("{path}: names {file}, not this month's file").format(
+                path=manifest_path(folder, month), file=manifest.file
+            )
+        )
     if not path.exists():
-        raise ArchiveError(f"{path}: archive file missing (its manifest exists)")
+        raise ArchiveError(_("{path}: archive file missing (its manifest exists)").format(path=path))
     actual = sha256_file(path)
     if actual != manifest.sha256:
         raise ArchiveError(
-            f"{path}: SHA-256 {actual} does not match the manifest's {manifest.sha256}: "
-            "the archive was altered or damaged"
+            _(
+                "{path}: SHA-256 {actual} does not match the manifest's {expected}: the archive was altered or damaged"
+            ).format(path=path, actual=actual, expected=manifest.sha256)
         )
     return manifest
 
@@ -126,9 +133,13 @@ def read(folder: Path, month: str) -> Iterator[dict[str, Any]]:
                 count += 1
                 yield json.loads(line)
     except (OSError, EOFError, ValueError) as exc:
-        raise ArchiveError(f"{path}: unreadable ({exc})") from None
+        raise ArchiveError(_("{path}: unreadable ({problem})").format(path=path, problem=exc)) from None
     if count != manifest.events:
-        raise ArchiveError(f"{path}: {count} events, the manifest says {manifest.events}")
+        raise ArchiveError(
+            _("{path}: {count} events, the manifest says {expected}").format(
+                path=path, count=count, expected=manifest.events
+            )
+        )
 
 
 def _key(record: dict[str, Any]) -> tuple[str, str]:
@@ -157,7 +168,11 @@ def recover(folder: Path, month: str) -> None:
         _fsync_dir(folder)
     elif _tmp(data).exists() and manifest.exists():  # crashed after the commit: roll forward
         if sha256_file(_tmp(data)) != read_manifest(folder, month).sha256:
-            raise ArchiveError(f"{_tmp(data)}: does not match {manifest}; move it away and rerun")
+            raise ArchiveError(
+                _("{path}: does not match {manifest}; move it away and rerun").format(
+                    path=_tmp(data), manifest=manifest
+                )
+            )
         os.replace(_tmp(data), data)
         _fsync_dir(folder)
 

@@ -27,7 +27,7 @@ from collector.config import DataDir
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
 from collector.rules import scheduler
-from collector.store import enrollments, queries
+from collector.store import enrollments, queries, retention
 from collector.store.db import make_engine
 from collector.store.ingest import BatchError, UnknownAgent, store_batch, touch_agent
 from mamori import clock
@@ -390,6 +390,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     watcher = asyncio.create_task(telemetry.watch(settings["server.revocation_check_seconds"]))
     ticker = asyncio.create_task(scheduler.run_forever(engine, settings["rules.tick_seconds"],
                                                        f"{socket.gethostname()}:{tele_port}"))
+    keeper = asyncio.create_task(retention.run_forever(engine, datadir.archive(settings), settings))
     log.info("serving telemetry on port %d, enrollment on port %d", tele_port, enroll_port)
     if ready is not None:
         ready(tele_port, enroll_port)
@@ -397,6 +398,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     log.info("shutting down: draining open streams")
     watcher.cancel()
     ticker.cancel()
+    keeper.cancel()
     grace = settings["server.shutdown_grace_seconds"]
     await enroll_server.stop(grace)
     await tele_server.stop(grace)

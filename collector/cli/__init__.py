@@ -13,12 +13,14 @@ from collector import display
 from collector.cli import (
     agents,
     audit_log,
+    backup,
     devices,
     events,
     exceptions,
     init,
     policy,
     report,
+    retention,
     serve,
     summary,
     tokens,
@@ -32,7 +34,7 @@ from mamori.i18n import _
 from mamori.logsetup import stderr_handler
 
 COMMANDS = [init, tokens, serve, agents, events, devices, violations, exceptions, summary, policy, audit_log,
-            report]
+            report, retention, backup]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ from collector import archive
 from collector.store import audit, partitions
 from collector.store.db import read_only
 from collector.store.models import events, violations
+from mamori import clock
 
 ACTOR = "mamori-collector retention"
 # Any fixed key: of the collectors sharing one PostgreSQL, one runs retention at a time.
@@ -242,3 +243,38 @@ def oldest_event(engine: Engine) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+async def run_forever(engine: Engine, folder: Path, settings: dict[str, Any]) -> None:
+    """The serve loop's task: retention every [retention] run_minutes (partitions ahead first), errors retried."""
+    import asyncio
+    import logging
+
+    log = logging.getLogger("mamori.collector.retention")
+    while True:
+        try:
+            result = await asyncio.to_thread(
+                run,
+                engine,
+                folder,
+                clock.now(),
+                events_days=settings["retention.events_days"],
+                archive_years=settings["retention.archive_years"],
+            )
+            for m in result.months:
+                log.info(
+                    "retention: %s archived (%d events, %d new), %d removed, %d kept for open violations",
+                    m.month,
+                    m.archived,
+                    m.added,
+                    m.deleted,
+                    m.kept,
+                )
+            for name in result.expired_archives:
+                log.info("retention: archive %s deleted (past [retention] archive_years)", name)
+        except Exception:  # a full disk or a damaged archive must not stop serving; said every run until fixed
+            log.exception(
+                "retention failed; events stay in the database, retrying in %s minutes",
+                settings["retention.run_minutes"],
+            )
+        await asyncio.sleep(settings["retention.run_minutes"] * 60)
