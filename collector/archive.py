@@ -125,7 +125,10 @@ def verify(folder: Path, month: str) -> Manifest:
 def read(folder: Path, month: str) -> Iterator[dict[str, Any]]:
     """The month's events, oldest first, after verifying the file; ArchiveError if it does not verify."""
     manifest = verify(folder, month)
-    path = _data_file(folder, manifest)
+    yield from _lines(_data_file(folder, manifest), manifest)
+
+
+def _lines(path: Path, manifest: Manifest) -> Iterator[dict[str, Any]]:
     count = 0
     try:
         with gzip.open(path, "rt", encoding="utf-8") as f:
@@ -186,8 +189,9 @@ def write(folder: Path, month: str, records: Iterable[dict[str, Any]], now: date
     check_month(month)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     recover(folder, month)
-    existing: Iterable[dict[str, Any]] = read(folder, month) if manifest_path(folder, month).exists() else ()
     data, manifest = data_path(folder, month), manifest_path(folder, month)
+    # Verified now, before the .tmp exists, and read from the final file (recover() left no .tmp behind).
+    existing: Iterable[dict[str, Any]] = _lines(data, verify(folder, month)) if manifest.exists() else ()
     count = added = 0
     first = last = None
     previous: tuple[str, str] | None = None
