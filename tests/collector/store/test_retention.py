@@ -21,17 +21,31 @@ from mamori.ids import uuid7
 
 # The collector's "now" in these tests: fixed, never today's date.
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
-OLD = [datetime(2025, 7, 8, 12, 0, tzinfo=UTC), datetime(2025, 7, 28, 1, 0, tzinfo=UTC),
-       datetime(2025, 10, 31, 23, 59, tzinfo=UTC)]
+OLD = [
+    datetime(2025, 7, 8, 12, 0, tzinfo=UTC),
+    datetime(2025, 7, 28, 1, 0, tzinfo=UTC),
+    datetime(2025, 10, 31, 23, 59, tzinfo=UTC),
+]
 RECENT = [datetime(2025, 11, 1, 0, 0, tzinfo=UTC), datetime(2026, 11, 10, 0, 0, tzinfo=UTC)]
 
 
 def _agent(engine, segment: str = "lgwan") -> str:
     agent_id = str(uuid.uuid4())
-    queries.create_agent(engine, agent_id=agent_id, segment=segment, department="市民課", hostname="pc-1",
-                         os="linux", os_version="Debian 12", agent_version="0.1.0", machine_id=uuid.uuid4().hex,
-                         cert_serial=uuid.uuid4().int, cert_sha256="ab" * 32,
-                         cert_not_after=NOW + timedelta(days=365), enrolled_at=OLD[0] - timedelta(days=1))
+    queries.create_agent(
+        engine,
+        agent_id=agent_id,
+        segment=segment,
+        department="市民課",
+        hostname="pc-1",
+        os="linux",
+        os_version="Debian 12",
+        agent_version="0.1.0",
+        machine_id=uuid.uuid4().hex,
+        cert_serial=uuid.uuid4().int,
+        cert_sha256="ab" * 32,
+        cert_not_after=NOW + timedelta(days=365),
+        enrolled_at=OLD[0] - timedelta(days=1),
+    )
     return agent_id
 
 
@@ -41,8 +55,14 @@ class Sender:
 
     def send(self, at: datetime, kind: str = "agent.started", payload: dict | None = None) -> Event:
         self.seq += 1
-        ev = Event(kind=kind, payload=payload or {"agent_version": "0.1", "note": f"第{self.seq}"},
-                   severity="info", seq=self.seq, event_id=str(uuid7()), occurred_at=at)
+        ev = Event(
+            kind=kind,
+            payload=payload or {"agent_version": "0.1", "note": f"第{self.seq}"},
+            severity="info",
+            seq=self.seq,
+            event_id=str(uuid7()),
+            occurred_at=at,
+        )
         store_batch(self.engine, self.agent_id, [ev], received_at=at)
         return ev
 
@@ -62,8 +82,9 @@ def _stored_ids(engine) -> set[str]:
 
 
 def _run(engine, folder, now=NOW, **kw):
-    return retention.run(engine, folder, now, events_days=kw.get("events_days", 365),
-                         archive_years=kw.get("archive_years", 3))
+    return retention.run(
+        engine, folder, now, events_days=kw.get("events_days", 365), archive_years=kw.get("archive_years", 3)
+    )
 
 
 def test_whole_old_months_move_to_verified_archives(engine, tmp_path):
@@ -75,7 +96,9 @@ def test_whole_old_months_move_to_verified_archives(engine, tmp_path):
     result = _run(engine, folder)
     assert result.ran and result.cutoff == datetime(2025, 11, 1, tzinfo=UTC)  # month of NOW - 365 days
     assert [(m.month, m.archived, m.added, m.deleted, m.kept) for m in result.months] == [
-        ("2025-07", 2, 2, 2, 0), ("2025-10", 1, 1, 1, 0)]
+        ("2025-07", 2, 2, 2, 0),
+        ("2025-10", 1, 1, 1, 0),
+    ]
     assert _stored_ids(engine) == {e.event_id for e in recent}
     july = list(archive.read(folder, "2025-07"))
     assert [r["event_id"] for r in july] == [e.event_id for e in old[:2]]
@@ -87,7 +110,9 @@ def test_whole_old_months_move_to_verified_archives(engine, tmp_path):
     with engine.connect() as conn:
         entries = audit.list_entries(conn, action="retention.archive")
         assert {(e.target, e.details["sha256"]) for e in entries} == {
-            ("archive:2025-07", manifest.sha256), ("archive:2025-10", archive.verify(folder, "2025-10").sha256)}
+            ("archive:2025-07", manifest.sha256),
+            ("archive:2025-10", archive.verify(folder, "2025-10").sha256),
+        }
         assert audit.verify(conn)[1] is None
     if engine.dialect.name == "postgresql":  # the months left as whole partitions, not row by row
         with engine.connect() as conn:
@@ -112,8 +137,11 @@ def test_rerun_changes_nothing_and_a_late_event_is_merged_once(engine, tmp_path)
     late = s.send(datetime(2025, 7, 15, tzinfo=UTC))  # an agent that was offline for a year and more
     result = _run(engine, folder)
     assert [(m.month, m.archived, m.added, m.deleted) for m in result.months] == [("2025-07", 3, 1, 1)]
-    assert [r["event_id"] for r in archive.read(folder, "2025-07")] == [first[0].event_id, late.event_id,
-                                                                         first[1].event_id]
+    assert [r["event_id"] for r in archive.read(folder, "2025-07")] == [
+        first[0].event_id,
+        late.event_id,
+        first[1].event_id,
+    ]
     assert _stored_ids(engine) == set()
 
 
@@ -135,9 +163,16 @@ def test_crash_after_the_archive_before_the_delete_is_finished_by_the_rerun(engi
 
 def test_interrupted_writes_roll_forward_after_the_commit_and_back_before_it(tmp_path):
     folder = tmp_path / "archive"
-    rec = {"event_id": "e1", "agent_id": "a", "seq": 1, "kind": "agent.started", "severity": "info",
-           "occurred_at": "2025-07-01T00:00:00.000000+00:00", "received_at": "2025-07-01T00:00:00.000000+00:00",
-           "payload": {}}
+    rec = {
+        "event_id": "e1",
+        "agent_id": "a",
+        "seq": 1,
+        "kind": "agent.started",
+        "severity": "info",
+        "occurred_at": "2025-07-01T00:00:00.000000+00:00",
+        "received_at": "2025-07-01T00:00:00.000000+00:00",
+        "payload": {},
+    }
     archive.write(folder, "2025-07", [rec], NOW)
     data, manifest = archive.data_path(folder, "2025-07"), archive.manifest_path(folder, "2025-07")
     # Crash between the manifest's rename (the commit) and the data file's: readers and the rerun roll forward.
