@@ -49,3 +49,58 @@ def test_backup_during_ingest_restores_into_a_new_folder_that_agents_reach(tmp_p
     finally:
         agent.stop()
         restored.stop()
+
+
+def test_a_serving_collector_archives_events_past_retention(tmp_path, collector):
+    from datetime import timedelta
+
+    from collector.store import queries
+    from collector.store.db import make_engine
+    from collector.store.ingest import store_batch
+    from mamori import clock
+    from mamori.events import Event
+    from mamori.ids import uuid7
+
+    # Relative to the collector's own clock (this process's), the outcome is the same on any date.
+    old = clock.now() - timedelta(days=800)
+    engine = make_engine(f"sqlite:///{collector.data_dir / 'mamori.db'}")
+    try:
+        queries.create_agent(
+            engine,
+            agent_id="00000000-0000-4000-8000-000000000001",
+            segment="lgwan",
+            department="市民課",
+            hostname="pc-1",
+            os="linux",
+            os_version="12",
+            agent_version="0.1",
+            machine_id="m1",
+            cert_serial=1,
+            cert_sha256="ab" * 32,
+            cert_not_after=clock.now() + timedelta(days=365),
+            enrolled_at=old,
+        )
+        ev = Event(
+            kind="agent.started",
+            payload={"agent_version": "0.1"},
+            severity="info",
+            seq=1,
+            event_id=str(uuid7()),
+            occurred_at=old,
+        )
+        store_batch(engine, "00000000-0000-4000-8000-000000000001", [ev], received_at=old)
+    finally:
+        engine.dispose()
+    collector.start()
+    month = f"{old.year:04d}-{old.month:02d}"
+    listed = wait_for(
+        lambda: json.loads(collector.cli("archive", "list", "--json").stdout),
+        timeout=30,
+        what="the serving collector's first retention run",
+    )
+    assert [(a["month"], a["events"], a["verified"]) for a in listed] == [(month, 1, True)]
+    assert collector.events() == []
+    shown = json.loads(collector.cli("archive", "show", month, "--json").stdout)
+    assert [e["event_id"] for e in shown] == [ev.event_id]
+    assert f"retention: {month} archived" in collector.log()
+    collector.stop()

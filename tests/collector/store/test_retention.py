@@ -281,3 +281,32 @@ def test_partitions_are_made_ahead_and_take_in_strays_from_the_default(db_url, t
         assert (again.stored, again.duplicates) == (0, 1)
     finally:
         engine.dispose()
+
+
+def test_one_run_per_database_across_data_folders(engine, tmp_path):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("collectors share a database only on PostgreSQL")
+    with retention._exclusive(engine, tmp_path / "collector-1") as mine:
+        assert mine
+        assert _run(engine, tmp_path / "collector-2").ran is False
+    assert _run(engine, tmp_path / "collector-2").ran is True
+
+
+def test_migration_0008_keeps_every_stored_event(db_url, tmp_path):
+    from collector.store.db import downgrade, make_engine, upgrade
+
+    downgrade(db_url, "0006")
+    engine = make_engine(db_url)
+    try:
+        s = Sender(engine, _agent(engine))
+        sent = [s.send(at) for at in OLD + RECENT + [datetime(1999, 1, 1, tzinfo=UTC)]]
+        upgrade(db_url)
+        assert _stored_ids(engine) == {e.event_id for e in sent}
+        again = store_batch(engine, s.agent_id, sent)  # still idempotent after the move
+        assert (again.stored, again.duplicates) == (0, len(sent))
+        with engine.connect() as conn:
+            assert partitions.is_partitioned(conn) == (engine.dialect.name == "postgresql")
+        downgrade(db_url, "0006")
+        assert _stored_ids(engine) == {e.event_id for e in sent}
+    finally:
+        engine.dispose()
