@@ -9,6 +9,7 @@ import heapq
 import json
 import os
 import re
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -246,3 +247,28 @@ def delete(folder: Path, month: str) -> None:
         for p in (path, _tmp(path)):
             p.unlink(missing_ok=True)
     _fsync_dir(folder)
+
+
+def _candidates(folder: Path, event_id: str) -> list[str]:
+    """Archived months to search for an event, the month its UUIDv7 was made in (and its neighbours) first."""
+    every = [m for m in months(folder) if manifest_path(folder, m).exists()]
+    try:
+        value = uuid.UUID(event_id)
+    except ValueError:
+        return every
+    if value.version != 7:
+        return every
+    made = datetime.fromtimestamp((value.int >> 80) / 1000, UTC)
+    index = made.year * 12 + made.month - 1
+    near = [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in (index, index - 1, index + 1)]
+    return [m for m in near if m in every] + [m for m in every if m not in near]
+
+
+def find(folder: Path, event_id: str) -> tuple[str, dict[str, Any]] | None:
+    """(month, event) for an event that left the database, from verified archives; None if none holds it."""
+    event_id = event_id.strip().lower()
+    for month in _candidates(folder, event_id):
+        for record in read(folder, month):
+            if record["event_id"] == event_id:
+                return month, record
+    return None

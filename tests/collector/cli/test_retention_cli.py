@@ -31,6 +31,10 @@ def test_retention_run_then_archive_show_prints_the_verified_events(cli):
     assert out.startswith("検証済み: events-2025-07.jsonl.gz") and "agent.started" in out
     code, out, _ = cli.run("archive", "show", "2025-07", lang="en")
     assert out.startswith("Verified: events-2025-07.jsonl.gz")
+    # The 証跡ID of an archived event still opens, read back from its verified archive.
+    code, out, err = cli.run("events", "show", old.event_id, "--json")
+    assert code == 0 and json.loads(out)["event_id"] == old.event_id
+    assert err.strip() == "2025-07 のアーカイブから表示しています (検証済み)。"
     again = cli.json("retention", "run")
     assert again["ran"] is True and again["months"] == []
 
