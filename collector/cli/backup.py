@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from collector.cli.common import CliError, engine, print_json
+from collector.cli.common import CliError, actor, engine, print_json
 from collector.config import DataDir
 from mamori import clock
 from mamori.i18n import _
@@ -112,7 +112,7 @@ def cmd_backup(args: argparse.Namespace, datadir: DataDir) -> int:
         audit.record(
             conn,
             at=now,
-            actor=args.by or audit.login_name(),
+            actor=actor(args),
             action="backup.create",
             target=f"file:{dest.name}",
             details={"files": len(files), "database": index["database"]},
