@@ -272,7 +272,9 @@ async def run_forever(engine: Engine, folder: Path, settings: dict[str, Any]) ->
                 )
             for name in result.expired_archives:
                 log.info("retention: archive %s deleted (past [retention] archive_years)", name)
-        except Exception:  # a full disk or a damaged archive must not stop serving; said every run until fixed
+        except archive.ArchiveError as exc:  # staff must act (restore the archive from a backup): one line
+            log.error("retention stopped, the month's events stay in the database: %s", exc)
+        except Exception:  # a full disk or a database hiccup must not stop serving; said every run until fixed
             log.exception(
                 "retention failed; events stay in the database, retrying in %s minutes",
                 settings["retention.run_minutes"],
