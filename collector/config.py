@@ -55,6 +55,18 @@ SCHEMA = [
     Key("database.url", str, "",
         "SQLAlchemy URL of the store. Empty: SQLite file mamori.db in the data folder.\n"
         "PostgreSQL: postgresql://USER:PASSWORD@HOST:5432/DBNAME (several collectors may share it)."),
+    Key("retention.events_days", int, 365,
+        "Days events stay in the database (whole UTC months older than this move to monthly archives).\n"
+        "Violations, exceptions and the audit log are never removed; events their open violations cite stay.",
+        positive),
+    Key("retention.archive_years", int, 3,
+        "Years a monthly archive is kept after its events left the database; then it is deleted.", positive),
+    Key("retention.archive_dir", str, "",
+        "Folder of the monthly archives (events-YYYY-MM.jsonl.gz and .sha256). Empty: archive/ in the data\n"
+        "folder. Collectors sharing one PostgreSQL should point this at one shared folder."),
+    Key("retention.run_minutes", float, 60.0,
+        "How often a serving collector runs retention, in minutes (one collector at a time per database).",
+        positive),
     Key("pki.agent_cert_days", int, 365, "Validity of agent certificates issued at enrollment, in days.",
         positive),
     Key("pki.hosts", list, [], "Host names and addresses in the server certificate (set by `init --host`)."),
@@ -99,6 +111,14 @@ class DataDir:
     @property
     def sqlite(self) -> Path:
         return self.root / "mamori.db"
+
+    @property
+    def serve_lock(self) -> Path:
+        return self.root / "serve.lock"
+
+    def archive(self, settings: dict[str, Any]) -> Path:
+        value = settings["retention.archive_dir"]
+        return Path(value).expanduser() if value else self.root / "archive"
 
     def database_url(self, settings: dict[str, Any]) -> str:
         return settings["database.url"] or f"sqlite:///{self.sqlite}"

@@ -34,7 +34,7 @@ from collector.metrics_http import MetricsListener
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
 from collector.rules import scheduler
-from collector.store import enrollments, queries
+from collector.store import enrollments, queries, retention
 from collector.store.db import make_engine
 from collector.store.ingest import BatchError, UnknownAgent, store_batch, touch_agent
 from mamori import clock
@@ -454,6 +454,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     ticker = asyncio.create_task(scheduler.run_forever(engine, settings["rules.tick_seconds"],
                                                        f"{socket.gethostname()}:{tele_port}",
                                                        metrics.tick_seconds.observe, metrics.tick_failures.inc))
+    keeper = asyncio.create_task(retention.run_forever(engine, datadir.archive(settings), settings))
     health_watch = asyncio.create_task(health.watch(HEALTH_WATCH_SECONDS))
     if listener is not None:
         listener.start()
@@ -469,6 +470,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     log.info("shutting down: draining open streams")
     watcher.cancel()
     ticker.cancel()
+    keeper.cancel()
     health_watch.cancel()
     await health.enter_graceful_shutdown()  # probes see NOT_SERVING while streams drain
     if listener is not None:

@@ -13,6 +13,7 @@ from collector import display
 from collector.cli import (
     agents,
     audit_log,
+    backup,
     devices,
     events,
     exceptions,
@@ -20,6 +21,7 @@ from collector.cli import (
     init,
     policy,
     report,
+    retention,
     serve,
     summary,
     tokens,
@@ -34,7 +36,7 @@ from mamori.i18n import _
 from mamori.logsetup import stderr_handler
 
 COMMANDS = [init, tokens, serve, agents, events, devices, violations, exceptions, summary, policy, audit_log,
-            report, forward]
+            report, forward, retention, backup]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from collector import display
@@ -44,7 +45,7 @@ def cmd_events_show(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.store import queries
 
     db = engine(datadir)
-    row = queries.get_event(db, args.id)
+    row = queries.get_event(db, args.id) or _archived(datadir, args.id)
     if row is None:
         raise CliError(_("no event {id}; see `mamori-collector events list`").format(id=args.id))
     data = event_dict(row)
@@ -68,6 +69,26 @@ def cmd_events_show(args: argparse.Namespace, datadir: DataDir) -> int:
             print(title)
             print(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True))
     return 0
+
+
+def _archived(datadir: DataDir, event_id: str):
+    """An event retention moved out of the database, read back from its verified monthly archive."""
+    from datetime import datetime
+
+    from collector import archive
+    from collector.store.queries import EventRow
+
+    try:
+        found = archive.find(datadir.archive(datadir.load_settings()), event_id)
+    except archive.ArchiveError as exc:
+        raise CliError(_("archive not verified: {problem}").format(problem=exc)) from None
+    if found is None:
+        return None
+    month, r = found
+    print(_("From the archive of {month} (verified).").format(month=month), file=sys.stderr)
+    return EventRow(id=0, agent_id=r["agent_id"], seq=r["seq"], event_id=r["event_id"], kind=r["kind"],
+                    severity=r["severity"], occurred_at=datetime.fromisoformat(r["occurred_at"]),
+                    received_at=datetime.fromisoformat(r["received_at"]), payload=r["payload"])
 
 
 def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:

@@ -13,7 +13,7 @@ from mamori.startup import StartupError
 def cmd_serve(args: argparse.Namespace, datadir: DataDir) -> int:
     from sqlalchemy.exc import DBAPIError
 
-    from collector import startup
+    from collector import runlock, startup
     from collector.server import serve
     from collector.store.db import upgrade
 
@@ -24,6 +24,7 @@ def cmd_serve(args: argparse.Namespace, datadir: DataDir) -> int:
         settings["server.enroll_listen"] = args.enroll_listen
     url = datadir.database_url(settings)
     startup.check_serve(datadir, settings, url)
+    runlock.hold(datadir)  # kept until the process exits: `restore` refuses a folder being served
     try:
         upgrade(url)  # a new release's migrations apply on start
     except DBAPIError as exc:

@@ -152,6 +152,17 @@ def _unstored(conn: Connection, agent_id: str, chosen: Sequence[Event], last_seq
     return relevant
 
 
+def _not_yet_stored(conn: Connection, agent_id: str, params: list[Any], last_seq: int) -> list[Any]:
+    """PostgreSQL's partitioned events are unique by (agent_id, seq, occurred_at), not (agent_id, seq): a replayed
+    seq is dropped here instead, looked up only for seqs at or below the last stored one (replays are rare)."""
+    old = {p["seq"] for p in params if p["seq"] <= last_seq}
+    if not old:
+        return params
+    stored = set(conn.execute(select(events.c.seq).where(events.c.agent_id == agent_id,
+                                                         events.c.seq.in_(sorted(old)))).scalars())
+    return [p for p in params if p["seq"] not in stored]
+
+
 def _record_gaps(
     conn: Connection, agent_id: str, gaps: list[tuple[int, int]], received_at: datetime
 ) -> list[Event]:
@@ -168,7 +179,8 @@ def _record_gaps(
         }
         for first, last in gaps
     ]
-    conn.execute(dialect_insert(conn, events).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+    # No conflict target: on PostgreSQL the event_id key also holds occurred_at (partitioned, see partitions.py).
+    conn.execute(dialect_insert(conn, events).on_conflict_do_nothing(), rows)
     return [Event(kind=r["kind"], payload=r["payload"], severity=r["severity"], event_id=r["event_id"],
                   occurred_at=received_at) for r in rows]
 
@@ -224,11 +236,14 @@ def store_batch(
         except validate.Invalid as exc:
             raise BatchError(str(exc)) from None
         judged = _new_rule_events(conn, agent_id, batch, last_seq)
+        total = len(params)
         # Events the SIEM asked for ([forward] what = "events:..."), queued with them in this transaction.
         forwarded = _unstored(conn, agent_id, outbox.wanted_events(batch), last_seq) if outbox.forwards_events() \
             else []
+        if conn.dialect.name == "postgresql":
+            params = _not_yet_stored(conn, agent_id, params, last_seq)
         # Both drivers report the rows an executemany really changed; a skipped conflict changes none.
-        stored = conn.exec_driver_sql(_event_insert(conn), params).rowcount
+        stored = conn.exec_driver_sql(_event_insert(conn), params).rowcount if params else 0
         if forwarded:  # before the violations they raise: the SIEM gets cause, then verdict
             outbox.enqueue_events(conn, agent_id, agent.segment, agent.department, forwarded, received_at)
         seqs = sorted(ev.seq for ev in batch)
@@ -242,7 +257,7 @@ def store_batch(
         conn.execute(
             update(agents).where(agents.c.id == agent_id).values(last_seq=acked, last_seen_at=received_at)
         )
-    return IngestResult(acked_seq=acked, stored=stored, duplicates=len(params) - stored, gaps=gaps)
+    return IngestResult(acked_seq=acked, stored=stored, duplicates=total - stored, gaps=gaps)
 
 
 def record_refused(engine: Engine, agent_id: str, payload: dict[str, Any], at: datetime) -> None:

@@ -324,3 +324,32 @@ forward_leases = Table(
     Column("holder", String(100), nullable=False),
     Column("leased_until", UTCDateTime(), nullable=False),
 )
+
+# On PostgreSQL events is partitioned by month (collector.store.partitions): a key of a partitioned table must
+# include the partition key, so there its primary and unique keys carry occurred_at as well (same names).
+PARTITIONED_EVENT_KEYS = {
+    "pk_events": ("id", "occurred_at"),
+    "uq_events_agent_id_seq": ("agent_id", "seq", "occurred_at"),
+    "uq_events_event_id": ("event_id", "occurred_at"),
+}
+
+
+def is_partition(name: str) -> bool:
+    """A partition of events (events_y2026m11, events_default): schema of its parent, not a table of its own."""
+    return name == "events_default" or (name.startswith("events_y") and len(name) == 15)
+
+
+def metadata_for(dialect: str) -> MetaData:
+    """The schema as the migrations build it on this backend: `metadata`, with PostgreSQL's partitioned keys."""
+    if dialect != "postgresql":
+        return metadata
+    copy = MetaData(naming_convention=metadata.naming_convention)
+    for table in metadata.tables.values():
+        table.to_metadata(copy)
+    table = copy.tables["events"]
+    for constraint in list(table.constraints):
+        if isinstance(constraint, UniqueConstraint):
+            table.constraints.remove(constraint)
+    for name in ("uq_events_agent_id_seq", "uq_events_event_id"):
+        table.append_constraint(UniqueConstraint(*PARTITIONED_EVENT_KEYS[name], name=name))
+    return copy

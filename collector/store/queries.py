@@ -389,7 +389,7 @@ def list_events(
 def get_event(bind: Bind, event_id: str) -> EventRow | None:
     """One event by its event id (the 証跡ID reports and violations name); the id is unique across agents."""
     with _read(bind) as conn:
-        row = conn.execute(select(events).where(events.c.event_id == event_id.strip().lower())).one_or_none()
+        row = conn.execute(select(events).where(events.c.event_id == event_id.strip().lower())).first()
     return None if row is None else EventRow(**row._mapping)
 
 
