@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from types import FrameType
 
+from bench.ingest.floor import measure_floor
 from bench.ingest.idle import IdleOptions, run_idle
 from bench.ingest.report import print_comparison
 from bench.ingest.run import Options, run_ingest
@@ -83,11 +84,18 @@ def run(args: argparse.Namespace, root: Path) -> None:
     opts = Options(agents=args.agents, events_per_agent=args.events_per_agent, batch=args.batch,
                    window=args.window, duration=args.duration, client_procs=args.client_procs,
                    profile_dir=args.profile, pg_settings=dict(args.pg_setting))
+    # The floor first, in the same run, before any collector exists: the ratio is what the design is judged by.
+    floor = measure_floor(root / "floor", args.agents, args.events_per_agent, args.batch)
+    print(f"[floor] sqlite3.executemany into the events table init created, batches of {args.batch}, one "
+          f"transaction each: {floor.events_per_s:,.0f} events/s ({floor.events} rows in {floor.seconds:.2f} s)",
+          flush=True)
     runs = []
     for backend in BACKENDS[args.backend]:
         runs.append(run_ingest(backend, opts, root / backend))
         print("\n".join(runs[-1].lines()), flush=True)
-    print_comparison(runs)
+        print(f"  vs floor         {runs[-1].events_per_s / floor.events_per_s:.2f} x the raw SQLite floor of "
+              f"{floor.events_per_s:,.0f} events/s measured in this run", flush=True)
+    print_comparison(runs, floor.events_per_s)
 
 
 def main(argv: list[str] | None = None) -> int:
