@@ -24,12 +24,13 @@ from sqlalchemy import exc as sa_exc
 
 from collector import pki, validate
 from collector.config import DataDir
+from collector.ingest import IngestService
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
 from collector.rules import scheduler
 from collector.store import enrollments, queries
 from collector.store.db import make_engine
-from collector.store.ingest import BatchError, UnknownAgent, store_batch, touch_agent
+from collector.store.ingest import BatchError, UnknownAgent, touch_agent
 from mamori import clock
 from mamori import events as ev
 from mamori.safetext import safe
@@ -105,6 +106,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
 
     def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event):
         self.engine = engine
+        self.ingest = IngestService(engine)
         self.max_batch = settings["server.max_batch_events"]
         self.stuck = Refusals(engine)  # refused batches in a row: a terminal that cannot deliver is OPS-003
         self.stopping = stopping
@@ -249,8 +251,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         await self._push_policy(peer, context, state)
 
     async def _batch(self, peer: Peer, batch, context) -> None:
-        decoded = [ev.decode(e) for e in batch.events]
-        result = await asyncio.to_thread(store_batch, self.engine, peer.agent_id, decoded, _now())
+        result = await asyncio.to_thread(self.ingest.store, peer.agent_id, batch.events, _now())
         self.stuck.stored(peer.agent_id)  # a stored batch ends a run of refusals
         await context.write(
             telemetry_pb2.CollectorMessage(
@@ -347,7 +348,7 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         )
 
 
-def _options(settings: dict[str, Any]) -> list[tuple[str, Any]]:
+def _options(settings: dict[str, Any], reuseport: bool = False) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", settings["server.max_message_bytes"]),
         ("grpc.max_send_message_length", 16 * 1024 * 1024),
@@ -355,18 +356,20 @@ def _options(settings: dict[str, Any]) -> list[tuple[str, Any]]:
         ("grpc.keepalive_timeout_ms", 20_000),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.so_reuseport", 0),  # two collectors must not silently share one port
+        # Two collectors must not silently share one port; the workers of one do (collector.workers), on a port
+        # their parent holds.
+        ("grpc.so_reuseport", 1 if reuseport else 0),
     ]
 
 
-async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
+async def serve(datadir: DataDir, settings: dict[str, Any], ready=None, reuseport: bool = False) -> None:
     """Run both servers until SIGTERM/SIGINT, then drain: finish in-flight batches and stop."""
     engine = make_engine(datadir.database_url(settings))
     key, cert, ca = (datadir.server_key.read_bytes(), datadir.server_cert.read_bytes(),
                      datadir.ca_cert.read_bytes())
     stopping = asyncio.Event()
     telemetry = Telemetry(engine, settings, stopping)
-    tele_server = grpc.aio.server(options=_options(settings))
+    tele_server = grpc.aio.server(options=_options(settings, reuseport))
     _register(tele_server, "mamori.v1.Telemetry", "Stream", grpc.stream_stream_rpc_method_handler(
         telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
         response_serializer=telemetry_pb2.CollectorMessage.SerializeToString))
@@ -374,7 +377,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     tele_port = tele_server.add_secure_port(
         settings["server.listen"], grpc.ssl_server_credentials([(key, cert)], ca, require_client_auth=True)
     )
-    enroll_server = grpc.aio.server(options=_options(settings))
+    enroll_server = grpc.aio.server(options=_options(settings, reuseport))
     enrollment = Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port)
     _register(enroll_server, "mamori.v1.Enrollment", "Enroll", grpc.unary_unary_rpc_method_handler(
         enrollment.Enroll, request_deserializer=_lenient(enrollment_pb2.EnrollRequest.FromString),

@@ -57,6 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="sample the collector with py-spy during the timed phase; raw stacks go to DIR")
     p.add_argument("--pg-setting", type=setting, action="append", default=[], metavar="KEY=VALUE",
                    help="extra postgresql.conf line, e.g. synchronous_commit=off (repeatable)")
+    p.add_argument("--workers", type=int, default=0, help="serve --workers N (0: the collector's default)")
     p.add_argument("--idle", type=positive_int, metavar="N",
                    help="instead: hold N idle connected agents and report the collector's RSS and CPU")
     p.add_argument("--idle-seconds", type=positive_float, default=10.0, help="how long --idle holds them")
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace, root: Path) -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     opts = Options(agents=args.agents, events_per_agent=args.events_per_agent, batch=args.batch,
                    window=args.window, duration=args.duration, client_procs=args.client_procs,
-                   profile_dir=args.profile, pg_settings=dict(args.pg_setting))
+                   profile_dir=args.profile, pg_settings=dict(args.pg_setting), workers=args.workers)
     # The floor first, in the same run, before any collector exists: the ratio is what the design is judged by.
     floor = measure_floor(root / "floor", args.agents, args.events_per_agent, args.batch)
     print(f"[floor] sqlite3.executemany into the events table init created, batches of {args.batch}, one "

@@ -18,8 +18,10 @@ from mamori.evidence import nest
 from mamori.ids import uuid7
 from mamori.v1 import telemetry_pb2
 
-INSERT = ("INSERT INTO events (agent_id, seq, event_id, kind, severity, occurred_at, received_at, payload) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+INSERT = (
+    "INSERT INTO events (agent_id, seq, event_id, kind, severity, occurred_at, received_at, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -34,17 +36,29 @@ class Floor:
 
 def _rows(agent_ids: list[str], events_per_agent: int, batch: int) -> list[list[tuple]]:
     """The rows the collector would store, batch by batch, agents taking turns (as the streams interleave)."""
-    template = [[ev.decode(e) for e in telemetry_pb2.AgentMessage.FromString(data).batch.events]
-                for _, data in agent_batches(events_per_agent, batch)]
+    template = [
+        [ev.decode(e) for e in telemetry_pb2.AgentMessage.FromString(data).batch.events]
+        for _, data in agent_batches(events_per_agent, batch)
+    ]
     received = sqlite_timestamp(datetime.now(UTC))
     out = []
     for decoded in template:
         for agent_id in agent_ids:
-            out.append([
-                (agent_id, e.seq, str(uuid7()), e.kind, e.severity, sqlite_timestamp(e.occurred_at), received,
-                 json_dumps(nest(e.payload) if e.kind == "check.result" else e.payload))
-                for e in decoded
-            ])
+            out.append(
+                [
+                    (
+                        agent_id,
+                        e.seq,
+                        str(uuid7()),
+                        e.kind,
+                        e.severity,
+                        sqlite_timestamp(e.occurred_at),
+                        received,
+                        json_dumps(nest(e.payload) if e.kind == "check.result" else e.payload),
+                    )
+                    for e in decoded
+                ]
+            )
     return out
 
 
@@ -63,10 +77,21 @@ def measure_floor(root: Path, agents: int, events_per_agent: int, batch: int) ->
     agent_ids = [str(uuid.uuid4()) for _ in range(agents)]
     try:
         for agent_id in agent_ids:
-            queries.create_agent(engine, agent_id=agent_id, segment="lgwan", department="bench", hostname="floor",
-                                 os="Linux", os_version="bench", agent_version="bench", machine_id=agent_id,
-                                 cert_serial=1, cert_sha256="00" * 32, cert_not_after=now + timedelta(days=1),
-                                 enrolled_at=now)
+            queries.create_agent(
+                engine,
+                agent_id=agent_id,
+                segment="lgwan",
+                department="bench",
+                hostname="floor",
+                os="Linux",
+                os_version="bench",
+                agent_version="bench",
+                machine_id=agent_id,
+                cert_serial=1,
+                cert_sha256="00" * 32,
+                cert_not_after=now + timedelta(days=1),
+                enrolled_at=now,
+            )
     finally:
         engine.dispose()
     batches = _rows(agent_ids, events_per_agent, batch)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import uuid
 import weakref
@@ -167,11 +169,39 @@ def _record_gaps(
                   occurred_at=received_at) for r in rows]
 
 
-# SQLite has one writer at a time. Threads of one collector that all wait in SQLite's busy handler wake in
-# no order, so a batch can starve (the long latency tail bench/ingest measured, and in the end "database is
-# locked"); a process-wide lock per engine makes them queue in order instead. PostgreSQL needs none.
-_sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+# SQLite has one writer at a time. Writers that all wait in SQLite's busy handler wake in no order (it polls
+# with growing sleeps), so a batch can starve (the long latency tail bench/ingest measured, and in the end
+# "database is locked"); writers queue on a lock instead: a thread lock per engine within a process, and an
+# flock on a file beside the database across the processes of `serve --workers N`. PostgreSQL needs none.
+_sqlite_writers: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
 _writers_guard = threading.Lock()
+
+
+class _WriterLock:
+    """The turn of one writer of one SQLite file: the thread lock, then (for a file) the flock."""
+
+    def __init__(self, database: str | None):
+        self.thread = threading.Lock()
+        self.path = f"{database}-writer.lock" if database and database != ":memory:" else None
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        self.thread.acquire()
+        try:
+            if self.path is not None:
+                if self.fd is None:
+                    self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            self.thread.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self.fd is not None:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.thread.release()
 
 
 def _writer_turn(engine: Engine) -> AbstractContextManager[Any]:
@@ -180,7 +210,7 @@ def _writer_turn(engine: Engine) -> AbstractContextManager[Any]:
     with _writers_guard:
         lock = _sqlite_writers.get(engine)
         if lock is None:
-            lock = _sqlite_writers[engine] = threading.Lock()
+            lock = _sqlite_writers[engine] = _WriterLock(engine.url.database)
     return lock
 
 
