@@ -7,8 +7,8 @@ import os
 import threading
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -184,22 +184,36 @@ class _WriterLock:
         self.thread = threading.Lock()
         self.path = f"{database}-writer.lock" if database and database != ":memory:" else None
         self.fd: int | None = None
+        # Batches waiting for the writer (group commit, see _group_commit).
+        self.queue: list[_Job] = []
+        self.queue_guard = threading.Lock()
+
+    @contextmanager
+    def file_lock(self) -> Iterator[None]:
+        """The turn among processes; the caller holds the thread lock."""
+        if self.path is None:
+            yield
+            return
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
 
     def __enter__(self) -> None:
         self.thread.acquire()
         try:
-            if self.path is not None:
-                if self.fd is None:
-                    self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self._file = self.file_lock()
+            self._file.__enter__()
         except BaseException:
             self.thread.release()
             raise
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, *exc: object) -> None:
         try:
-            if self.fd is not None:
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            self._file.__exit__(None, None, None)
         finally:
             self.thread.release()
 
@@ -229,39 +243,99 @@ def store_batch(
     # as one nested object that rules, the CLI and reports read as data.
     batch = [replace(ev, payload=nest(ev.payload)) if ev.kind == "check.result" else ev for ev in batch]
     params = _driver_params(engine.dialect.name, agent_id, batch, received_at)
-    with _writer_turn(engine), engine.begin() as conn:
-        # The row lock serialises batches of one agent across collectors on PostgreSQL, so gap
-        # detection and last_seq see every earlier batch; on SQLite BEGIN IMMEDIATE already does.
-        agent = conn.execute(
-            select(agents.c.last_seq, agents.c.segment, agents.c.department)
-            .where(agents.c.id == agent_id)
-            .with_for_update()
-        ).one_or_none()
-        if agent is None:
-            raise UnknownAgent(agent_id)
-        last_seq = agent.last_seq
-        if not params:
-            return IngestResult(acked_seq=last_seq, stored=0, duplicates=0)
-        try:
-            # Against the last stored seq, read under the row lock: only here is it current.
-            validate.seq_window((ev.seq for ev in batch), last_seq)
-        except validate.Invalid as exc:
-            raise BatchError(str(exc)) from None
-        judged = _new_rule_events(conn, agent_id, batch, last_seq)
-        # Both drivers report the rows an executemany really changed; a skipped conflict changes none.
-        stored = conn.exec_driver_sql(_event_insert(conn), params).rowcount
-        seqs = sorted(ev.seq for ev in batch)
-        gaps = find_gaps(seqs, last_seq)
-        if gaps:
-            judged += _record_gaps(conn, agent_id, gaps, received_at)
-        if judged:
-            # Same transaction: a critical event is an open violation by the time the batch is acked.
-            evaluate_events(conn, AgentInfo(agent_id, agent.segment, agent.department), judged)
-        acked = max(last_seq, seqs[-1])
-        conn.execute(
-            update(agents).where(agents.c.id == agent_id).values(last_seq=acked, last_seen_at=received_at)
-        )
+    job = _Job(agent_id, batch, params, received_at)
+    if engine.dialect.name == "sqlite":
+        return _group_commit(engine, job)
+    with engine.begin() as conn:
+        return _store_one(conn, job)
+
+
+@dataclass(slots=True)
+class _Job:
+    """One batch ready to store (checked, driver parameters built), and what became of it."""
+
+    agent_id: str
+    batch: Sequence[Event]
+    params: list[Any]
+    received_at: datetime
+    done: bool = False
+    result: IngestResult | None = None
+    error: BaseException | None = None
+
+
+def _store_one(conn: Connection, job: _Job) -> IngestResult:
+    agent_id, batch, params, received_at = job.agent_id, job.batch, job.params, job.received_at
+    # The row lock serialises batches of one agent across collectors on PostgreSQL, so gap
+    # detection and last_seq see every earlier batch; on SQLite BEGIN IMMEDIATE already does.
+    agent = conn.execute(
+        select(agents.c.last_seq, agents.c.segment, agents.c.department)
+        .where(agents.c.id == agent_id)
+        .with_for_update()
+    ).one_or_none()
+    if agent is None:
+        raise UnknownAgent(agent_id)
+    last_seq = agent.last_seq
+    if not params:
+        return IngestResult(acked_seq=last_seq, stored=0, duplicates=0)
+    try:
+        # Against the last stored seq, read under the row lock: only here is it current.
+        validate.seq_window((ev.seq for ev in batch), last_seq)
+    except validate.Invalid as exc:
+        raise BatchError(str(exc)) from None
+    judged = _new_rule_events(conn, agent_id, batch, last_seq)
+    # Both drivers report the rows an executemany really changed; a skipped conflict changes none.
+    stored = conn.exec_driver_sql(_event_insert(conn), params).rowcount
+    seqs = sorted(ev.seq for ev in batch)
+    gaps = find_gaps(seqs, last_seq)
+    if gaps:
+        judged += _record_gaps(conn, agent_id, gaps, received_at)
+    if judged:
+        # Same transaction: a critical event is an open violation by the time the batch is acked.
+        evaluate_events(conn, AgentInfo(agent_id, agent.segment, agent.department), judged)
+    acked = max(last_seq, seqs[-1])
+    conn.execute(update(agents).where(agents.c.id == agent_id).values(last_seq=acked, last_seen_at=received_at))
     return IngestResult(acked_seq=acked, stored=stored, duplicates=len(params) - stored, gaps=gaps)
+
+
+def _group_commit(engine: Engine, job: _Job) -> IngestResult:
+    """SQLite: the thread that gets the writer's turn stores every batch queued by then in one transaction.
+
+    SQLite has one writer, so batches wait for it anyway; one BEGIN/COMMIT (and one hand-over of the write
+    lock between worker processes) for all of them is what lets the collector approach executemany's own
+    rate. Each batch is its own SAVEPOINT: a refused batch rolls back alone. Nobody's Ack is sent before
+    the shared COMMIT returned, so a crash loses nothing acknowledged.
+    """
+    writer = _writer_turn(engine)
+    assert isinstance(writer, _WriterLock)
+    with writer.queue_guard:
+        writer.queue.append(job)
+    with writer.thread:
+        if not job.done:
+            with writer.queue_guard:
+                jobs, writer.queue = writer.queue, []
+            with writer.file_lock():
+                _store_all(engine, jobs)
+    if job.error is not None:
+        raise job.error
+    assert job.result is not None
+    return job.result
+
+
+def _store_all(engine: Engine, jobs: list[_Job]) -> None:
+    try:
+        with engine.begin() as conn:
+            for job in jobs:
+                try:
+                    with conn.begin_nested():
+                        job.result = _store_one(conn, job)
+                except Exception as exc:  # noqa: BLE001 (handed to the batch's own caller, the others go on)
+                    job.error = exc
+    except Exception as exc:  # noqa: BLE001 (the COMMIT failed: no batch of the group is stored)
+        for job in jobs:
+            job.result, job.error = None, job.error or exc
+    finally:
+        for job in jobs:
+            job.done = True
 
 
 def record_refused(engine: Engine, agent_id: str, payload: dict[str, Any], at: datetime) -> None:
