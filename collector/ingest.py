@@ -11,6 +11,18 @@ from sqlalchemy import Engine
 from collector.store.ingest import IngestResult, store_batch
 from mamori import clock
 from mamori import events as ev
+from mamori.evidence import nest
+
+
+def _nested(event: ev.Event) -> ev.Event:
+    """A check result with its evidence_json decoded into the nested object stored (mamori.evidence.nest)."""
+    if event.kind != "check.result" or "evidence_json" not in event.payload:
+        return event
+    nested = nest(event.payload)
+    if nested is event.payload:
+        return event
+    # Frozen and slotted: one constructor call, cheaper than dataclasses.replace.
+    return ev.Event(event.kind, nested, event.severity, event.seq, event.event_id, event.occurred_at)
 
 
 class IngestService:
@@ -25,5 +37,5 @@ class IngestService:
 
     def store(self, agent_id: str, events: Sequence[Any], received_at: datetime | None = None) -> IngestResult:
         """Decode (raises mamori.events.EventError) and store (BatchError, UnknownAgent) one agent's batch."""
-        decoded = [ev.decode(e) for e in events]
+        decoded = [_nested(ev.decode(e)) for e in events]
         return store_batch(self.engine, agent_id, decoded, received_at or clock.now())

@@ -241,7 +241,9 @@ def store_batch(
         raise ValueError("received_at must be a tz-aware datetime")
     # The wire carries a check's evidence as JSON text (protobuf stays at the edge): decoded here, it is stored
     # as one nested object that rules, the CLI and reports read as data.
-    batch = [replace(ev, payload=nest(ev.payload)) if ev.kind == "check.result" else ev for ev in batch]
+    # (collector.ingest nests while decoding, so its events need no second dataclass each.)
+    batch = [replace(ev, payload=nest(ev.payload)) if "evidence_json" in ev.payload and ev.kind == "check.result"
+             else ev for ev in batch]
     params = _driver_params(engine.dialect.name, agent_id, batch, received_at)
     job = _Job(agent_id, batch, params, received_at)
     if engine.dialect.name == "sqlite":
