@@ -61,6 +61,7 @@ class Collector:
     port: int = field(default_factory=free_port)
     enroll_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    workers: int = 0  # serve --workers N; 0: the collector's default (one per core)
 
     @property
     def log_path(self) -> Path:
@@ -99,7 +100,8 @@ class Collector:
         with self.log_path.open("wb") as log:
             # A session of its own: a Ctrl-C in the terminal reaches the benchmark, which stops us in order.
             self.proc = subprocess.Popen(
-                [*collector_command(), "--data-dir", str(self.data_dir), "serve"],
+                [*collector_command(), "--data-dir", str(self.data_dir), "serve",
+                 *(["--workers", str(self.workers)] if self.workers else [])],
                 stdout=log, stderr=subprocess.STDOUT, env=child_env(), start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT
@@ -125,6 +127,13 @@ class Collector:
             raise RuntimeError("collector is not running")
         return self.proc.pid
 
+    def pids(self) -> list[int]:
+        """The serve process and its workers (serve --workers N > 1 runs N children)."""
+        try:
+            return [self.pid, *(c.pid for c in psutil.Process(self.pid).children(recursive=True))]
+        except psutil.Error:
+            return [self.pid]
+
 
 def cpu_by_pid(pids: list[int]) -> dict[int, float]:
     """User + system CPU seconds of each live process (all its threads); vanished ones are left out."""
@@ -141,6 +150,11 @@ def cpu_by_pid(pids: list[int]) -> dict[int, float]:
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds spent between two cpu_by_pid readings; a process born in between started at 0."""
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def total_peak_rss_mib(pids: list[int]) -> float:
+    """The sum of the processes' high-water RSS: the collector's figure with its workers."""
+    return sum(peak_rss_mib(pid) for pid in pids)
 
 
 def rss_mib(pid: int) -> float:

@@ -45,6 +45,9 @@ SCHEMA = [
         "The window in which failed enrollments from one address are counted, in seconds.", positive),
     Key("server.shutdown_grace_seconds", float, 5.0,
         "On SIGTERM: seconds to let in-flight batches finish before connections are closed.", positive),
+    Key("server.workers", int, 1,
+        "Serving processes sharing the two ports (SO_REUSEPORT), one Python process per core being what the\n"
+        "GIL allows. 0: one per core. `serve --workers N` overrides it. [metrics] needs 1 for now."),
     Key("rules.tick_seconds", float, 60.0,
         "How often state rules run (heartbeat, patch age, expired exceptions), in seconds. Collectors sharing\n"
         "one database run each tick once between them.", positive),

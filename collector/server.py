@@ -31,12 +31,13 @@ from collector.forward.sender import Sender
 from collector.health import DatabaseHealth, Health
 from collector.metrics import Metrics, OutboxStats
 from collector.metrics_http import MetricsListener
+from collector.ingest import IngestService
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
 from collector.rules import scheduler
 from collector.store import enrollments, queries, retention
 from collector.store.db import make_engine
-from collector.store.ingest import BatchError, UnknownAgent, store_batch, touch_agent
+from collector.store.ingest import BatchError, UnknownAgent, touch_agent
 from mamori import clock
 from mamori import events as ev
 from mamori.i18n import _
@@ -116,6 +117,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                  metrics: Metrics | None = None):
         self.engine = engine
         self.metrics = metrics or Metrics()
+        self.ingest = IngestService(engine)
         self.max_batch = settings["server.max_batch_events"]
         self.stuck = Refusals(engine)  # refused batches in a row: a terminal that cannot deliver is OPS-003
         self.stopping = stopping
@@ -269,9 +271,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         await self._push_policy(peer, context, state)
 
     async def _batch(self, peer: Peer, batch, context) -> None:
-        decoded = [ev.decode(e) for e in batch.events]
         started = time.monotonic()
-        result = await asyncio.to_thread(store_batch, self.engine, peer.agent_id, decoded, _now())
+        result = await asyncio.to_thread(self.ingest.store, peer.agent_id, batch.events, _now())
         self.metrics.batch_seconds.observe(time.monotonic() - started)
         self.metrics.ingested.labels(peer.segment).inc(result.stored)
         self.metrics.duplicates.labels(peer.segment).inc(result.duplicates)
@@ -396,7 +397,7 @@ def _metrics_listener(settings: dict[str, Any], metrics: Metrics, db_health: Dat
 HEALTH_WATCH_SECONDS = 5.0  # how often Watch callers of the health service see a fresh probe
 
 
-def _options(settings: dict[str, Any]) -> list[tuple[str, Any]]:
+def _options(settings: dict[str, Any], reuseport: bool = False) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", settings["server.max_message_bytes"]),
         ("grpc.max_send_message_length", 16 * 1024 * 1024),
@@ -404,7 +405,9 @@ def _options(settings: dict[str, Any]) -> list[tuple[str, Any]]:
         ("grpc.keepalive_timeout_ms", 20_000),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.so_reuseport", 0),  # two collectors must not silently share one port
+        # Two collectors must not silently share one port; the workers of one do (collector.workers), on a port
+        # their parent holds.
+        ("grpc.so_reuseport", 1 if reuseport else 0),
     ]
 
 
@@ -414,7 +417,7 @@ def _outbox_stats(engine, now) -> list[OutboxStats]:
         return [OutboxStats(d.destination, d.depth, d.oldest_age_seconds) for d in outbox.status(conn, now)]
 
 
-async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
+async def serve(datadir: DataDir, settings: dict[str, Any], ready=None, reuseport: bool = False) -> None:
     """Run both servers until SIGTERM/SIGINT, then drain: finish in-flight batches and stop."""
     engine = make_engine(datadir.database_url(settings))
     key, cert, ca = (datadir.server_key.read_bytes(), datadir.server_cert.read_bytes(),
@@ -426,7 +429,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
                          _outbox_stats)
     telemetry = Telemetry(engine, settings, stopping, metrics)
     listener = _metrics_listener(settings, metrics, db_health, datadir)
-    tele_server = grpc.aio.server(options=_options(settings))
+    tele_server = grpc.aio.server(options=_options(settings, reuseport))
     _register(tele_server, "mamori.v1.Telemetry", "Stream", grpc.stream_stream_rpc_method_handler(
         telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
         response_serializer=telemetry_pb2.CollectorMessage.SerializeToString))
@@ -434,7 +437,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     tele_port = tele_server.add_secure_port(
         settings["server.listen"], grpc.ssl_server_credentials([(key, cert)], ca, require_client_auth=True)
     )
-    enroll_server = grpc.aio.server(options=_options(settings))
+    enroll_server = grpc.aio.server(options=_options(settings, reuseport))
     enrollment = Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port)
     _register(enroll_server, "mamori.v1.Enrollment", "Enroll", grpc.unary_unary_rpc_method_handler(
         enrollment.Enroll, request_deserializer=_lenient(enrollment_pb2.EnrollRequest.FromString),

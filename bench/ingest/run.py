@@ -15,7 +15,7 @@ from bench.ingest.enroll import Credentials, enroll_agents
 from bench.ingest.report import IngestFigures
 from bench.ingest.verify import verify_store
 from bench.postgres import PostgresCluster
-from bench.procs import Collector, cpu_by_pid, cpu_delta, machine_busy_seconds, peak_rss_mib
+from bench.procs import Collector, cpu_by_pid, cpu_delta, machine_busy_seconds, total_peak_rss_mib
 from bench.profiling import Sampler, summary_lines
 
 PREPARE_TIMEOUT = 900.0  # pre-encoding events and connecting, before the timed phase
@@ -32,6 +32,7 @@ class Options:
     duration: float = 300.0
     client_procs: int = 1
     profile_dir: Path | None = None
+    workers: int = 0
     pg_settings: dict[str, str] = field(default_factory=dict)
 
 
@@ -48,7 +49,7 @@ class Timed:
 
 
 @contextmanager
-def running_collector(backend: str, root: Path, pg_settings: dict[str, str]
+def running_collector(backend: str, root: Path, pg_settings: dict[str, str], workers: int = 0
                       ) -> Iterator[tuple[Collector, Callable[[], list[int]]]]:
     """A serving collector on SQLite or on a private PostgreSQL, and how to list the database's pids."""
     db_pids: Callable[[], list[int]] = list
@@ -60,7 +61,7 @@ def running_collector(backend: str, root: Path, pg_settings: dict[str, str]
             cluster.start()
             url = cluster.create_database("mamori_bench")
             db_pids = cluster.pids
-        collector = Collector(root / f"collector-{backend}")
+        collector = Collector(root / f"collector-{backend}", workers=workers)
         collector.init(url)
         stack.callback(collector.stop)
         collector.start()
@@ -76,13 +77,13 @@ def enroll(collector: Collector, count: int) -> list[Credentials]:
     return enroll_agents(collector.enroll_port, collector.ca_cert, collector.token(count), count)
 
 
-def timed_phase(group: ClientGroup, collector_pid: int, db_pids: Callable[[], list[int]],
+def timed_phase(group: ClientGroup, collector_pids: list[int], db_pids: Callable[[], list[int]],
                 timeout: float, sampler: Sampler | None) -> Timed:
     """Start every client at once; CPU is read just before the start signal and after the last result.
 
     That CPU window is a little longer than first-send-to-last-ack (process wake-up, stream close).
     """
-    collector0, db0, machine0 = cpu_by_pid([collector_pid]), cpu_by_pid(db_pids()), machine_busy_seconds()
+    collector0, db0, machine0 = cpu_by_pid(collector_pids), cpu_by_pid(db_pids()), machine_busy_seconds()
     start = time.monotonic()
     group.go.set()
     try:
@@ -91,7 +92,7 @@ def timed_phase(group: ClientGroup, collector_pid: int, db_pids: Callable[[], li
         if sampler is not None:
             sampler.stop()
     window = time.monotonic() - start
-    collector1, db1, machine1 = cpu_by_pid([collector_pid]), cpu_by_pid(db_pids()), machine_busy_seconds()
+    collector1, db1, machine1 = cpu_by_pid(collector_pids), cpu_by_pid(db_pids()), machine_busy_seconds()
     return Timed(
         results=[r for results, _ in done for r in results], window_s=window,
         collector_cpu_s=cpu_delta(collector0, collector1), database_cpu_s=cpu_delta(db0, db1),
@@ -115,7 +116,7 @@ def figures(backend: str, opts: Options, timed: Timed, stored: int, peak_rss: fl
 
 def run_ingest(backend: str, opts: Options, root: Path) -> IngestFigures:
     """The whole benchmark for one backend; everything it started is stopped when it returns or raises."""
-    with running_collector(backend, root, opts.pg_settings) as (collector, db_pids):
+    with running_collector(backend, root, opts.pg_settings, opts.workers) as (collector, db_pids):
         agents = enroll(collector, opts.agents)
         spec = ClientSpec(port=collector.port, ca_pem=collector.ca_cert, agents=[],
                           events_per_agent=opts.events_per_agent, batch_size=opts.batch, window=opts.window,
@@ -125,9 +126,9 @@ def run_ingest(backend: str, opts: Options, root: Path) -> IngestFigures:
             sampler = None
             if opts.profile_dir is not None:
                 sampler = Sampler(collector.pid, opts.profile_dir / f"collector-{backend}.txt")
-            timed = timed_phase(group, collector.pid, db_pids, spec.timeout + 60, sampler)
+            timed = timed_phase(group, collector.pids(), db_pids, spec.timeout + 60, sampler)
         stored = verify_store(collector.database_url, {r.agent_id: r.events for r in timed.results})
-        result = figures(backend, opts, timed, stored, peak_rss_mib(collector.pid))
+        result = figures(backend, opts, timed, stored, total_peak_rss_mib(collector.pids()))
     if sampler is not None:
         print("\n".join(summary_lines(sampler.output, timed.window_s, timed.collector_cpu_s)), flush=True)
     return result

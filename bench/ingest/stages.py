@@ -17,6 +17,7 @@ from pathlib import Path
 from bench.ingest.payloads import agent_batches
 from bench.ingest.report import TARGET_EVENTS_PER_S
 from bench.postgres import PostgresCluster
+from collector.ingest import IngestService
 from collector.store import queries
 from collector.store.db import json_dumps, make_engine, upgrade
 from collector.store.ingest import _driver_params, store_batch
@@ -64,6 +65,15 @@ def measure(url: str, events: int, batch: int, repeat: int) -> list[tuple[str, f
         fresh = [[replace(e, event_id=str(uuid7())) for e in b] for b in decoded]
         return lambda: [store_batch(engine, agent_id, b, now) for b in fresh]
 
+    def service() -> Callable[[], object]:
+        agent_id = new_agent(engine)
+        fresh = [telemetry_pb2.AgentMessage.FromString(d) for d in raw]
+        for m in fresh:
+            for e in m.batch.events:
+                e.event_id = str(uuid7())
+        ingest = IngestService(engine)
+        return lambda: [ingest.store(agent_id, m.batch.events, now) for m in fresh]
+
     steps: list[tuple[str, Callable[[], Callable[[], object]]]] = [
         ("protobuf parse of AgentMessage (gRPC deserializer)",
          lambda: lambda: [telemetry_pb2.AgentMessage.FromString(d) for d in raw]),
@@ -73,7 +83,8 @@ def measure(url: str, events: int, batch: int, repeat: int) -> list[tuple[str, f
          lambda: lambda: [_driver_params(engine.dialect.name, "a", b, now) for b in decoded]),
         ("  of which: JSON of payloads (json_dumps)",
          lambda: lambda: [[json_dumps(e.payload) for e in b] for b in decoded]),
-        ("store_batch (the above + BEGIN, SELECT, INSERT, UPDATE, COMMIT)", store),
+        ("store_batch (the above + BEGIN, SELECT, INSERT, rules, UPDATE, COMMIT)", store),
+        ("  IngestService.store (decode + nest + store_batch: what a worker thread does per batch)", service),
     ]
     try:
         return [(name, cpu_us_per_event(prepare, events, repeat)) for name, prepare in steps]

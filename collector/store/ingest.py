@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -185,11 +187,53 @@ def _record_gaps(
                   occurred_at=received_at) for r in rows]
 
 
-# SQLite has one writer at a time. Threads of one collector that all wait in SQLite's busy handler wake in
-# no order, so a batch can starve (the long latency tail bench/ingest measured, and in the end "database is
-# locked"); a process-wide lock per engine makes them queue in order instead. PostgreSQL needs none.
-_sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+# SQLite has one writer at a time. Writers that all wait in SQLite's busy handler wake in no order (it polls
+# with growing sleeps), so a batch can starve (the long latency tail bench/ingest measured, and in the end
+# "database is locked"); writers queue on a lock instead: a thread lock per engine within a process, and an
+# flock on a file beside the database across the processes of `serve --workers N`. PostgreSQL needs none.
+_sqlite_writers: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
 _writers_guard = threading.Lock()
+
+
+class _WriterLock:
+    """The turn of one writer of one SQLite file: the thread lock, then (for a file) the flock."""
+
+    def __init__(self, database: str | None):
+        self.thread = threading.Lock()
+        self.path = f"{database}-writer.lock" if database and database != ":memory:" else None
+        self.fd: int | None = None
+        # Batches waiting for the writer (group commit, see _group_commit).
+        self.queue: list[_Job] = []
+        self.queue_guard = threading.Lock()
+
+    @contextmanager
+    def file_lock(self) -> Iterator[None]:
+        """The turn among processes; the caller holds the thread lock."""
+        if self.path is None:
+            yield
+            return
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def __enter__(self) -> None:
+        self.thread.acquire()
+        try:
+            self._file = self.file_lock()
+            self._file.__enter__()
+        except BaseException:
+            self.thread.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._file.__exit__(None, None, None)
+        finally:
+            self.thread.release()
 
 
 def _writer_turn(engine: Engine) -> AbstractContextManager[Any]:
@@ -198,7 +242,7 @@ def _writer_turn(engine: Engine) -> AbstractContextManager[Any]:
     with _writers_guard:
         lock = _sqlite_writers.get(engine)
         if lock is None:
-            lock = _sqlite_writers[engine] = threading.Lock()
+            lock = _sqlite_writers[engine] = _WriterLock(engine.url.database)
     return lock
 
 
@@ -215,49 +259,110 @@ def store_batch(
         raise ValueError("received_at must be a tz-aware datetime")
     # The wire carries a check's evidence as JSON text (protobuf stays at the edge): decoded here, it is stored
     # as one nested object that rules, the CLI and reports read as data.
-    batch = [replace(ev, payload=nest(ev.payload)) if ev.kind == "check.result" else ev for ev in batch]
+    # (collector.ingest nests while decoding, so its events need no second dataclass each.)
+    batch = [replace(ev, payload=nest(ev.payload)) if "evidence_json" in ev.payload and ev.kind == "check.result"
+             else ev for ev in batch]
     params = _driver_params(engine.dialect.name, agent_id, batch, received_at)
-    with _writer_turn(engine), engine.begin() as conn:
-        # The row lock serialises batches of one agent across collectors on PostgreSQL, so gap
-        # detection and last_seq see every earlier batch; on SQLite BEGIN IMMEDIATE already does.
-        agent = conn.execute(
-            select(agents.c.last_seq, agents.c.segment, agents.c.department)
-            .where(agents.c.id == agent_id)
-            .with_for_update()
-        ).one_or_none()
-        if agent is None:
-            raise UnknownAgent(agent_id)
-        last_seq = agent.last_seq
-        if not params:
-            return IngestResult(acked_seq=last_seq, stored=0, duplicates=0)
-        try:
-            # Against the last stored seq, read under the row lock: only here is it current.
-            validate.seq_window((ev.seq for ev in batch), last_seq)
-        except validate.Invalid as exc:
-            raise BatchError(str(exc)) from None
-        judged = _new_rule_events(conn, agent_id, batch, last_seq)
-        total = len(params)
-        # Events the SIEM asked for ([forward] what = "events:..."), queued with them in this transaction.
-        forwarded = _unstored(conn, agent_id, outbox.wanted_events(batch), last_seq) if outbox.forwards_events() \
-            else []
-        if conn.dialect.name == "postgresql":
-            params = _not_yet_stored(conn, agent_id, params, last_seq)
-        # Both drivers report the rows an executemany really changed; a skipped conflict changes none.
-        stored = conn.exec_driver_sql(_event_insert(conn), params).rowcount if params else 0
-        if forwarded:  # before the violations they raise: the SIEM gets cause, then verdict
-            outbox.enqueue_events(conn, agent_id, agent.segment, agent.department, forwarded, received_at)
-        seqs = sorted(ev.seq for ev in batch)
-        gaps = find_gaps(seqs, last_seq)
-        if gaps:
-            judged += _record_gaps(conn, agent_id, gaps, received_at)
-        if judged:
-            # Same transaction: a critical event is an open violation by the time the batch is acked.
-            evaluate_events(conn, AgentInfo(agent_id, agent.segment, agent.department), judged)
-        acked = max(last_seq, seqs[-1])
-        conn.execute(
-            update(agents).where(agents.c.id == agent_id).values(last_seq=acked, last_seen_at=received_at)
-        )
+    job = _Job(agent_id, batch, params, received_at)
+    if engine.dialect.name == "sqlite":
+        return _group_commit(engine, job)
+    with engine.begin() as conn:
+        return _store_one(conn, job)
+
+
+@dataclass(slots=True)
+class _Job:
+    """One batch ready to store (checked, driver parameters built), and what became of it."""
+
+    agent_id: str
+    batch: Sequence[Event]
+    params: list[Any]
+    received_at: datetime
+    done: bool = False
+    result: IngestResult | None = None
+    error: BaseException | None = None
+
+
+def _store_one(conn: Connection, job: _Job) -> IngestResult:
+    agent_id, batch, params, received_at = job.agent_id, job.batch, job.params, job.received_at
+    # The row lock serialises batches of one agent across collectors on PostgreSQL, so gap
+    # detection and last_seq see every earlier batch; on SQLite BEGIN IMMEDIATE already does.
+    agent = conn.execute(
+        select(agents.c.last_seq, agents.c.segment, agents.c.department)
+        .where(agents.c.id == agent_id)
+        .with_for_update()
+    ).one_or_none()
+    if agent is None:
+        raise UnknownAgent(agent_id)
+    last_seq = agent.last_seq
+    if not params:
+        return IngestResult(acked_seq=last_seq, stored=0, duplicates=0)
+    try:
+        # Against the last stored seq, read under the row lock: only here is it current.
+        validate.seq_window((ev.seq for ev in batch), last_seq)
+    except validate.Invalid as exc:
+        raise BatchError(str(exc)) from None
+    judged = _new_rule_events(conn, agent_id, batch, last_seq)
+    total = len(params)
+    # Events the SIEM asked for ([forward] what = "events:..."), queued with them in this transaction.
+    forwarded = _unstored(conn, agent_id, outbox.wanted_events(batch), last_seq) if outbox.forwards_events() else []
+    if conn.dialect.name == "postgresql":
+        params = _not_yet_stored(conn, agent_id, params, last_seq)
+    # Both drivers report the rows an executemany really changed; a skipped conflict changes none.
+    stored = conn.exec_driver_sql(_event_insert(conn), params).rowcount if params else 0
+    if forwarded:  # before the violations they raise: the SIEM gets cause, then verdict
+        outbox.enqueue_events(conn, agent_id, agent.segment, agent.department, forwarded, received_at)
+    seqs = sorted(ev.seq for ev in batch)
+    gaps = find_gaps(seqs, last_seq)
+    if gaps:
+        judged += _record_gaps(conn, agent_id, gaps, received_at)
+    if judged:
+        # Same transaction: a critical event is an open violation by the time the batch is acked.
+        evaluate_events(conn, AgentInfo(agent_id, agent.segment, agent.department), judged)
+    acked = max(last_seq, seqs[-1])
+    conn.execute(update(agents).where(agents.c.id == agent_id).values(last_seq=acked, last_seen_at=received_at))
     return IngestResult(acked_seq=acked, stored=stored, duplicates=total - stored, gaps=gaps)
+
+
+def _group_commit(engine: Engine, job: _Job) -> IngestResult:
+    """SQLite: the thread that gets the writer's turn stores every batch queued by then in one transaction.
+
+    SQLite has one writer, so batches wait for it anyway; one BEGIN/COMMIT (and one hand-over of the write
+    lock between worker processes) for all of them is what lets the collector approach executemany's own
+    rate. Each batch is its own SAVEPOINT: a refused batch rolls back alone. Nobody's Ack is sent before
+    the shared COMMIT returned, so a crash loses nothing acknowledged.
+    """
+    writer = _writer_turn(engine)
+    assert isinstance(writer, _WriterLock)
+    with writer.queue_guard:
+        writer.queue.append(job)
+    with writer.thread:
+        if not job.done:
+            with writer.queue_guard:
+                jobs, writer.queue = writer.queue, []
+            with writer.file_lock():
+                _store_all(engine, jobs)
+    if job.error is not None:
+        raise job.error
+    assert job.result is not None
+    return job.result
+
+
+def _store_all(engine: Engine, jobs: list[_Job]) -> None:
+    try:
+        with engine.begin() as conn:
+            for job in jobs:
+                try:
+                    with conn.begin_nested():
+                        job.result = _store_one(conn, job)
+                except Exception as exc:  # noqa: BLE001 (handed to the batch's own caller, the others go on)
+                    job.error = exc
+    except Exception as exc:  # noqa: BLE001 (the COMMIT failed: no batch of the group is stored)
+        for job in jobs:
+            job.result, job.error = None, job.error or exc
+    finally:
+        for job in jobs:
+            job.done = True
 
 
 def record_refused(engine: Engine, agent_id: str, payload: dict[str, Any], at: datetime) -> None:
