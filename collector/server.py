@@ -29,9 +29,9 @@ from collector.config import DataDir
 from collector.forward import outbox
 from collector.forward.sender import Sender
 from collector.health import DatabaseHealth, Health
+from collector.ingest import IngestService
 from collector.metrics import Metrics, OutboxStats
 from collector.metrics_http import MetricsListener
-from collector.ingest import IngestService
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
 from collector.rules import scheduler
