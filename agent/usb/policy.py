@@ -57,10 +57,15 @@ class Decision:
     decided_by: str
     mode: str
     interfaces: tuple[tuple[str, str], ...]  # (interface class triple, verdict)
+    # Triples of other classes that the running kernel's storage drivers would still claim (unusual_devs).
+    kernel_storage: frozenset[str] = frozenset()
+
+    def stores(self, interface: str) -> bool:
+        return is_storage(interface) or interface in self.kernel_storage
 
     @property
     def has_storage(self) -> bool:
-        return any(is_storage(i) for i, _ in self.interfaces)
+        return any(self.stores(i) for i, _ in self.interfaces)
 
     @property
     def event_kind(self) -> str:
@@ -71,7 +76,7 @@ class Decision:
     @property
     def device_allowed(self) -> bool:
         """The device itself is authorized unless it is storage-only and storage is blocked."""
-        return self.storage != BLOCK or any(not is_storage(i) for i, _ in self.interfaces) or not self.interfaces
+        return self.storage != BLOCK or any(not self.stores(i) for i, _ in self.interfaces) or not self.interfaces
 
 
 def is_storage(interface: str) -> bool:
@@ -108,13 +113,18 @@ def strictest() -> UsbPolicy:
     return UsbPolicy("block")
 
 
-def decide(device: Device, pol: UsbPolicy, now: datetime | None = None) -> Decision:
-    """Decide for one device; pure, so every mode and rule combination is tested without hardware."""
+def decide(device: Device, pol: UsbPolicy, now: datetime | None = None,
+           kernel_storage: frozenset[str] = frozenset()) -> Decision:
+    """Decide for one device; pure, so every mode and rule combination is tested without hardware.
+
+    kernel_storage: interface triples the running kernel's storage drivers would bind (agent/host/linux_modalias).
+    """
     now = now or clock.now()
     mode = pol.mode if pol.mode in policy_doc.USB_MODES else "block"
     storage, decided_by = _storage_verdict(device, pol, mode, now)
-    verdicts = tuple((i, storage if is_storage(i) else ALLOW) for i in device.interfaces)
-    return Decision(storage, decided_by, mode, verdicts)
+    stored = frozenset(kernel_storage)
+    verdicts = tuple((i, storage if is_storage(i) or i in stored else ALLOW) for i in device.interfaces)
+    return Decision(storage, decided_by, mode, verdicts, stored)
 
 
 def _storage_verdict(device: Device, pol: UsbPolicy, mode: str, now: datetime) -> tuple[str, str]:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import termios
 import threading
+import time
 import traceback
 import tty
 from pathlib import Path
@@ -37,13 +38,13 @@ class Driver:
             for ev in sock.receive(1.0):
                 if ev.subsystem in ("block", "usb"):
                     with self.lock:
-                        self.seen.append({"action": ev.action, "subsystem": ev.subsystem, "devtype": ev.devtype,
+                        self.seen.append({"at": time.time(), "action": ev.action, "subsystem": ev.subsystem, "devtype": ev.devtype,
                                           "devpath": ev.devpath, "devname": ev.env.get("DEVNAME", "")})
 
-    def _emit(self, kind: str, payload: dict[str, Any]) -> None:
+    def _emit(self, kind: str, payload: dict[str, Any], severity: str | None = None) -> None:
         with self.lock:
             assert self.spool is not None
-            self.spool.append(kind, payload)
+            self.spool.append(kind, payload, severity=severity)
 
     def _policy(self, args: dict[str, Any]) -> dict[str, Any]:
         doc = json.loads(json.dumps(policy_doc.DEFAULTS[args.get("segment", "lgwan")]))
@@ -85,10 +86,14 @@ class Driver:
             usb.append({"name": dev.name, "serial": desc.serial if desc else "", "authorized":
                         self.sysfs.is_authorized(dev), "interfaces": ifaces})
         hubs = {h.name: (h / "authorized_default").read_text().strip() for h in self.sysfs.root_hubs()}
+        iface_hubs = {h.name: (h / "interface_authorized_default").read_text().strip()
+                      for h in self.sysfs.root_hubs()}
         with self.lock:
             seen = list(self.seen)
         dev_nodes = sorted(p.name for p in Path("/dev").iterdir() if p.name.startswith("sd"))
-        return {"block": block, "usb": usb, "hubs": hubs, "seen": seen, "dev": dev_nodes}
+        core = Path("/sys/module/usbcore/parameters/authorized_default").read_text().strip()
+        return {"block": block, "usb": usb, "hubs": hubs, "iface_hubs": iface_hubs, "core_default": core,
+                "seen": seen, "dev": dev_nodes}
 
     def op_events(self, args: dict[str, Any]) -> Any:
         with self.lock:
@@ -97,7 +102,8 @@ class Driver:
         out = []
         for _, data in items:
             ev = events.decode_bytes(data)
-            out.append({"kind": ev.kind, "payload": ev.payload})
+            out.append({"kind": ev.kind, "payload": ev.payload, "severity": ev.severity,
+                        "at": ev.occurred_at.timestamp() if ev.occurred_at else 0.0})
         return out
 
     def op_sh(self, args: dict[str, Any]) -> Any:

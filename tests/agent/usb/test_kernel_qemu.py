@@ -139,6 +139,24 @@ def test_block_mode_never_gives_a_block_device_and_keyboard_works(vm: VM) -> Non
                and b["vendor_id"] == "46f4" and b["port"] for b in blocked)
     assert any(a["interface_classes"] and a["interface_classes"][0].startswith("03:")
                for a in vm.events("usb.allowed"))
+    _report_decision_times(vm, state)
+
+
+def _report_decision_times(vm: VM, state: dict[str, Any]) -> None:
+    """Plug-to-decision: the kernel's usb_device add uevent (independent listener) to the usb.blocked event."""
+    adds = [s for s in state["seen"] if s["subsystem"] == "usb" and s["devtype"] == "usb_device"
+            and s["action"] == "add"]
+    times = []
+    for ev in vm.call("events"):
+        if ev["kind"] != "usb.blocked" or not ev["payload"]["serial"].startswith("BLOCKED-"):
+            continue
+        before = [a["at"] for a in adds if a["devpath"].endswith("/" + ev["payload"]["port"]) and a["at"] <= ev["at"]]
+        assert before, ev
+        times.append((ev["at"] - max(before)) * 1000)
+    assert len(times) == 25
+    times.sort()
+    print(f"\nplug-to-decision over {len(times)} insertions: median {times[len(times) // 2]:.0f} ms, "
+          f"max {times[-1]:.0f} ms")
 
 
 def test_allowlist_only_the_approved_serial_gets_a_block_device(vm: VM) -> None:
@@ -214,3 +232,59 @@ def test_temporary_permission_expires_on_the_guest_by_its_own_clock(vm: VM) -> N
     assert dev is not None and dev["authorized"] is False
     assert vm.events("usb.blocked", serial)[-1]["decided_by"] == "mode:block"
     vm.unplug("temp")
+
+
+def test_a_stick_authorized_by_hand_is_cut_off_and_critical(vm: VM) -> None:
+    vm.call("policy", usb={"mode": "block"})
+    vm.call("sh", cmd="echo 0 > /sys/module/usb_storage/parameters/delay_use")
+    serial = "BY-HAND-1"
+    vm.plug_stick("hand", serial, "plain")
+    vm.wait("usb.blocked", lambda: vm.events("usb.blocked", serial))
+    name = vm.usb_with_serial(serial)["name"]
+    # Root on the terminal authorizes the refused stick and its interfaces in one go, racing the guard.
+    d = f"/sys/bus/usb/devices/{name}"
+    vm.call("sh", cmd=f"echo 1 > {d}/authorized; for i in {d}:*; do echo 1 > $i/authorized; done; "
+                      f"echo {name}:1.0 > /sys/bus/usb/drivers_probe; true")
+    critical = vm.wait("a critical backstop event", lambda: [
+        e for e in vm.call("events") if e["kind"] == "usb.blocked" and e["payload"]["serial"] == serial
+        and e["payload"]["decided_by"].startswith("backstop: ")], timeout=20)
+    assert critical[0]["severity"] == "critical"
+    time.sleep(2)
+    dev = vm.usb_with_serial(serial)
+    assert dev is not None and dev["authorized"] is False and vm.block_of(serial) is None
+    vm.unplug("hand")
+
+
+def test_two_interface_network_adapter_binds_fully(vm: VM) -> None:
+    """cdc_ether binds the control interface and claims the data interface: both must be authorized first."""
+    vm.guest.qmp.execute("netdev_add", type="user", id="un0")
+    vm.guest.qmp.execute("device_add", driver="usb-net", bus="xhci.0", id="net", netdev="un0")
+
+    def both_bound() -> bool:
+        devs = [d for d in vm.call("state")["usb"] if any(i["class"].startswith("02:") for i in d["interfaces"])]
+        return bool(devs) and all(i["driver"] == "cdc_ether" for i in devs[0]["interfaces"])
+
+    vm.wait("both interfaces of usb-net bound to cdc_ether", both_bound, timeout=30)
+    assert "cdc_ether" in vm.call("sh", cmd="ls -l /sys/class/net/*/device/driver")["out"]
+    vm.unplug("net")
+
+
+def test_a_controller_added_later_denies_before_any_child_enumerates(vm: VM) -> None:
+    vm.call("policy", usb={"mode": "block"})
+    vm.call("sh", cmd="echo 0 > /sys/module/usb_storage/parameters/delay_use")
+    assert vm.call("state")["core_default"] == "0"
+    before = set(vm.call("state")["hubs"])
+    seen_before = len(vm.call("state")["seen"])
+    # A dock: the controller and a stick on it arrive together, the stick is there when its ports are scanned.
+    vm.guest.qmp.execute("device_add", driver="qemu-xhci", id="xhci2")
+    vm.guest.qmp.execute("device_add", driver="usb-storage", bus="xhci2.0", id="late", drive="plain",
+                         serial="LATE-CTRL-1")
+    vm.wait("usb.blocked for the stick on the new controller", lambda: vm.events("usb.blocked", "LATE-CTRL-1"),
+            timeout=60)
+    time.sleep(2)
+    state = vm.call("state")
+    new = set(state["hubs"]) - before
+    assert new and all(state["hubs"][h] == "0" and state["iface_hubs"][h] == "0" for h in new)
+    assert _block_adds({"seen": state["seen"][seen_before:]}) == [] and state["dev"] == []
+    dev = vm.usb_with_serial("LATE-CTRL-1")
+    assert dev is not None and dev["authorized"] is False
