@@ -56,8 +56,10 @@ def interface_modalias(device: bytes, iface: Interface) -> str:
     product = device[10] | device[11] << 8
     bcd = device[12] | device[13] << 8
     cls, sub, proto = (int(x, 16) for x in iface.triple.split(":"))
-    return (f"usb:v{vendor:04X}p{product:04X}d{bcd:04X}dc{device[4]:02X}dsc{device[5]:02X}dp{device[6]:02X}"
-            f"ic{cls:02X}isc{sub:02X}ip{proto:02X}in{iface.number:02X}")
+    return (
+        f"usb:v{vendor:04X}p{product:04X}d{bcd:04X}dc{device[4]:02X}dsc{device[5]:02X}dp{device[6]:02X}"
+        f"ic{cls:02X}isc{sub:02X}ip{proto:02X}in{iface.number:02X}"
+    )
 
 
 def interfaces_of(raw: bytes) -> list[Interface]:
@@ -91,5 +93,8 @@ class StorageMatcher:
         if len(descriptors) < 18 or descriptors[1] != 1:
             return frozenset()
         device, rest = descriptors[:18], descriptors[18:]
-        return frozenset(i.triple for i in interfaces_of(rest)
-                         if i.triple.startswith("08:") or self.matches(interface_modalias(device, i)))
+        return frozenset(
+            i.triple
+            for i in interfaces_of(rest)
+            if i.triple.startswith("08:") or self.matches(interface_modalias(device, i))
+        )

@@ -38,8 +38,9 @@ class Driver:
             for ev in sock.receive(1.0):
                 if ev.subsystem in ("block", "usb"):
                     with self.lock:
-                        self.seen.append({"at": time.time(), "action": ev.action, "subsystem": ev.subsystem, "devtype": ev.devtype,
-                                          "devpath": ev.devpath, "devname": ev.env.get("DEVNAME", "")})
+                        self.seen.append({"at": time.time(), "action": ev.action, "subsystem": ev.subsystem,
+                                          "devtype": ev.devtype, "devpath": ev.devpath,
+                                          "devname": ev.env.get("DEVNAME", "")})
 
     def _emit(self, kind: str, payload: dict[str, Any], severity: str | None = None) -> None:
         with self.lock:
