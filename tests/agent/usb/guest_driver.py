@@ -107,6 +107,18 @@ class Driver:
                         "at": ev.occurred_at.timestamp() if ev.occurred_at else 0.0})
         return out
 
+    def op_agent_start(self, args: dict[str, Any]) -> Any:
+        """The real `mamori-agent run` as its own process (what the service starts)."""
+        log = open("/tmp/agent.log", "wb")
+        self.agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--state-dir", args["state_dir"]],
+                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return self.agent.pid
+
+    def op_agent_stop(self, args: dict[str, Any]) -> Any:
+        self.agent.terminate()
+        code = self.agent.wait(30)
+        return {"rc": code, "log": Path("/tmp/agent.log").read_text(errors="replace")[-8000:]}
+
     def op_sh(self, args: dict[str, Any]) -> Any:
         proc = subprocess.run(args["cmd"], shell=True, capture_output=True, text=True, timeout=120)
         return {"rc": proc.returncode, "out": proc.stdout + proc.stderr}

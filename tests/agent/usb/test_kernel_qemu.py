@@ -109,6 +109,26 @@ def _block_adds(state: dict[str, Any]) -> list[str]:
     return [s["devname"] for s in state["seen"] if s["subsystem"] == "block" and s["action"] == "add"]
 
 
+def test_an_agent_not_enrolled_yet_blocks_storage_and_keeps_the_keyboard(vm: VM) -> None:
+    """Installed, not enrolled: `mamori-agent run` enforces the strictest policy instead of refusing to run."""
+    assert set(vm.call("state")["hubs"].values()) == {"1"}  # nothing denies yet: a fresh terminal
+    vm.call("agent_start", state_dir="/tmp/unenrolled")
+    vm.wait("the unenrolled agent denying by default", lambda: set(vm.call("state")["hubs"].values()) == {"0"},
+            timeout=90)
+    vm.plug("usb-kbd", "kbd0")
+    vm.plug_stick("stick0", "UNENROLLED-1", "plain")
+    vm.wait("keyboard bound to usbhid", lambda: any(
+        i["driver"] == "usbhid" for d in vm.call("state")["usb"] for i in d["interfaces"]), timeout=30)
+    time.sleep(2)
+    dev = vm.usb_with_serial("UNENROLLED-1")
+    assert dev is not None and dev["authorized"] is False and vm.block_of("UNENROLLED-1") is None
+    stopped = vm.call("agent_stop")
+    assert "strictest policy" in stopped["log"], stopped
+    vm.unplug("stick0")
+    vm.unplug("kbd0")
+    assert _block_adds(vm.call("state")) == []
+
+
 def test_block_mode_never_gives_a_block_device_and_keyboard_works(vm: VM) -> None:
     vm.call("start", usb={"mode": "block"})
     state = vm.call("state")

@@ -1,0 +1,57 @@
+"""Before enrollment: removable-media control under the strictest policy until an identity appears."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from agent.config import StateDir
+from agent.host.base import Host
+from agent.identity import NotEnrolled, load_identity
+from agent.runner import RESTART_EXIT
+from mamori import policy
+
+log = logging.getLogger("mamori.agent.unenrolled")
+
+
+def enrolled(state: StateDir) -> bool:
+    try:
+        load_identity(state)
+        return True
+    except NotEnrolled:
+        return False
+
+
+def run(state: StateDir, host: Host, poll_seconds: float = 2.0) -> int:
+    """Enforce the strictest policy (no segment known yet: mynumber's) until enrolled or stopped.
+
+    Nothing is sent: there is no collector to send to. Decisions go to the log (the journal).
+    Returns RESTART_EXIT once an identity exists, so the enrolled agent starts in a fresh process.
+    """
+    stop = threading.Event()
+    if not host.watch_stop(lambda _req: stop.set()):  # before any thread exists (signal mask)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+
+    def emit(kind: str, body: dict[str, Any], severity: str | None = None) -> None:
+        log.warning("not enrolled, not sent: %s %s %s", kind, severity or "", body)
+
+    control = host.media_control(emit)
+    if isinstance(control, str):
+        log.error("not enrolled, and removable-media control is NOT active: %s", control)
+    else:
+        control.start(policy.strictest("mynumber"))
+        log.warning(
+            "not enrolled: enforcing the strictest policy (all removable storage blocked) until `mamori-agent enroll`"
+        )
+    try:
+        while not stop.wait(poll_seconds):
+            if enrolled(state):
+                log.info("enrolled: restarting as the enrolled agent")
+                return RESTART_EXIT
+        return 0
+    finally:
+        if not isinstance(control, str):
+            control.stop()  # deny-by-default stays (the strictest policy never restores the hubs)
