@@ -42,7 +42,10 @@ def run(state: StateDir, host: Host, poll_seconds: float = 2.0) -> int:
     if isinstance(control, str):
         log.error("not enrolled, and removable-media control is NOT active: %s", control)
     else:
-        control.start(policy.strictest("mynumber"))
+        document = policy.strictest("mynumber")
+        # Enrollment needs the network: a terminal whose only NIC is a USB adapter must still reach the collector.
+        document["usb"]["network"] = "audit"
+        control.start(document)
         log.warning(
             "not enrolled: enforcing the strictest policy (all removable storage blocked) until `mamori-agent enroll`"
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.host.linux_usb import Sysfs, Uevent, set_block_read_only
-from agent.usb.policy import BLOCK, READ_ONLY, Decision, UsbPolicy, decide
+from agent.usb.policy import BLOCK, READ_ONLY, Decision, UsbPolicy, decide, is_network
 from mamori import clock
 from mamori.usbrules import Device
 
@@ -128,6 +128,8 @@ class Guard:
                 self._interface(path, owner.decision)
         elif event.subsystem == "block" and event.action == "add":
             self._block(path, event.env.get("DEVNAME", path.name))
+        elif event.subsystem == "net" and event.action == "add":
+            self._netdev(path, event.env.get("INTERFACE", path.name))
 
     def _device(self, path: Path, *, announce: bool, now: datetime) -> None:
         device = self.sysfs.describe(path)
@@ -173,7 +175,8 @@ class Guard:
     def _authorize(self, iface: Path, decision: Decision) -> bool:
         """Set one interface's authorization; True when it is wanted (then it still needs a probe)."""
         # The class actually configured (sysfs) counts, and what the kernel's storage drivers would bind.
-        wanted = not (decision.storage == BLOCK and self.sysfs.interface_is_storage(iface))
+        refused_network = decision.network == BLOCK and is_network(self.sysfs.interface_class(iface))
+        wanted = not (decision.storage == BLOCK and self.sysfs.interface_is_storage(iface)) and not refused_network
         if self.sysfs.is_authorized(iface) != wanted:
             self.sysfs.set_authorized(iface, wanted)
         return wanted
@@ -211,6 +214,17 @@ class Guard:
             return
         if owner.decision.storage == READ_ONLY:
             self._protect(devname)
+
+    def _netdev(self, path: Path, name: str) -> None:
+        """A network interface on USB: with usb.network block, whatever its class, the device is cut off."""
+        owner_path = self.sysfs.usb_ancestor(path)
+        if owner_path is None:
+            return
+        if self.policy.network == BLOCK:
+            self._cut_off(owner_path, self.tracked.get(owner_path.name), f"network interface {name} appeared")
+        else:
+            log.warning("USB network interface %s on %s (usb.network audit: reported by network_segment)", name,
+                        owner_path.name)
 
     def _protect(self, devname: str) -> None:
         node = self.dev_root / devname

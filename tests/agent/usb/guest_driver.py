@@ -36,7 +36,7 @@ class Driver:
     def _log_uevents(self, sock: UeventSocket) -> None:
         while True:
             for ev in sock.receive(1.0):
-                if ev.subsystem in ("block", "usb"):
+                if ev.subsystem in ("block", "usb", "net"):
                     with self.lock:
                         self.seen.append({"at": time.time(), "action": ev.action, "subsystem": ev.subsystem,
                                           "devtype": ev.devtype, "devpath": ev.devpath,
@@ -118,6 +118,15 @@ class Driver:
         self.agent.terminate()
         code = self.agent.wait(30)
         return {"rc": code, "log": Path("/tmp/agent.log").read_text(errors="replace")[-8000:]}
+
+    def op_check_network(self, args: dict[str, Any]) -> Any:
+        """The real network_segment check on the guest's interfaces (what NET-003 is judged from)."""
+        from agent.checks import base, network_segment
+
+        segment = args.get("segment", "lgwan")
+        ctx = base.Context(settings=policy_doc.check_settings(policy_doc.DEFAULTS[segment]), segment=segment)
+        res = base.execute(network_segment, ctx)
+        return {"status": res.status, "summary": res.summary, "evidence": res.evidence}
 
     def op_sh(self, args: dict[str, Any]) -> Any:
         proc = subprocess.run(args["cmd"], shell=True, capture_output=True, text=True, timeout=120)

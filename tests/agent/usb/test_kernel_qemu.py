@@ -286,7 +286,28 @@ def test_two_interface_network_adapter_binds_fully(vm: VM) -> None:
 
     vm.wait("both interfaces of usb-net bound to cdc_ether", both_bound, timeout=30)
     assert "cdc_ether" in vm.call("sh", cmd="ls -l /sys/class/net/*/device/driver")["out"]
+    # usb.network audit (lgwan's default): allowed, and the network check reports it for NET-003.
+    vm.call("sh", cmd="ip link set lo up; for n in $(ls /sys/class/net); do ip link set $n up; done; true")
+    checked = vm.call("check_network", segment="lgwan")
+    usb = checked["evidence"]["usb_network"]
+    assert len(usb) == 1 and usb[0] != "lo", checked
     vm.unplug("net")
+
+
+def test_usb_network_block_on_mynumber_no_network_interface_ever(vm: VM) -> None:
+    vm.call("policy", segment="mynumber", usb={"mode": "block"})
+    seen_before = len(vm.call("state")["seen"])
+    vm.guest.qmp.execute("netdev_add", type="user", id="un1")
+    vm.guest.qmp.execute("device_add", driver="usb-net", bus="xhci.0", id="net2", netdev="un1")
+    refused = vm.wait("usb.blocked for the network adapter", lambda: [
+        e for e in vm.events("usb.blocked") if e["decided_by"] == "usb.network: block"], timeout=30)
+    assert any(c.startswith("02:06:") for c in refused[0]["interface_classes"])
+    time.sleep(3)
+    state = vm.call("state")
+    assert [s for s in state["seen"][seen_before:] if s["subsystem"] == "net"] == []
+    comm = [i for d in state["usb"] for i in d["interfaces"] if i["class"].startswith("02:")]
+    assert comm and all(not i["authorized"] and not i["driver"] for i in comm)
+    vm.unplug("net2")
 
 
 def test_a_controller_added_later_denies_before_any_child_enumerates(vm: VM) -> None:
