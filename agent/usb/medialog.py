@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import pwd
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -84,11 +85,30 @@ class MediaLog:
         self._pending: dict[str, tuple[float, str, str]] = {}
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="medialog-flush", daemon=True)
+        self._mount_watch = threading.Thread(target=self._mount_loop, name="medialog-mounts", daemon=True)
+        self._last_refresh: float | None = None  # wall clock of the previous look at the mount table
 
     def start(self) -> None:
         self.observer.start()
         self._flusher.start()
         self.refresh()
+        self._mount_watch.start()
+
+    def _mount_loop(self, mountinfo: str = "/proc/self/mountinfo") -> None:
+        """Refresh the moment the mount table changes (the kernel flags mountinfo with POLLPRI)."""
+        try:
+            handle = open(mountinfo, "rb")  # noqa: SIM115 - held open for the life of the thread
+        except OSError as exc:
+            log.warning("cannot watch %s (%s): mounts are picked up on the guard's next pass", mountinfo, exc)
+            return
+        with handle:
+            poller = select.poll()
+            poller.register(handle, select.POLLPRI | select.POLLERR)
+            while not self._stop.is_set():
+                handle.seek(0)
+                handle.read()  # consume the change, or poll() reports it again at once
+                if poller.poll(500):
+                    self.refresh()
 
     def stop(self) -> None:
         self.observer.stop()
@@ -116,6 +136,7 @@ class MediaLog:
 
     def refresh(self) -> None:
         with self._lock:
+            since, self._last_refresh = self._last_refresh, time.time()
             current = {m.mount.mount_point: m for m in self.mounts.removable()}
             for point in list(self.watches):
                 if point not in current:
@@ -130,6 +151,24 @@ class MediaLog:
                     log.info("watching removable filesystem %s (serial %r)", point, rm.device_serial)
                 except OSError as exc:
                     log.error("cannot watch %s: %s", point, exc)
+                    continue
+                if since is not None:  # mounted since the last look: what was written before the watch counts
+                    threading.Thread(target=self._scan, args=(point, rm.device_serial, since), daemon=True,
+                                     name="medialog-scan").start()
+
+    def _scan(self, mount_point: str, serial: str, since: float) -> None:
+        """Files changed between the mount and the watch (e.g. `mount ... && cp` in one command)."""
+        slack = 1.0  # file systems with coarse timestamps (FAT: 2 s for mtime) must not hide a write
+        for folder, _dirs, files in os.walk(mount_point):
+            for name in files:
+                path = os.path.join(folder, name)
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                # ctime too: `cp -p` and `touch -d` set an old mtime, but no one can set ctime back.
+                if max(st.st_mtime, st.st_ctime) >= since - slack:
+                    self.later(path, mount_point, serial)
 
     def record(self, path: str, mount_point: str, serial: str) -> None:
         with self._lock:

@@ -236,6 +236,23 @@ def test_audit_a_file_written_to_a_mounted_stick_is_a_media_write(vm: VM) -> Non
     vm.unplug("audit")
 
 
+def test_audit_files_written_in_the_mount_command_itself_are_logged(vm: VM) -> None:
+    vm.call("policy", usb={"mode": "audit", "allow": [RULE]})
+    serial = "AUDIT-FAST-8"
+    vm.plug_stick("fast", serial, "approved")
+    found = vm.wait("audited stick's block device", lambda: vm.block_of(serial))
+    paths = [f"/media/fast/x/f{n}.txt" for n in range(5)]
+    writes = "; ".join(f"echo row{n} > {p}" for n, p in enumerate(paths))
+    cmd = (f"mkdir -p /media/fast && mount -t ext4 /dev/{found['name']} /media/fast && mkdir -p /media/fast/x"
+           f" && {writes}")
+    assert vm.call("sh", cmd=cmd)["rc"] == 0
+    logged = vm.wait("media.write for all five files", lambda: (lambda got: got if set(paths) <= got else None)(
+        {w["path"] for w in vm.events("media.write") if w["device_serial"] == serial}), timeout=30)
+    assert logged == set(paths)  # nothing written on earlier mounts is reported again
+    assert vm.call("sh", cmd="umount /media/fast")["rc"] == 0
+    vm.unplug("fast")
+
+
 def test_temporary_permission_expires_on_the_guest_by_its_own_clock(vm: VM) -> None:
     guest_now = float(vm.call("sh", cmd="date +%s")["out"].strip())
     until = datetime.fromtimestamp(guest_now + 12, UTC).isoformat()

@@ -104,3 +104,31 @@ def test_unreadable_file_still_recorded(tmp_path):
     emitted: list[tuple[str, dict]] = []
     MediaLog(_Mounts([]), lambda k, p: emitted.append((k, p))).record(str(tmp_path / "gone"), str(tmp_path), "S")
     assert emitted[0][1]["sha256"] == "" and emitted[0][1]["size"] == 0
+
+
+def test_files_written_between_mount_and_watch_are_recorded(tmp_path):
+    point = tmp_path / "stick"
+    point.mkdir()
+    (point / "old.txt").write_text("before")  # on the stick already: its ctime is older than the last look
+    emitted: list[tuple[str, dict]] = []
+    source = _Mounts([])
+    media = MediaLog(source, lambda k, p: emitted.append((k, p)))
+    media.start()
+    try:
+        time.sleep(1.2)  # past the scan's slack, so old.txt is older than the mount
+        media.refresh()  # the last look without the stick
+        # `mount /dev/sdb1 /media/stick && cp ...` in one command: written before any watch exists.
+        (point / "out").mkdir()
+        for n in range(5):
+            (point / "out" / f"f{n}.csv").write_text(f"氏名,{n}\n")
+        source.list = [RemovableMount(Mount(str(point), "/dev/sdb1", "vfat", ("rw",)), "SER-9", "1-1")]
+        media.refresh()
+        deadline = time.monotonic() + 10
+        while len(emitted) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)
+        paths = sorted(b["path"] for _, b in emitted)
+        assert paths == [str(point / "out" / f"f{n}.csv") for n in range(5)]
+        assert all(b["sha256"] and b["device_serial"] == "SER-9" for _, b in emitted)
+    finally:
+        media.stop()
