@@ -248,8 +248,14 @@ def test_audit_files_written_in_the_mount_command_itself_are_logged(vm: VM) -> N
     assert vm.call("sh", cmd=cmd)["rc"] == 0
     logged = vm.wait("media.write for all five files", lambda: (lambda got: got if set(paths) <= got else None)(
         {w["path"] for w in vm.events("media.write") if w["device_serial"] == serial}), timeout=30)
-    assert logged == set(paths)  # nothing written on earlier mounts is reported again
+    assert logged == set(paths)  # nothing written on earlier mounts, and the mount itself is no raw write
     assert vm.call("sh", cmd="umount /media/fast")["rc"] == 0
+    # Past the file system: a raw write to the device node is recorded too.
+    node = f"/dev/{found['name']}"
+    assert vm.call("sh", cmd=f"dd if=/dev/zero of={node} bs=512 count=1 seek=32000 conv=notrunc 2>&1")["rc"] == 0
+    raw = vm.wait("media.write for the raw write", lambda: [
+        w for w in vm.events("media.write") if w["path"] == node and w["device_serial"] == serial], timeout=20)
+    assert raw[0]["mount_point"] == "" and raw[0]["sha256"] == ""
     vm.unplug("fast")
 
 

@@ -132,3 +132,35 @@ def test_files_written_between_mount_and_watch_are_recorded(tmp_path):
         assert all(b["sha256"] and b["device_serial"] == "SER-9" for _, b in emitted)
     finally:
         media.stop()
+
+
+class _Disks(_Mounts):
+    def __init__(self, disks):
+        super().__init__([])
+        self.disks = disks
+
+    def removable_disks(self):
+        return self.disks
+
+
+def test_raw_write_to_a_watched_device_node_is_a_media_write(tmp_path):
+    from agent.host.linux_mounts import RemovableDisk
+
+    node = tmp_path / "sdz"  # a regular file stands in for the node: inotify treats both alike
+    node.write_bytes(b"\0" * 4096)
+    emitted: list[tuple[str, dict]] = []
+    media = MediaLog(_Disks([RemovableDisk(str(node), "SER-RAW", "1-4")]), lambda k, p: emitted.append((k, p)))
+    media.start()
+    try:
+        with open(node, "rb") as handle:  # reading is no write
+            handle.read(512)
+        with open(node, "r+b") as handle:
+            handle.write(b"\1" * 512)
+        deadline = time.monotonic() + 10
+        while not emitted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert [(k, b["path"], b["device_serial"]) for k, b in emitted] == [("media.write", str(node), "SER-RAW")]
+        events.encode(*emitted[0], seq=1)
+    finally:
+        media.stop()
