@@ -7,6 +7,7 @@ import signal
 import threading
 from typing import Any
 
+from agent import runner
 from agent.config import StateDir
 from agent.host.base import Host
 from agent.identity import NotEnrolled, load_identity
@@ -33,7 +34,14 @@ def run(state: StateDir, host: Host, poll_seconds: float = 2.0) -> int:
     stop = threading.Event()
     if not host.watch_stop(lambda _req: stop.set()):  # before any thread exists (signal mask)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+            try:
+                signal.signal(sig, lambda *_: stop.set())
+            except ValueError:  # not the main thread (the Windows service): stop_agent() below
+                pass
+    # The Windows service wrapper has no signals: it stops the agent through runner.stop_agent().
+    runner._stoppers.append(lambda _req: stop.set())
+    if runner._pending_stop:
+        stop.set()
 
     def emit(kind: str, body: dict[str, Any], severity: str | None = None) -> None:
         log.warning("not enrolled, not sent: %s %s %s", kind, severity or "", body)
@@ -56,5 +64,6 @@ def run(state: StateDir, host: Host, poll_seconds: float = 2.0) -> int:
                 return RESTART_EXIT
         return 0
     finally:
+        runner._stoppers.clear()
         if not isinstance(control, str):
             control.stop()  # deny-by-default stays (the strictest policy never restores the hubs)
