@@ -22,8 +22,10 @@ ACTION=="add", SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", KERNEL=="usb[0-9]*"
 
 MODPROBE_CONF = """\
 # Mamori: every USB host controller starts deny-by-default (usbcore's own default, so no device on it is
-# configured before mamori-agent decides). A usbcore built into the kernel takes the same setting from the
-# kernel command line: usbcore.authorized_default=0. Installed by mamori-agent.
+# configured before mamori-agent decides) whenever usbcore is loaded from the installed system. Not copied
+# into the initramfs by the package: a USB keyboard must work at a disk-unlock prompt. Sites without one
+# can run update-initramfs -u, or set usbcore.authorized_default=0 on the kernel command line.
+# Installed by mamori-agent.
 options usbcore authorized_default=0
 """
 
