@@ -140,9 +140,9 @@ def start_media_control(host: Host, spool: Any, policy: PolicyCache,
     where = type(host).__name__
     in_force: list[str] = []  # the mode last reported as in force
 
-    def emit(kind: str, body: dict[str, Any]) -> None:
+    def emit(kind: str, body: dict[str, Any], severity: str | None = None) -> None:
         if not media_state.is_state(kind, body):
-            spool.append(kind, body)
+            spool.append(kind, body, severity=severity)  # the guard's backstop raises it to critical
             return
         spool.append(kind, body, severity=media_state.severity(body, segment))
         evidence = json.loads(body["evidence_json"])  # the control's own reports (a guard that died) count too

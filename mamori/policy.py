@@ -13,6 +13,16 @@ from mamori.labels import SEGMENTS
 from mamori.usbrules import RuleError, parse_rule
 
 USB_MODES = ("block", "allowlist", "read_only", "audit")
+# USB network adapters (Ethernet, RNDIS/CDC, a tethering phone) are a second network path: refused or reported.
+USB_NETWORK = ("block", "audit")
+
+
+def usb_network(document: dict[str, Any]) -> str:
+    """usb.network in force: the document's, else the segment's default (block on mynumber, audit elsewhere)."""
+    value = document.get("usb", {}).get("network")
+    if value in USB_NETWORK:
+        return str(value)
+    return "block" if document.get("segment") == "mynumber" else "audit"
 SCHEMA_VERSION = 1
 
 
@@ -135,7 +145,8 @@ def _base(segment: str, usb_mode: str, mfa_required: bool) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "segment": segment,
-        "usb": {"mode": usb_mode, "allow": [], "temporary": [], "restore_on_exit": False},
+        "usb": {"mode": usb_mode, "allow": [], "temporary": [], "restore_on_exit": False,
+                "network": "block" if segment == "mynumber" else "audit"},
         "media_write_log": True,
         "checks": _checks(segment, mfa_required),
     }
@@ -185,7 +196,8 @@ def validate(document: Any) -> dict[str, Any]:
     _expect(doc.get("segment") in SEGMENTS, "segment", f"must be one of {', '.join(SEGMENTS)}")
     usb = doc.get("usb")
     _expect(isinstance(usb, dict), "usb", "must be an object")
-    _only_keys(usb, {"mode", "allow", "temporary", "restore_on_exit"}, "usb")
+    _only_keys(usb, {"mode", "allow", "temporary", "restore_on_exit", "network"}, "usb")
+    _expect(usb.get("network", "audit") in USB_NETWORK, "usb.network", f"must be one of {', '.join(USB_NETWORK)}")
     _expect(usb.get("mode") in USB_MODES, "usb.mode", f"must be one of {', '.join(USB_MODES)}")
     allow = usb.get("allow", [])
     _expect(isinstance(allow, list) and all(isinstance(r, str) for r in allow), "usb.allow",

@@ -14,7 +14,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
 
 from agent import config as agent_config  # noqa: E402
-from agent.host import systemd  # noqa: E402
+from agent.host import linux_early, systemd  # noqa: E402
 from collector import config as collector_config  # noqa: E402
 
 AGENT_PREFIX = Path("/opt/mamori/agent")
@@ -34,6 +34,8 @@ def agent_unit() -> str:
 def files() -> dict[Path, str]:
     return {
         HERE / "linux/mamori-agent.service": agent_unit(),
+        HERE / f"linux/{linux_early.UDEV_NAME}": linux_early.UDEV_RULE,
+        HERE / f"linux/{linux_early.MODPROBE_NAME}": linux_early.MODPROBE_CONF,
         HERE / "config/agent.toml": agent_config.render_config(),
         HERE / "config/collector.toml": collector_config.render_config({}),
     }

@@ -34,6 +34,9 @@ def run(ctx: Context) -> Result:
         return Result(ERROR, _("cannot list network interfaces: {exc}").format(exc=exc),
                       NetworkSegment(error=str(exc)))
     active = [i for i in ifaces if i.up and any(net.is_global(a) for a in i.addresses)]
+    # A USB adapter or a tethering phone is a second path even before it has an address (NET-003 counts it).
+    usb = net.usb_interfaces(i.name for i in ifaces if i.name != "lo")
+    counted = sorted({i.name for i in active} | set(usb))
     outside = [f"{i.name} {a}" for i in active for a in i.addresses if net.is_global(a) and networks and
                not any(ipaddress.ip_interface(a).ip in n for n in networks)]
     probes = [net.probe(tg, float(ctx.settings["probe_timeout_seconds"])) for tg in targets[:64]]
@@ -42,14 +45,14 @@ def run(ctx: Context) -> Result:
     evidence: dict[str, Any] = {
         "interfaces": [{"name": i.name, "up": i.up, "addresses": list(i.addresses)} for i in ifaces[:50]],
         "active": [i.name for i in active], "registered_networks": [str(n) for n in networks],
-        "outside_registered": outside, "probes": probes, "max_active_interfaces": most,
+        "outside_registered": outside, "probes": probes, "max_active_interfaces": most, "usb_network": usb,
     }
     findings = []
     if reached:
         findings.append(_("other segment reachable: {reached}").format(reached=', '.join(reached)))
-    if len(active) > most:
+    if len(counted) > most:
         findings.append(_("several active interfaces (dual-homed): {interfaces}").format(
-                            interfaces=', '.join(i.name for i in active)))
+                            interfaces=', '.join(counted)))
     if outside:
         findings.append(_("address outside the registered networks: {outside}").format(outside=', '.join(outside)))
     if findings:

@@ -15,6 +15,7 @@ from mamori.startup import ensure_writable
 
 
 def cmd_run(args: argparse.Namespace, state: StateDir) -> int:
+    from agent import unenrolled
     from agent.host import runlock
     from agent.runner import RESTART_EXIT, run
 
@@ -34,7 +35,10 @@ def cmd_run(args: argparse.Namespace, state: StateDir) -> int:
             folder=state.root), file=sys.stderr)
         return 1
     try:
-        status = run(state, identity(state), host, settings, config)
+        if unenrolled.enrolled(state):
+            status = run(state, identity(state), host, settings, config)
+        else:  # removable-media control does not wait for enrollment
+            status = unenrolled.run(state, host)
     finally:
         lock.release()  # before a restart: the fresh process takes it again
     if status == RESTART_EXIT:  # the self-watchdog (or a replaced spool) asked for a fresh process

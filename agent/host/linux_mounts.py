@@ -56,6 +56,15 @@ def parse_mountinfo(text: str) -> list[Mount]:
     return mounts
 
 
+@dataclass(frozen=True)
+class RemovableDisk:
+    """A USB block device (disk or partition) whose node a raw writer (`dd`) would open."""
+
+    devnode: str
+    device_serial: str
+    usb_port: str
+
+
 class MountTable:
     """Reads the mount table and recognises removable media: a USB-attached or `removable` block device."""
 
@@ -88,4 +97,13 @@ class MountTable:
                 continue
             serial = read_attribute(usb / "serial") if usb is not None else ""
             out.append(RemovableMount(mount, serial, usb.name if usb is not None else ""))
+        return out
+
+    def removable_disks(self) -> list[RemovableDisk]:
+        out = []
+        for block in self.sysfs.block_devices():
+            usb = self.sysfs.usb_ancestor(block)
+            if usb is None:
+                continue
+            out.append(RemovableDisk(str(self.root / "dev" / block.name), read_attribute(usb / "serial"), usb.name))
         return out

@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.host.linux_modalias import StorageMatcher, running_kernel_aliases
 from mamori import usbhash
 from mamori.usbrules import Device
 
@@ -138,9 +139,12 @@ def parse_descriptors(raw: bytes) -> tuple[str, ...]:
 class Sysfs:
     """The USB part of sysfs; `root` is "/" on a real machine, a prepared tree in unit tests."""
 
-    def __init__(self, root: Path = Path("/")):
+    def __init__(self, root: Path = Path("/"), matcher: StorageMatcher | None = None):
         self.root = root
         self.devices = root / "sys/bus/usb/devices"
+        # usbcore's default for every host controller registered from now on (hot-added PCI, docks).
+        self.core_default = root / "sys/module/usbcore/parameters/authorized_default"
+        self.matcher = matcher if matcher is not None else StorageMatcher(running_kernel_aliases(root))
 
     def present(self) -> bool:
         return self.devices.is_dir()
@@ -213,6 +217,25 @@ class Sysfs:
         except (OSError, ValueError):
             return ""
 
+    def _descriptors(self, path: Path) -> bytes:
+        try:
+            with open(path / "descriptors", "rb") as handle:
+                return handle.read(MAX_DESCRIPTORS)
+        except OSError:
+            return b""
+
+    def kernel_storage(self, path: Path) -> frozenset[str]:
+        """Interface triples of the device that the running kernel's storage drivers would bind."""
+        return self.matcher.storage_triples(self._descriptors(path))
+
+    def interface_is_storage(self, iface: Path) -> bool:
+        """An existing interface a storage driver would bind: by class, or by the kernel's alias table."""
+        cls = self.interface_class(iface)
+        return cls.startswith(("08:", "06:")) or self.matcher.matches(read_attribute(iface / "modalias"))
+
+    def root_hub_of(self, path: Path) -> Path:
+        return self.devices / ("usb" + path.name.split("-")[0])
+
     def vendor_name(self, path: Path) -> str:
         return read_attribute(path / "manufacturer")
 
@@ -245,14 +268,25 @@ class Sysfs:
     def default_deny(self) -> dict[str, tuple[str, str]]:
         """Deny new devices and interfaces on every root hub; returns the previous values to restore."""
         previous: dict[str, tuple[str, str]] = {}
+        if self.core_default.exists():
+            # First, so a controller that registers while we walk the hubs is born denying.
+            previous[""] = (read_attribute(self.core_default), "")
+            self.write(self.core_default, "0")
         for hub in self.root_hubs():
             previous[hub.name] = (read_attribute(hub / "authorized_default"),
                                   read_attribute(hub / "interface_authorized_default"))
-            self.write(hub / "authorized_default", "0")
-            self.write(hub / "interface_authorized_default", "0")
+            self.deny_hub(hub)
         return previous
 
+    def deny_hub(self, hub: Path) -> None:
+        """Deny by default on one root hub (usbcore's parameter does not cover interfaces of new hubs)."""
+        for name in ("authorized_default", "interface_authorized_default"):
+            if read_attribute(hub / name) != "0":
+                self.write(hub / name, "0")
+
     def restore_defaults(self, previous: dict[str, tuple[str, str]]) -> None:
+        if "" in previous and self.core_default.exists():
+            self.write(self.core_default, previous[""][0] or "-1")
         for hub in self.root_hubs():
             dev, iface = previous.get(hub.name, ("1", "1"))
             self.write(hub / "authorized_default", dev or "1")

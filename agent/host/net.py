@@ -5,8 +5,11 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,25 @@ def interfaces() -> list[Interface]:
             found.append(ip + prefix)
         st = stats.get(name)
         out.append(Interface(name, bool(st and st.isup), tuple(found)))
+    return out
+
+
+def usb_interfaces(names: Iterable[str], root: Path = Path("/")) -> list[str]:
+    """Which of these interfaces sit on a USB device: adapters, RNDIS/CDC, tethering phones (NET-003).
+
+    Linux: the interface's sysfs device path runs through a USB device. Elsewhere none are known (the
+    Windows agent does not report them yet).
+    """
+    if not sys.platform.startswith("linux"):
+        return []
+    out = []
+    for name in names:
+        try:
+            path = (root / "sys/class/net" / name).resolve()
+        except OSError:
+            continue
+        if any((p / "idVendor").exists() and ":" not in p.name for p in path.parents):
+            out.append(name)
     return out
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent.host.base import ServiceError, ServiceState
+from agent.host.linux_early import EarlyFiles
 
 UNIT_NAME = "mamori-agent.service"
 UNIT_DIR = Path("/etc/systemd/system")  # where `service install` puts it; the .deb uses /lib/systemd/system
@@ -24,8 +25,8 @@ Wants=network-online.target
 After=network-online.target
 # Never stop retrying: a security agent that gives up restarting has been switched off.
 StartLimitIntervalSec=0
-# Not enrolled yet: nothing to run (`mamori-agent enroll`, then `systemctl start mamori-agent`).
-ConditionPathExists={identity}
+# Runs enrolled or not: before `mamori-agent enroll` it enforces the strictest removable-media policy,
+# and restarts itself as the enrolled agent once the identity appears.
 
 [Service]
 # exec: the start fails visibly if the interpreter or the program cannot be executed.
@@ -86,9 +87,7 @@ WantedBy=multi-user.target
 def render_unit(exec_start: Sequence[str], state_dir: Path) -> str:
     """The agent's unit file for the given command line and state folder."""
     return _SERVICE.format(exec_start=" ".join(_quote(a) for a in exec_start), ident=SYSLOG_IDENTIFIER,
-                           state_dir=_quote(str(state_dir)),
-                           # Conditions take the rest of the line as one path: no quotes, only % doubled.
-                           identity=str(state_dir / "identity.json").replace("%", "%%"))
+                           state_dir=_quote(str(state_dir)))
 
 
 def _quote(arg: str) -> str:
@@ -109,9 +108,10 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
 class SystemdService:
     """Install, remove and query the agent's unit through systemctl (runner is replaced in tests)."""
 
-    def __init__(self, unit_dir: Path = UNIT_DIR, runner: Runner = _run):
+    def __init__(self, unit_dir: Path = UNIT_DIR, runner: Runner = _run, early: EarlyFiles | None = None):
         self.unit_dir = unit_dir
         self.run = runner
+        self.early = early or EarlyFiles()
 
     @property
     def unit_path(self) -> Path:
@@ -125,6 +125,9 @@ class SystemdService:
         tmp.write_text(text, encoding="utf-8")
         tmp.chmod(0o644)
         tmp.replace(self.unit_path)
+        # Deny-by-default from boot and for controllers added later, also while the agent is not running.
+        self.early.install()
+        self.run(["udevadm", "control", "--reload"])  # no udevd (a container): the files still count at boot
         self._check("daemon-reload")
         self._check("enable", UNIT_NAME)
         if start:
@@ -143,6 +146,8 @@ class SystemdService:
             return False
         self.run(["systemctl", "disable", "--now", UNIT_NAME])  # may already be stopped: not fatal
         self.unit_path.unlink()
+        self.early.uninstall()
+        self.run(["udevadm", "control", "--reload"])
         self._check("daemon-reload")
         return True
 

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.host.linux_usb import Sysfs, Uevent, set_block_read_only
-from agent.usb.policy import BLOCK, READ_ONLY, Decision, UsbPolicy, decide, is_storage
+from agent.usb.policy import BLOCK, READ_ONLY, Decision, UsbPolicy, decide, is_network
 from mamori import clock
 from mamori.usbrules import Device, rule_line
 
 log = logging.getLogger("mamori.agent.usb")
 
-Emit = Callable[[str, dict[str, Any]], None]
+Emit = Callable[..., None]  # emit(kind, payload[, severity=...])
 
 
 class Events(Protocol):
@@ -53,6 +53,7 @@ class Guard:
         self.clock = clock
         self.tracked: dict[str, Tracked] = {}
         self.previous_defaults: dict[str, tuple[str, str]] = {}
+        self.cut_off: set[str] = set()  # devices caught with storage they were refused: never re-authorized
         self._lock = threading.RLock()
         self._next_expiry: datetime | None = None
 
@@ -85,6 +86,7 @@ class Guard:
             for name in list(self.tracked):
                 if name not in present:
                     del self.tracked[name]
+            self.cut_off &= set(present)
             for name, path in present.items():
                 self._device(path, announce=initial or name not in self.tracked, now=now)
 
@@ -107,23 +109,34 @@ class Guard:
             self.rescan()
             return
         path = self.sysfs.from_devpath(event.devpath)
-        if event.subsystem == "usb" and event.devtype == "usb_device":
+        if event.subsystem == "usb" and event.devtype == "usb_device" and path.name.startswith("usb"):
+            if event.action == "add":  # a controller that appeared later: deny before its ports are scanned
+                self.sysfs.deny_hub(path)
+                log.info("new root hub %s: deny by default", path.name)
+        elif event.subsystem == "usb" and event.devtype == "usb_device":
             if event.action == "add":
                 self._device(path, announce=True, now=self.clock())
             elif event.action == "remove":
                 self.tracked.pop(path.name, None)
+                self.cut_off.discard(path.name)
         elif event.subsystem == "usb" and event.devtype == "usb_interface" and event.action in ("add", "bind"):
-            owner = self.tracked.get(path.name.split(":")[0])
-            if owner is not None:
+            device = path.name.split(":")[0]
+            owner = self.tracked.get(device)
+            if owner is not None and (device in self.cut_off or not owner.decision.device_allowed):
+                # Interfaces exist only once the device is authorized: someone authorized it behind our back.
+                self._cut_off(self.sysfs.devices / device, owner, f"interface {path.name} appeared")
+            elif owner is not None:
                 self._interface(path, owner.decision)
         elif event.subsystem == "block" and event.action == "add":
             self._block(path, event.env.get("DEVNAME", path.name))
+        elif event.subsystem == "net" and event.action == "add":
+            self._netdev(path, event.env.get("INTERFACE", path.name))
 
     def _device(self, path: Path, *, announce: bool, now: datetime) -> None:
         device = self.sysfs.describe(path)
         if device is None:
             return
-        decision = decide(device, self.policy, now)
+        decision = decide(device, self.policy, now, self.sysfs.kernel_storage(path))
         old = self.tracked.get(path.name)
         tracked = Tracked(device, decision, self.sysfs.vendor_name(path))
         self.tracked[path.name] = tracked
@@ -141,26 +154,55 @@ class Guard:
                      f"storage {decision.storage}" if decision.has_storage else "no storage", decision.decided_by)
 
     def _enforce(self, path: Path, decision: Decision) -> None:
-        if not decision.device_allowed:
+        if not decision.device_allowed or path.name in self.cut_off:
             if self.sysfs.is_authorized(path):
                 self.sysfs.set_authorized(path, False)
             return
         if not self.sysfs.is_authorized(path):
+            # Its interfaces must be born unauthorized, also on a hub whose uevent we never saw.
+            self.sysfs.deny_hub(self.sysfs.root_hub_of(path))
             self.sysfs.set_authorized(path, True)  # creates the interfaces, each still unauthorized
-        for iface in self.sysfs.interfaces(path):
-            self._interface(iface, decision)
+        interfaces = self.sysfs.interfaces(path)
+        # Authorize every wanted interface before any driver probes: a driver bound to the first interface
+        # claims its siblings (audio streaming, cdc_ether data), which fails on an unauthorized one.
+        wanted = [iface for iface in interfaces if self._authorize(iface, decision)]
+        for iface in wanted:
+            self.sysfs.probe(iface)
         if decision.storage == READ_ONLY:
             for block in self.sysfs.block_devices():
                 if self.sysfs.usb_ancestor(block) == path.resolve():
                     self._protect(block.name)
 
-    def _interface(self, iface: Path, decision: Decision) -> None:
-        # The class actually configured (sysfs) counts, not only what the descriptors promised.
-        wanted = not (is_storage(self.sysfs.interface_class(iface)) and decision.storage == BLOCK)
+    def _authorize(self, iface: Path, decision: Decision) -> bool:
+        """Set one interface's authorization; True when it is wanted (then it still needs a probe)."""
+        # The class actually configured (sysfs) counts, and what the kernel's storage drivers would bind.
+        refused_network = decision.network == BLOCK and is_network(self.sysfs.interface_class(iface))
+        wanted = not (decision.storage == BLOCK and self.sysfs.interface_is_storage(iface)) and not refused_network
         if self.sysfs.is_authorized(iface) != wanted:
             self.sysfs.set_authorized(iface, wanted)
-        if wanted:
+        return wanted
+
+    def _interface(self, iface: Path, decision: Decision) -> None:
+        if self._authorize(iface, decision):
             self.sysfs.probe(iface)
+
+    def _cut_off(self, device: Path, owner: Tracked | None, what: str) -> None:
+        """The backstop: storage below a device that was refused it. De-authorize the whole device, loudly."""
+        first = device.name not in self.cut_off
+        self.cut_off.add(device.name)
+        if self.sysfs.is_authorized(device):
+            self.sysfs.set_authorized(device, False)
+        if not first:
+            return
+        log.error("%s below %s, which is not allowed storage; device de-authorized", what, device.name)
+        if owner is None:
+            described = self.sysfs.describe(device)
+            if described is None:
+                return
+            owner = Tracked(described, decide(described, self.policy, self.clock()), self.sysfs.vendor_name(device))
+        body = payload(owner.device, owner.decision, owner.vendor_name)
+        body["decided_by"] = f"backstop: {what}"[:200]
+        self.emit("usb.blocked", body, severity="critical")
 
     def _block(self, path: Path, devname: str) -> None:
         owner_path = self.sysfs.usb_ancestor(path)
@@ -168,15 +210,22 @@ class Guard:
             return
         owner = self.tracked.get(owner_path.name)
         if owner is None or owner.decision.storage == BLOCK:
-            # A block device from storage we did not allow: cut the device off at once.
-            log.error("block device %s appeared below %s, which is not allowed; deauthorizing", devname,
-                      owner_path.name)
-            self._device(owner_path, announce=owner is None, now=self.clock())
-            if self.sysfs.is_authorized(owner_path) and (owner is None or not owner.decision.device_allowed):
-                self.sysfs.set_authorized(owner_path, False)
+            # A block device from storage we did not allow: cut the whole device off at once.
+            self._cut_off(owner_path, owner, f"block device {devname} appeared")
             return
         if owner.decision.storage == READ_ONLY:
             self._protect(devname)
+
+    def _netdev(self, path: Path, name: str) -> None:
+        """A network interface on USB: with usb.network block, whatever its class, the device is cut off."""
+        owner_path = self.sysfs.usb_ancestor(path)
+        if owner_path is None:
+            return
+        if self.policy.network == BLOCK:
+            self._cut_off(owner_path, self.tracked.get(owner_path.name), f"network interface {name} appeared")
+        else:
+            log.warning("USB network interface %s on %s (usb.network audit: reported by network_segment)", name,
+                        owner_path.name)
 
     def _protect(self, devname: str) -> None:
         node = self.dev_root / devname

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import pwd
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -84,11 +85,42 @@ class MediaLog:
         self._pending: dict[str, tuple[float, str, str]] = {}
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="medialog-flush", daemon=True)
+        self._mount_watch = threading.Thread(target=self._mount_loop, name="medialog-mounts", daemon=True)
+        self._last_refresh: float | None = None  # wall clock of the previous look at the mount table
+        self._raw: dict[str, tuple[int, str]] = {}  # device node -> (inotify watch, serial)
+        self._inotify: Any = None
+        self._raw_thread = threading.Thread(target=self._raw_loop, name="medialog-raw", daemon=True)
 
     def start(self) -> None:
         self.observer.start()
         self._flusher.start()
+        if hasattr(self.mounts, "removable_disks"):  # Linux: raw writes to USB block devices too
+            try:
+                from agent.host.linux_inotify import Inotify
+
+                self._inotify = Inotify()
+            except (OSError, AttributeError) as exc:
+                log.warning("raw writes to USB block devices are not recorded: %s", exc)
         self.refresh()
+        self._mount_watch.start()
+        if self._inotify is not None:
+            self._raw_thread.start()
+
+    def _mount_loop(self, mountinfo: str = "/proc/self/mountinfo") -> None:
+        """Refresh the moment the mount table changes (the kernel flags mountinfo with POLLPRI)."""
+        try:
+            handle = open(mountinfo, "rb")  # noqa: SIM115 - held open for the life of the thread
+        except OSError as exc:
+            log.warning("cannot watch %s (%s): mounts are picked up on the guard's next pass", mountinfo, exc)
+            return
+        with handle:
+            poller = select.poll()
+            poller.register(handle, select.POLLPRI | select.POLLERR)
+            while not self._stop.is_set():
+                handle.seek(0)
+                handle.read()  # consume the change, or poll() reports it again at once
+                if poller.poll(500):
+                    self.refresh()
 
     def stop(self) -> None:
         self.observer.stop()
@@ -116,7 +148,9 @@ class MediaLog:
 
     def refresh(self) -> None:
         with self._lock:
+            since, self._last_refresh = self._last_refresh, time.time()
             current = {m.mount.mount_point: m for m in self.mounts.removable()}
+            self._refresh_raw()
             for point in list(self.watches):
                 if point not in current:
                     self.observer.unschedule(self.watches.pop(point))
@@ -130,6 +164,51 @@ class MediaLog:
                     log.info("watching removable filesystem %s (serial %r)", point, rm.device_serial)
                 except OSError as exc:
                     log.error("cannot watch %s: %s", point, exc)
+                    continue
+                if since is not None:  # mounted since the last look: what was written before the watch counts
+                    threading.Thread(target=self._scan, args=(point, rm.device_serial, since), daemon=True,
+                                     name="medialog-scan").start()
+
+    def _refresh_raw(self) -> None:
+        """Watch every USB block device node for a close after writing (what `dd of=/dev/sdb` does)."""
+        if self._inotify is None:
+            return
+        disks = {d.devnode: d for d in self.mounts.removable_disks()}
+        for node in list(self._raw):
+            if node not in disks:
+                self._inotify.remove(self._raw.pop(node)[0])
+        for node, disk in disks.items():
+            if node not in self._raw:
+                try:
+                    self._raw[node] = (self._inotify.add(node), disk.device_serial)
+                except OSError as exc:  # the node is not there yet (devtmpfs): the next refresh tries again
+                    log.debug("cannot watch %s: %s", node, exc)
+
+    def _raw_loop(self) -> None:
+        while not self._stop.is_set():
+            for wd, _mask in self._inotify.read(0.5):
+                with self._lock:
+                    hit = next(((n, s) for n, (w, s) in self._raw.items() if w == wd), None)
+                if hit is not None:
+                    node, serial = hit
+                    # The device itself was written, past any file system: no file, no hash to give.
+                    log.warning("raw write to %s (serial %r)", node, serial)
+                    self.emit("media.write", {"path": node, "size": 0, "sha256": "", "user": "",
+                                              "device_serial": serial, "mount_point": ""})
+
+    def _scan(self, mount_point: str, serial: str, since: float) -> None:
+        """Files changed between the mount and the watch (e.g. `mount ... && cp` in one command)."""
+        slack = 1.0  # file systems with coarse timestamps (FAT: 2 s for mtime) must not hide a write
+        for folder, _dirs, files in os.walk(mount_point):
+            for name in files:
+                path = os.path.join(folder, name)
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                # ctime too: `cp -p` and `touch -d` set an old mtime, but no one can set ctime back.
+                if max(st.st_mtime, st.st_ctime) >= since - slack:
+                    self.later(path, mount_point, serial)
 
     def record(self, path: str, mount_point: str, serial: str) -> None:
         with self._lock:

@@ -16,6 +16,10 @@ from mamori.usbrules import Device, Rule, RuleError, RuleErrors, first_match, pa
 # video, communications - is never touched, so a composite device loses only its storage interface.
 STORAGE_CLASSES = frozenset({"08", "06"})
 
+# Interfaces that make a network adapter: CDC ECM/NCM/MBIM and EEM, RNDIS (as communications, wireless
+# controller or miscellaneous class). Vendor-class adapters are caught when their netdev appears (guard backstop).
+NETWORK_CLASSES = ("02:06:", "02:0c:", "02:0d:", "02:0e:", "02:02:ff", "e0:01:03", "ef:04:01")
+
 ALLOW, BLOCK, READ_ONLY = "allow", "block", "read_only"
 
 
@@ -43,6 +47,7 @@ class UsbPolicy:
     mode: str
     rules: tuple[Rule, ...] = ()
     temporary: tuple[Temporary, ...] = ()
+    network: str = "block"  # usb.network: block | audit
     # When each rule was last evaluated/applied in this process: USBGuard's rule-applied / rule-evaluated.
     history: RuleHistory = field(default_factory=RuleHistory, compare=False, repr=False)
 
@@ -60,25 +65,41 @@ class Decision:
     decided_by: str
     mode: str
     interfaces: tuple[tuple[str, str], ...]  # (interface class triple, verdict)
+    # Triples of other classes that the running kernel's storage drivers would still claim (unusual_devs).
+    kernel_storage: frozenset[str] = frozenset()
+    network: str = "audit"  # usb.network in force: block refuses network interfaces
+
+    @property
+    def network_refused(self) -> bool:
+        return self.network == BLOCK and any(is_network(i) for i, _ in self.interfaces)
+
+    def stores(self, interface: str) -> bool:
+        return is_storage(interface) or interface in self.kernel_storage
 
     @property
     def has_storage(self) -> bool:
-        return any(is_storage(i) for i, _ in self.interfaces)
+        return any(self.stores(i) for i, _ in self.interfaces)
 
     @property
     def event_kind(self) -> str:
         """usb.blocked when storage (or a device whose interfaces are unknown) is refused, else usb.allowed."""
         refused = self.storage == BLOCK and (self.has_storage or not self.interfaces)
-        return "usb.blocked" if refused else "usb.allowed"
+        return "usb.blocked" if refused or self.network_refused else "usb.allowed"
 
     @property
     def device_allowed(self) -> bool:
-        """The device itself is authorized unless it is storage-only and storage is blocked."""
-        return self.storage != BLOCK or any(not is_storage(i) for i, _ in self.interfaces) or not self.interfaces
+        """The device itself is authorized unless every interface it has is refused."""
+        if not self.interfaces:
+            return True  # nothing known yet: each interface is judged by its configured class (guard)
+        return any(verdict != BLOCK for _, verdict in self.interfaces)
 
 
 def is_storage(interface: str) -> bool:
     return interface[:2].lower() in STORAGE_CLASSES
+
+
+def is_network(interface: str) -> bool:
+    return interface.lower().startswith(NETWORK_CLASSES)
 
 
 def parse_until(value: str) -> datetime:
@@ -104,20 +125,35 @@ def compile_usb(document: dict[str, Any]) -> UsbPolicy:
         Temporary(str(t["id"]), t["serial"], parse_until(t["until"]), t.get("reason", ""),
                   t.get("vendor_id", "").lower(), t.get("product_id", "").lower())
         for t in usb.get("temporary", []))
-    return UsbPolicy(usb.get("mode", "block"), tuple(rules), temporary)
+    return UsbPolicy(usb.get("mode", "block"), tuple(rules), temporary, policy_doc.usb_network(document))
 
 
 def strictest() -> UsbPolicy:
     return UsbPolicy("block")
 
 
-def decide(device: Device, pol: UsbPolicy, now: datetime | None = None) -> Decision:
-    """Decide for one device; pure, so every mode and rule combination is tested without hardware."""
+def decide(device: Device, pol: UsbPolicy, now: datetime | None = None,
+           kernel_storage: frozenset[str] = frozenset()) -> Decision:
+    """Decide for one device; pure, so every mode and rule combination is tested without hardware.
+
+    kernel_storage: interface triples the running kernel's storage drivers would bind (agent/host/linux_modalias).
+    """
     now = now or clock.now()
     mode = pol.mode if pol.mode in policy_doc.USB_MODES else "block"
     storage, decided_by = _storage_verdict(device, pol, mode, now)
-    verdicts = tuple((i, storage if is_storage(i) else ALLOW) for i in device.interfaces)
-    return Decision(storage, decided_by, mode, verdicts)
+    stored = frozenset(kernel_storage)
+    network = BLOCK if pol.network == BLOCK else "audit"
+
+    def verdict(i: str) -> str:
+        if is_storage(i) or i in stored:
+            return storage
+        return BLOCK if network == BLOCK and is_network(i) else ALLOW
+
+    verdicts = tuple((i, verdict(i)) for i in device.interfaces)
+    decision = Decision(storage, decided_by, mode, verdicts, stored, network)
+    if decision.network_refused and not (decision.has_storage and storage == BLOCK):
+        return Decision(storage, "usb.network: block", mode, verdicts, stored, network)
+    return decision
 
 
 def _storage_verdict(device: Device, pol: UsbPolicy, mode: str, now: datetime) -> tuple[str, str]:

@@ -3,7 +3,8 @@
 from collector.rules.base import N_, Clear, Flag, Rule, check
 from mamori.thresholds import PARAMS
 
-# Reads mamori.evidence.NetworkSegment: active (interfaces up with a global address), outside_registered.
+# Reads mamori.evidence.NetworkSegment: active (interfaces up with a global address), outside_registered and
+# usb_network (USB adapters and tethering phones: a second path even without an address).
 
 
 def evaluate(s, params):
@@ -11,15 +12,19 @@ def evaluate(s, params):
     if ev.active is None:
         return None  # interfaces could not be listed
     outside = ev.outside_registered or []
-    many = len(ev.active) > params["max_active_interfaces"]
-    facts = {"active": ev.active, "outside_registered": outside}
+    usb = ev.usb_network or []
+    counted = sorted(set(ev.active) | set(usb))
+    many = len(counted) > params["max_active_interfaces"]
+    facts = {"active": ev.active, "outside_registered": outside, "usb_network": usb}
     if outside and many:
         return Flag(N_("network not registered for the segment; {count} active network interfaces",
-                       count=len(ev.active)), facts)
+                       count=len(counted)), facts)
     if outside:
         return Flag(N_("network not registered for the segment"), facts)
+    if many and usb:
+        return Flag(N_("{count} network interfaces, USB: {usb}", count=len(counted), usb=", ".join(usb)), facts)
     if many:
-        return Flag(N_("{count} active network interfaces", count=len(ev.active)), facts)
+        return Flag(N_("{count} active network interfaces", count=len(counted)), facts)
     return Clear(N_("on a registered network, single-homed"), facts)
 
 
@@ -38,6 +43,10 @@ RULE = Rule(
 )
 
 FLAGS = [check("lgwan", "network_segment", "fail", {"active": ["eth0", "wlan0"], "outside_registered": []}),
-         check("lgwan", "network_segment", "fail", {"active": ["eth0"], "outside_registered": ["eth0 192.0.2.10/24"]})]
+         check("lgwan", "network_segment", "fail", {"active": ["eth0"], "outside_registered": ["eth0 192.0.2.10/24"]}),
+         check("mynumber", "network_segment", "fail", {"active": ["eth0"], "outside_registered": [],
+                                                       "usb_network": ["usb0"]})]
 PASSES = [check("lgwan", "network_segment", "pass", {"active": ["eth0"], "outside_registered": []}),
+          check("lgwan", "network_segment", "pass", {"active": ["usb0"], "outside_registered": [],
+                                                     "usb_network": ["usb0"]}),  # the only NIC is a USB one
           check("lgwan", "network_segment", "error", {"error": "no netlink"})]

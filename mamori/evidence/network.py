@@ -14,6 +14,7 @@ class NetworkSegment(Evidence):
     probes: list[dict[str, Any]] | None = None  # NET-002: {"target", "result": "connected"|"refused"|...}
     active: list[str] | None = None  # NET-003: interfaces up with a global address
     outside_registered: list[str] | None = None  # NET-003: "eth0 192.0.2.10/24" outside the registered networks
+    usb_network: list[str] | None = None  # NET-003: interfaces on a USB device (counted with active, up or not)
     interfaces: list[dict[str, Any]] | None = None
     registered_networks: list[str] | None = None
     max_active_interfaces: int | None = None

@@ -60,6 +60,11 @@ build() {
   case "$comp" in
     agent)
       ln -s "$prefix/bin/mamori-agent" "$stage/usr/bin/mamori-agent"
+      # Deny-by-default before the agent runs: at boot (usbcore option, also in the initramfs) and on every
+      # root hub that appears later (udev).
+      install -d "$stage/lib/udev/rules.d" "$stage/lib/modprobe.d"
+      install -m 0644 "$here/70-mamori-usb.rules" "$stage/lib/udev/rules.d/"
+      install -m 0644 "$here/mamori-usb.conf" "$stage/lib/modprobe.d/"
       install -d "$stage/etc/mamori"
       install -m 0644 "$repo/packaging/config/agent.toml" "$stage/etc/mamori/agent.toml"
       echo /etc/mamori/agent.toml > "$stage/DEBIAN/conffiles"

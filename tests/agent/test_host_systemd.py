@@ -14,6 +14,7 @@ import pytest
 
 from agent.host.base import ServiceError
 from agent.host.linux import describe_stop
+from agent.host.linux_early import MODPROBE_CONF, UDEV_RULE, EarlyFiles
 from agent.host.systemd import SystemdService, parse_show
 from mamori.logsetup import JournalFormatter
 
@@ -35,20 +36,25 @@ class FakeSystemctl:
 
 def test_install_writes_unit_then_reloads_enables_and_restarts(tmp_path):
     fake = FakeSystemctl()
-    svc = SystemdService(tmp_path / "units", fake)
+    svc = SystemdService(tmp_path / "units", fake, EarlyFiles(tmp_path / "udev", tmp_path / "modprobe.d"))
     (tmp_path / "units").mkdir()
     where = svc.install(["/venv/bin/python", "-m", "agent.cli", "run", "--state-dir", str(tmp_path / "st")],
                         tmp_path / "st")
     unit = Path(where).read_text()
     assert f"ExecStart=/venv/bin/python -m agent.cli run --state-dir {tmp_path}/st" in unit
     assert f"ReadWritePaths={tmp_path}/st" in unit and (tmp_path / "st").is_dir()
-    assert fake.calls == [["systemctl", "daemon-reload"], ["systemctl", "enable", "mamori-agent.service"],
+    assert "ConditionPathExists" not in unit  # it runs (strictest policy) before enrollment too
+    # Deny-by-default before the agent runs: the udev rule and the usbcore option come with the unit.
+    assert (tmp_path / "udev/70-mamori-usb.rules").read_text() == UDEV_RULE
+    assert (tmp_path / "modprobe.d/mamori-usb.conf").read_text() == MODPROBE_CONF
+    assert fake.calls == [["udevadm", "control", "--reload"], ["systemctl", "daemon-reload"],
+                          ["systemctl", "enable", "mamori-agent.service"],
                           ["systemctl", "restart", "mamori-agent.service"]]
 
 
 def test_refusal_is_reported_with_systemctls_words(tmp_path):
     (tmp_path / "units").mkdir()
-    svc = SystemdService(tmp_path / "units", FakeSystemctl(fail="enable"))
+    svc = SystemdService(tmp_path / "units", FakeSystemctl(fail="enable"), EarlyFiles(tmp_path, tmp_path))
     with pytest.raises(ServiceError, match="Access denied"):
         svc.install(["/x"], tmp_path / "st")
 
@@ -56,13 +62,14 @@ def test_refusal_is_reported_with_systemctls_words(tmp_path):
 def test_uninstall_disables_and_removes(tmp_path):
     (tmp_path / "units").mkdir()
     fake = FakeSystemctl()
-    svc = SystemdService(tmp_path / "units", fake)
+    svc = SystemdService(tmp_path / "units", fake, EarlyFiles(tmp_path / "udev", tmp_path / "modprobe.d"))
     assert svc.uninstall() is False and fake.calls == []
     svc.install(["/x"], tmp_path / "st", start=False)
     fake.calls.clear()
     assert svc.uninstall() is True
-    assert not svc.unit_path.exists()
-    assert fake.calls == [["systemctl", "disable", "--now", "mamori-agent.service"], ["systemctl", "daemon-reload"]]
+    assert not svc.unit_path.exists() and not list((tmp_path / "udev").iterdir())
+    assert fake.calls == [["systemctl", "disable", "--now", "mamori-agent.service"],
+                          ["udevadm", "control", "--reload"], ["systemctl", "daemon-reload"]]
 
 
 def test_state_from_recorded_systemctl_show():

@@ -16,12 +16,20 @@ def test_segment_defaults_follow_the_rule_catalogue():
     assert policy.DEFAULTS["internet"]["usb"]["mode"] == "allowlist"
     for doc in policy.DEFAULTS.values():
         assert policy.validate(doc) == doc
+    assert policy.usb_network(policy.DEFAULTS["mynumber"]) == "block"
+    assert all(policy.usb_network(doc) == "audit" for seg, doc in policy.DEFAULTS.items() if seg != "mynumber")
+    # A policy stored before usb.network existed gets its segment's default.
+    assert policy.usb_network({"segment": "mynumber", "usb": {"mode": "audit"}}) == "block"
+    assert policy.usb_network({"segment": "lgwan", "usb": {"mode": "block"}}) == "audit"
 
 
 def test_strictest_blocks_everything():
     for seg in (*policy.SEGMENTS, "garbage"):
         doc = policy.strictest(seg)
-        assert doc["usb"] == {"mode": "block", "allow": [], "temporary": [], "restore_on_exit": False}
+        # usb.network keeps the segment's default: blocking a USB NIC could cut a terminal off from its collector.
+        network = "audit" if seg in ("lgwan", "internet") else "block"
+        assert doc["usb"] == {"mode": "block", "allow": [], "temporary": [], "restore_on_exit": False,
+                              "network": network}
         assert policy.validate(doc)
 
 
@@ -38,6 +46,7 @@ def test_version_is_stable_and_content_sensitive():
     (lambda d: d.update(segment="dmz"), "segment"),
     (lambda d: d["usb"].update(mode="allow_all"), "usb.mode"),
     (lambda d: d["usb"].update(allow="everything"), "usb.allow"),
+    (lambda d: d["usb"].update(network="allow"), "usb.network"),
     (lambda d: d.update(extra=1), "unknown key"),
     (lambda d: d["checks"].update(x=1) or d.update(checks=[]), "checks"),
 ])

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import termios
 import threading
+import time
 import traceback
 import tty
 from pathlib import Path
@@ -35,15 +36,16 @@ class Driver:
     def _log_uevents(self, sock: UeventSocket) -> None:
         while True:
             for ev in sock.receive(1.0):
-                if ev.subsystem in ("block", "usb"):
+                if ev.subsystem in ("block", "usb", "net"):
                     with self.lock:
-                        self.seen.append({"action": ev.action, "subsystem": ev.subsystem, "devtype": ev.devtype,
-                                          "devpath": ev.devpath, "devname": ev.env.get("DEVNAME", "")})
+                        self.seen.append({"at": time.time(), "action": ev.action, "subsystem": ev.subsystem,
+                                          "devtype": ev.devtype, "devpath": ev.devpath,
+                                          "devname": ev.env.get("DEVNAME", "")})
 
-    def _emit(self, kind: str, payload: dict[str, Any]) -> None:
+    def _emit(self, kind: str, payload: dict[str, Any], severity: str | None = None) -> None:
         with self.lock:
             assert self.spool is not None
-            self.spool.append(kind, payload)
+            self.spool.append(kind, payload, severity=severity)
 
     def _policy(self, args: dict[str, Any]) -> dict[str, Any]:
         doc = json.loads(json.dumps(policy_doc.DEFAULTS[args.get("segment", "lgwan")]))
@@ -85,10 +87,14 @@ class Driver:
             usb.append({"name": dev.name, "serial": desc.serial if desc else "", "authorized":
                         self.sysfs.is_authorized(dev), "interfaces": ifaces})
         hubs = {h.name: (h / "authorized_default").read_text().strip() for h in self.sysfs.root_hubs()}
+        iface_hubs = {h.name: (h / "interface_authorized_default").read_text().strip()
+                      for h in self.sysfs.root_hubs()}
         with self.lock:
             seen = list(self.seen)
         dev_nodes = sorted(p.name for p in Path("/dev").iterdir() if p.name.startswith("sd"))
-        return {"block": block, "usb": usb, "hubs": hubs, "seen": seen, "dev": dev_nodes}
+        core = Path("/sys/module/usbcore/parameters/authorized_default").read_text().strip()
+        return {"block": block, "usb": usb, "hubs": hubs, "iface_hubs": iface_hubs, "core_default": core,
+                "seen": seen, "dev": dev_nodes}
 
     def op_events(self, args: dict[str, Any]) -> Any:
         with self.lock:
@@ -97,8 +103,30 @@ class Driver:
         out = []
         for _, data in items:
             ev = events.decode_bytes(data)
-            out.append({"kind": ev.kind, "payload": ev.payload})
+            out.append({"kind": ev.kind, "payload": ev.payload, "severity": ev.severity,
+                        "at": ev.occurred_at.timestamp() if ev.occurred_at else 0.0})
         return out
+
+    def op_agent_start(self, args: dict[str, Any]) -> Any:
+        """The real `mamori-agent run` as its own process (what the service starts)."""
+        log = open("/tmp/agent.log", "wb")
+        self.agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--state-dir", args["state_dir"]],
+                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return self.agent.pid
+
+    def op_agent_stop(self, args: dict[str, Any]) -> Any:
+        self.agent.terminate()
+        code = self.agent.wait(30)
+        return {"rc": code, "log": Path("/tmp/agent.log").read_text(errors="replace")[-8000:]}
+
+    def op_check_network(self, args: dict[str, Any]) -> Any:
+        """The real network_segment check on the guest's interfaces (what NET-003 is judged from)."""
+        from agent.checks import base, network_segment
+
+        segment = args.get("segment", "lgwan")
+        ctx = base.Context(settings=policy_doc.check_settings(policy_doc.DEFAULTS[segment]), segment=segment)
+        res = base.execute(network_segment, ctx)
+        return {"status": res.status, "summary": res.summary, "evidence": res.evidence}
 
     def op_sh(self, args: dict[str, Any]) -> Any:
         proc = subprocess.run(args["cmd"], shell=True, capture_output=True, text=True, timeout=120)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 WANTED_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "xhci_pci", "usb_storage", "sd_mod", "usbhid", "hid_generic",
+                  "cdc_ether",  # usb-net: a two-interface device whose driver claims its data interface
                   "crc32c_generic", "ext4")  # ext4 asks for crc32c at mount time; no modprobe here
 
 INIT = r"""#!/bin/busybox sh

@@ -109,6 +109,26 @@ def _block_adds(state: dict[str, Any]) -> list[str]:
     return [s["devname"] for s in state["seen"] if s["subsystem"] == "block" and s["action"] == "add"]
 
 
+def test_an_agent_not_enrolled_yet_blocks_storage_and_keeps_the_keyboard(vm: VM) -> None:
+    """Installed, not enrolled: `mamori-agent run` enforces the strictest policy instead of refusing to run."""
+    assert set(vm.call("state")["hubs"].values()) == {"1"}  # nothing denies yet: a fresh terminal
+    vm.call("agent_start", state_dir="/tmp/unenrolled")
+    vm.wait("the unenrolled agent denying by default", lambda: set(vm.call("state")["hubs"].values()) == {"0"},
+            timeout=90)
+    vm.plug("usb-kbd", "kbd0")
+    vm.plug_stick("stick0", "UNENROLLED-1", "plain")
+    vm.wait("keyboard bound to usbhid", lambda: any(
+        i["driver"] == "usbhid" for d in vm.call("state")["usb"] for i in d["interfaces"]), timeout=30)
+    time.sleep(2)
+    dev = vm.usb_with_serial("UNENROLLED-1")
+    assert dev is not None and dev["authorized"] is False and vm.block_of("UNENROLLED-1") is None
+    stopped = vm.call("agent_stop")
+    assert "strictest policy" in stopped["log"], stopped
+    vm.unplug("stick0")
+    vm.unplug("kbd0")
+    assert _block_adds(vm.call("state")) == []
+
+
 def test_block_mode_never_gives_a_block_device_and_keyboard_works(vm: VM) -> None:
     vm.call("start", usb={"mode": "block"})
     state = vm.call("state")
@@ -139,6 +159,24 @@ def test_block_mode_never_gives_a_block_device_and_keyboard_works(vm: VM) -> Non
                and b["vendor_id"] == "46f4" and b["port"] for b in blocked)
     assert any(a["interface_classes"] and a["interface_classes"][0].startswith("03:")
                for a in vm.events("usb.allowed"))
+    _report_decision_times(vm, state)
+
+
+def _report_decision_times(vm: VM, state: dict[str, Any]) -> None:
+    """Plug-to-decision: the kernel's usb_device add uevent (independent listener) to the usb.blocked event."""
+    adds = [s for s in state["seen"] if s["subsystem"] == "usb" and s["devtype"] == "usb_device"
+            and s["action"] == "add"]
+    times = []
+    for ev in vm.call("events"):
+        if ev["kind"] != "usb.blocked" or not ev["payload"]["serial"].startswith("BLOCKED-"):
+            continue
+        before = [a["at"] for a in adds if a["devpath"].endswith("/" + ev["payload"]["port"]) and a["at"] <= ev["at"]]
+        assert before, ev
+        times.append((ev["at"] - max(before)) * 1000)
+    assert len(times) == 25
+    times.sort()
+    print(f"\nplug-to-decision over {len(times)} insertions: median {times[len(times) // 2]:.0f} ms, "
+          f"max {times[-1]:.0f} ms")
 
 
 def test_allowlist_only_the_approved_serial_gets_a_block_device(vm: VM) -> None:
@@ -198,6 +236,29 @@ def test_audit_a_file_written_to_a_mounted_stick_is_a_media_write(vm: VM) -> Non
     vm.unplug("audit")
 
 
+def test_audit_files_written_in_the_mount_command_itself_are_logged(vm: VM) -> None:
+    vm.call("policy", usb={"mode": "audit", "allow": [RULE]})
+    serial = "AUDIT-FAST-8"
+    vm.plug_stick("fast", serial, "approved")
+    found = vm.wait("audited stick's block device", lambda: vm.block_of(serial))
+    paths = [f"/media/fast/x/f{n}.txt" for n in range(5)]
+    writes = "; ".join(f"echo row{n} > {p}" for n, p in enumerate(paths))
+    cmd = (f"mkdir -p /media/fast && mount -t ext4 /dev/{found['name']} /media/fast && mkdir -p /media/fast/x"
+           f" && {writes}")
+    assert vm.call("sh", cmd=cmd)["rc"] == 0
+    logged = vm.wait("media.write for all five files", lambda: (lambda got: got if set(paths) <= got else None)(
+        {w["path"] for w in vm.events("media.write") if w["device_serial"] == serial}), timeout=30)
+    assert logged == set(paths)  # nothing written on earlier mounts, and the mount itself is no raw write
+    assert vm.call("sh", cmd="umount /media/fast")["rc"] == 0
+    # Past the file system: a raw write to the device node is recorded too.
+    node = f"/dev/{found['name']}"
+    assert vm.call("sh", cmd=f"dd if=/dev/zero of={node} bs=512 count=1 seek=32000 conv=notrunc 2>&1")["rc"] == 0
+    raw = vm.wait("media.write for the raw write", lambda: [
+        w for w in vm.events("media.write") if w["path"] == node and w["device_serial"] == serial], timeout=20)
+    assert raw[0].get("mount_point", "") == "" and raw[0].get("sha256", "") == ""  # empty: no file, no hash
+    vm.unplug("fast")
+
+
 def test_temporary_permission_expires_on_the_guest_by_its_own_clock(vm: VM) -> None:
     guest_now = float(vm.call("sh", cmd="date +%s")["out"].strip())
     until = datetime.fromtimestamp(guest_now + 12, UTC).isoformat()
@@ -214,3 +275,81 @@ def test_temporary_permission_expires_on_the_guest_by_its_own_clock(vm: VM) -> N
     assert dev is not None and dev["authorized"] is False
     assert vm.events("usb.blocked", serial)[-1]["decided_by"] == "mode:block"
     vm.unplug("temp")
+
+
+def test_a_stick_authorized_by_hand_is_cut_off_and_critical(vm: VM) -> None:
+    vm.call("policy", usb={"mode": "block"})
+    vm.call("sh", cmd="echo 0 > /sys/module/usb_storage/parameters/delay_use")
+    serial = "BY-HAND-1"
+    vm.plug_stick("hand", serial, "plain")
+    vm.wait("usb.blocked", lambda: vm.events("usb.blocked", serial))
+    name = vm.usb_with_serial(serial)["name"]
+    # Root on the terminal authorizes the refused stick and its interfaces in one go, racing the guard.
+    d = f"/sys/bus/usb/devices/{name}"
+    vm.call("sh", cmd=f"echo 1 > {d}/authorized; for i in {d}:*; do echo 1 > $i/authorized; done; "
+                      f"echo {name}:1.0 > /sys/bus/usb/drivers_probe; true")
+    critical = vm.wait("a critical backstop event", lambda: [
+        e for e in vm.call("events") if e["kind"] == "usb.blocked" and e["payload"]["serial"] == serial
+        and e["payload"]["decided_by"].startswith("backstop: ")], timeout=20)
+    assert critical[0]["severity"] == "critical"
+    time.sleep(2)
+    dev = vm.usb_with_serial(serial)
+    assert dev is not None and dev["authorized"] is False and vm.block_of(serial) is None
+    vm.unplug("hand")
+
+
+def test_two_interface_network_adapter_binds_fully(vm: VM) -> None:
+    """cdc_ether binds the control interface and claims the data interface: both must be authorized first."""
+    vm.guest.qmp.execute("netdev_add", type="user", id="un0")
+    vm.guest.qmp.execute("device_add", driver="usb-net", bus="xhci.0", id="net", netdev="un0")
+
+    def both_bound() -> bool:
+        devs = [d for d in vm.call("state")["usb"] if any(i["class"].startswith("02:") for i in d["interfaces"])]
+        return bool(devs) and all(i["driver"] == "cdc_ether" for i in devs[0]["interfaces"])
+
+    vm.wait("both interfaces of usb-net bound to cdc_ether", both_bound, timeout=30)
+    assert "cdc_ether" in vm.call("sh", cmd="ls -l /sys/class/net/*/device/driver")["out"]
+    # usb.network audit (lgwan's default): allowed, and the network check reports it for NET-003.
+    vm.call("sh", cmd="ip link set lo up; for n in $(ls /sys/class/net); do ip link set $n up; done; true")
+    checked = vm.call("check_network", segment="lgwan")
+    usb = checked["evidence"]["usb_network"]
+    assert len(usb) == 1 and usb[0] != "lo", checked
+    vm.unplug("net")
+
+
+def test_usb_network_block_on_mynumber_no_network_interface_ever(vm: VM) -> None:
+    vm.call("policy", segment="mynumber", usb={"mode": "block"})
+    seen_before = len(vm.call("state")["seen"])
+    vm.guest.qmp.execute("netdev_add", type="user", id="un1")
+    vm.guest.qmp.execute("device_add", driver="usb-net", bus="xhci.0", id="net2", netdev="un1")
+    refused = vm.wait("usb.blocked for the network adapter", lambda: [
+        e for e in vm.events("usb.blocked") if e["decided_by"] == "usb.network: block"], timeout=30)
+    assert any(c.startswith("02:06:") for c in refused[0]["interface_classes"])
+    time.sleep(3)
+    state = vm.call("state")
+    assert [s for s in state["seen"][seen_before:] if s["subsystem"] == "net"] == []
+    comm = [i for d in state["usb"] for i in d["interfaces"] if i["class"].startswith("02:")]
+    assert comm and all(not i["authorized"] and not i["driver"] for i in comm)
+    vm.unplug("net2")
+
+
+def test_a_controller_added_later_denies_before_any_child_enumerates(vm: VM) -> None:
+    vm.call("policy", usb={"mode": "block"})
+    vm.call("sh", cmd="echo 0 > /sys/module/usb_storage/parameters/delay_use")
+    before = set(vm.call("state")["hubs"])
+    seen_before = len(vm.call("state")["seen"])
+    # A dock: the controller and a stick on it arrive together, the stick is there when its ports are scanned.
+    vm.guest.qmp.execute("device_add", driver="qemu-xhci", id="xhci2")
+    vm.guest.qmp.execute("device_add", driver="usb-storage", bus="xhci2.0", id="late", drive="plain",
+                         serial="LATE-CTRL-1")
+    vm.wait("usb.blocked for the stick on the new controller", lambda: vm.events("usb.blocked", "LATE-CTRL-1"),
+            timeout=60)
+    time.sleep(2)
+    state = vm.call("state")
+    new = set(state["hubs"]) - before
+    assert _block_adds({"seen": state["seen"][seen_before:]}) == [] and state["dev"] == []
+    dev = vm.usb_with_serial("LATE-CTRL-1")
+    assert dev is not None and dev["authorized"] is False
+    # usbcore's own default is what makes a new controller deny from its first moment.
+    assert state["core_default"] == "0"
+    assert new and all(state["hubs"][h] == "0" and state["iface_hubs"][h] == "0" for h in new)

@@ -104,3 +104,63 @@ def test_unreadable_file_still_recorded(tmp_path):
     emitted: list[tuple[str, dict]] = []
     MediaLog(_Mounts([]), lambda k, p: emitted.append((k, p))).record(str(tmp_path / "gone"), str(tmp_path), "S")
     assert emitted[0][1]["sha256"] == "" and emitted[0][1]["size"] == 0
+
+
+def test_files_written_between_mount_and_watch_are_recorded(tmp_path):
+    point = tmp_path / "stick"
+    point.mkdir()
+    (point / "old.txt").write_text("before")  # on the stick already: its ctime is older than the last look
+    emitted: list[tuple[str, dict]] = []
+    source = _Mounts([])
+    media = MediaLog(source, lambda k, p: emitted.append((k, p)))
+    media.start()
+    try:
+        time.sleep(1.2)  # past the scan's slack, so old.txt is older than the mount
+        media.refresh()  # the last look without the stick
+        # `mount /dev/sdb1 /media/stick && cp ...` in one command: written before any watch exists.
+        (point / "out").mkdir()
+        for n in range(5):
+            (point / "out" / f"f{n}.csv").write_text(f"氏名,{n}\n")
+        source.list = [RemovableMount(Mount(str(point), "/dev/sdb1", "vfat", ("rw",)), "SER-9", "1-1")]
+        media.refresh()
+        deadline = time.monotonic() + 10
+        while len(emitted) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)
+        paths = sorted(b["path"] for _, b in emitted)
+        assert paths == [str(point / "out" / f"f{n}.csv") for n in range(5)]
+        assert all(b["sha256"] and b["device_serial"] == "SER-9" for _, b in emitted)
+    finally:
+        media.stop()
+
+
+class _Disks(_Mounts):
+    def __init__(self, disks):
+        super().__init__([])
+        self.disks = disks
+
+    def removable_disks(self):
+        return self.disks
+
+
+def test_raw_write_to_a_watched_device_node_is_a_media_write(tmp_path):
+    from agent.host.linux_mounts import RemovableDisk
+
+    node = tmp_path / "sdz"  # a regular file stands in for the node: inotify treats both alike
+    node.write_bytes(b"\0" * 4096)
+    emitted: list[tuple[str, dict]] = []
+    media = MediaLog(_Disks([RemovableDisk(str(node), "SER-RAW", "1-4")]), lambda k, p: emitted.append((k, p)))
+    media.start()
+    try:
+        with open(node, "rb") as handle:  # reading is no write
+            handle.read(512)
+        with open(node, "r+b") as handle:
+            handle.write(b"\1" * 512)
+        deadline = time.monotonic() + 10
+        while not emitted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert [(k, b["path"], b["device_serial"]) for k, b in emitted] == [("media.write", str(node), "SER-RAW")]
+        events.encode(*emitted[0], seq=1)
+    finally:
+        media.stop()

@@ -109,3 +109,16 @@ def test_bad_usb_policy_refused(change, where):
 def test_strictest_is_block():
     assert decide(STICK, strictest(), NOW).storage == "block"
     assert decide(STICK, compile_usb(policy_doc.strictest("lgwan")), NOW).storage == "block"
+
+
+def test_usb_network_block_refuses_only_the_network_interfaces():
+    nic = Device("0b95", "1790", interfaces=("02:06:00", "0a:00:00"))
+    phone = Device("18d1", "4ee2", interfaces=("06:01:01", "e0:01:03", "0a:00:00"))
+    doc = policy_doc.DEFAULTS["mynumber"]
+    blocked = decide(nic, compile_usb(doc), NOW)
+    assert blocked.interfaces == (("02:06:00", "block"), ("0a:00:00", "allow"))
+    assert blocked.event_kind == "usb.blocked" and blocked.decided_by == "usb.network: block"
+    assert decide(phone, compile_usb(doc), NOW).event_kind == "usb.blocked"  # MTP and RNDIS, both refused
+    audited = decide(nic, compile_usb(policy_doc.DEFAULTS["lgwan"]), NOW)
+    assert audited.event_kind == "usb.allowed" and all(v == "allow" for _, v in audited.interfaces)
+    assert decide(KBD, compile_usb(doc), NOW).event_kind == "usb.allowed"
