@@ -144,7 +144,14 @@ class Sysfs:
         self.devices = root / "sys/bus/usb/devices"
         # usbcore's default for every host controller registered from now on (hot-added PCI, docks).
         self.core_default = root / "sys/module/usbcore/parameters/authorized_default"
-        self.matcher = matcher if matcher is not None else StorageMatcher(running_kernel_aliases(root))
+        self._matcher = matcher
+
+    @property
+    def matcher(self) -> StorageMatcher:
+        # Read the kernel's alias table on first use: a listing of a folder without sysfs must not warn about it.
+        if self._matcher is None:
+            self._matcher = StorageMatcher(running_kernel_aliases(self.root))
+        return self._matcher
 
     def present(self) -> bool:
         return self.devices.is_dir()
