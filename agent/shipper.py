@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from agent import renewal
 from agent.config import StateDir
 from agent.identity import Identity
 from agent.policy_cache import PolicyCache
@@ -40,6 +41,7 @@ class ShipperState:
     last_ack_seq: int = 0
     refused: bool = False  # the collector refused us (revoked / unknown): keep spooling, retry slowly
     last_connected_at: str = ""  # ISO time of the last welcome from the collector
+    cert_expired: bool = False  # offline past the certificate's expiry: only a new enrollment helps
 
 
 _rng = random.Random()
@@ -88,6 +90,7 @@ class Shipper:
             loop.call_soon_threadsafe(self._wake.set)
 
     def _credentials(self) -> grpc.ChannelCredentials:
+        renewal.recover(self.state)
         return grpc.ssl_channel_credentials(
             root_certificates=self.state.ca_cert.read_bytes(),
             private_key=self.state.key.read_bytes(),
@@ -135,6 +138,8 @@ class Shipper:
         """One stream; returns True when the collector acknowledged anything (resets the backoff)."""
         options = [("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 10_000)]
         progressed = False
+        if self._certificate_expired():
+            return False
         async with grpc.aio.secure_channel(self.identity.telemetry_target, self._credentials(), options) as channel:
             try:
                 await asyncio.wait_for(channel.channel_ready(), self.settings["shipper.connect_timeout_seconds"])
@@ -174,6 +179,21 @@ class Shipper:
                 self.status.connected = False
                 call.cancel()
         return progressed
+
+
+    def _certificate_expired(self) -> bool:
+        """An expired certificate fails every handshake: say so, rather than "cannot reach collector"."""
+        try:
+            expired = renewal.horizon(self.state).expired(clock.now())
+        except (OSError, ValueError):
+            return False  # the handshake will say what is wrong with the file
+        if expired and not self.status.cert_expired:
+            log.error("%s", renewal.expired_message())
+        self.status.cert_expired = expired
+        if expired:
+            self.status.last_error = renewal.expired_message()
+            self.status.refused = True  # retried slowly: a re-enrollment replaces the certificate on disk
+        return expired
 
 
 class _Session:

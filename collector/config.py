@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.display import check_timezone
+from collector.pki import check_duration
 from mamori.tomlconf import ConfigError, Key, host_port, load, positive, render
 
 ENV_DATA_DIR = "MAMORI_DATA_DIR"
@@ -49,8 +50,14 @@ SCHEMA = [
     Key("database.url", str, "",
         "SQLAlchemy URL of the store. Empty: SQLite file mamori.db in the data folder.\n"
         "PostgreSQL: postgresql://USER:PASSWORD@HOST:5432/DBNAME (several collectors may share it)."),
-    Key("pki.agent_cert_days", int, 365, "Validity of agent certificates issued at enrollment, in days.",
-        positive),
+    Key("pki.agent_cert_lifetime", str, "365d",
+        "Validity of agent certificates (at enrollment and at each renewal): a number with d (days), h or m.\n"
+        "Agents renew theirs over the telemetry channel when less than a third of it remains.", check_duration),
+    Key("pki.server_cert_lifetime", str, "825d",
+        "Validity of the collector's server certificate when it renews it (d, h or m), which it does on its own\n"
+        "when less than a third of the lifetime remains.", check_duration),
+    Key("pki.check_seconds", float, 3600.0,
+        "How often `serve` checks whether its server certificate is due for renewal, in seconds.", positive),
     Key("pki.hosts", list, [], "Host names and addresses in the server certificate (set by `init --host`)."),
 ]
 

@@ -27,6 +27,7 @@ from collector.config import DataDir
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
 from collector.rules import scheduler
+from collector.servercert import ServerCert
 from collector.store import enrollments, queries
 from collector.store.db import make_engine
 from collector.store.ingest import BatchError, UnknownAgent, store_batch, touch_agent
@@ -59,6 +60,7 @@ class Peer:
     agent_id: str
     segment: str
     department: str
+    serial_hex: str = ""  # of the certificate this call presented
 
 
 @dataclass(eq=False)  # identity semantics: kept in sets, one per open stream
@@ -94,8 +96,7 @@ def _lenient(parse):
     return deserialize
 
 
-def _register(server, service: str, method: str, handler) -> None:
-    handlers = {method: handler}
+def _register(server, service: str, handlers: dict[str, Any]) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
     server.add_registered_method_handlers(service, handlers)
 
@@ -103,8 +104,11 @@ def _register(server, service: str, method: str, handler) -> None:
 class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
     """One bidirectional stream per agent: batches in, acks and policy updates out."""
 
-    def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event):
+    def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event,
+                 datadir: DataDir | None = None):
         self.engine = engine
+        self.datadir = datadir
+        self.cert_lifetime = pki.parse_duration(settings["pki.agent_cert_lifetime"])
         self.max_batch = settings["server.max_batch_events"]
         self.stuck = Refusals(engine)  # refused batches in a row: a terminal that cannot deliver is OPS-003
         self.stopping = stopping
@@ -142,10 +146,39 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         if not row.cert_matches(ident.serial_hex):
             # A certificate superseded by a later enrollment of the same agent id.
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate is not the one on record")
-        return Peer(agent_id=ident.agent_id, segment=row.segment, department=row.department)
+        return Peer(agent_id=ident.agent_id, segment=row.segment, department=row.department,
+                    serial_hex=ident.serial_hex)
+
+    async def Renew(self, request, context):  # noqa: N802 (gRPC method name)
+        """A new certificate for the key the agent just made; the identity is the one on record, not the CSR's."""
+        peer = await self._authenticate(context)
+        try:
+            if isinstance(request, Malformed):
+                raise validate.Invalid(f"not a valid RenewRequest ({request.reason})")
+            validate.renew_request(request)
+        except validate.Invalid as exc:
+            self.refusals.refused(peer.agent_id, str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        ca_key, ca_cert = self.datadir.ca_key.read_bytes(), self.datadir.ca_cert.read_bytes()
+        try:
+            cert_pem = pki.sign_agent_csr(ca_key, ca_cert, request.csr_pem, peer.agent_id, self.cert_lifetime)
+        except pki.PKIError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        ident = pki.cert_identity(cert_pem)
+        recorded = await asyncio.to_thread(
+            queries.renew_agent_cert, self.engine, agent_id=peer.agent_id, presented_serial=peer.serial_hex,
+            cert_serial=ident.serial_hex, cert_sha256=ident.sha256, cert_not_after=ident.not_after, now=_now(),
+            peer=peer_address(context.peer()))
+        if not recorded:  # revoked or re-enrolled between the handshake and now
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate is not the one on record")
+        log.info("renewed the certificate of agent %s (serial %s, valid until %s)", peer.agent_id,
+                 ident.serial_hex, ident.not_after.isoformat())
+        return telemetry_pb2.RenewResponse(certificate_pem=cert_pem, ca_chain_pem=ca_cert)
 
     async def Stream(self, request_iterator, context):  # noqa: N802 (gRPC method name)
         peer = await self._authenticate(context)
+        # Streaming with the renewed certificate: the one it replaced is no identity any more.
+        await asyncio.to_thread(queries.forget_previous_cert, self.engine, peer.agent_id, peer.serial_hex)
         state = StreamState()
         self.streams[peer.agent_id].add(state)
         log.info("agent %s connected from %s", peer.agent_id, context.peer())
@@ -288,7 +321,7 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         self.engine = engine
         self.ca_key = datadir.ca_key.read_bytes()
         self.ca_cert = datadir.ca_cert.read_bytes()
-        self.cert_days = settings["pki.agent_cert_days"]
+        self.cert_lifetime = pki.parse_duration(settings["pki.agent_cert_lifetime"])
         self.telemetry_port = telemetry_port
         self.refusals = validate.RefusalLog(log.warning, who="enrollment from")
         # A token cannot be guessed, but guessing must still not be free, nor fill the audit log unseen.
@@ -324,7 +357,8 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
             await self._refuse(context, address, "missing", facts)
         agent_id = str(uuid.uuid4())
         try:
-            cert_pem = pki.sign_agent_csr(self.ca_key, self.ca_cert, request.csr_pem, agent_id, self.cert_days)
+            cert_pem = pki.sign_agent_csr(self.ca_key, self.ca_cert, request.csr_pem, agent_id,
+                                         self.cert_lifetime)
         except pki.PKIError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         ident = pki.cert_identity(cert_pem)
@@ -362,32 +396,35 @@ def _options(settings: dict[str, Any]) -> list[tuple[str, Any]]:
 async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     """Run both servers until SIGTERM/SIGINT, then drain: finish in-flight batches and stop."""
     engine = make_engine(datadir.database_url(settings))
-    key, cert, ca = (datadir.server_key.read_bytes(), datadir.server_cert.read_bytes(),
-                     datadir.ca_cert.read_bytes())
+    ca = datadir.ca_cert.read_bytes()
+    server_cert = ServerCert(datadir, settings)
+    server_cert.renew_if_due()  # a collector that was down long enough starts with a fresh one
     stopping = asyncio.Event()
-    telemetry = Telemetry(engine, settings, stopping)
+    telemetry = Telemetry(engine, settings, stopping, datadir)
     tele_server = grpc.aio.server(options=_options(settings))
-    _register(tele_server, "mamori.v1.Telemetry", "Stream", grpc.stream_stream_rpc_method_handler(
-        telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
-        response_serializer=telemetry_pb2.CollectorMessage.SerializeToString))
+    _register(tele_server, "mamori.v1.Telemetry", {
+        "Stream": grpc.stream_stream_rpc_method_handler(
+            telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
+            response_serializer=telemetry_pb2.CollectorMessage.SerializeToString),
+        "Renew": grpc.unary_unary_rpc_method_handler(
+            telemetry.Renew, request_deserializer=_lenient(telemetry_pb2.RenewRequest.FromString),
+            response_serializer=telemetry_pb2.RenewResponse.SerializeToString)})
     # require_client_auth: the TLS layer rejects peers without a certificate chaining to our CA.
-    tele_port = tele_server.add_secure_port(
-        settings["server.listen"], grpc.ssl_server_credentials([(key, cert)], ca, require_client_auth=True)
-    )
+    # The credentials follow server certificate renewals: open streams stay, new handshakes get the new one.
+    tele_port = tele_server.add_secure_port(settings["server.listen"], server_cert.credentials(ca, True))
     enroll_server = grpc.aio.server(options=_options(settings))
     enrollment = Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port)
-    _register(enroll_server, "mamori.v1.Enrollment", "Enroll", grpc.unary_unary_rpc_method_handler(
+    _register(enroll_server, "mamori.v1.Enrollment", {"Enroll": grpc.unary_unary_rpc_method_handler(
         enrollment.Enroll, request_deserializer=_lenient(enrollment_pb2.EnrollRequest.FromString),
-        response_serializer=enrollment_pb2.EnrollResponse.SerializeToString))
-    enroll_port = enroll_server.add_secure_port(
-        settings["server.enroll_listen"], grpc.ssl_server_credentials([(key, cert)])
-    )
+        response_serializer=enrollment_pb2.EnrollResponse.SerializeToString)})
+    enroll_port = enroll_server.add_secure_port(settings["server.enroll_listen"], server_cert.credentials(ca, False))
     await tele_server.start()
     await enroll_server.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     watcher = asyncio.create_task(telemetry.watch(settings["server.revocation_check_seconds"]))
+    renewer = asyncio.create_task(server_cert.watch(settings["pki.check_seconds"]))
     ticker = asyncio.create_task(scheduler.run_forever(engine, settings["rules.tick_seconds"],
                                                        f"{socket.gethostname()}:{tele_port}"))
     log.info("serving telemetry on port %d, enrollment on port %d", tele_port, enroll_port)
@@ -396,6 +433,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     await stopping.wait()
     log.info("shutting down: draining open streams")
     watcher.cancel()
+    renewer.cancel()
     ticker.cancel()
     grace = settings["server.shutdown_grace_seconds"]
     await enroll_server.stop(grace)

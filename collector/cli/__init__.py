@@ -17,6 +17,7 @@ from collector.cli import (
     events,
     exceptions,
     init,
+    pki,
     policy,
     report,
     serve,
@@ -32,7 +33,7 @@ from mamori.i18n import _
 from mamori.logsetup import stderr_handler
 
 COMMANDS = [init, tokens, serve, agents, events, devices, violations, exceptions, summary, policy, audit_log,
-            report]
+            report, pki]
 
 
 def build_parser() -> argparse.ArgumentParser:

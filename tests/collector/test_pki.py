@@ -37,7 +37,7 @@ def test_server_cert_covers_names_and_addresses(ca):
 
 def test_agent_identity_is_what_the_collector_chose_not_the_csr(ca):
     key = new_private_key()
-    pem = pki.sign_agent_csr(*ca, make_csr(key, "i-claim-to-be-someone-else"), "agent-123", days=30)
+    pem = pki.sign_agent_csr(*ca, make_csr(key, "i-claim-to-be-someone-else"), "agent-123", timedelta(days=30))
     ident = pki.cert_identity(pem)
     assert ident.agent_id == "agent-123"
     cert = x509.load_pem_x509_certificate(pem)

@@ -33,7 +33,8 @@ def self_signed(agent_id: str) -> tuple[bytes, bytes]:
 def issued_by(ca_key: bytes, ca_cert: bytes, agent_id: str, not_before: datetime | None = None,
               days: int = 1) -> tuple[bytes, bytes]:
     key = new_private_key()
-    cert = pki.sign_agent_csr(ca_key, ca_cert, make_csr(key, "x"), agent_id, days=days, not_before=not_before)
+    cert = pki.sign_agent_csr(ca_key, ca_cert, make_csr(key, "x"), agent_id, timedelta(days=days),
+                              not_before=not_before)
     return key_pem(key), cert
 
 
