@@ -64,19 +64,22 @@ def _agent_id_of(cert: x509.Certificate) -> str:
     except x509.ExtensionNotFound:
         return ""
     uris = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier) if u.startswith(AGENT_URI)]
-    return uris[0][len(AGENT_URI):] if uris else ""
+    return uris[0][len(AGENT_URI) :] if uris else ""
 
 
 def renew(identity: Identity, state: StateDir, hostname: str, timeout: float) -> datetime:
     """One renewal: new key, CSR, signed by the collector over mTLS, stored atomically; returns not_after."""
     key = new_private_key()
-    creds = grpc.ssl_channel_credentials(root_certificates=state.ca_cert.read_bytes(),
-                                         private_key=state.key.read_bytes(),
-                                         certificate_chain=state.cert.read_bytes())
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=state.ca_cert.read_bytes(),
+        private_key=state.key.read_bytes(),
+        certificate_chain=state.cert.read_bytes(),
+    )
     with grpc.secure_channel(identity.telemetry_target, creds) as channel:
         try:
             reply = telemetry_pb2_grpc.TelemetryStub(channel).Renew(
-                telemetry_pb2.RenewRequest(csr_pem=make_csr(key, hostname)), timeout=timeout)
+                telemetry_pb2.RenewRequest(csr_pem=make_csr(key, hostname)), timeout=timeout
+            )
         except grpc.RpcError as exc:
             raise RenewalError(f"{exc.code().name}: {exc.details()}") from None
     try:
@@ -95,8 +98,9 @@ def renew(identity: Identity, state: StateDir, hostname: str, timeout: float) ->
     return cert.not_valid_after_utc
 
 
-async def run(identity: Identity, state: StateDir, settings: dict[str, Any], hostname: str,
-              stop: asyncio.Event) -> None:
+async def run(
+    identity: Identity, state: StateDir, settings: dict[str, Any], hostname: str, stop: asyncio.Event
+) -> None:
     """The agent's task: look at the certificate every certs.check_seconds and renew it when due."""
     interval = settings["certs.check_seconds"]
     fraction = settings["certs.renew_fraction"]
@@ -105,8 +109,9 @@ async def run(identity: Identity, state: StateDir, settings: dict[str, Any], hos
             current = await asyncio.to_thread(horizon, state)
             now = clock.now()
             if not current.expired(now) and current.due(now, fraction):
-                not_after = await asyncio.to_thread(renew, identity, state, hostname,
-                                                    settings["shipper.connect_timeout_seconds"])
+                not_after = await asyncio.to_thread(
+                    renew, identity, state, hostname, settings["shipper.connect_timeout_seconds"]
+                )
                 log.info("renewed this agent's certificate; valid until %s", not_after.isoformat())
         except RenewalError as exc:
             log.warning("certificate renewal failed (retrying in %.0f s): %s", interval, exc)

@@ -45,14 +45,18 @@ class ServerCert:
         if not current.due(now, RENEW_FRACTION):
             return False
         hosts = self.hosts or _hosts_of(cert)
-        new_key, new_cert = pki.issue_server_cert(self.datadir.ca_key.read_bytes(),
-                                                  self.datadir.ca_cert.read_bytes(), hosts, self.lifetime)
+        new_key, new_cert = pki.issue_server_cert(
+            self.datadir.ca_key.read_bytes(), self.datadir.ca_cert.read_bytes(), hosts, self.lifetime
+        )
         replace_pair(self.datadir.server_key, self.datadir.server_cert, new_key, new_cert)
         with self._lock:
             self._pair = (new_key, new_cert)
-        log.info("renewed the server certificate (serial %s, valid until %s; the previous one ran until %s)",
-                 pki.horizon(new_cert).serial_hex, pki.horizon(new_cert).not_after.isoformat(),
-                 current.not_after.isoformat())
+        log.info(
+            "renewed the server certificate (serial %s, valid until %s; the previous one ran until %s)",
+            pki.horizon(new_cert).serial_hex,
+            pki.horizon(new_cert).not_after.isoformat(),
+            current.not_after.isoformat(),
+        )
         return True
 
     def credentials(self, ca_pem: bytes, require_client_auth: bool) -> grpc.ServerCredentials:
@@ -88,4 +92,3 @@ def _hosts_of(cert_pem: bytes) -> list[str]:
     except x509.ExtensionNotFound:
         return []
     return [str(v) for v in san.get_values_for_type(x509.IPAddress)] + san.get_values_for_type(x509.DNSName)
-

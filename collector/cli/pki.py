@@ -31,8 +31,12 @@ class CertRow:
         return round((self.not_after - now).total_seconds() / 86400, 2)
 
     def as_json(self, now: datetime) -> dict[str, Any]:
-        return {**asdict(self), "not_after": iso(self.not_after), "days_left": self.days_left(now),
-                "expired": now >= self.not_after}
+        return {
+            **asdict(self),
+            "not_after": iso(self.not_after),
+            "days_left": self.days_left(now),
+            "expired": now >= self.not_after,
+        }
 
 
 def _file_row(kind: str, path) -> CertRow:
@@ -48,8 +52,11 @@ def horizons(datadir: DataDir, conn) -> list[CertRow]:
     from collector.store import queries
 
     rows = [_file_row("ca", datadir.ca_cert), _file_row("server", datadir.server_cert)]
-    rows += [CertRow("agent", a.id, a.hostname, a.cert_serial, a.cert_not_after)
-             for a in queries.list_agents(conn) if a.state == "active"]
+    rows += [
+        CertRow("agent", a.id, a.hostname, a.cert_serial, a.cert_not_after)
+        for a in queries.list_agents(conn)
+        if a.state == "active"
+    ]
     return rows
 
 
@@ -64,10 +71,22 @@ def cmd_pki_status(args: argparse.Namespace, datadir: DataDir) -> int:
         print_json([r.as_json(now) for r in rows])
         return 0
     kinds = {"ca": _("CA"), "server": _("Server"), "agent": _("Agent")}
-    print(render([_("Kind"), _("Name"), _("Terminal"), display.header(_("Valid until")), _("Days left")],
-                 [[kinds[r.kind], r.name[:8] if r.kind == "agent" else r.name, r.hostname or "-",
-                   local(r.not_after), _("expired") if now >= r.not_after else f"{r.days_left(now):.1f}"]
-                  for r in rows], [6, 10, 16, 19, 8]))
+    print(
+        render(
+            [_("Kind"), _("Name"), _("Terminal"), display.header(_("Valid until")), _("Days left")],
+            [
+                [
+                    kinds[r.kind],
+                    r.name[:8] if r.kind == "agent" else r.name,
+                    r.hostname or "-",
+                    local(r.not_after),
+                    _("expired") if now >= r.not_after else f"{r.days_left(now):.1f}",
+                ]
+                for r in rows
+            ],
+            [6, 10, 16, 19, 8],
+        )
+    )
     return 0
 
 

@@ -26,13 +26,17 @@ RULE = Rule(
     clause_bp=("BP6(7)",),
     clause_g=(),
     evidence_text=N_("the agent certificate on record at the collector (serial and expiry)"),
-    remediation_text=N_("Check that the agent reaches the collector so it renews itself; an expired terminal "
-                        "must be enrolled again with a new token."),
+    remediation_text=N_(
+        "Check that the agent reaches the collector so it renews itself; an expired terminal "
+        "must be enrolled again with a new token."
+    ),
     evaluate=evaluate,
     state="certificate",
     params={"days": Param(30, "days before expiry from which an unrenewed certificate is flagged", 1, 365)},
 )
 
-FLAGS = [event("lgwan", "state.certificate", {"not_after": (EXAMPLE_AT + timedelta(days=10)).isoformat()}),
-         event("lgwan", "state.certificate", {"not_after": (EXAMPLE_AT - timedelta(days=2)).isoformat()})]
+FLAGS = [
+    event("lgwan", "state.certificate", {"not_after": (EXAMPLE_AT + timedelta(days=10)).isoformat()}),
+    event("lgwan", "state.certificate", {"not_after": (EXAMPLE_AT - timedelta(days=2)).isoformat()}),
+]
 PASSES = [event("lgwan", "state.certificate", {"not_after": (EXAMPLE_AT + timedelta(days=300)).isoformat()})]
