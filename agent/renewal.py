@@ -10,8 +10,10 @@ from typing import Any
 
 import grpc
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from agent.config import StateDir
+from agent.fsutil import write_atomic
 from agent.identity import Identity
 from mamori import clock
 from mamori.i18n import _
@@ -67,6 +69,41 @@ def _agent_id_of(cert: x509.Certificate) -> str:
     return uris[0][len(AGENT_URI) :] if uris else ""
 
 
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca)
+    except Exception:  # noqa: BLE001 - InvalidSignature, ValueError and TypeError share no narrower base
+        return False
+    return True
+
+
+def update_trust(state: StateDir, bundle: bytes) -> bool:
+    """Trust the CA bundle a CA rollover pushed; False (nothing changed) unless it keeps at least one CA
+    trusted now: the collector that sent it authenticated with one of those, and can only add or retire."""
+    try:
+        offered = x509.load_pem_x509_certificates(bundle)
+        trusted = x509.load_pem_x509_certificates(state.ca_cert.read_bytes())
+    except ValueError as exc:
+        log.error("refused a CA bundle from the collector: %s", exc)
+        return False
+    if not {c.fingerprint(hashes.SHA256()) for c in offered} & {c.fingerprint(hashes.SHA256()) for c in trusted}:
+        log.error("refused a CA bundle from the collector: it shares no CA with the one trusted now")
+        return False
+    if not all(_is_ca(c) for c in offered):
+        log.error("refused a CA bundle from the collector: it holds a certificate that is not a CA")
+        return False
+    write_atomic(state.ca_cert, bundle, 0o644)
+    log.info("now trusting %d CA certificate(s) from the collector's rollover", len(offered))
+    return True
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
 def renew(identity: Identity, state: StateDir, hostname: str, timeout: float) -> datetime:
     """One renewal: new key, CSR, signed by the collector over mTLS, stored atomically; returns not_after."""
     key = new_private_key()
@@ -90,10 +127,8 @@ def renew(identity: Identity, state: StateDir, hostname: str, timeout: float) ->
         raise RenewalError("the collector returned a certificate for a different key")
     if _agent_id_of(cert) != identity.agent_id:
         raise RenewalError("the collector returned a certificate for another agent id")
-    try:
-        cert.verify_directly_issued_by(x509.load_pem_x509_certificate(state.ca_cert.read_bytes()))
-    except Exception as exc:  # noqa: BLE001 - InvalidSignature, ValueError and TypeError share no narrower base
-        raise RenewalError(f"the renewed certificate is not issued by the trusted CA: {exc}") from None
+    if not any(_issued_by(cert, ca) for ca in x509.load_pem_x509_certificates(state.ca_cert.read_bytes())):
+        raise RenewalError("the renewed certificate is not issued by a trusted CA")
     replace_pair(state.key, state.cert, key_pem(key), reply.certificate_pem)
     return cert.not_valid_after_utc
 

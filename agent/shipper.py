@@ -6,6 +6,7 @@ Protobuf messages are built here from the spool's serialized events; nothing els
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import random
@@ -219,8 +220,9 @@ class _Session:
         receiver = asyncio.create_task(self._receive())
         stop_watch = asyncio.create_task(self._wake_on_stop())
         try:
+            ca_sha256 = hashlib.sha256(self.s.state.ca_cert.read_bytes()).hexdigest()
             await self.call.write(telemetry_pb2.AgentMessage(hello=telemetry_pb2.Hello(
-                agent_version=__version__, policy_version=eff.version)))
+                agent_version=__version__, policy_version=eff.version, ca_sha256=ca_sha256)))
             await self._send_loop()
         except (asyncio.InvalidStateError, grpc.aio.UsageError, grpc.aio.AioRpcError):
             # A write failed because the stream ended under us; the receiver holds the reason.
@@ -332,6 +334,8 @@ class _Session:
                     await self._on_ack(message.ack)
                 elif body == "policy":
                     await asyncio.to_thread(apply_policy, s, message.policy)
+                elif body == "trust":
+                    await asyncio.to_thread(apply_trust, s, message.trust)
         finally:
             self.ended.set()
             s._wake.set()  # the send loop waits on _wake alone
@@ -350,6 +354,20 @@ class _Session:
 def _expire(flag: list[bool], wake: asyncio.Event) -> None:
     flag.append(True)
     wake.set()
+
+
+def apply_trust(shipper: Shipper, update: Any) -> None:
+    """A CA rollover: trust the new bundle, and renew at once when our certificate is from the old CA."""
+    if update.ca_bundle_pem and not renewal.update_trust(shipper.state, update.ca_bundle_pem):
+        return
+    if update.renew_now:
+        try:
+            not_after = renewal.renew(shipper.identity, shipper.state, shipper.identity.agent_id,
+                                      shipper.settings["shipper.connect_timeout_seconds"])
+        except (renewal.RenewalError, OSError, ValueError) as exc:
+            log.warning("certificate renewal for the CA rollover failed (retried on reconnect): %s", exc)
+            return
+        log.info("renewed this agent's certificate from the new CA; valid until %s", not_after.isoformat())
 
 
 def apply_policy(shipper: Shipper, update: Any) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from collector.display import check_timezone
-from collector.pki import check_duration
+from collector.pki import check_duration, parse_duration
 from mamori.tomlconf import ConfigError, Key, host_port, load, positive, render
 
 ENV_DATA_DIR = "MAMORI_DATA_DIR"
@@ -53,6 +54,9 @@ SCHEMA = [
     Key("pki.agent_cert_lifetime", str, "365d",
         "Validity of agent certificates (at enrollment and at each renewal): a number with d (days), h or m.\n"
         "Agents renew theirs over the telemetry channel when less than a third of it remains.", check_duration),
+    Key("pki.agent_cert_days", int, 0,
+        "Deprecated (files from before agent_cert_lifetime): when above 0, agent certificates live this many\n"
+        "days and agent_cert_lifetime is ignored."),
     Key("pki.server_cert_lifetime", str, "825d",
         "Validity of the collector's server certificate when it renews it (d, h or m), which it does on its own\n"
         "when less than a third of the lifetime remains.", check_duration),
@@ -105,6 +109,12 @@ class DataDir:
                 f"{self.config}: not found — run `mamori-collector init --data-dir {self.root}` first"
             )
         return load(self.config, SCHEMA)
+
+
+def agent_cert_lifetime(settings: dict[str, Any]) -> timedelta:
+    """The validity of agent certificates: the deprecated day count if a config still sets it."""
+    days = settings["pki.agent_cert_days"]
+    return timedelta(days=days) if days > 0 else parse_duration(settings["pki.agent_cert_lifetime"])
 
 
 def resolve_data_dir(arg: str | None) -> DataDir:

@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
+from cryptography import x509
 from google.protobuf.message import DecodeError
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
-from collector import pki, validate
-from collector.config import DataDir
+from collector import pki, rollover, validate
+from collector.config import DataDir, agent_cert_lifetime
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
 from collector.rules import scheduler
@@ -61,6 +62,7 @@ class Peer:
     segment: str
     department: str
     serial_hex: str = ""  # of the certificate this call presented
+    issuer: str = ""  # RFC 4514 name of the CA that issued it (a CA rollover asks old ones to renew)
 
 
 @dataclass(eq=False)  # identity semantics: kept in sets, one per open stream
@@ -70,6 +72,9 @@ class StreamState:
     revoked: asyncio.Event = field(default_factory=asyncio.Event)
     policy_changed: asyncio.Event = field(default_factory=asyncio.Event)
     policy_version: str = ""  # the version this agent last reported or was sent
+    trust_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    ca_sha256: str = ""  # the CA bundle this agent last reported or was sent
+    renew_sent: bool = False
 
 
 def _now() -> datetime:
@@ -105,10 +110,11 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
     """One bidirectional stream per agent: batches in, acks and policy updates out."""
 
     def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event,
-                 datadir: DataDir | None = None):
+                 datadir: DataDir | None = None, server_cert: ServerCert | None = None):
         self.engine = engine
         self.datadir = datadir
-        self.cert_lifetime = pki.parse_duration(settings["pki.agent_cert_lifetime"])
+        self.server_cert = server_cert
+        self.cert_lifetime = agent_cert_lifetime(settings)
         self.max_batch = settings["server.max_batch_events"]
         self.stuck = Refusals(engine)  # refused batches in a row: a terminal that cannot deliver is OPS-003
         self.stopping = stopping
@@ -146,8 +152,9 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         if not row.cert_matches(ident.serial_hex):
             # A certificate superseded by a later enrollment of the same agent id.
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate is not the one on record")
+        issuer = x509.load_pem_x509_certificate(pems[0]).issuer.rfc4514_string()
         return Peer(agent_id=ident.agent_id, segment=row.segment, department=row.department,
-                    serial_hex=ident.serial_hex)
+                    serial_hex=ident.serial_hex, issuer=issuer)
 
     async def Renew(self, request, context):  # noqa: N802 (gRPC method name)
         """A new certificate for the key the agent just made; the identity is the one on record, not the CSR's."""
@@ -206,8 +213,9 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             stop = asyncio.ensure_future(state.revoked.wait())
             drain = asyncio.ensure_future(self.stopping.wait())
             changed = asyncio.ensure_future(state.policy_changed.wait())
-            done, _ = await asyncio.wait({read, stop, drain, changed}, return_when=asyncio.FIRST_COMPLETED)
-            for fut in (stop, drain, changed):
+            trust = asyncio.ensure_future(state.trust_changed.wait())
+            done, _ = await asyncio.wait({read, stop, drain, changed, trust}, return_when=asyncio.FIRST_COMPLETED)
+            for fut in (stop, drain, changed, trust):
                 fut.cancel()
             if read in done:
                 message = read.result()
@@ -220,8 +228,27 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             if self.stopping.is_set():
                 read.cancel()
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "collector is shutting down; reconnect")
-            state.policy_changed.clear()
-            await self._push_policy(peer, context, state)
+            if state.trust_changed.is_set():
+                state.trust_changed.clear()
+                await self._push_trust(peer, context, state)
+            if state.policy_changed.is_set():
+                state.policy_changed.clear()
+                await self._push_policy(peer, context, state)
+
+    async def _push_trust(self, peer: Peer, context, state: StreamState) -> None:
+        """A CA rollover: send the bundle to trust if the agent's differs, and ask a renewal of a certificate
+        from the old CA (once per stream: the agent answers with a Renew call)."""
+        if self.server_cert is None:
+            return
+        bundle = self.server_cert.trust
+        sha = rollover.bundle_sha256(bundle)
+        signer = rollover.certs_in(bundle)[0].subject.rfc4514_string()
+        renew = peer.issuer != signer and not state.renew_sent
+        if sha == state.ca_sha256 and not renew:
+            return
+        await context.write(telemetry_pb2.CollectorMessage(
+            trust=telemetry_pb2.TrustUpdate(ca_bundle_pem=bundle, renew_now=renew)))
+        state.ca_sha256, state.renew_sent = sha, state.renew_sent or renew
 
     async def _push_policy(self, peer: Peer, context, state: StreamState) -> None:
         """Send the agent its policy (segment document + its approved devices and 一時許可) if it changed."""
@@ -279,6 +306,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             policy_version=hello.policy_version or None, agent_version=hello.agent_version or None,
         )
         state.policy_version = hello.policy_version
+        state.ca_sha256 = hello.ca_sha256
+        await self._push_trust(peer, context, state)
         await self._push_policy(peer, context, state)
 
     async def _batch(self, peer: Peer, batch, context) -> None:
@@ -296,6 +325,15 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         last_generation = await asyncio.to_thread(generation, self.engine)
         while True:
             await asyncio.sleep(interval)
+            if self.server_cert is not None:
+                try:
+                    # `pki rollover-ca` / `finish-rollover` ran: new handshakes and open streams learn of it.
+                    if await asyncio.to_thread(self.server_cert.reload):
+                        for states in list(self.streams.values()):
+                            for state in states:
+                                state.trust_changed.set()
+                except OSError:
+                    log.exception("cannot reload the certificates")
             if not self.streams:
                 continue
             try:
@@ -319,9 +357,8 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
 
     def __init__(self, engine: Engine, datadir: DataDir, settings: dict[str, Any], telemetry_port: int):
         self.engine = engine
-        self.ca_key = datadir.ca_key.read_bytes()
-        self.ca_cert = datadir.ca_cert.read_bytes()
-        self.cert_lifetime = pki.parse_duration(settings["pki.agent_cert_lifetime"])
+        self.datadir = datadir  # the CA is read per call: `pki rollover-ca` may replace it while serving
+        self.cert_lifetime = agent_cert_lifetime(settings)
         self.telemetry_port = telemetry_port
         self.refusals = validate.RefusalLog(log.warning, who="enrollment from")
         # A token cannot be guessed, but guessing must still not be free, nor fill the audit log unseen.
@@ -357,7 +394,8 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
             await self._refuse(context, address, "missing", facts)
         agent_id = str(uuid.uuid4())
         try:
-            cert_pem = pki.sign_agent_csr(self.ca_key, self.ca_cert, request.csr_pem, agent_id,
+            ca_key, ca_cert = self.datadir.ca_key.read_bytes(), self.datadir.ca_cert.read_bytes()
+            cert_pem = pki.sign_agent_csr(ca_key, ca_cert, request.csr_pem, agent_id,
                                          self.cert_lifetime)
         except pki.PKIError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
@@ -376,7 +414,7 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         # The host name is the agent's to choose: escaped, so it cannot forge a log line or a terminal sequence.
         log.info("enrolled agent %s (%s, %s) from %s", agent_id, safe(facts.hostname), token.segment, address)
         return enrollment_pb2.EnrollResponse(
-            agent_id=agent_id, certificate_pem=cert_pem, ca_chain_pem=self.ca_cert,
+            agent_id=agent_id, certificate_pem=cert_pem, ca_chain_pem=ca_cert,
             segment=token.segment, department=token.department, telemetry_port=self.telemetry_port,
         )
 
@@ -396,11 +434,10 @@ def _options(settings: dict[str, Any]) -> list[tuple[str, Any]]:
 async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
     """Run both servers until SIGTERM/SIGINT, then drain: finish in-flight batches and stop."""
     engine = make_engine(datadir.database_url(settings))
-    ca = datadir.ca_cert.read_bytes()
     server_cert = ServerCert(datadir, settings)
     server_cert.renew_if_due()  # a collector that was down long enough starts with a fresh one
     stopping = asyncio.Event()
-    telemetry = Telemetry(engine, settings, stopping, datadir)
+    telemetry = Telemetry(engine, settings, stopping, datadir, server_cert)
     tele_server = grpc.aio.server(options=_options(settings))
     _register(tele_server, "mamori.v1.Telemetry", {
         "Stream": grpc.stream_stream_rpc_method_handler(
@@ -411,13 +448,13 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None) -> None:
             response_serializer=telemetry_pb2.RenewResponse.SerializeToString)})
     # require_client_auth: the TLS layer rejects peers without a certificate chaining to our CA.
     # The credentials follow server certificate renewals: open streams stay, new handshakes get the new one.
-    tele_port = tele_server.add_secure_port(settings["server.listen"], server_cert.credentials(ca, True))
+    tele_port = tele_server.add_secure_port(settings["server.listen"], server_cert.credentials(True))
     enroll_server = grpc.aio.server(options=_options(settings))
     enrollment = Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port)
     _register(enroll_server, "mamori.v1.Enrollment", {"Enroll": grpc.unary_unary_rpc_method_handler(
         enrollment.Enroll, request_deserializer=_lenient(enrollment_pb2.EnrollRequest.FromString),
         response_serializer=enrollment_pb2.EnrollResponse.SerializeToString)})
-    enroll_port = enroll_server.add_secure_port(settings["server.enroll_listen"], server_cert.credentials(ca, False))
+    enroll_port = enroll_server.add_secure_port(settings["server.enroll_listen"], server_cert.credentials(False))
     await tele_server.start()
     await enroll_server.start()
     loop = asyncio.get_running_loop()

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from collector import pki
+from collector import pki, rollover
 from collector.config import DataDir
 from mamori import clock
 from mamori.keypair import finish_pending, replace_pair
@@ -27,15 +27,35 @@ class ServerCert:
         self.lifetime = pki.parse_duration(settings["pki.server_cert_lifetime"])
         self._lock = threading.Lock()
         finish_pending(datadir.server_key, datadir.server_cert)  # a renewal a crash interrupted
-        self._pair = self._read()
+        finish_pending(datadir.ca_key, datadir.ca_cert)  # a CA rollover step a crash interrupted
+        self._state = self._read()
 
-    def _read(self) -> tuple[bytes, bytes]:
-        return self.datadir.server_key.read_bytes(), self.datadir.server_cert.read_bytes()
+    def _read(self) -> tuple[bytes, bytes, bytes]:
+        return (
+            self.datadir.server_key.read_bytes(),
+            self.datadir.server_cert.read_bytes(),
+            self.datadir.ca_cert.read_bytes(),
+        )
 
     @property
     def pair(self) -> tuple[bytes, bytes]:
         with self._lock:
-            return self._pair
+            return self._state[0], self._state[1]
+
+    @property
+    def trust(self) -> bytes:
+        """The CA bundle client certificates are checked against (both CAs during a rollover)."""
+        with self._lock:
+            return self._state[2]
+
+    def reload(self) -> bool:
+        """Pick up what `pki rollover-ca` / `finish-rollover` wrote while serving; True when anything changed."""
+        state = self._read()
+        with self._lock:
+            changed, self._state = state != self._state, state
+        if changed:
+            log.info("reloaded the server certificate and the trusted CA bundle")
+        return changed
 
     def renew_if_due(self) -> bool:
         """Issue a new server certificate when the current one is due; True when it did."""
@@ -45,12 +65,11 @@ class ServerCert:
         if not current.due(now, RENEW_FRACTION):
             return False
         hosts = self.hosts or _hosts_of(cert)
-        new_key, new_cert = pki.issue_server_cert(
-            self.datadir.ca_key.read_bytes(), self.datadir.ca_cert.read_bytes(), hosts, self.lifetime
-        )
+        # During a CA rollover from the old CA: some agents may not trust the new one yet.
+        new_key, new_cert = pki.issue_server_cert(*rollover.server_signer(self.datadir), hosts, self.lifetime)
         replace_pair(self.datadir.server_key, self.datadir.server_cert, new_key, new_cert)
         with self._lock:
-            self._pair = (new_key, new_cert)
+            self._state = (new_key, new_cert, self._state[2])
         log.info(
             "renewed the server certificate (serial %s, valid until %s; the previous one ran until %s)",
             pki.horizon(new_cert).serial_hex,
@@ -59,17 +78,25 @@ class ServerCert:
         )
         return True
 
-    def credentials(self, ca_pem: bytes, require_client_auth: bool) -> grpc.ServerCredentials:
-        """Credentials whose certificate follows renewals: gRPC calls the fetcher before each handshake."""
-        initial = grpc.ssl_server_certificate_configuration([self.pair], ca_pem if require_client_auth else None)
-        served = [self.pair[1]]
+    def credentials(self, require_client_auth: bool) -> grpc.ServerCredentials:
+        """Credentials that follow renewals and rollovers: gRPC calls the fetcher before each handshake."""
+
+        def configuration(state: tuple[bytes, bytes, bytes]):
+            return grpc.ssl_server_certificate_configuration(
+                [(state[0], state[1])], state[2] if require_client_auth else None
+            )
+
+        with self._lock:
+            served = [self._state]
+        initial = configuration(served[0])
 
         def fetch():
-            pair = self.pair
-            if pair[1] == served[0]:
+            with self._lock:
+                state = self._state
+            if state == served[0]:
                 return None  # None: keep the configuration in use
-            served[0] = pair[1]
-            return grpc.ssl_server_certificate_configuration([pair], ca_pem if require_client_auth else None)
+            served[0] = state
+            return configuration(state)
 
         return grpc.dynamic_ssl_server_credentials(initial, fetch, require_client_authentication=require_client_auth)
 

@@ -119,3 +119,14 @@ def test_short_lifetimes_are_backdated_only_a_little(ca):
     assert h.not_after - h.not_before == timedelta(minutes=3, seconds=18)
     assert not h.due(h.not_before + timedelta(minutes=2), 1 / 3)
     assert h.due(h.not_before + timedelta(minutes=2, seconds=20), 1 / 3)
+
+
+def test_a_config_from_before_lifetimes_still_loads(tmp_path):
+    from collector.config import SCHEMA, agent_cert_lifetime
+    from mamori.tomlconf import load
+
+    config = tmp_path / "collector.toml"
+    config.write_text("[pki]\nagent_cert_days = 90\n", encoding="utf-8")
+    assert agent_cert_lifetime(load(config, SCHEMA)) == timedelta(days=90)
+    config.write_text('[pki]\nagent_cert_lifetime = "12h"\n', encoding="utf-8")
+    assert agent_cert_lifetime(load(config, SCHEMA)) == timedelta(hours=12)
