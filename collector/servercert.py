@@ -26,6 +26,7 @@ class ServerCert:
         self.hosts: list[str] = settings["pki.hosts"]
         self.lifetime = pki.parse_duration(settings["pki.server_cert_lifetime"])
         self._lock = threading.Lock()
+        self._io = threading.Lock()  # a renewal's writes and a reload's reads never interleave here
         finish_pending(datadir.server_key, datadir.server_cert)  # a renewal a crash interrupted
         finish_pending(datadir.ca_key, datadir.ca_cert)  # a CA rollover step a crash interrupted
         self._state = self._read()
@@ -50,7 +51,10 @@ class ServerCert:
 
     def reload(self) -> bool:
         """Pick up what `pki rollover-ca` / `finish-rollover` wrote while serving; True when anything changed."""
-        state = self._read()
+        with self._io:
+            state = self._read()
+        if not _matches(state[0], state[1]):
+            return False  # another process is between the two files of replace_pair: next time
         with self._lock:
             changed, self._state = state != self._state, state
         if changed:
@@ -67,9 +71,10 @@ class ServerCert:
         hosts = self.hosts or _hosts_of(cert)
         # During a CA rollover from the old CA: some agents may not trust the new one yet.
         new_key, new_cert = pki.issue_server_cert(*rollover.server_signer(self.datadir), hosts, self.lifetime)
-        replace_pair(self.datadir.server_key, self.datadir.server_cert, new_key, new_cert)
-        with self._lock:
-            self._state = (new_key, new_cert, self._state[2])
+        with self._io:
+            replace_pair(self.datadir.server_key, self.datadir.server_cert, new_key, new_cert)
+            with self._lock:
+                self._state = (new_key, new_cert, self._state[2])
         log.info(
             "renewed the server certificate (serial %s, valid until %s; the previous one ran until %s)",
             pki.horizon(new_cert).serial_hex,
@@ -108,6 +113,18 @@ class ServerCert:
                 await asyncio.to_thread(self.renew_if_due)
             except Exception:  # a full disk or a missing CA file must not end the checks for good
                 log.exception("server certificate renewal failed; retrying in %.0f s", interval)
+
+
+def _matches(key_pem: bytes, cert_pem: bytes) -> bool:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        return False
+    return key.public_key().public_numbers() == cert.public_key().public_numbers()
 
 
 def _hosts_of(cert_pem: bytes) -> list[str]:
