@@ -24,6 +24,11 @@ SCHEMA = [
     Key("shipper.stop_flush_seconds", float, 3.0,
         "On shutdown, how long to try sending what is still spooled (the rest is sent on the next start).",
         positive),
+    Key("certs.check_seconds", float, 3600.0,
+        "How often the agent looks at its certificate's expiry, in seconds.", positive),
+    Key("certs.renew_fraction", float, 1 / 3,
+        "The agent renews its certificate (new key, signed by the collector) when less than this fraction\n"
+        "of its lifetime remains.", lambda v: None if 0 < v < 1 else "must be between 0 and 1"),
     Key("spool.capacity", int, 100_000,
         "Most events kept while the collector is unreachable; beyond it the least severe are dropped\n"
         "and a spool.overflow event records how many.", positive),

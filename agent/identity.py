@@ -55,6 +55,9 @@ def split_host_port(address: str) -> tuple[str, int]:
 
 
 def load_identity(state: StateDir) -> Identity:
+    from agent.renewal import recover
+
+    recover(state)  # a renewal interrupted by a crash is completed before anyone reads the pair
     try:
         data = json.loads(state.identity.read_text(encoding="utf-8"))
         identity = Identity(**data)

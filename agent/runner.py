@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent import reenroll, runstate, watchdog
+from agent import reenroll, renewal, runstate, watchdog
 from agent.config import StateDir
 from agent.host import Host
 from agent.host.base import MediaControl, StopRequest
@@ -219,10 +219,12 @@ async def _main(spool: Outbox, identity: Identity, state: StateDir, settings: di
                                    on_results=lambda results: runstate.record_checks(state, results))
         scheduler.start()
     supervisor = asyncio.create_task(_supervise(spool, state, settings, shipper, integrity, stop, outcome))
+    renewer = asyncio.create_task(renewal.run(identity, state, settings, host.facts().hostname, stop))
     try:
         await shipper.run(stop)
     finally:
         supervisor.cancel()
+        renewer.cancel()
         _stoppers.clear()
         if scheduler is not None:
             await asyncio.to_thread(scheduler.stop)
@@ -302,6 +304,7 @@ def _inode(path: Path) -> tuple[int, int] | None:
 def _write_status(state: StateDir, shipper: Shipper) -> None:
     st = shipper.status
     data = {"pid": os.getpid(), "connected": st.connected, "last_error": st.last_error, "refused": st.refused,
+            "cert_expired": st.cert_expired,
             "last_ack_seq": st.last_ack_seq, "last_connected_at": st.last_connected_at,
             "version": __version__, **shipper.policy.enforced()}
     try:

@@ -6,6 +6,7 @@ Protobuf messages are built here from the spool's serialized events; nothing els
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import random
@@ -16,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from agent import renewal
 from agent.config import StateDir
 from agent.identity import Identity
 from agent.policy_cache import PolicyCache
@@ -40,6 +42,7 @@ class ShipperState:
     last_ack_seq: int = 0
     refused: bool = False  # the collector refused us (revoked / unknown): keep spooling, retry slowly
     last_connected_at: str = ""  # ISO time of the last welcome from the collector
+    cert_expired: bool = False  # offline past the certificate's expiry: only a new enrollment helps
 
 
 _rng = random.Random()
@@ -88,6 +91,7 @@ class Shipper:
             loop.call_soon_threadsafe(self._wake.set)
 
     def _credentials(self) -> grpc.ChannelCredentials:
+        renewal.recover(self.state)
         return grpc.ssl_channel_credentials(
             root_certificates=self.state.ca_cert.read_bytes(),
             private_key=self.state.key.read_bytes(),
@@ -135,6 +139,8 @@ class Shipper:
         """One stream; returns True when the collector acknowledged anything (resets the backoff)."""
         options = [("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 10_000)]
         progressed = False
+        if self._certificate_expired():
+            return False
         async with grpc.aio.secure_channel(self.identity.telemetry_target, self._credentials(), options) as channel:
             try:
                 await asyncio.wait_for(channel.channel_ready(), self.settings["shipper.connect_timeout_seconds"])
@@ -176,6 +182,21 @@ class Shipper:
         return progressed
 
 
+    def _certificate_expired(self) -> bool:
+        """An expired certificate fails every handshake: say so, rather than "cannot reach collector"."""
+        try:
+            expired = renewal.horizon(self.state).expired(clock.now())
+        except (OSError, ValueError):
+            return False  # the handshake will say what is wrong with the file
+        if expired and not self.status.cert_expired:
+            log.error("%s", renewal.expired_message())
+        self.status.cert_expired = expired
+        if expired:
+            self.status.last_error = renewal.expired_message()
+            self.status.refused = True  # retried slowly: a re-enrollment replaces the certificate on disk
+        return expired
+
+
 class _Session:
     """The state of one stream: what has been sent and not yet acknowledged."""
 
@@ -199,8 +220,9 @@ class _Session:
         receiver = asyncio.create_task(self._receive())
         stop_watch = asyncio.create_task(self._wake_on_stop())
         try:
+            ca_sha256 = hashlib.sha256(self.s.state.ca_cert.read_bytes()).hexdigest()
             await self.call.write(telemetry_pb2.AgentMessage(hello=telemetry_pb2.Hello(
-                agent_version=__version__, policy_version=eff.version)))
+                agent_version=__version__, policy_version=eff.version, ca_sha256=ca_sha256)))
             await self._send_loop()
         except (asyncio.InvalidStateError, grpc.aio.UsageError, grpc.aio.AioRpcError):
             # A write failed because the stream ended under us; the receiver holds the reason.
@@ -312,6 +334,8 @@ class _Session:
                     await self._on_ack(message.ack)
                 elif body == "policy":
                     await asyncio.to_thread(apply_policy, s, message.policy)
+                elif body == "trust":
+                    await asyncio.to_thread(apply_trust, s, message.trust)
         finally:
             self.ended.set()
             s._wake.set()  # the send loop waits on _wake alone
@@ -330,6 +354,20 @@ class _Session:
 def _expire(flag: list[bool], wake: asyncio.Event) -> None:
     flag.append(True)
     wake.set()
+
+
+def apply_trust(shipper: Shipper, update: Any) -> None:
+    """A CA rollover: trust the new bundle, and renew at once when our certificate is from the old CA."""
+    if update.ca_bundle_pem and not renewal.update_trust(shipper.state, update.ca_bundle_pem):
+        return
+    if update.renew_now:
+        try:
+            not_after = renewal.renew(shipper.identity, shipper.state, shipper.identity.agent_id,
+                                      shipper.settings["shipper.connect_timeout_seconds"])
+        except (renewal.RenewalError, OSError, ValueError) as exc:
+            log.warning("certificate renewal for the CA rollover failed (retried on reconnect): %s", exc)
+            return
+        log.info("renewed this agent's certificate from the new CA; valid until %s", not_after.isoformat())
 
 
 def apply_policy(shipper: Shipper, update: Any) -> None:

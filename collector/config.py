@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from collector.display import check_timezone
 from collector.forward import settings as forward_settings
+from collector.pki import check_duration, parse_duration
 from mamori.tomlconf import ConfigError, Key, host_port, load, positive, render
 
 ENV_DATA_DIR = "MAMORI_DATA_DIR"
@@ -70,8 +72,17 @@ SCHEMA = [
     Key("retention.run_minutes", float, 60.0,
         "How often a serving collector runs retention, in minutes (one collector at a time per database).",
         positive),
-    Key("pki.agent_cert_days", int, 365, "Validity of agent certificates issued at enrollment, in days.",
-        positive),
+    Key("pki.agent_cert_lifetime", str, "365d",
+        "Validity of agent certificates (at enrollment and at each renewal): a number with d (days), h or m.\n"
+        "Agents renew theirs over the telemetry channel when less than a third of it remains.", check_duration),
+    Key("pki.agent_cert_days", int, 0,
+        "Deprecated (files from before agent_cert_lifetime): when above 0, agent certificates live this many\n"
+        "days and agent_cert_lifetime is ignored."),
+    Key("pki.server_cert_lifetime", str, "825d",
+        "Validity of the collector's server certificate when it renews it (d, h or m), which it does on its own\n"
+        "when less than a third of the lifetime remains.", check_duration),
+    Key("pki.check_seconds", float, 3600.0,
+        "How often `serve` checks whether its server certificate is due for renewal, in seconds.", positive),
     Key("pki.hosts", list, [], "Host names and addresses in the server certificate (set by `init --host`)."),
     Key("metrics.listen", str, "",
         "HTTP address of /metrics (Prometheus text format) and /healthz, e.g. 127.0.0.1:7445. Empty: off.\n"
@@ -134,6 +145,12 @@ class DataDir:
         values = load(self.config, SCHEMA)
         forward_settings.check(self.config, values)  # keys that depend on each other, with FILE:LINE
         return values
+
+
+def agent_cert_lifetime(settings: dict[str, Any]) -> timedelta:
+    """The validity of agent certificates: the deprecated day count if a config still sets it."""
+    days = settings["pki.agent_cert_days"]
+    return timedelta(days=days) if days > 0 else parse_duration(settings["pki.agent_cert_lifetime"])
 
 
 def resolve_data_dir(arg: str | None) -> DataDir:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +34,56 @@ class CertIdentity:
 
 def _now() -> datetime:
     return clock.now()
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
+_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A lifetime written as "365d", "12h" or "3m" (minutes exist so tests can cross an expiry)."""
+    found = _DURATION.match(text)
+    if not found or int(found.group(1)) == 0:
+        raise PKIError(f"invalid duration {text!r}: use a positive number with d, h or m, e.g. 365d")
+    return int(found.group(1)) * _UNITS[found.group(2)]
+
+
+def check_duration(value: str) -> str | None:
+    """Config validator for duration keys."""
+    try:
+        parse_duration(value)
+    except PKIError:
+        return "must be a duration like 365d, 12h or 3m"
+    return None
+
+
+def _backdate(lifetime: timedelta) -> timedelta:
+    # Backdated for terminals whose clock runs a little behind, but never by most of a short lifetime.
+    return min(timedelta(minutes=5), lifetime / 10)
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """When a certificate stops being valid, and whether it is due for renewal."""
+
+    serial_hex: str
+    not_before: datetime
+    not_after: datetime
+
+    def remaining(self, now: datetime) -> timedelta:
+        return self.not_after - now
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.not_after
+
+    def due(self, now: datetime, fraction: float) -> bool:
+        """Renew when less than `fraction` of the lifetime remains (a third by default)."""
+        return self.remaining(now) < (self.not_after - self.not_before) * fraction
+
+
+def horizon(cert_pem: bytes) -> Horizon:
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    return Horizon(format(cert.serial_number, "x"), cert.not_valid_before_utc, cert.not_valid_after_utc)
 
 
 def create_ca(common_name: str = "Mamori Collector CA", days: int = 3650) -> tuple[bytes, bytes]:
@@ -100,7 +151,8 @@ def _leaf(
     return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
-def issue_server_cert(ca_key_pem: bytes, ca_cert_pem: bytes, hosts: list[str], days: int = 825):
+def issue_server_cert(ca_key_pem: bytes, ca_cert_pem: bytes, hosts: list[str],
+                      lifetime: timedelta = timedelta(days=825)):
     """(key PEM, cert PEM) for the collector, valid for every host name or IP address given."""
     if not hosts:
         raise PKIError("at least one host name is needed for the server certificate")
@@ -114,7 +166,7 @@ def issue_server_cert(ca_key_pem: bytes, ca_cert_pem: bytes, hosts: list[str], d
     now = _now()
     cert = _leaf(
         ca_key_pem, ca_cert_pem, hosts[0], key.public_key(), sans, ExtendedKeyUsageOID.SERVER_AUTH,
-        now - timedelta(minutes=5), now + timedelta(days=days),
+        now - _backdate(lifetime), now + lifetime,
     )
     return key_pem(key), cert
 
@@ -140,16 +192,17 @@ def check_csr(csr_pem: bytes) -> x509.CertificateSigningRequest:
 
 
 def sign_agent_csr(
-    ca_key_pem: bytes, ca_cert_pem: bytes, csr_pem: bytes, agent_id: str, days: int = 365,
-    not_before: datetime | None = None,
+    ca_key_pem: bytes, ca_cert_pem: bytes, csr_pem: bytes, agent_id: str,
+    lifetime: timedelta = timedelta(days=365), not_before: datetime | None = None,
 ) -> bytes:
     """Certificate for an agent: its identity (CN and URI SAN) is the agent id the collector chose."""
     csr = check_csr(csr_pem)
-    start = not_before or (_now() - timedelta(minutes=5))
+    now = _now()
+    start = not_before or (now - _backdate(lifetime))
     return _leaf(
         ca_key_pem, ca_cert_pem, agent_id, csr.public_key(),
         [x509.UniformResourceIdentifier(AGENT_URI_PREFIX + agent_id)], ExtendedKeyUsageOID.CLIENT_AUTH,
-        start, start + timedelta(days=days),
+        start, (not_before + lifetime) if not_before else now + lifetime,
     )
 
 

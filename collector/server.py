@@ -19,13 +19,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
+from cryptography import x509
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2_grpc
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
-from collector import pki, validate
-from collector.config import DataDir
+from collector import pki, rollover, validate
+from collector.config import DataDir, agent_cert_lifetime
 from collector.forward import outbox
 from collector.forward.sender import Sender
 from collector.health import DatabaseHealth, Health
@@ -35,6 +36,7 @@ from collector.metrics_http import MetricsListener
 from collector.policies import current_policy, generation
 from collector.refusals import Refusals
 from collector.rules import scheduler
+from collector.servercert import ServerCert
 from collector.store import enrollments, queries, retention
 from collector.store.db import make_engine
 from collector.store.ingest import BatchError, UnknownAgent, touch_agent
@@ -69,6 +71,8 @@ class Peer:
     agent_id: str
     segment: str
     department: str
+    serial_hex: str = ""  # of the certificate this call presented
+    issuer: str = ""  # RFC 4514 name of the CA that issued it (a CA rollover asks old ones to renew)
 
 
 @dataclass(eq=False)  # identity semantics: kept in sets, one per open stream
@@ -78,6 +82,9 @@ class StreamState:
     revoked: asyncio.Event = field(default_factory=asyncio.Event)
     policy_changed: asyncio.Event = field(default_factory=asyncio.Event)
     policy_version: str = ""  # the version this agent last reported or was sent
+    trust_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    ca_sha256: str = ""  # the CA bundle this agent last reported or was sent
+    renew_sent: bool = False
 
 
 def _now() -> datetime:
@@ -104,8 +111,7 @@ def _lenient(parse):
     return deserialize
 
 
-def _register(server, service: str, method: str, handler) -> None:
-    handlers = {method: handler}
+def _register(server, service: str, handlers: dict[str, Any]) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
     server.add_registered_method_handlers(service, handlers)
 
@@ -114,10 +120,14 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
     """One bidirectional stream per agent: batches in, acks and policy updates out."""
 
     def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event,
-                 metrics: Metrics | None = None):
+                 metrics: Metrics | None = None, datadir: DataDir | None = None,
+                 server_cert: ServerCert | None = None):
         self.engine = engine
         self.metrics = metrics or Metrics()
         self.ingest = IngestService(engine)
+        self.datadir = datadir
+        self.server_cert = server_cert
+        self.cert_lifetime = agent_cert_lifetime(settings)
         self.max_batch = settings["server.max_batch_events"]
         self.stuck = Refusals(engine)  # refused batches in a row: a terminal that cannot deliver is OPS-003
         self.stopping = stopping
@@ -155,10 +165,40 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         if not row.cert_matches(ident.serial_hex):
             # A certificate superseded by a later enrollment of the same agent id.
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate is not the one on record")
-        return Peer(agent_id=ident.agent_id, segment=row.segment, department=row.department)
+        issuer = x509.load_pem_x509_certificate(pems[0]).issuer.rfc4514_string()
+        return Peer(agent_id=ident.agent_id, segment=row.segment, department=row.department,
+                    serial_hex=ident.serial_hex, issuer=issuer)
+
+    async def Renew(self, request, context):  # noqa: N802 (gRPC method name)
+        """A new certificate for the key the agent just made; the identity is the one on record, not the CSR's."""
+        peer = await self._authenticate(context)
+        try:
+            if isinstance(request, Malformed):
+                raise validate.Invalid(f"not a valid RenewRequest ({request.reason})")
+            validate.renew_request(request)
+        except validate.Invalid as exc:
+            self.refusals.refused(peer.agent_id, str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        ca_key, ca_cert = self.datadir.ca_key.read_bytes(), self.datadir.ca_cert.read_bytes()
+        try:
+            cert_pem = pki.sign_agent_csr(ca_key, ca_cert, request.csr_pem, peer.agent_id, self.cert_lifetime)
+        except pki.PKIError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        ident = pki.cert_identity(cert_pem)
+        recorded = await asyncio.to_thread(
+            queries.renew_agent_cert, self.engine, agent_id=peer.agent_id, presented_serial=peer.serial_hex,
+            cert_serial=ident.serial_hex, cert_sha256=ident.sha256, cert_not_after=ident.not_after, now=_now(),
+            peer=peer_address(context.peer()))
+        if not recorded:  # revoked or re-enrolled between the handshake and now
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate is not the one on record")
+        log.info("renewed the certificate of agent %s (serial %s, valid until %s)", peer.agent_id,
+                 ident.serial_hex, ident.not_after.isoformat())
+        return telemetry_pb2.RenewResponse(certificate_pem=cert_pem, ca_chain_pem=ca_cert)
 
     async def Stream(self, request_iterator, context):  # noqa: N802 (gRPC method name)
         peer = await self._authenticate(context)
+        # Streaming with the renewed certificate: the one it replaced is no identity any more.
+        await asyncio.to_thread(queries.forget_previous_cert, self.engine, peer.agent_id, peer.serial_hex)
         state = StreamState()
         self.streams[peer.agent_id].add(state)
         self.metrics.streams.labels(peer.segment).inc()
@@ -188,8 +228,9 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             stop = asyncio.ensure_future(state.revoked.wait())
             drain = asyncio.ensure_future(self.stopping.wait())
             changed = asyncio.ensure_future(state.policy_changed.wait())
-            done, _ = await asyncio.wait({read, stop, drain, changed}, return_when=asyncio.FIRST_COMPLETED)
-            for fut in (stop, drain, changed):
+            trust = asyncio.ensure_future(state.trust_changed.wait())
+            done, _ = await asyncio.wait({read, stop, drain, changed, trust}, return_when=asyncio.FIRST_COMPLETED)
+            for fut in (stop, drain, changed, trust):
                 fut.cancel()
             if read in done:
                 message = read.result()
@@ -202,8 +243,27 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             if self.stopping.is_set():
                 read.cancel()
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "collector is shutting down; reconnect")
-            state.policy_changed.clear()
-            await self._push_policy(peer, context, state)
+            if state.trust_changed.is_set():
+                state.trust_changed.clear()
+                await self._push_trust(peer, context, state)
+            if state.policy_changed.is_set():
+                state.policy_changed.clear()
+                await self._push_policy(peer, context, state)
+
+    async def _push_trust(self, peer: Peer, context, state: StreamState) -> None:
+        """A CA rollover: send the bundle to trust if the agent's differs, and ask a renewal of a certificate
+        from the old CA (once per stream: the agent answers with a Renew call)."""
+        if self.server_cert is None:
+            return
+        bundle = self.server_cert.trust
+        sha = rollover.bundle_sha256(bundle)
+        signer = rollover.certs_in(bundle)[0].subject.rfc4514_string()
+        renew = peer.issuer != signer and not state.renew_sent
+        if sha == state.ca_sha256 and not renew:
+            return
+        await context.write(telemetry_pb2.CollectorMessage(
+            trust=telemetry_pb2.TrustUpdate(ca_bundle_pem=bundle, renew_now=renew)))
+        state.ca_sha256, state.renew_sent = sha, state.renew_sent or renew
 
     async def _push_policy(self, peer: Peer, context, state: StreamState) -> None:
         """Send the agent its policy (segment document + its approved devices and 一時許可) if it changed."""
@@ -268,6 +328,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             policy_version=hello.policy_version or None, agent_version=hello.agent_version or None,
         )
         state.policy_version = hello.policy_version
+        state.ca_sha256 = hello.ca_sha256
+        await self._push_trust(peer, context, state)
         await self._push_policy(peer, context, state)
 
     async def _batch(self, peer: Peer, batch, context) -> None:
@@ -288,6 +350,15 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         last_generation = await asyncio.to_thread(generation, self.engine)
         while True:
             await asyncio.sleep(interval)
+            if self.server_cert is not None:
+                try:
+                    # `pki rollover-ca` / `finish-rollover` ran: new handshakes and open streams learn of it.
+                    if await asyncio.to_thread(self.server_cert.reload):
+                        for states in list(self.streams.values()):
+                            for state in states:
+                                state.trust_changed.set()
+                except OSError:
+                    log.exception("cannot reload the certificates")
             if not self.streams:
                 continue
             try:
@@ -321,9 +392,8 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
 
     def __init__(self, engine: Engine, datadir: DataDir, settings: dict[str, Any], telemetry_port: int):
         self.engine = engine
-        self.ca_key = datadir.ca_key.read_bytes()
-        self.ca_cert = datadir.ca_cert.read_bytes()
-        self.cert_days = settings["pki.agent_cert_days"]
+        self.datadir = datadir  # the CA is read per call: `pki rollover-ca` may replace it while serving
+        self.cert_lifetime = agent_cert_lifetime(settings)
         self.telemetry_port = telemetry_port
         self.refusals = validate.RefusalLog(log.warning, who="enrollment from")
         # A token cannot be guessed, but guessing must still not be free, nor fill the audit log unseen.
@@ -359,7 +429,9 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
             await self._refuse(context, address, "missing", facts)
         agent_id = str(uuid.uuid4())
         try:
-            cert_pem = pki.sign_agent_csr(self.ca_key, self.ca_cert, request.csr_pem, agent_id, self.cert_days)
+            ca_key, ca_cert = self.datadir.ca_key.read_bytes(), self.datadir.ca_cert.read_bytes()
+            cert_pem = pki.sign_agent_csr(ca_key, ca_cert, request.csr_pem, agent_id,
+                                         self.cert_lifetime)
         except pki.PKIError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         ident = pki.cert_identity(cert_pem)
@@ -377,7 +449,7 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
         # The host name is the agent's to choose: escaped, so it cannot forge a log line or a terminal sequence.
         log.info("enrolled agent %s (%s, %s) from %s", agent_id, safe(facts.hostname), token.segment, address)
         return enrollment_pb2.EnrollResponse(
-            agent_id=agent_id, certificate_pem=cert_pem, ca_chain_pem=self.ca_cert,
+            agent_id=agent_id, certificate_pem=cert_pem, ca_chain_pem=ca_cert,
             segment=token.segment, department=token.department, telemetry_port=self.telemetry_port,
         )
 
@@ -420,40 +492,42 @@ def _outbox_stats(engine, now) -> list[OutboxStats]:
 async def serve(datadir: DataDir, settings: dict[str, Any], ready=None, reuseport: bool = False) -> None:
     """Run both servers until SIGTERM/SIGINT, then drain: finish in-flight batches and stop."""
     engine = make_engine(datadir.database_url(settings))
-    key, cert, ca = (datadir.server_key.read_bytes(), datadir.server_cert.read_bytes(),
-                     datadir.ca_cert.read_bytes())
+    server_cert = ServerCert(datadir, settings)
+    server_cert.renew_if_due()  # a collector that was down long enough starts with a fresh one
     stopping = asyncio.Event()
     metrics = Metrics()
     db_health = DatabaseHealth(datadir.database_url(settings))
     metrics.attach_store(engine, {"ca": datadir.ca_cert, "server": datadir.server_cert}, db_health.check,
                          _outbox_stats)
-    telemetry = Telemetry(engine, settings, stopping, metrics)
+    telemetry = Telemetry(engine, settings, stopping, metrics, datadir, server_cert)
     listener = _metrics_listener(settings, metrics, db_health, datadir)
     tele_server = grpc.aio.server(options=_options(settings, reuseport))
-    _register(tele_server, "mamori.v1.Telemetry", "Stream", grpc.stream_stream_rpc_method_handler(
-        telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
-        response_serializer=telemetry_pb2.CollectorMessage.SerializeToString))
+    _register(tele_server, "mamori.v1.Telemetry", {
+        "Stream": grpc.stream_stream_rpc_method_handler(
+            telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
+            response_serializer=telemetry_pb2.CollectorMessage.SerializeToString),
+        "Renew": grpc.unary_unary_rpc_method_handler(
+            telemetry.Renew, request_deserializer=_lenient(telemetry_pb2.RenewRequest.FromString),
+            response_serializer=telemetry_pb2.RenewResponse.SerializeToString)})
     # require_client_auth: the TLS layer rejects peers without a certificate chaining to our CA.
-    tele_port = tele_server.add_secure_port(
-        settings["server.listen"], grpc.ssl_server_credentials([(key, cert)], ca, require_client_auth=True)
-    )
+    # The credentials follow server certificate renewals: open streams stay, new handshakes get the new one.
+    tele_port = tele_server.add_secure_port(settings["server.listen"], server_cert.credentials(True))
     enroll_server = grpc.aio.server(options=_options(settings, reuseport))
     enrollment = Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port)
-    _register(enroll_server, "mamori.v1.Enrollment", "Enroll", grpc.unary_unary_rpc_method_handler(
+    _register(enroll_server, "mamori.v1.Enrollment", {"Enroll": grpc.unary_unary_rpc_method_handler(
         enrollment.Enroll, request_deserializer=_lenient(enrollment_pb2.EnrollRequest.FromString),
-        response_serializer=enrollment_pb2.EnrollResponse.SerializeToString))
+        response_serializer=enrollment_pb2.EnrollResponse.SerializeToString)})
     # Health on the enrollment port: a load balancer or probe needs no client certificate there.
     health = Health(db_health, ("mamori.v1.Enrollment", "mamori.v1.Telemetry"))
     health_pb2_grpc.add_HealthServicer_to_server(health, enroll_server)
-    enroll_port = enroll_server.add_secure_port(
-        settings["server.enroll_listen"], grpc.ssl_server_credentials([(key, cert)])
-    )
+    enroll_port = enroll_server.add_secure_port(settings["server.enroll_listen"], server_cert.credentials(False))
     await tele_server.start()
     await enroll_server.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     watcher = asyncio.create_task(telemetry.watch(settings["server.revocation_check_seconds"]))
+    renewer = asyncio.create_task(server_cert.watch(settings["pki.check_seconds"]))
     ticker = asyncio.create_task(scheduler.run_forever(engine, settings["rules.tick_seconds"],
                                                        f"{socket.gethostname()}:{tele_port}",
                                                        metrics.tick_seconds.observe, metrics.tick_failures.inc))
@@ -472,6 +546,7 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None, reusepor
     await stopping.wait()
     log.info("shutting down: draining open streams")
     watcher.cancel()
+    renewer.cancel()
     ticker.cancel()
     keeper.cancel()
     health_watch.cancel()

@@ -68,6 +68,11 @@ def enroll_request(request: Any) -> None:
     _fields(request, "request", limits=ENROLL_LIMITS)
 
 
+def renew_request(request: Any) -> None:
+    """Check a RenewRequest: a CSR of at most the size enrollment accepts."""
+    _fields(request, "request", limits=ENROLL_LIMITS)
+
+
 def _event(event: Any, where: str, now: float) -> None:
     size = event.ByteSize()
     if size > MAX_EVENT_BYTES:

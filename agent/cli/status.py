@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent import host as hostmod
+from agent import renewal
 from agent.cli.common import identity
 from agent.config import StateDir
 from agent.usb.state import CHECK_ID as MEDIA_CHECK
+from mamori import clock
 from mamori.i18n import _
 from mamori.labels import label
 from mamori.table import render
@@ -53,6 +55,15 @@ def _enforced(state: StateDir, segment: str, run: dict[str, Any]) -> dict[str, A
     return cache.enforced()
 
 
+def _certificate(state: StateDir) -> dict[str, Any]:
+    try:
+        horizon = renewal.horizon(state)
+    except (OSError, ValueError):
+        return {"certificate_not_after": "", "certificate_expired": False}
+    return {"certificate_not_after": horizon.not_after.isoformat(timespec="seconds"),
+            "certificate_expired": horizon.expired(clock.now())}
+
+
 def collect(state: StateDir) -> dict[str, Any]:
     from agent.host import runlock
     from agent.outbox import UNWRITABLE, unrecorded
@@ -76,6 +87,11 @@ def collect(state: StateDir) -> dict[str, Any]:
     running = runlock.held(state.run_lock) if state.run_lock.exists() else _running(run.get("pid"))
     own = run if running and _running(run.get("pid")) else {}  # status.json of this very run, not a stale one
     policy = _enforced(state, ident.segment, own)
+    cert = _certificate(state)
+    last_error = run.get("last_error", "")
+    if cert["certificate_expired"]:
+        # Read from the file itself: true also of an agent that is stopped or never got to try.
+        last_error = renewal.expired_message()
     try:
         service = hostmod.current().service().state().active
     except Exception as exc:  # noqa: BLE001 - status must show what it can even without a service manager
@@ -85,7 +101,8 @@ def collect(state: StateDir) -> dict[str, Any]:
         "collector": ident.telemetry_target, "service": service, "running": running,
         "pid": own.get("pid"),
         "connected": bool(own.get("connected")),
-        "last_connected_at": run.get("last_connected_at", ""), "last_error": run.get("last_error", ""),
+        "last_connected_at": run.get("last_connected_at", ""), "last_error": last_error,
+        **cert,
         "status_updated_at": run.get("updated_at", ""),
         "spool_depth": depth, "events_not_recorded": unrecorded(state.spool),
         "policy_version": policy["policy_version"], "policy_source": policy["policy_source"],
@@ -106,6 +123,8 @@ def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
               "collector": _("Collector"), "service": _("Service"), "running": _("Agent running"),
               "pid": _("Process ID"), "connected": _("Connected to the collector"),
               "last_connected_at": _("Last connected"), "last_error": _("Last connection error"),
+              "certificate_not_after": _("Certificate valid until"),
+              "certificate_expired": _("Certificate expired"),
               "status_updated_at": _("Status recorded at"), "spool_depth": _("Events waiting to be sent"),
               "events_not_recorded": _("Events not recorded (disk full)"),
               "policy_version": _("Policy version"), "policy_source": _("Policy source"),

@@ -19,6 +19,7 @@ from collector.cli import (
     exceptions,
     forward,
     init,
+    pki,
     policy,
     report,
     retention,
@@ -36,7 +37,7 @@ from mamori.i18n import _
 from mamori.logsetup import stderr_handler
 
 COMMANDS = [init, tokens, serve, agents, events, devices, violations, exceptions, summary, policy, audit_log,
-            report, forward, retention, backup]
+            report, forward, retention, backup, pki]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ RECENT = timedelta(minutes=15)  # the default heartbeat policy (OPS-002)
 TODAY = timedelta(hours=24)
 
 
-def build(conn, now: datetime) -> dict[str, Any]:
+def build(conn, now: datetime, datadir: DataDir | None = None) -> dict[str, Any]:
     """The summary's data (also its stable JSON form, documented in README.md)."""
     from collector.rules import RULES
     from collector.store import queries
@@ -49,7 +49,13 @@ def build(conn, now: datetime) -> dict[str, Any]:
         by_rule[rule_id] += count
     excepted = vstore.excepted_count(conn)
     lang = language()
+    certs = []
+    if datadir is not None:
+        from collector.cli import pki
+
+        certs = [r.as_json(now) for r in pki.expiring(pki.horizons(datadir, conn), now)]
     return {
+        "certificates_expiring": certs,
         "generated_at": iso(now),
         "agents": agents,
         "open_violations": {
@@ -67,7 +73,7 @@ def cmd_summary(args: argparse.Namespace, datadir: DataDir) -> int:
     from collector.store.db import read_only
 
     with read_only(engine(datadir).connect()) as conn:
-        data = build(conn, clock.now())
+        data = build(conn, clock.now(), datadir)
     if args.json:
         print_json(data)
         return 0
@@ -78,6 +84,11 @@ def cmd_summary(args: argparse.Namespace, datadir: DataDir) -> int:
                  [[seg_names[s], *(str(v[k]) for k in ("total", "recent", "today", "silent", "revoked", "superseded"))]
                   for s, v in data["agents"].items()]))
     ov = data["open_violations"]
+    if data["certificates_expiring"]:
+        print()
+        # A warning staff cannot miss: an expired certificate is a terminal (or the collector) cut off.
+        print(_("Warning: {n} certificate(s) expire within 30 days or have expired (see `pki status`)").format(
+            n=len(data["certificates_expiring"])))
     print()
     print(_("Open violations by severity") + "  " + "  ".join(
         f"{label('severity', s)} {n}" for s, n in ov["by_severity"].items() if s != "info")

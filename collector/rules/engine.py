@@ -19,7 +19,7 @@ from collector.store.models import check_state, events, exceptions, policies, vi
 from mamori import evidence as schemas
 from mamori import policy as policy_doc
 
-STATE_KINDS = {"heartbeat": "state.heartbeat", "exception": "exception.used"}
+STATE_KINDS = {"heartbeat": "state.heartbeat", "exception": "exception.used", "certificate": "state.certificate"}
 BY_KIND: dict[str, list[Rule]] = defaultdict(list)
 for _rule in RULES.values():
     for _kind in _rule.kinds:

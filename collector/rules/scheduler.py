@@ -1,4 +1,5 @@
-"""State rules on a schedule: heartbeat (OPS-002), time-dependent checks, expired exceptions (OPS-005).
+"""State rules on a schedule: heartbeat (OPS-002), time-dependent checks, expired exceptions (OPS-005),
+certificate expiry (OPS-006).
 
 run_tick() claims (job, tick) in rule_ticks and does the tick's work in the same transaction, so with
 several collectors on one database each tick runs exactly once: a concurrent claim of the same tick
@@ -74,6 +75,7 @@ def evaluate_state(conn: Connection, now: datetime) -> None:
     # Expired exceptions first: a re-evaluated state would otherwise drop the mark before OPS-005 saw it.
     _expired_exceptions(conn, now)
     _heartbeats(conn, now, documents)
+    _certificates(conn, now, documents)
     _rechecks(conn, now, documents)
 
 
@@ -102,6 +104,32 @@ def _heartbeats(conn: Connection, now: datetime, documents: dict[str, dict[str, 
         for r in rows:
             seen = r.last_seen_at or r.enrolled_at
             subject = Subject(segment, STATE_KINDS["heartbeat"], {"last_seen_at": seen.isoformat()}, now)
+            outcome = rule.evaluate(subject, params) if applies(rule, subject) else None
+            if outcome is not None:
+                _lock(conn, r.id)
+                apply_outcomes(conn, AgentInfo(r.id, r.segment, r.department), {rule.id: [(outcome, _Ev(None, now))]},
+                               state=True)
+
+
+def _certificates(conn: Connection, now: datetime, documents: dict[str, dict[str, Any]]) -> None:
+    """OPS-006 on agents whose certificate on record is near its end, and clears once it was renewed."""
+    rule = RULES["OPS-006"]
+    open_ids = set(conn.execute(select(violations.c.agent_id).where(
+        violations.c.rule_id == rule.id, violations.c.active_key.is_not(None))).scalars())
+    for segment in rule.segments:
+        params = params_for(documents[segment], rule)
+        if params is None:
+            continue
+        # Only certificates inside the window and open findings need a look: not the whole fleet every tick.
+        near = agents.c.cert_not_after < now + timedelta(days=params["days"])
+        rows = conn.execute(select(agents.c.id, agents.c.department, agents.c.segment, agents.c.cert_not_after,
+                                   agents.c.cert_serial).where(agents.c.segment == segment,
+                                                               agents.c.revoked_at.is_(None),
+                                                               agents.c.superseded_by.is_(None),
+                                                               or_(near, agents.c.id.in_(sorted(open_ids)))))
+        for r in rows:
+            subject = Subject(segment, STATE_KINDS["certificate"],
+                              {"not_after": r.cert_not_after.isoformat(), "serial": r.cert_serial}, now)
             outcome = rule.evaluate(subject, params) if applies(rule, subject) else None
             if outcome is not None:
                 _lock(conn, r.id)

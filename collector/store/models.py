@@ -89,6 +89,9 @@ agents = Table(
     Column("cert_serial", String(64), nullable=False),
     Column("cert_sha256", String(64), nullable=False),
     Column("cert_not_after", UTCDateTime(), nullable=False),
+    # The certificate before the last renewal: accepted until the renewed one is first used (a lost reply).
+    Column("previous_cert_serial", String(64), nullable=True),
+    Column("cert_renewed_at", UTCDateTime(), nullable=True),
     Column("enrolled_at", UTCDateTime(), nullable=False),
     Column("last_seen_at", UTCDateTime(), nullable=True),
     Column("last_seq", BigInteger(), nullable=False, default=0, server_default="0"),

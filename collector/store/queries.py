@@ -66,6 +66,8 @@ class AgentRow:
     revoked_by: str | None
     superseded_by: str | None = None
     superseded_at: datetime | None = None
+    previous_cert_serial: str | None = None
+    cert_renewed_at: datetime | None = None
 
     @property
     def revoked(self) -> bool:
@@ -77,8 +79,9 @@ class AgentRow:
         return "revoked" if self.revoked else "superseded" if self.superseded_by else "active"
 
     def cert_matches(self, serial: int | str) -> bool:
-        """Whether a presented certificate serial (int or hex) is the one issued at enrollment."""
-        return self.cert_serial == normalize_serial(serial)
+        """Whether a presented certificate serial (int or hex) is the one on record, or the one a renewal
+        replaced while the agent has not yet used its new one (the renewal's reply may never have arrived)."""
+        return normalize_serial(serial) in (self.cert_serial, self.previous_cert_serial)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +245,37 @@ def agent_status(bind: Bind, agent_id: str) -> tuple[AgentStatus, AgentRow | Non
         return "unknown", None
     agent = _agent(row)
     return ("ok" if agent.state == "active" else agent.state), agent
+
+
+def renew_agent_cert(bind: Bind, *, agent_id: str, presented_serial: str, cert_serial: int | str,
+                     cert_sha256: str, cert_not_after: datetime, now: datetime, peer: str = "") -> bool:
+    """Record a renewed certificate and its audit entry in one transaction; False if the agent changed
+    meanwhile (revoked, superseded, or the presented certificate is no longer on record)."""
+    from collector.store import audit
+    from collector.store.violations import SYSTEM_ACTOR
+
+    presented = normalize_serial(presented_serial)
+    with _write(bind) as conn:
+        row = conn.execute(select(agents).where(agents.c.id == agent_id).with_for_update()).one_or_none()
+        if row is None or row.revoked_at is not None or row.superseded_by is not None:
+            return False
+        if presented not in (row.cert_serial, row.previous_cert_serial):
+            return False
+        conn.execute(update(agents).where(agents.c.id == agent_id).values(
+            previous_cert_serial=row.cert_serial, cert_serial=normalize_serial(cert_serial),
+            cert_sha256=cert_sha256.lower(), cert_not_after=cert_not_after, cert_renewed_at=now))
+        audit.record(conn, at=now, actor=SYSTEM_ACTOR, action="agent.cert_renew", target=f"agent:{agent_id}",
+                     details={"peer": peer, "old_serial": row.cert_serial, "serial": normalize_serial(cert_serial),
+                              "not_after": cert_not_after.isoformat()})
+    return True
+
+
+def forget_previous_cert(bind: Bind, agent_id: str, serial: str) -> None:
+    """The agent connected with its renewed certificate: the one before it is no identity any more."""
+    with _write(bind) as conn:
+        conn.execute(update(agents).where(agents.c.id == agent_id, agents.c.cert_serial == normalize_serial(serial),
+                                          agents.c.previous_cert_serial.is_not(None))
+                     .values(previous_cert_serial=None))
 
 
 # --- enrollment tokens --------------------------------------------------------------------------

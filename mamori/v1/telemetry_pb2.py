@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from mamori.v1 import events_pb2 as mamori_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mamori/v1/telemetry.proto\x12\tmamori.v1\x1a\x16mamori/v1/events.proto\"H\n\x05Hello\x12\x15\n\ragent_version\x18\x01 \x01(\t\x12\x16\n\x0epolicy_version\x18\x02 \x01(\t\x12\x10\n\x08next_seq\x18\x03 \x01(\x04\"@\n\nEventBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12 \n\x06\x65vents\x18\x02 \x03(\x0b\x32\x10.mamori.v1.Event\"e\n\tHeartbeat\x12\x13\n\x0bspool_depth\x18\x01 \x01(\x04\x12\x16\n\x0epolicy_version\x18\x02 \x01(\t\x12\x13\n\x0bpolicy_mode\x18\x03 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x04 \x01(\x04\"\x8c\x01\n\x0c\x41gentMessage\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.mamori.v1.HelloH\x00\x12&\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x15.mamori.v1.EventBatchH\x00\x12)\n\theartbeat\x18\x03 \x01(\x0b\x32\x14.mamori.v1.HeartbeatH\x00\x42\x06\n\x04\x62ody\"4\n\x07Welcome\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x17\n\x0flast_stored_seq\x18\x02 \x01(\x04\"*\n\x03\x41\x63k\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x11\n\tacked_seq\x18\x02 \x01(\x04\"B\n\x0cPolicyUpdate\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12\x10\n\x08\x64ocument\x18\x03 \x01(\x0c\"\x8b\x01\n\x10\x43ollectorMessage\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.mamori.v1.WelcomeH\x00\x12\x1d\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x0e.mamori.v1.AckH\x00\x12)\n\x06policy\x18\x03 \x01(\x0b\x32\x17.mamori.v1.PolicyUpdateH\x00\x42\x06\n\x04\x62ody2O\n\tTelemetry\x12\x42\n\x06Stream\x12\x17.mamori.v1.AgentMessage\x1a\x1b.mamori.v1.CollectorMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mamori/v1/telemetry.proto\x12\tmamori.v1\x1a\x16mamori/v1/events.proto\"[\n\x05Hello\x12\x15\n\ragent_version\x18\x01 \x01(\t\x12\x16\n\x0epolicy_version\x18\x02 \x01(\t\x12\x10\n\x08next_seq\x18\x03 \x01(\x04\x12\x11\n\tca_sha256\x18\x04 \x01(\t\"@\n\nEventBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12 \n\x06\x65vents\x18\x02 \x03(\x0b\x32\x10.mamori.v1.Event\"e\n\tHeartbeat\x12\x13\n\x0bspool_depth\x18\x01 \x01(\x04\x12\x16\n\x0epolicy_version\x18\x02 \x01(\t\x12\x13\n\x0bpolicy_mode\x18\x03 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x04 \x01(\x04\"\x8c\x01\n\x0c\x41gentMessage\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.mamori.v1.HelloH\x00\x12&\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x15.mamori.v1.EventBatchH\x00\x12)\n\theartbeat\x18\x03 \x01(\x0b\x32\x14.mamori.v1.HeartbeatH\x00\x42\x06\n\x04\x62ody\"4\n\x07Welcome\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x17\n\x0flast_stored_seq\x18\x02 \x01(\x04\"*\n\x03\x41\x63k\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x11\n\tacked_seq\x18\x02 \x01(\x04\"B\n\x0cPolicyUpdate\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12\x10\n\x08\x64ocument\x18\x03 \x01(\x0c\"7\n\x0bTrustUpdate\x12\x15\n\rca_bundle_pem\x18\x01 \x01(\x0c\x12\x11\n\trenew_now\x18\x02 \x01(\x08\"\xb4\x01\n\x10\x43ollectorMessage\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.mamori.v1.WelcomeH\x00\x12\x1d\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x0e.mamori.v1.AckH\x00\x12)\n\x06policy\x18\x03 \x01(\x0b\x32\x17.mamori.v1.PolicyUpdateH\x00\x12\'\n\x05trust\x18\x04 \x01(\x0b\x32\x16.mamori.v1.TrustUpdateH\x00\x42\x06\n\x04\x62ody\"\x1f\n\x0cRenewRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\x0c\">\n\rRenewResponse\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63\x61_chain_pem\x18\x02 \x01(\x0c\x32\x8b\x01\n\tTelemetry\x12\x42\n\x06Stream\x12\x17.mamori.v1.AgentMessage\x1a\x1b.mamori.v1.CollectorMessage(\x01\x30\x01\x12:\n\x05Renew\x12\x17.mamori.v1.RenewRequest\x1a\x18.mamori.v1.RenewResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,21 +33,27 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mamori.v1.telemetry_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_HELLO']._serialized_start=64
-  _globals['_HELLO']._serialized_end=136
-  _globals['_EVENTBATCH']._serialized_start=138
-  _globals['_EVENTBATCH']._serialized_end=202
-  _globals['_HEARTBEAT']._serialized_start=204
-  _globals['_HEARTBEAT']._serialized_end=305
-  _globals['_AGENTMESSAGE']._serialized_start=308
-  _globals['_AGENTMESSAGE']._serialized_end=448
-  _globals['_WELCOME']._serialized_start=450
-  _globals['_WELCOME']._serialized_end=502
-  _globals['_ACK']._serialized_start=504
-  _globals['_ACK']._serialized_end=546
-  _globals['_POLICYUPDATE']._serialized_start=548
-  _globals['_POLICYUPDATE']._serialized_end=614
-  _globals['_COLLECTORMESSAGE']._serialized_start=617
-  _globals['_COLLECTORMESSAGE']._serialized_end=756
-  _globals['_TELEMETRY']._serialized_start=758
-  _globals['_TELEMETRY']._serialized_end=837
+  _globals['_HELLO']._serialized_end=155
+  _globals['_EVENTBATCH']._serialized_start=157
+  _globals['_EVENTBATCH']._serialized_end=221
+  _globals['_HEARTBEAT']._serialized_start=223
+  _globals['_HEARTBEAT']._serialized_end=324
+  _globals['_AGENTMESSAGE']._serialized_start=327
+  _globals['_AGENTMESSAGE']._serialized_end=467
+  _globals['_WELCOME']._serialized_start=469
+  _globals['_WELCOME']._serialized_end=521
+  _globals['_ACK']._serialized_start=523
+  _globals['_ACK']._serialized_end=565
+  _globals['_POLICYUPDATE']._serialized_start=567
+  _globals['_POLICYUPDATE']._serialized_end=633
+  _globals['_TRUSTUPDATE']._serialized_start=635
+  _globals['_TRUSTUPDATE']._serialized_end=690
+  _globals['_COLLECTORMESSAGE']._serialized_start=693
+  _globals['_COLLECTORMESSAGE']._serialized_end=873
+  _globals['_RENEWREQUEST']._serialized_start=875
+  _globals['_RENEWREQUEST']._serialized_end=906
+  _globals['_RENEWRESPONSE']._serialized_start=908
+  _globals['_RENEWRESPONSE']._serialized_end=970
+  _globals['_TELEMETRY']._serialized_start=973
+  _globals['_TELEMETRY']._serialized_end=1112
 # @@protoc_insertion_point(module_scope)

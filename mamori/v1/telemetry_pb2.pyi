@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Hello(_message.Message):
-    __slots__ = ("agent_version", "policy_version", "next_seq")
+    __slots__ = ("agent_version", "policy_version", "next_seq", "ca_sha256")
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
     NEXT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    CA_SHA256_FIELD_NUMBER: _ClassVar[int]
     agent_version: str
     policy_version: str
     next_seq: int
-    def __init__(self, agent_version: _Optional[str] = ..., policy_version: _Optional[str] = ..., next_seq: _Optional[int] = ...) -> None: ...
+    ca_sha256: str
+    def __init__(self, agent_version: _Optional[str] = ..., policy_version: _Optional[str] = ..., next_seq: _Optional[int] = ..., ca_sha256: _Optional[str] = ...) -> None: ...
 
 class EventBatch(_message.Message):
     __slots__ = ("batch_id", "events")
@@ -73,12 +75,36 @@ class PolicyUpdate(_message.Message):
     document: bytes
     def __init__(self, version: _Optional[str] = ..., segment: _Optional[str] = ..., document: _Optional[bytes] = ...) -> None: ...
 
+class TrustUpdate(_message.Message):
+    __slots__ = ("ca_bundle_pem", "renew_now")
+    CA_BUNDLE_PEM_FIELD_NUMBER: _ClassVar[int]
+    RENEW_NOW_FIELD_NUMBER: _ClassVar[int]
+    ca_bundle_pem: bytes
+    renew_now: bool
+    def __init__(self, ca_bundle_pem: _Optional[bytes] = ..., renew_now: _Optional[bool] = ...) -> None: ...
+
 class CollectorMessage(_message.Message):
-    __slots__ = ("welcome", "ack", "policy")
+    __slots__ = ("welcome", "ack", "policy", "trust")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    TRUST_FIELD_NUMBER: _ClassVar[int]
     welcome: Welcome
     ack: Ack
     policy: PolicyUpdate
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., policy: _Optional[_Union[PolicyUpdate, _Mapping]] = ...) -> None: ...
+    trust: TrustUpdate
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., policy: _Optional[_Union[PolicyUpdate, _Mapping]] = ..., trust: _Optional[_Union[TrustUpdate, _Mapping]] = ...) -> None: ...
+
+class RenewRequest(_message.Message):
+    __slots__ = ("csr_pem",)
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    csr_pem: bytes
+    def __init__(self, csr_pem: _Optional[bytes] = ...) -> None: ...
+
+class RenewResponse(_message.Message):
+    __slots__ = ("certificate_pem", "ca_chain_pem")
+    CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
+    CA_CHAIN_PEM_FIELD_NUMBER: _ClassVar[int]
+    certificate_pem: bytes
+    ca_chain_pem: bytes
+    def __init__(self, certificate_pem: _Optional[bytes] = ..., ca_chain_pem: _Optional[bytes] = ...) -> None: ...

@@ -39,12 +39,23 @@ class TelemetryStub:
                 request_serializer=mamori_dot_v1_dot_telemetry__pb2.AgentMessage.SerializeToString,
                 response_deserializer=mamori_dot_v1_dot_telemetry__pb2.CollectorMessage.FromString,
                 _registered_method=True)
+        self.Renew = channel.unary_unary(
+                '/mamori.v1.Telemetry/Renew',
+                request_serializer=mamori_dot_v1_dot_telemetry__pb2.RenewRequest.SerializeToString,
+                response_deserializer=mamori_dot_v1_dot_telemetry__pb2.RenewResponse.FromString,
+                _registered_method=True)
 
 
 class TelemetryServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Stream(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Renew(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -57,6 +68,11 @@ def add_TelemetryServicer_to_server(servicer, server):
                     servicer.Stream,
                     request_deserializer=mamori_dot_v1_dot_telemetry__pb2.AgentMessage.FromString,
                     response_serializer=mamori_dot_v1_dot_telemetry__pb2.CollectorMessage.SerializeToString,
+            ),
+            'Renew': grpc.unary_unary_rpc_method_handler(
+                    servicer.Renew,
+                    request_deserializer=mamori_dot_v1_dot_telemetry__pb2.RenewRequest.FromString,
+                    response_serializer=mamori_dot_v1_dot_telemetry__pb2.RenewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +102,33 @@ class Telemetry:
             '/mamori.v1.Telemetry/Stream',
             mamori_dot_v1_dot_telemetry__pb2.AgentMessage.SerializeToString,
             mamori_dot_v1_dot_telemetry__pb2.CollectorMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Renew(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mamori.v1.Telemetry/Renew',
+            mamori_dot_v1_dot_telemetry__pb2.RenewRequest.SerializeToString,
+            mamori_dot_v1_dot_telemetry__pb2.RenewResponse.FromString,
             options,
             channel_credentials,
             insecure,

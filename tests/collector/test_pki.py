@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,7 +38,7 @@ def test_server_cert_covers_names_and_addresses(ca):
 
 def test_agent_identity_is_what_the_collector_chose_not_the_csr(ca):
     key = new_private_key()
-    pem = pki.sign_agent_csr(*ca, make_csr(key, "i-claim-to-be-someone-else"), "agent-123", days=30)
+    pem = pki.sign_agent_csr(*ca, make_csr(key, "i-claim-to-be-someone-else"), "agent-123", timedelta(days=30))
     ident = pki.cert_identity(pem)
     assert ident.agent_id == "agent-123"
     cert = x509.load_pem_x509_certificate(pem)
@@ -88,3 +89,44 @@ def test_private_files_are_owner_only(tmp_path):
     write_private(path, b"secret")
     assert path.read_bytes() == b"secret"
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("text,expected", [("365d", timedelta(days=365)), ("12h", timedelta(hours=12)),
+                                           ("3m", timedelta(minutes=3))])
+def test_durations(text, expected):
+    assert pki.parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "0d", "3", "3w", "-1d", "1.5d", "d"])
+def test_bad_durations_are_refused(text):
+    with pytest.raises(pki.PKIError):
+        pki.parse_duration(text)
+
+
+def test_invalid_lifetime_in_collector_toml_names_file_and_line(tmp_path):
+    from collector.config import SCHEMA
+    from mamori.tomlconf import ConfigError, load
+
+    config = tmp_path / "collector.toml"
+    config.write_text('[server]\nlisten = "127.0.0.1:7443"\n\n[pki]\nagent_cert_lifetime = "3x"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(config))}:5: key 'pki.agent_cert_lifetime'"):
+        load(config, SCHEMA)
+
+
+def test_short_lifetimes_are_backdated_only_a_little(ca):
+    pem = pki.sign_agent_csr(*ca, make_csr(new_private_key(), "x"), "a", timedelta(minutes=3))
+    h = pki.horizon(pem)
+    assert h.not_after - h.not_before == timedelta(minutes=3, seconds=18)
+    assert not h.due(h.not_before + timedelta(minutes=2), 1 / 3)
+    assert h.due(h.not_before + timedelta(minutes=2, seconds=20), 1 / 3)
+
+
+def test_a_config_from_before_lifetimes_still_loads(tmp_path):
+    from collector.config import SCHEMA, agent_cert_lifetime
+    from mamori.tomlconf import load
+
+    config = tmp_path / "collector.toml"
+    config.write_text("[pki]\nagent_cert_days = 90\n", encoding="utf-8")
+    assert agent_cert_lifetime(load(config, SCHEMA)) == timedelta(days=90)
+    config.write_text('[pki]\nagent_cert_lifetime = "12h"\n', encoding="utf-8")
+    assert agent_cert_lifetime(load(config, SCHEMA)) == timedelta(hours=12)

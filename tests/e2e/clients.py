@@ -33,7 +33,8 @@ def self_signed(agent_id: str) -> tuple[bytes, bytes]:
 def issued_by(ca_key: bytes, ca_cert: bytes, agent_id: str, not_before: datetime | None = None,
               days: int = 1) -> tuple[bytes, bytes]:
     key = new_private_key()
-    cert = pki.sign_agent_csr(ca_key, ca_cert, make_csr(key, "x"), agent_id, days=days, not_before=not_before)
+    cert = pki.sign_agent_csr(ca_key, ca_cert, make_csr(key, "x"), agent_id, timedelta(days=days),
+                              not_before=not_before)
     return key_pem(key), cert
 
 
@@ -77,3 +78,13 @@ def enroll(port: int, ca_cert: bytes, token: str, hostname: str = "pc-test", tim
                                       machine_id="m-test"))
     with channel(port, ca_cert) as ch:
         return enrollment_pb2_grpc.EnrollmentStub(ch).Enroll(request, timeout=timeout)
+
+
+def renew(port: int, ca_cert: bytes, key: bytes, cert: bytes, csr_pem: bytes | None = None,
+          timeout: float = 10) -> tuple[bytes, bytes]:
+    """One Renew call with the given credentials; returns (new key PEM, new certificate PEM)."""
+    new_key = new_private_key()
+    request = telemetry_pb2.RenewRequest(csr_pem=make_csr(new_key, "pc-test") if csr_pem is None else csr_pem)
+    with channel(port, ca_cert, key, cert) as ch:
+        reply = telemetry_pb2_grpc.TelemetryStub(ch).Renew(request, timeout=timeout)
+    return key_pem(new_key), reply.certificate_pem

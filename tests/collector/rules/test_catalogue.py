@@ -13,7 +13,8 @@ from mamori.events import KINDS, SEVERITIES
 
 WAVE1 = ["MED-001", "MED-002", "MED-003", "MED-004", "MED-005", "MED-006", "AUT-001", "AUT-002", "AUT-003",
          "PAT-001", "PAT-002", "PAT-003", "PAT-004", "MAL-001", "MAL-002", "ENC-001", "NET-001", "NET-002", "NET-003",
-         "SW-001", "OPS-001", "OPS-002", "OPS-003", "OPS-004", "OPS-005"]
+         "SW-001", "OPS-001", "OPS-002", "OPS-003", "OPS-004", "OPS-005",
+         "OPS-006"]  # OPS-006: certificate expiry (issue 11), after the Wave-1 table
 CHECK_IDS = {"mfa", "patch", "antivirus", "screen_lock", "disk_encryption", "firewall", "time_sync", "software",
              "local_admin", "os_support", "network_segment", "media_control"}
 
