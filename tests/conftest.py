@@ -169,3 +169,13 @@ def engine(db_url: str):
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _staff_language() -> Iterator[None]:
+    """Every test starts in the staff's default language (Japanese), whatever an earlier test chose."""
+    from mamori import i18n
+
+    i18n.setup("ja")
+    yield
+    i18n.setup("ja")

@@ -107,13 +107,24 @@ def head_revision() -> str:
 def _migrate(url: str, action: Callable[[Config, str], None], revision: str) -> None:
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # Several collectors may start at once against one database; migrate one at a time.
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-            cfg = alembic_config()
-            cfg.attributes["connection"] = conn
-            action(cfg, revision)
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode rebuilds a table (copy, drop, rename): with rows referencing it, the drop would break
+                # foreign keys mid-way. SQLite's own advice: keys off outside the transaction, checked before commit.
+                # On the driver's connection: through SQLAlchemy it would run inside BEGIN, where it is a no-op.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    # Several collectors may start at once against one database; migrate one at a time.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                cfg = alembic_config()
+                cfg.attributes["connection"] = conn
+                action(cfg, revision)
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("migration left rows whose foreign keys point nowhere; rolled back")
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     finally:
         engine.dispose()
 

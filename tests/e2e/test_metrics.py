@@ -81,7 +81,8 @@ def test_metrics_follow_streams_ingest_and_the_store(collector, make_agent):
     assert value(first, "mamori_certificate_not_after_seconds", certificate="server") == not_after(
         collector.data_dir / "server.crt"
     )
-    assert family(first, "mamori_outbox_depth") == {}  # no outbox in this build: the metric is there, empty
+    # Forwarding is off: both destinations are reported, with nothing waiting.
+    assert family(first, "mamori_outbox_depth") == {(("sink", "mail"),): 0.0, (("sink", "syslog"),): 0.0}
     # serve runs its first state-rule tick at once; its duration is observed by this process.
     wait_for(lambda: value(scrape(base), "mamori_rule_tick_duration_seconds_count") == 1, what="the first tick")
 

@@ -295,18 +295,17 @@ def test_one_run_per_database_across_data_folders(engine, tmp_path):
 def test_migration_0008_keeps_every_stored_event(db_url, tmp_path):
     from collector.store.db import downgrade, make_engine, upgrade
 
-    downgrade(db_url, "0006")
     engine = make_engine(db_url)
     try:
         s = Sender(engine, _agent(engine))
         sent = [s.send(at) for at in OLD + RECENT + [datetime(1999, 1, 1, tzinfo=UTC)]]
+        downgrade(db_url, "0006")  # below 0008: events back in one plain table
+        assert _stored_ids(engine) == {e.event_id for e in sent}
         upgrade(db_url)
         assert _stored_ids(engine) == {e.event_id for e in sent}
         again = store_batch(engine, s.agent_id, sent)  # still idempotent after the move
         assert (again.stored, again.duplicates) == (0, len(sent))
         with engine.connect() as conn:
             assert partitions.is_partitioned(conn) == (engine.dialect.name == "postgresql")
-        downgrade(db_url, "0006")
-        assert _stored_ids(engine) == {e.event_id for e in sent}
     finally:
         engine.dispose()
