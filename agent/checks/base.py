@@ -162,7 +162,7 @@ def context(document: dict[str, Any], segment: str, state_dir: Path | None = Non
 
     ctx = Context(settings=check_settings(document), segment=segment, state_dir=state_dir)
     if ctx.platform == "windows":
-        from agent.host.windows import LiveSource
+        from agent.host.windows.host import LiveSource
 
         ctx.windows = LiveSource()
     return ctx

@@ -98,7 +98,7 @@ def run(ctx: Context) -> Result:
 
 
 def _windows(ctx: Context) -> Result:
-    from agent.host import windows
+    from agent.host.windows import host as windows
 
     if ctx.windows is None:
         return Result(NOT_APPLICABLE, _("no Windows data source"), Firewall())

@@ -32,7 +32,7 @@ def run(ctx: Context) -> Result:
 
 
 def _linux(ctx: Context) -> Result:
-    from agent.host import pam, sshd
+    from agent.host.linux import pam, sshd
 
     required = bool(ctx.settings.get("mfa_required", True))
     config = pam.PamConfig(ctx.root)
@@ -108,7 +108,7 @@ def _linux(ctx: Context) -> Result:
 def _logon_services(config: Any, ctx: Context) -> tuple[list[str], dict[str, str], dict[str, str]]:
     """The PAM services a person logs on through, why the other display-manager services are not, and
     where an autologin is switched on."""
-    from agent.host.autologin import display_managers
+    from agent.host.linux.autologin import display_managers
 
     dm = display_managers(ctx.root)
     services = [s for s in LOGON_SERVICES if (s == "login" or config.exists(s)) and s not in dm.greeters]
@@ -174,7 +174,7 @@ def _authselect(ctx: Context) -> dict[str, Any] | None:
 
 
 def _windows(ctx: Context) -> Result:
-    from agent.host import windows
+    from agent.host.windows import host as windows
 
     if ctx.windows is None:
         return Result(NOT_APPLICABLE, _("no Windows data source"), {})

@@ -49,7 +49,7 @@ def _release(ctx: Context) -> tuple[str | None, str | None, str]:
     data = table()
     if ctx.platform == "windows":
         return _windows(ctx, data["windows"])
-    from agent.host.linux import parse_os_release
+    from agent.host.linux.host import parse_os_release
     from agent.host.sysio import HostIOError, read_text
 
     for name in ("etc/os-release", "usr/lib/os-release"):
@@ -70,7 +70,7 @@ def _release(ctx: Context) -> tuple[str | None, str | None, str]:
 
 
 def _windows(ctx: Context, data: dict) -> tuple[str | None, str | None, str]:
-    from agent.host import windows
+    from agent.host.windows import host as windows
 
     if ctx.windows is None:
         return None, None, "no Windows data source"

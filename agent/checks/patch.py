@@ -57,7 +57,7 @@ def first_seen(ctx: Context, keys: list[str]) -> dict[str, datetime]:
 def run(ctx: Context) -> Result:
     if ctx.platform == "windows":
         return _windows(ctx)
-    from agent.host import apt, dnf
+    from agent.host.linux import apt, dnf
 
     if apt.is_apt_system(ctx.root):
         return _apt(ctx)
@@ -111,7 +111,7 @@ def _verdict(ctx: Context, evidence: dict[str, Any], security: list[dict[str, An
 
 
 def _apt(ctx: Context) -> Result:
-    from agent.host import apt
+    from agent.host.linux import apt
     from agent.host.sysio import HostIOError
 
     try:
@@ -160,7 +160,7 @@ def _apt(ctx: Context) -> Result:
 
 
 def _dnf(ctx: Context) -> Result:
-    from agent.host import dnf
+    from agent.host.linux import dnf
     from agent.host.sysio import HostIOError
 
     try:
@@ -181,7 +181,7 @@ def _dnf(ctx: Context) -> Result:
 
 
 def _windows(ctx: Context) -> Result:
-    from agent.host import windows
+    from agent.host.windows import host as windows
 
     if ctx.windows is None:
         return Result(NOT_APPLICABLE, _("no Windows data source"), Patch())

@@ -25,7 +25,7 @@ def run(ctx: Context) -> Result:
     limit = int(ctx.settings["screen_lock_max_minutes"]) * 60
     if ctx.platform == "windows":
         return _windows(ctx, limit)
-    from agent.host import desktop
+    from agent.host.linux import desktop
 
     results: list[tuple[str, list[str], dict[str, Any]]] = []
     # Per desktop: (lock enabled, seconds idle until it locks (0: never), enforced system-wide).

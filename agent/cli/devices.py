@@ -41,7 +41,7 @@ def _policy_in_force(state: StateDir) -> tuple[dict[str, Any], str]:
 
 
 def collect(state: StateDir, sysfs_root: Path) -> dict[str, Any]:
-    from agent.host.linux_usb import Sysfs
+    from agent.host.linux.usb import Sysfs
 
     sysfs = Sysfs(sysfs_root)
     if not sysfs.present():

@@ -10,10 +10,10 @@ from agent.host.base import Host, HostFacts
 def current() -> Host:
     """The Host implementation for this machine."""
     if sys.platform == "win32":
-        from agent.host.windows import WindowsHost
+        from agent.host.windows.host import WindowsHost
 
         return WindowsHost()
-    from agent.host.linux import LinuxHost
+    from agent.host.linux.host import LinuxHost
 
     return LinuxHost()
 

@@ -6,7 +6,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-specific at run time
+    from agent.usb.events import Tracked
 
 Emit = Callable[[str, dict[str, Any]], Any]
 
@@ -20,13 +23,21 @@ class HostFacts:
 
 
 class MediaControl(Protocol):
-    """Removable-media enforcement for the policy in force: start once, apply each new policy, stop cleanly."""
+    """One OS's removable-media backend (agent/host/<os>/media.py) around the neutral core in agent/usb/.
+
+    Start once (deny by default first), apply each new policy, list what is attached, stop cleanly. Events go
+    out through the Emit the host was given: usb.attached / usb.allowed / usb.blocked with the payload of
+    agent.usb.events, and a check.result media_control when enforcement stops working.
+    """
 
     def start(self, document: dict[str, Any]) -> None: ...
 
     def apply(self, document: dict[str, Any]) -> None: ...
 
+    def devices(self) -> list[Tracked]: ...
+
     def stop(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class ServiceState:

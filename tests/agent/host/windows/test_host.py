@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pytest
 
 from agent.host.base import ServiceError
-from agent.host.windows import WindowsHost, WindowsService, command_line, service_command
-from agent.host.winservice import ERROR_SERVICE_SPECIFIC_ERROR, AgentServiceLogic
+from agent.host.windows.host import WindowsHost, WindowsService, command_line, service_command
+from agent.host.windows.service import ERROR_SERVICE_SPECIFIC_ERROR, AgentServiceLogic
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[2] / "data"  # tests/agent/data
 
 
 class Win32Error(Exception):
@@ -108,7 +108,8 @@ def test_frozen_and_source_service_commands():
     assert service_command(STATE, None, True, r"C:\Program Files\Mamori\Agent\mamori-agent.exe") == [
         r"C:\Program Files\Mamori\Agent\mamori-agent.exe", "winservice", "--state-dir", str(STATE)]
     assert service_command(STATE, "C:/x.toml", False, r"C:\Python311\python.exe") == [
-        r"C:\Python311\python.exe", "-m", "agent.host.winservice", "--state-dir", str(STATE), "--config", "C:/x.toml"]
+        r"C:\Python311\python.exe", "-m", "agent.host.windows.service", "--state-dir", str(STATE),
+        "--config", "C:/x.toml"]
     assert command_line([r"C:\Program Files\a.exe", "x"]) == '"C:\\Program Files\\a.exe" x'
 
 
