@@ -21,8 +21,14 @@ class Tracked:
 def payload(device: Device, decision: Decision, vendor_name: str = "") -> dict[str, Any]:
     """The UsbDevice event payload (proto/mamori/v1/events.proto)."""
     return {
-        "vendor_id": device.vendor_id, "product_id": device.product_id, "vendor_name": vendor_name,
-        "product_name": device.name, "serial": device.serial, "interface_classes": list(device.interfaces),
-        "port": device.port, "decided_by": decision.decided_by, "mode": decision.mode,
+        "vendor_id": device.vendor_id,
+        "product_id": device.product_id,
+        "vendor_name": vendor_name,
+        "product_name": device.name,
+        "serial": device.serial,
+        "interface_classes": list(device.interfaces),
+        "port": device.port,
+        "decided_by": decision.decided_by,
+        "mode": decision.mode,
         "rule": rule_line(device),
     }

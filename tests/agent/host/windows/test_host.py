@@ -11,31 +11,9 @@ import pytest
 from agent.host.base import ServiceError
 from agent.host.windows.host import WindowsHost, WindowsService, command_line, service_command
 from agent.host.windows.service import ERROR_SERVICE_SPECIFIC_ERROR, AgentServiceLogic
+from tests.agent.host.winfakes import Recorder, Win32Error
 
 DATA = Path(__file__).parents[2] / "data"  # tests/agent/data
-
-
-class Win32Error(Exception):
-    def __init__(self, winerror: int, funcname: str, strerror: str):
-        super().__init__(winerror, funcname, strerror)
-        self.winerror, self.funcname, self.strerror = winerror, funcname, strerror
-
-
-class Recorder:
-    """Stands in for a pywin32 module: constants are attributes, every function call is recorded."""
-
-    def __init__(self, calls: list, consts: dict, results: dict | None = None):
-        self.__dict__.update(consts)
-        self._calls, self._results = calls, results or {}
-
-    def __getattr__(self, name: str):
-        def call(*args):
-            self._calls.append((name, *args))
-            result = self._results.get(name)
-            if isinstance(result, Exception):
-                raise result
-            return result(*args) if callable(result) else result
-        return call
 
 
 class FakeAcl:
