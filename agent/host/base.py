@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-specific at run time
+    from agent.host.facts import TimeSyncFacts
     from agent.usb.events import Tracked
 
 Emit = Callable[[str, dict[str, Any]], Any]
@@ -92,3 +93,9 @@ class Host(Protocol):
     def restart_self(self, argv: Sequence[str]) -> int:
         """Replace this process by a fresh agent (or return an exit status the service manager restarts on)."""
         ...
+
+
+class FactsReader(Protocol):
+    """What the posture checks read, one method per check spec (agent/host/<os>/facts.py implements it)."""
+
+    def time_sync(self) -> TimeSyncFacts: ...

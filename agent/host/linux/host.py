@@ -108,3 +108,6 @@ def describe_stop(signo: int, pid: int, uid: int, root: Path = Path("/"),
         return StopRequest(f"signal:{name} from the kernel or terminal", False)
     comm = _read(str(root / f"proc/{pid}/comm"), 64).strip() or "exited"
     return StopRequest(f"signal:{name} from pid {pid} ({comm}, uid {uid})", False)
+
+
+HOST = LinuxHost  # what agent.host.current() starts on this OS

@@ -610,3 +610,6 @@ def firewall_profiles(src: Source) -> dict[str, dict[str, object]]:
         out[name] = {"enabled": enabled != 0, "inbound_allowed": inbound == 0,
                      "set_by": "policy" if gpo else "local"}
     return out
+
+
+HOST = WindowsHost  # what agent.host.current() starts on this OS

@@ -1,0 +1,22 @@
+"""The Windows facts reader: what each posture check needs, from the registry/WMI data source (live or recorded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.host.facts import TimeSyncFacts
+
+
+class WindowsFacts:
+    def __init__(self, source: Any):
+        self.source = source  # agent.host.windows.host.LiveSource, or a RegFileSource in tests
+
+    def time_sync(self) -> TimeSyncFacts:
+        from agent.host.windows import timesync
+
+        return timesync.read(self.source)
+
+
+def reader(root: Path, source: Any = None) -> WindowsFacts:
+    return WindowsFacts(source)
