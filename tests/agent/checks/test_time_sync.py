@@ -94,6 +94,6 @@ def test_verdict_is_a_pure_function_of_the_facts():
     assert time_sync.verdict(far, {"clock_max_offset_seconds": 120.0}).status == "pass"
     unknown = time_sync.verdict(TimeSyncFacts(service="systemd-timesyncd", synchronised=True, ntp_enabled=True),
                                 settings)
-    assert unknown.status == "pass" and unknown.evidence.as_dict() == {
+    assert unknown.status == "pass" and unknown.evidence == {
         "service": "systemd-timesyncd", "synchronised": True, "ntp_enabled": True, "limit_seconds": 60.0}
     assert time_sync.verdict(TimeSyncFacts(unavailable="none"), settings).status == "not_applicable"
