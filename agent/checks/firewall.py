@@ -6,17 +6,27 @@ import json
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
+from agent.checks.spec import CheckSpec
 from mamori.evidence.protection import Firewall
 from mamori.i18n import N_, _
 
-ID = "firewall"
-TITLE = N_("Host firewall")
-PLATFORMS = ("linux", "windows")
-INTERVAL_SECONDS = 1800
-SEVERITY = "medium"
-RULES = ("NET-001",)
-REMEDIATION = N_("Enable the host firewall with a default-deny policy for incoming traffic (nftables/ufw/firewalld; "
-                 "Windows Defender Firewall on the domain, private and public profiles).")
+SPEC = CheckSpec(
+    id="firewall",
+    title=N_("Host firewall"),
+    platforms=("linux", "windows"),
+    interval_seconds=1800,
+    severity="medium",
+    rules=("NET-001",),
+    remediation=N_(
+        "Enable the host firewall with a default-deny policy for incoming traffic (nftables/ufw/firewalld; "
+        "Windows Defender Firewall on the domain, private and public profiles)."
+    ),
+    reads={
+        "linux": "`nft -j list ruleset` input hooks (ufw, firewalld, iptables-nft included)",
+        "windows": "Windows Firewall profiles",
+    },
+)
+ID, TITLE, PLATFORMS, INTERVAL_SECONDS, SEVERITY, RULES, REMEDIATION = SPEC.metadata()
 FAMILIES = {"inet": {"ipv4", "ipv6"}, "ip": {"ipv4"}, "ip6": {"ipv6"}}
 COMMAND_TIMEOUT = 15.0
 
