@@ -168,13 +168,11 @@ def severity(check: ModuleType, res: Result) -> str:
 
 def context(document: dict[str, Any], segment: str, state_dir: Path | None = None) -> Context:
     """The context for a run on this machine under a policy document."""
+    from agent.host import data_source
     from mamori.policy import check_settings
 
     ctx = Context(settings=check_settings(document), segment=segment, state_dir=state_dir)
-    if ctx.platform == "windows":
-        from agent.host.windows.host import LiveSource
-
-        ctx.windows = LiveSource()
+    ctx.windows = data_source(ctx.platform)
     return ctx
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.host.base import FactsReader, Host, HostFacts
+from mamori.usbrules import Device
 
 # sys.platform -> the folder of its backend; another OS is another folder (docs/architecture.md).
 PLATFORM = {"win32": "windows", "darwin": "macos"}.get(sys.platform, sys.platform.rstrip("0123456789"))
@@ -27,4 +28,15 @@ def facts(platform: str, root: Path = Path("/"), source: Any = None) -> FactsRea
     return importlib.import_module(f"agent.host.{platform}.facts").reader(root, source)
 
 
-__all__ = ["PLATFORM", "FactsReader", "Host", "HostFacts", "current", "facts"]
+def data_source(platform: str) -> Any:
+    """The live data source the platform's facts reader queries (the registry/WMI on Windows), or None."""
+    return importlib.import_module(f"agent.host.{platform}.facts").live_source()
+
+
+def attached_usb(root: Path = Path("/")) -> list[Device]:
+    """The USB devices attached now, as this OS enumerates them (below `root` where it reads files);
+    FileNotFoundError (with the folder as its filename) when there is nothing to enumerate there."""
+    return importlib.import_module(f"agent.host.{PLATFORM}.media").attached(root)
+
+
+__all__ = ["PLATFORM", "FactsReader", "Host", "HostFacts", "attached_usb", "current", "data_source", "facts"]

@@ -20,3 +20,8 @@ class LinuxFacts:
 
 def reader(root: Path, source: Any = None) -> LinuxFacts:
     return LinuxFacts(root)
+
+
+def live_source() -> None:
+    """Linux checks read files and run tools below the root themselves: no separate data source."""
+    return None

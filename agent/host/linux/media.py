@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from pathlib import Path
@@ -15,8 +16,17 @@ from agent.host.linux.usb_guard import Guard
 from agent.usb import state as media_state
 from agent.usb.events import Tracked
 from agent.usb.policy import compile_usb
+from mamori.usbrules import Device
 
 log = logging.getLogger("mamori.agent.media")
+
+
+def attached(root: Path = Path("/")) -> list[Device]:
+    """Root hubs and USB devices as sysfs below `root` describes them."""
+    sysfs = Sysfs(root)
+    if not sysfs.present():
+        raise FileNotFoundError(errno.ENOENT, "no USB devices folder", str(sysfs.devices))
+    return [d for d in (sysfs.describe(p) for p in sysfs.root_hubs() + sysfs.usb_devices()) if d is not None]
 
 
 class LinuxMediaControl:

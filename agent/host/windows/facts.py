@@ -20,3 +20,9 @@ class WindowsFacts:
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:
     return WindowsFacts(source)
+
+
+def live_source() -> Any:
+    from agent.host.windows.host import LiveSource
+
+    return LiveSource()

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from agent.host.base import Emit
@@ -242,6 +243,11 @@ class WmiPnp:
         if proc.returncode != 0:
             log.error("pnputil %s %s failed: %s", verb, instance_id, proc.stdout.strip()[:300])
         return proc.returncode == 0
+
+
+def attached(root: Path | None = None) -> list[Device]:
+    """The USB devices Win32_PnPEntity lists now (`root` is a Linux notion: not used)."""
+    return [d.device for d in parse_pnp(WmiPnp().entities())]
 
 
 class WindowsMediaControl:
