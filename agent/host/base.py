@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-specific at run time
-    from agent.host.facts import TimeSyncFacts
+    from agent.host.facts import FirewallFacts, TimeSyncFacts
     from agent.usb.events import Tracked
 
 Emit = Callable[[str, dict[str, Any]], Any]
@@ -99,3 +99,5 @@ class FactsReader(Protocol):
     """What the posture checks read, one method per check spec (agent/host/<os>/facts.py implements it)."""
 
     def time_sync(self) -> TimeSyncFacts: ...
+
+    def firewall(self) -> FirewallFacts: ...

@@ -21,3 +21,40 @@ class TimeSyncFacts:
     tried: tuple[str, ...] = ()  # why each service that was tried gave no answer
     unavailable: str = ""  # the platform has no data source at all (the verdict is not_applicable)
     error: str = ""  # asking the service failed (the verdict is error)
+
+
+@dataclass(frozen=True)
+class InputChain:
+    """An nftables chain on the input hook, and whether it denies what no rule accepted."""
+
+    family: str
+    table: str
+    chain: str
+    policy: str
+    ends_in_deny: bool
+    filtering: bool
+
+
+@dataclass(frozen=True)
+class FirewallProfile:
+    """One Windows Firewall profile (domain, private, public) as the registry sets it."""
+
+    enabled: bool
+    inbound_allowed: bool
+    set_by: str  # "policy" (GPO) or "local"
+
+
+@dataclass(frozen=True)
+class FirewallFacts:
+    """The host firewall for incoming traffic: nftables input chains on Linux, profiles on Windows."""
+
+    source: str = ""  # "nft -j list ruleset" or "registry"; "" when nothing could be read
+    nft_missing: bool = False
+    input_chains: tuple[InputChain, ...] = ()
+    filtered: tuple[str, ...] = ()  # address families denied by default
+    ufw_enabled: bool | None = None
+    firewalld_installed: bool | None = None
+    profiles: tuple[tuple[str, FirewallProfile], ...] = ()
+    unavailable: str = ""
+    error: str = ""  # "read", "nft" or "output": which step failed
+    detail: str = ""  # the failure's own words

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.host.facts import TimeSyncFacts
+from agent.host.facts import FirewallFacts, TimeSyncFacts
 
 
 class LinuxFacts:
@@ -16,6 +16,11 @@ class LinuxFacts:
         from agent.host.linux import timesync
 
         return timesync.read(self.root)
+
+    def firewall(self) -> FirewallFacts:
+        from agent.host.linux import firewall
+
+        return firewall.read(self.root)
 
 
 def reader(root: Path, source: Any = None) -> LinuxFacts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.host.facts import TimeSyncFacts
+from agent.host.facts import FirewallFacts, FirewallProfile, TimeSyncFacts
 
 
 class WindowsFacts:
@@ -16,6 +16,20 @@ class WindowsFacts:
         from agent.host.windows import timesync
 
         return timesync.read(self.source)
+
+    def firewall(self) -> FirewallFacts:
+        from agent.host.windows.host import firewall_profiles
+
+        if self.source is None:
+            return FirewallFacts(unavailable="no Windows data source")
+        profiles = firewall_profiles(self.source)
+        return FirewallFacts(
+            source="registry",
+            profiles=tuple(
+                (name, FirewallProfile(bool(p["enabled"]), bool(p["inbound_allowed"]), str(p["set_by"])))
+                for name, p in profiles.items()
+            ),
+        )
 
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:
