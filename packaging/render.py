@@ -2,7 +2,7 @@
 
 `python packaging/render.py` rewrites them; `--check` fails when a committed file differs (tests run it).
 The configs come from the schemas in agent/config.py and collector/config.py, the unit from
-agent/host/systemd.py (the same renderer `mamori-agent service install` uses).
+agent/host/linux/systemd.py (the same renderer `mamori-agent service install` uses).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
 
 from agent import config as agent_config  # noqa: E402
-from agent.host import linux_early, systemd  # noqa: E402
+from agent.host.linux import early as linux_early  # noqa: E402
+from agent.host.linux import systemd  # noqa: E402
 from collector import config as collector_config  # noqa: E402
 
 AGENT_PREFIX = Path("/opt/mamori/agent")
@@ -25,7 +26,7 @@ COLLECTOR_PREFIX = Path("/opt/mamori/collector")
 
 def agent_unit() -> str:
     head = ("# Mamori endpoint agent, as shipped by the mamori-agent .deb.\n"
-            "# Rendered by packaging/render.py from agent/host/systemd.py: edit that, not this file.\n")
+            "# Rendered by packaging/render.py from agent/host/linux/systemd.py: edit that, not this file.\n")
     argv = [str(AGENT_PREFIX / "bin/mamori-agent"), "run", "--state-dir", str(AGENT_STATE),
             "--config", str(AGENT_CONFIG)]
     return head + systemd.render_unit(argv, AGENT_STATE)

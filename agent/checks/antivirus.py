@@ -8,18 +8,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
+from agent.checks.spec import CheckSpec, Threshold
 from mamori.evidence.protection import Antivirus
 from mamori.i18n import N_, _
 
-ID = "antivirus"
-TITLE = N_("Anti-malware")
-PLATFORMS = ("linux", "windows")
-INTERVAL_SECONDS = 1800
-SEVERITY = "high"
-RULES = ("MAL-001", "MAL-002")
-REMEDIATION = N_("Install and run the anti-malware software with real-time protection (ClamAV: clamd + clamonacc; "
-                 "Windows: Microsoft Defender real-time protection) and let it update its signatures daily from the "
-                 "office mirror.")
+SPEC = CheckSpec(
+    id="antivirus",
+    title=N_("Anti-malware"),
+    platforms=("linux", "windows"),
+    interval_seconds=1800,
+    severity="high",
+    rules=("MAL-001", "MAL-002"),
+    remediation=N_(
+        "Install and run the anti-malware software with real-time protection (ClamAV: clamd + clamonacc; "
+        "Windows: Microsoft Defender real-time protection) and let it update its signatures daily from the "
+        "office mirror."
+    ),
+    reads={"linux": "ClamAV (clamd, clamonacc, CVD header dates)", "windows": "Microsoft Defender status"},
+    thresholds=(Threshold.of("signature_max_age_days"),),
+)
+ID, TITLE, PLATFORMS, INTERVAL_SECONDS, SEVERITY, RULES, REMEDIATION = SPEC.metadata()
 DB_DIR = "var/lib/clamav"
 
 

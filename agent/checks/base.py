@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import traceback
@@ -13,6 +12,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from agent.host import PLATFORM, FactsReader
+from agent.host import facts as host_facts
 from mamori import clock
 from mamori.evidence import EVIDENCE, Evidence, Failure
 from mamori.i18n import _
@@ -77,11 +78,15 @@ class Context:
 
     settings: dict[str, Any]
     root: Path = Path("/")
-    platform: str = "windows" if sys.platform == "win32" else "linux"
+    platform: str = PLATFORM
     now: datetime = field(default_factory=lambda: clock.now())
     state_dir: Path | None = None
     windows: Any = None  # agent.host.windows.Source (live) or a recorded one in tests
     segment: str = ""
+
+    def facts(self) -> FactsReader:
+        """This platform's facts reader: the only way a check learns about the machine."""
+        return host_facts(self.platform, self.root, self.windows)
 
 
 def title(check: ModuleType) -> str:
@@ -111,7 +116,7 @@ def execute(check: ModuleType, ctx: Context, timeout: float | None = None) -> Re
     started = time.monotonic()
     worker = threading.Thread(target=work, name=f"check-{check.ID}", daemon=True)
     worker.start()
-    worker.join(timeout if timeout is not None else getattr(check, "TIMEOUT_SECONDS", 120))
+    worker.join(timeout if timeout is not None else _timeout(check))
     spent = time.monotonic() - started
     if worker.is_alive():
         res = Result(ERROR, _("the check did not finish within {spent:.0f} s").format(spent=spent),
@@ -125,6 +130,11 @@ def execute(check: ModuleType, ctx: Context, timeout: float | None = None) -> Re
     else:
         res = _declared(check, box["result"])
     return _finish(check, res, spent)
+
+
+def _timeout(check: ModuleType) -> float:
+    spec = getattr(check, "SPEC", None)
+    return spec.timeout_seconds if spec is not None else getattr(check, "TIMEOUT_SECONDS", 120)
 
 
 def _declared(check: ModuleType, res: Result) -> Result:
@@ -158,13 +168,11 @@ def severity(check: ModuleType, res: Result) -> str:
 
 def context(document: dict[str, Any], segment: str, state_dir: Path | None = None) -> Context:
     """The context for a run on this machine under a policy document."""
+    from agent.host import data_source
     from mamori.policy import check_settings
 
     ctx = Context(settings=check_settings(document), segment=segment, state_dir=state_dir)
-    if ctx.platform == "windows":
-        from agent.host.windows import LiveSource
-
-        ctx.windows = LiveSource()
+    ctx.windows = data_source(ctx.platform)
     return ctx
 
 

@@ -6,17 +6,24 @@ import json
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
+from agent.checks.spec import CheckSpec
 from mamori.evidence.protection import DiskEncryption
 from mamori.i18n import N_, _
 
-ID = "disk_encryption"
-TITLE = N_("Disk encryption")
-PLATFORMS = ("linux", "windows")
-INTERVAL_SECONDS = 6 * 3600
-SEVERITY = "medium"
-RULES = ("ENC-001",)
-REMEDIATION = N_("Encrypt the system disk (LUKS/dm-crypt at installation on Linux; BitLocker with TPM on Windows) "
-                 "and keep the recovery key in the office's key register.")
+SPEC = CheckSpec(
+    id="disk_encryption",
+    title=N_("Disk encryption"),
+    platforms=("linux", "windows"),
+    interval_seconds=6 * 3600,
+    severity="medium",
+    rules=("ENC-001",),
+    remediation=N_(
+        "Encrypt the system disk (LUKS/dm-crypt at installation on Linux; BitLocker with TPM on Windows) "
+        "and keep the recovery key in the office's key register."
+    ),
+    reads={"linux": "`lsblk -J -s` device chains under / and /home", "windows": "BitLocker"},
+)
+ID, TITLE, PLATFORMS, INTERVAL_SECONDS, SEVERITY, RULES, REMEDIATION = SPEC.metadata()
 MOUNTS = ("/", "/home")
 LAPTOP_CHASSIS = {"8", "9", "10", "14", "30", "31", "32"}  # SMBIOS portable/laptop/notebook/sub-notebook/tablet...
 QUERY = "bitlocker"

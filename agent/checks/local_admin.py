@@ -6,17 +6,25 @@ import re
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
+from agent.checks.spec import CheckSpec
 from mamori.evidence.auth import LocalAdmin
 from mamori.i18n import N_, _
 
-ID = "local_admin"
-TITLE = N_("Local administrators")
-PLATFORMS = ("linux", "windows")
-INTERVAL_SECONDS = 3600
-SEVERITY = "high"
-RULES = ("TEC-local-admin",)
-REMEDIATION = N_("Remove administrator rights from ordinary staff accounts (sudo/wheel groups, sudoers entries, the "
-                 "Administrators group); use separate administrator accounts listed in the policy's admin_accounts.")
+SPEC = CheckSpec(
+    id="local_admin",
+    title=N_("Local administrators"),
+    platforms=("linux", "windows"),
+    interval_seconds=3600,
+    severity="high",
+    rules=("TEC-local-admin",),
+    remediation=N_(
+        "Remove administrator rights from ordinary staff accounts (sudo/wheel groups, sudoers entries, the "
+        "Administrators group); use separate administrator accounts listed in the policy's admin_accounts."
+    ),
+    reads={"linux": "/etc/passwd, /etc/group, sudoers", "windows": "Administrators members"},
+    settings=("admin_accounts",),
+)
+ID, TITLE, PLATFORMS, INTERVAL_SECONDS, SEVERITY, RULES, REMEDIATION = SPEC.metadata()
 ADMIN_GROUPS = ("sudo", "wheel", "admin")
 NO_LOGIN = ("nologin", "false", "sync", "halt", "shutdown")
 

@@ -5,19 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
+from agent.checks.spec import CheckSpec
 from mamori.evidence.auth import Mfa
 from mamori.i18n import N_, _
 
-ID = "mfa"
-TITLE = N_("Multi-factor authentication")
-PLATFORMS = ("linux", "windows")
-INTERVAL_SECONDS = 3600
-SEVERITY = "high"
-RULES = ("AUT-001", "AUT-002")
-REMEDIATION = N_("Require a second factor at logon: add pam_u2f/pam_pkcs11/pam_oath as `required` after the password "
-                 "(never `sufficient`), or on Windows enforce Windows Hello for Business / smart-card logon and "
-                 "filter the password credential provider. For sshd set AuthenticationMethods "
-                 "publickey,keyboard-interactive.")
+SPEC = CheckSpec(
+    id="mfa",
+    title=N_("Multi-factor authentication"),
+    platforms=("linux", "windows"),
+    interval_seconds=3600,
+    severity="high",
+    rules=("AUT-001", "AUT-002"),
+    remediation=N_(
+        "Require a second factor at logon: add pam_u2f/pam_pkcs11/pam_oath as `required` after the password "
+        "(never `sufficient`), or on Windows enforce Windows Hello for Business / smart-card logon and "
+        "filter the password credential provider. For sshd set AuthenticationMethods "
+        "publickey,keyboard-interactive."
+    ),
+    reads={
+        "linux": "PAM stacks (login, gdm-password, lightdm, sddm, ... with include/substack/jumps; greeters are no "
+        "logon, lightdm/gdm autologin only when switched on; an include loop is `error`), sshd_config + Match, "
+        "authselect",
+        "windows": "Windows Hello for Business, scforceoption, credential providers, Remote Desktop",
+    },
+    settings=("mfa_required",),
+)
+ID, TITLE, PLATFORMS, INTERVAL_SECONDS, SEVERITY, RULES, REMEDIATION = SPEC.metadata()
 # Console and display-manager logon services (common-auth is judged through them: it is only ever
 # included). Greeters are no logon; autologin services count only where the display manager enables them.
 LOGON_SERVICES = ("login", "gdm-password", "gdm-fingerprint", "gdm-smartcard", "lightdm", "sddm", "kde",
@@ -32,7 +45,7 @@ def run(ctx: Context) -> Result:
 
 
 def _linux(ctx: Context) -> Result:
-    from agent.host import pam, sshd
+    from agent.host.linux import pam, sshd
 
     required = bool(ctx.settings.get("mfa_required", True))
     config = pam.PamConfig(ctx.root)
@@ -108,7 +121,7 @@ def _linux(ctx: Context) -> Result:
 def _logon_services(config: Any, ctx: Context) -> tuple[list[str], dict[str, str], dict[str, str]]:
     """The PAM services a person logs on through, why the other display-manager services are not, and
     where an autologin is switched on."""
-    from agent.host.autologin import display_managers
+    from agent.host.linux.autologin import display_managers
 
     dm = display_managers(ctx.root)
     services = [s for s in LOGON_SERVICES if (s == "login" or config.exists(s)) and s not in dm.greeters]
@@ -174,7 +187,7 @@ def _authselect(ctx: Context) -> dict[str, Any] | None:
 
 
 def _windows(ctx: Context) -> Result:
-    from agent.host import windows
+    from agent.host.windows import host as windows
 
     if ctx.windows is None:
         return Result(NOT_APPLICABLE, _("no Windows data source"), {})

@@ -7,17 +7,33 @@ import ipaddress
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
+from agent.checks.spec import CheckSpec, Threshold
 from mamori.evidence.network import NetworkSegment
 from mamori.i18n import N_, _
 
-ID = "network_segment"
-TITLE = N_("Network segment isolation")
-PLATFORMS = ("linux", "windows")
-INTERVAL_SECONDS = 900
-SEVERITY = "high"
-RULES = ("NET-002", "NET-003")
-REMEDIATION = N_("Connect the terminal only to its segment's network (one active interface, a registered address) "
-                 "and have the network team close the path to the other segments.")
+SPEC = CheckSpec(
+    id="network_segment",
+    title=N_("Network segment isolation"),
+    platforms=("linux", "windows"),
+    interval_seconds=900,
+    severity="high",
+    rules=("NET-002", "NET-003"),
+    remediation=N_(
+        "Connect the terminal only to its segment's network (one active interface, a registered address) "
+        "and have the network team close the path to the other segments."
+    ),
+    reads={
+        "linux": "interfaces vs registered networks, dual-homing; TCP probes to the policy's `probe_targets` only",
+        "windows": "interfaces vs registered networks, dual-homing; TCP probes to the policy's `probe_targets` only",
+    },
+    thresholds=(Threshold.of("max_active_interfaces"),),
+    settings=(
+        "networks",
+        "probe_targets",
+        "probe_timeout_seconds",
+    ),
+)
+ID, TITLE, PLATFORMS, INTERVAL_SECONDS, SEVERITY, RULES, REMEDIATION = SPEC.metadata()
 
 
 def run(ctx: Context) -> Result:

@@ -7,16 +7,24 @@ from datetime import date
 from pathlib import Path
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
+from agent.checks.spec import CheckSpec
 from mamori.evidence.updates import OsSupport
 from mamori.i18n import N_, _
 
-ID = "os_support"
-TITLE = N_("OS support period")
-PLATFORMS = ("linux", "windows")
-INTERVAL_SECONDS = 86400
-SEVERITY = "high"
-RULES = ("PAT-004",)
-REMEDIATION = N_("Upgrade the terminal to a supported operating system release before its support ends.")
+SPEC = CheckSpec(
+    id="os_support",
+    title=N_("OS support period"),
+    platforms=("linux", "windows"),
+    interval_seconds=86400,
+    severity="high",
+    rules=("PAT-004",),
+    remediation=N_("Upgrade the terminal to a supported operating system release before its support ends."),
+    reads={
+        "linux": "os-release against `agent/checks/data/os_support.json`",
+        "windows": "the Windows build against `agent/checks/data/os_support.json`",
+    },
+)
+ID, TITLE, PLATFORMS, INTERVAL_SECONDS, SEVERITY, RULES, REMEDIATION = SPEC.metadata()
 TABLE = Path(__file__).parent / "data" / "os_support.json"
 WARN_DAYS = 180
 
@@ -49,7 +57,7 @@ def _release(ctx: Context) -> tuple[str | None, str | None, str]:
     data = table()
     if ctx.platform == "windows":
         return _windows(ctx, data["windows"])
-    from agent.host.linux import parse_os_release
+    from agent.host.linux.host import parse_os_release
     from agent.host.sysio import HostIOError, read_text
 
     for name in ("etc/os-release", "usr/lib/os-release"):
@@ -70,7 +78,7 @@ def _release(ctx: Context) -> tuple[str | None, str | None, str]:
 
 
 def _windows(ctx: Context, data: dict) -> tuple[str | None, str | None, str]:
-    from agent.host import windows
+    from agent.host.windows import host as windows
 
     if ctx.windows is None:
         return None, None, "no Windows data source"

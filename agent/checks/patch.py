@@ -7,18 +7,35 @@ from datetime import datetime
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
+from agent.checks.spec import CheckSpec, Threshold
 from mamori.evidence.updates import Patch
 from mamori.i18n import N_, _
 
-ID = "patch"
-TITLE = N_("Security updates")
-PLATFORMS = ("linux", "windows")
-INTERVAL_SECONDS = 6 * 3600
-TIMEOUT_SECONDS = 300
-SEVERITY = "high"
-RULES = ("PAT-001", "PAT-002", "PAT-003")
-REMEDIATION = N_("Apply the pending security updates (apt-get upgrade / dnf upgrade --security / Windows Update), "
-                 "refresh the package lists from the office mirror or WSUS, and reboot when asked.")
+SPEC = CheckSpec(
+    id="patch",
+    title=N_("Security updates"),
+    platforms=("linux", "windows"),
+    interval_seconds=6 * 3600,
+    severity="high",
+    rules=("PAT-001", "PAT-002", "PAT-003"),
+    remediation=N_(
+        "Apply the pending security updates (apt-get upgrade / dnf upgrade --security / Windows Update), "
+        "refresh the package lists from the office mirror or WSUS, and reboot when asked."
+    ),
+    timeout_seconds=300,
+    reads={
+        "linux": "`apt-get -s dist-upgrade`, the security suite's Release dates, apt lists, history.log, "
+        "reboot-required; `dnf updateinfo info --security`",
+        "windows": "Windows Update Agent + WSUS",
+    },
+    thresholds=(
+        Threshold.of("patch_max_age_days"),
+        Threshold.of("patch_critical_max_age_days"),
+        Threshold.of("package_lists_max_age_days"),
+        Threshold.of("reboot_max_days"),
+    ),
+)
+ID, TITLE, PLATFORMS, INTERVAL_SECONDS, SEVERITY, RULES, REMEDIATION = SPEC.metadata()
 SEEN_FILE = "patch_seen.json"
 
 
@@ -57,7 +74,7 @@ def first_seen(ctx: Context, keys: list[str]) -> dict[str, datetime]:
 def run(ctx: Context) -> Result:
     if ctx.platform == "windows":
         return _windows(ctx)
-    from agent.host import apt, dnf
+    from agent.host.linux import apt, dnf
 
     if apt.is_apt_system(ctx.root):
         return _apt(ctx)
@@ -111,7 +128,7 @@ def _verdict(ctx: Context, evidence: dict[str, Any], security: list[dict[str, An
 
 
 def _apt(ctx: Context) -> Result:
-    from agent.host import apt
+    from agent.host.linux import apt
     from agent.host.sysio import HostIOError
 
     try:
@@ -160,7 +177,7 @@ def _apt(ctx: Context) -> Result:
 
 
 def _dnf(ctx: Context) -> Result:
-    from agent.host import dnf
+    from agent.host.linux import dnf
     from agent.host.sysio import HostIOError
 
     try:
@@ -181,7 +198,7 @@ def _dnf(ctx: Context) -> Result:
 
 
 def _windows(ctx: Context) -> Result:
-    from agent.host import windows
+    from agent.host.windows import host as windows
 
     if ctx.windows is None:
         return Result(NOT_APPLICABLE, _("no Windows data source"), Patch())

@@ -6,18 +6,29 @@ from __future__ import annotations
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
+from agent.checks.spec import CheckSpec, Threshold
 from mamori.evidence.auth import ScreenLock
 from mamori.i18n import N_, _
 
-ID = "screen_lock"
-TITLE = N_("Screen lock")
-PLATFORMS = ("linux", "windows")
-INTERVAL_SECONDS = 3600
-SEVERITY = "medium"
-RULES = ("AUT-003",)
-REMEDIATION = N_("Enforce the screen lock system-wide: GNOME: set idle-delay and lock-enabled in "
-                 "/etc/dconf/db/local.d/ and lock them in locks/, then run `dconf update`; KDE: [Daemon][$i] in "
-                 "/etc/xdg/kscreenlockerrc; Windows: the 'Interactive logon: Machine inactivity limit' policy.")
+SPEC = CheckSpec(
+    id="screen_lock",
+    title=N_("Screen lock"),
+    platforms=("linux", "windows"),
+    interval_seconds=3600,
+    severity="medium",
+    rules=("AUT-003",),
+    remediation=N_(
+        "Enforce the screen lock system-wide: GNOME: set idle-delay and lock-enabled in "
+        "/etc/dconf/db/local.d/ and lock them in locks/, then run `dconf update`; KDE: [Daemon][$i] in "
+        "/etc/xdg/kscreenlockerrc; Windows: the 'Interactive logon: Machine inactivity limit' policy."
+    ),
+    reads={
+        "linux": "GSettings defaults + dconf system-db keyfiles and locks, kscreenlockerrc",
+        "windows": "InactivityTimeoutSecs",
+    },
+    thresholds=(Threshold.of("screen_lock_max_minutes"),),
+)
+ID, TITLE, PLATFORMS, INTERVAL_SECONDS, SEVERITY, RULES, REMEDIATION = SPEC.metadata()
 WIN_SYSTEM = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System"
 
 
@@ -25,7 +36,7 @@ def run(ctx: Context) -> Result:
     limit = int(ctx.settings["screen_lock_max_minutes"]) * 60
     if ctx.platform == "windows":
         return _windows(ctx, limit)
-    from agent.host import desktop
+    from agent.host.linux import desktop
 
     results: list[tuple[str, list[str], dict[str, Any]]] = []
     # Per desktop: (lock enabled, seconds idle until it locks (0: never), enforced system-wide).

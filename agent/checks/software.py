@@ -6,17 +6,26 @@ import fnmatch
 from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
+from agent.checks.spec import CheckSpec, Threshold
 from mamori.evidence.software import Software
 from mamori.i18n import N_, _
 
-ID = "software"
-TITLE = N_("Unauthorised software")
-PLATFORMS = ("linux", "windows")
-INTERVAL_SECONDS = 6 * 3600
-SEVERITY = "high"
-RULES = ("SW-001",)
-REMEDIATION = N_("Uninstall the unauthorised software, or have the unit security manager add it to the permitted "
-                 "list through an exception (例外措置).")
+SPEC = CheckSpec(
+    id="software",
+    title=N_("Unauthorised software"),
+    platforms=("linux", "windows"),
+    interval_seconds=6 * 3600,
+    severity="high",
+    rules=("SW-001",),
+    remediation=N_(
+        "Uninstall the unauthorised software, or have the unit security manager add it to the permitted "
+        "list through an exception (例外措置)."
+    ),
+    reads={"linux": "dpkg / rpm database", "windows": "Windows Uninstall keys"},
+    thresholds=(Threshold.of("software_permitted"),),
+    settings=("software_forbidden",),
+)
+ID, TITLE, PLATFORMS, INTERVAL_SECONDS, SEVERITY, RULES, REMEDIATION = SPEC.metadata()
 UNINSTALL = (r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall",
              r"HKEY_LOCAL_MACHINE\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall")
 

@@ -41,19 +41,16 @@ def _policy_in_force(state: StateDir) -> tuple[dict[str, Any], str]:
 
 
 def collect(state: StateDir, sysfs_root: Path) -> dict[str, Any]:
-    from agent.host.linux_usb import Sysfs
+    from agent.host import attached_usb
 
-    sysfs = Sysfs(sysfs_root)
-    if not sysfs.present():
-        raise CliError(
-            _("no USB devices folder under {root} (is this Linux with sysfs?)").format(
-                root=sysfs_root / "sys/bus/usb/devices"
-            )
-        )
+    try:
+        attached = attached_usb(sysfs_root)
+    except FileNotFoundError as exc:
+        message = _("no USB devices folder under {root} (is this Linux with sysfs?)")
+        raise CliError(message.format(root=exc.filename)) from None
     document, source = _policy_in_force(state)
     usb = compile_usb(document)
     now = clock.now()
-    attached = [d for d in (sysfs.describe(p) for p in sysfs.root_hubs() + sysfs.usb_devices()) if d is not None]
     decided = [(d, decide(d, usb, now)) for d in attached]
     allowed = [d for d, dec in decided if dec.device_allowed]
     # allowed-matches() sees the devices this listing allows (the guard's view of what is attached).

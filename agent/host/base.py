@@ -6,7 +6,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-specific at run time
+    from agent.host.facts import FirewallFacts, TimeSyncFacts
+    from agent.usb.events import Tracked
 
 Emit = Callable[[str, dict[str, Any]], Any]
 
@@ -20,13 +24,21 @@ class HostFacts:
 
 
 class MediaControl(Protocol):
-    """Removable-media enforcement for the policy in force: start once, apply each new policy, stop cleanly."""
+    """One OS's removable-media backend (agent/host/<os>/media.py) around the neutral core in agent/usb/.
+
+    Start once (deny by default first), apply each new policy, list what is attached, stop cleanly. Events go
+    out through the Emit the host was given: usb.attached / usb.allowed / usb.blocked with the payload of
+    agent.usb.events, and a check.result media_control when enforcement stops working.
+    """
 
     def start(self, document: dict[str, Any]) -> None: ...
 
     def apply(self, document: dict[str, Any]) -> None: ...
 
+    def devices(self) -> list[Tracked]: ...
+
     def stop(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class ServiceState:
@@ -81,3 +93,11 @@ class Host(Protocol):
     def restart_self(self, argv: Sequence[str]) -> int:
         """Replace this process by a fresh agent (or return an exit status the service manager restarts on)."""
         ...
+
+
+class FactsReader(Protocol):
+    """What the posture checks read, one method per check spec (agent/host/<os>/facts.py implements it)."""
+
+    def time_sync(self) -> TimeSyncFacts: ...
+
+    def firewall(self) -> FirewallFacts: ...

@@ -1,1 +1,5 @@
-"""Removable-media control: USBGuard-style rules, the decision, the guard and the export log."""
+"""Removable-media control, platform-neutral: USBGuard-style rules, the decision and the usb.* events.
+
+The enforcing backends (kernel uevents and sysfs on Linux, the registry and PnP on Windows) live under
+agent/host/<os>/ behind agent.host.base.MediaControl.
+"""

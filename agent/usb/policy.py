@@ -136,7 +136,7 @@ def decide(device: Device, pol: UsbPolicy, now: datetime | None = None,
            kernel_storage: frozenset[str] = frozenset()) -> Decision:
     """Decide for one device; pure, so every mode and rule combination is tested without hardware.
 
-    kernel_storage: interface triples the running kernel's storage drivers would bind (agent/host/linux_modalias).
+    kernel_storage: interface triples the running kernel's storage drivers would bind (agent/host/linux/modalias).
     """
     now = now or clock.now()
     mode = pol.mode if pol.mode in policy_doc.USB_MODES else "block"

@@ -3,7 +3,7 @@
 import sys
 
 if len(sys.argv) > 1 and sys.argv[1] == "winservice":
-    from agent.host.winservice import main
+    from agent.host.windows.service import main
 
     main(sys.argv[2:])
 else:

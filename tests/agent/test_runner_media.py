@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from agent.config import StateDir
 from agent.host.fake import FakeHost
-from agent.host.linux import LinuxHost
+from agent.host.linux.host import LinuxHost
 from agent.policy_cache import PolicyCache
 from agent.runner import start_media_control
 from agent.runstate import read_checks

@@ -14,7 +14,7 @@ import pytest
 
 from agent.checks import CHECKS, base
 from agent.checks.base import Context, Result
-from agent.host import windows
+from agent.host.windows import host as windows
 from agent.usb import state as media_state
 from collector.store import queries
 from collector.store import violations as vstore

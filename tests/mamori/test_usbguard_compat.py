@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.host.linux_usb import Sysfs
+from agent.host.linux.usb import Sysfs
 from mamori.usbrules import RuleErrors, first_match, parse_rule, parse_rules, rule_line
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "usbguard"

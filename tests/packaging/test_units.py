@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent import config as agent_config
-from agent.host import systemd
+from agent.host.linux import systemd
 from collector import config as collector_config
 from mamori.tomlconf import load
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.checks import base, disk_encryption
-from agent.host import windows
+from agent.host.windows import host as windows
 from tests.agent.checks.conftest import make_ctx
 
 DATA = Path(__file__).parent / "data"

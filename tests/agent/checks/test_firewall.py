@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from agent.checks import base, firewall
-from agent.host import windows
+from agent.host.linux import firewall as linux_firewall
+from agent.host.windows import host as windows
 from tests.agent.checks.conftest import in_netns, make_ctx
 
 DATA = Path(__file__).parent / "data"
@@ -58,9 +59,9 @@ def test_nft_refusing_is_an_error(tmp_path):
 
 
 def test_hostile_nft_json_is_handled():
-    assert firewall.input_filtering({"nftables": [1, "x", {"chain": "bad"}, {"rule": {"expr": None}}]}) == \
+    assert linux_firewall.input_filtering({"nftables": [1, "x", {"chain": "bad"}, {"rule": {"expr": None}}]}) == \
         {"input_chains": [], "filtered": []}
-    assert firewall.input_filtering([]) == {"input_chains": [], "filtered": []}
+    assert linux_firewall.input_filtering([]) == {"input_chains": [], "filtered": []}
 
 
 @pytest.mark.parametrize(("files", "status"), [
@@ -81,3 +82,14 @@ def test_windows_without_source():
     ctx = make_ctx("lgwan")
     ctx.platform = "windows"
     assert base.execute(firewall, ctx).status == "not_applicable"
+
+
+def test_verdict_is_a_pure_function_of_the_facts():
+    from agent.host.facts import FirewallFacts, FirewallProfile, InputChain
+
+    v4 = InputChain("ip", "filter", "INPUT", "drop", False, True)
+    only_v4 = firewall.verdict(FirewallFacts(source="nft -j list ruleset", input_chains=(v4,), filtered=("ipv4",)))
+    assert only_v4.status == "fail" and only_v4.evidence["enabled"] is False and "ipv6" in only_v4.summary
+    on = FirewallProfile(enabled=True, inbound_allowed=False, set_by="policy")
+    assert firewall.verdict(FirewallFacts(source="registry", profiles=(("domain", on),))).status == "pass"
+    assert firewall.verdict(FirewallFacts(nft_missing=True)).evidence == {"enabled": False}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.checks import base, local_admin
-from agent.host import windows
+from agent.host.windows import host as windows
 from tests.agent.checks.conftest import make_ctx, need_root
 
 DATA = Path(__file__).parent / "data" / "windows"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.checks import base, mfa
-from agent.host import windows
+from agent.host.windows import host as windows
 from tests.agent.checks.conftest import make_ctx, pam_auth_update
 
 DATA = Path(__file__).parent / "data" / "windows"

@@ -12,7 +12,7 @@ from agent.checks.base import ERROR, METADATA, STATUSES, Context, Result, execut
 from mamori.events import SEVERITIES
 from mamori.i18n import N_, Message, catalogue
 
-NOT_CHECKS = {"base"}
+NOT_CHECKS = {"base", "catalogue", "spec"}
 TESTS = Path(__file__).parent
 
 

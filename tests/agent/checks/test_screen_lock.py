@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.checks import base, screen_lock
-from agent.host import windows
+from agent.host.windows import host as windows
 from tests.agent.checks.conftest import debs, make_ctx
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from agent.checks import base, time_sync
-from agent.host import windows
+from agent.host.linux import timesync
+from agent.host.windows import host as windows
 from tests.agent.checks.conftest import make_ctx
 
 DATA = Path(__file__).parent / "data" / "time"
@@ -56,7 +57,7 @@ def test_nothing_synchronising_fails(tmp_path):
 
 def test_hanging_tool_is_bounded(tmp_path, monkeypatch):
     tool(tmp_path, "chronyc", "sleep 30")
-    monkeypatch.setattr(time_sync, "COMMAND_TIMEOUT", 0.5)
+    monkeypatch.setattr(timesync, "COMMAND_TIMEOUT", 0.5)
     res = base.execute(time_sync, make_ctx("lgwan", tmp_path), timeout=20)
     assert res.status == "fail" and "no answer within" in res.evidence["tried"][0]
 
@@ -82,3 +83,17 @@ def test_windows_without_source_or_query():
     assert base.execute(time_sync, ctx).status == "not_applicable"
     ctx.windows = windows.RegFileSource([])
     assert base.execute(time_sync, ctx).status == "error"
+
+
+def test_verdict_is_a_pure_function_of_the_facts():
+    from agent.host.facts import TimeSyncFacts
+
+    settings = {"clock_max_offset_seconds": 60.0}
+    far = TimeSyncFacts(service="chrony", synchronised=True, offset_seconds=-61.0)
+    assert time_sync.verdict(far, settings).status == "fail"
+    assert time_sync.verdict(far, {"clock_max_offset_seconds": 120.0}).status == "pass"
+    unknown = time_sync.verdict(TimeSyncFacts(service="systemd-timesyncd", synchronised=True, ntp_enabled=True),
+                                settings)
+    assert unknown.status == "pass" and unknown.evidence == {
+        "service": "systemd-timesyncd", "synchronised": True, "ntp_enabled": True, "limit_seconds": 60.0}
+    assert time_sync.verdict(TimeSyncFacts(unavailable="none"), settings).status == "not_applicable"

@@ -1,4 +1,4 @@
-"""A registry and PnP fake fed with recorded Windows output (a `reg export` file, Win32_PnPEntity JSON)."""
+"""Windows stand-ins: pywin32 as a call recorder, a registry and PnP fed with recorded output (`reg export`, JSON)."""
 
 from __future__ import annotations
 
@@ -79,3 +79,26 @@ def recorded_registry() -> FakeRegistry:
 
 def recorded_pnp() -> FakePnp:
     return FakePnp(json.loads((DATA / "pnp_entities.json").read_text(encoding="utf-8")))
+
+
+class Win32Error(Exception):
+    def __init__(self, winerror: int, funcname: str, strerror: str):
+        super().__init__(winerror, funcname, strerror)
+        self.winerror, self.funcname, self.strerror = winerror, funcname, strerror
+
+
+class Recorder:
+    """Stands in for a pywin32 module: constants are attributes, every function call is recorded."""
+
+    def __init__(self, calls: list, consts: dict, results: dict | None = None):
+        self.__dict__.update(consts)
+        self._calls, self._results = calls, results or {}
+
+    def __getattr__(self, name: str):
+        def call(*args):
+            self._calls.append((name, *args))
+            result = self._results.get(name)
+            if isinstance(result, Exception):
+                raise result
+            return result(*args) if callable(result) else result
+        return call

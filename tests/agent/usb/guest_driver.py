@@ -15,8 +15,8 @@ import tty
 from pathlib import Path
 from typing import Any
 
-from agent.host.linux_media import LinuxMediaControl
-from agent.host.linux_usb import Sysfs, UeventSocket
+from agent.host.linux.media import LinuxMediaControl
+from agent.host.linux.usb import Sysfs, UeventSocket
 from agent.spool import Spool
 from mamori import events
 from mamori import policy as policy_doc

@@ -61,10 +61,10 @@ class Win32:
 
 def service_command(state_dir: Path, config: str | None, frozen: bool | None = None,
                     executable: str | None = None) -> list[str]:
-    """What the SCM starts: the frozen mamori-agent.exe, or python -m agent.host.winservice, plus options."""
+    """What the SCM starts: the frozen mamori-agent.exe, or python -m agent.host.windows.service, plus options."""
     frozen = getattr(sys, "frozen", False) if frozen is None else frozen
     exe = executable or sys.executable
-    argv = [exe, "winservice"] if frozen else [exe, "-m", "agent.host.winservice"]
+    argv = [exe, "winservice"] if frozen else [exe, "-m", "agent.host.windows.service"]
     argv += ["--state-dir", str(state_dir)]
     if config:
         argv += ["--config", config]
@@ -228,7 +228,7 @@ class WindowsHost:
 
         if not ctypes.windll.shell32.IsUserAnAdmin():  # type: ignore[attr-defined]
             return "not running as an administrator: the USBSTOR and RemovableStorageDevices settings cannot be set"
-        from agent.host.windows_media import WindowsMediaControl
+        from agent.host.windows.media import WindowsMediaControl
 
         return WindowsMediaControl(emit)
 
@@ -610,3 +610,6 @@ def firewall_profiles(src: Source) -> dict[str, dict[str, object]]:
         out[name] = {"enabled": enabled != 0, "inbound_allowed": inbound == 0,
                      "set_by": "policy" if gpo else "local"}
     return out
+
+
+HOST = WindowsHost  # what agent.host.current() starts on this OS

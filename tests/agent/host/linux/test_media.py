@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from agent.host.linux_media import LinuxMediaControl
+from agent.host.linux.media import LinuxMediaControl
 
 
 class Events:

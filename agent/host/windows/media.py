@@ -19,11 +19,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from agent.host.base import Emit
 from agent.usb import state as media_state
-from agent.usb.guard import payload
+from agent.usb.events import Tracked, payload
 from agent.usb.policy import BLOCK, Decision, UsbPolicy, compile_usb, decide, is_storage
 from mamori import clock
 from mamori.usbrules import Device
@@ -244,6 +245,11 @@ class WmiPnp:
         return proc.returncode == 0
 
 
+def attached(root: Path | None = None) -> list[Device]:
+    """The USB devices Win32_PnPEntity lists now (`root` is a Linux notion: not used)."""
+    return [d.device for d in parse_pnp(WmiPnp().entities())]
+
+
 class WindowsMediaControl:
     """Applies the plan at start, on each policy and every few seconds (new devices, expiries)."""
 
@@ -257,6 +263,7 @@ class WindowsMediaControl:
         self.policy = UsbPolicy("block")
         self.document: dict[str, Any] = {}
         self.known: dict[str, tuple[str, str]] = {}
+        self.attached: list[Tracked] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -294,6 +301,7 @@ class WindowsMediaControl:
                 if old is None:
                     self.emit("usb.attached", body)
                 self.emit(dec.event_kind, body)
+            self.attached = [Tracked(dev.device, dec, "") for dev, dec in p.decisions]
             for gone in set(self.known) - present:
                 del self.known[gone]
 
@@ -315,6 +323,11 @@ class WindowsMediaControl:
     def _report(self, active: bool, reason: str = "") -> None:
         mode = str(self.document.get("usb", {}).get("mode", ""))
         self.emit("check.result", media_state.payload(active, mode, reason, "WindowsHost"))
+
+    def devices(self) -> list[Tracked]:
+        """The devices of the last sync, each with the decision in force."""
+        with self._lock:
+            return list(self.attached)
 
     def stop(self) -> None:
         self._stop.set()

@@ -21,7 +21,7 @@ Emit = Callable[[str, dict[str, Any]], None]
 
 
 class MountSource(Protocol):
-    """Lists removable mounts (agent/host/linux_mounts.MountTable on Linux)."""
+    """Lists removable mounts (agent/host/linux/mounts.MountTable on Linux)."""
 
     def removable(self) -> list[Any]: ...
 
@@ -96,7 +96,7 @@ class MediaLog:
         self._flusher.start()
         if hasattr(self.mounts, "removable_disks"):  # Linux: raw writes to USB block devices too
             try:
-                from agent.host.linux_inotify import Inotify
+                from agent.host.linux.inotify import Inotify
 
                 self._inotify = Inotify()
             except (OSError, AttributeError) as exc:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from agent.host.linux_usb import Sysfs, Uevent, set_block_read_only
+from agent.host.linux.usb import Sysfs, Uevent, set_block_read_only
+from agent.usb.events import Tracked, payload
 from agent.usb.policy import BLOCK, READ_ONLY, Decision, UsbPolicy, decide, is_network
 from mamori import clock
-from mamori.usbrules import Device, rule_line
 
 log = logging.getLogger("mamori.agent.usb")
 
@@ -22,23 +21,6 @@ Emit = Callable[..., None]  # emit(kind, payload[, severity=...])
 
 class Events(Protocol):
     def receive(self, timeout: float) -> list[Uevent]: ...
-
-
-@dataclass
-class Tracked:
-    device: Device
-    decision: Decision
-    vendor_name: str
-
-
-def payload(device: Device, decision: Decision, vendor_name: str = "") -> dict[str, Any]:
-    """The UsbDevice event payload (proto/mamori/v1/events.proto)."""
-    return {
-        "vendor_id": device.vendor_id, "product_id": device.product_id, "vendor_name": vendor_name,
-        "product_name": device.name, "serial": device.serial, "interface_classes": list(device.interfaces),
-        "port": device.port, "decided_by": decision.decided_by, "mode": decision.mode,
-        "rule": rule_line(device),
-    }
 
 
 class Guard:

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from pathlib import Path
 from typing import Any
 
 from agent.host.base import Emit
-from agent.host.linux_mounts import MountTable
-from agent.host.linux_usb import Sysfs, UeventSocket
+from agent.host.linux.medialog import MediaLog
+from agent.host.linux.mounts import MountTable
+from agent.host.linux.usb import Sysfs, UeventSocket
+from agent.host.linux.usb_guard import Guard
 from agent.usb import state as media_state
-from agent.usb.guard import Guard
-from agent.usb.medialog import MediaLog
+from agent.usb.events import Tracked
 from agent.usb.policy import compile_usb
+from mamori.usbrules import Device
 
 log = logging.getLogger("mamori.agent.media")
+
+
+def attached(root: Path = Path("/")) -> list[Device]:
+    """Root hubs and USB devices as sysfs below `root` describes them."""
+    sysfs = Sysfs(root)
+    if not sysfs.present():
+        raise FileNotFoundError(errno.ENOENT, "no USB devices folder", str(sysfs.devices))
+    return [d for d in (sysfs.describe(p) for p in sysfs.root_hubs() + sysfs.usb_devices()) if d is not None]
 
 
 class LinuxMediaControl:
@@ -71,6 +82,13 @@ class LinuxMediaControl:
         if self.guard is not None:
             self.guard.set_policy(compile_usb(document))
         self._media(document)
+
+    def devices(self) -> list[Tracked]:
+        """The USB devices the guard tracks now, each with the decision in force."""
+        if self.guard is None:
+            return []
+        with self.guard._lock:
+            return list(self.guard.tracked.values())
 
     def stop(self) -> None:
         """Clean shutdown: deny-by-default stays unless the policy says to restore the hubs' defaults."""

@@ -59,11 +59,11 @@ class LinuxHost:
             return "not running as root: USB devices cannot be authorized or blocked"
         if not (self.root / "sys/bus/usb/devices").is_dir():
             return "no USB sysfs (/sys/bus/usb/devices): the kernel has no USB support or sysfs is not mounted"
-        from agent.host.linux_media import LinuxMediaControl
+        from agent.host.linux.media import LinuxMediaControl
 
         return LinuxMediaControl(emit, self.root)
     def service(self) -> ServiceManager:
-        from agent.host.systemd import SystemdService
+        from agent.host.linux.systemd import SystemdService
 
         return SystemdService()
 
@@ -108,3 +108,6 @@ def describe_stop(signo: int, pid: int, uid: int, root: Path = Path("/"),
         return StopRequest(f"signal:{name} from the kernel or terminal", False)
     comm = _read(str(root / f"proc/{pid}/comm"), 64).strip() or "exited"
     return StopRequest(f"signal:{name} from pid {pid} ({comm}, uid {uid})", False)
+
+
+HOST = LinuxHost  # what agent.host.current() starts on this OS

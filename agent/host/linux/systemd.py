@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent.host.base import ServiceError, ServiceState
-from agent.host.linux_early import EarlyFiles
+from agent.host.linux.early import EarlyFiles
 
 UNIT_NAME = "mamori-agent.service"
 UNIT_DIR = Path("/etc/systemd/system")  # where `service install` puts it; the .deb uses /lib/systemd/system

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import time
 
-from agent.host.linux_mounts import Mount, MountTable, RemovableMount, parse_mountinfo
-from agent.usb.medialog import MediaLog
+from agent.host.linux.medialog import MediaLog
+from agent.host.linux.mounts import Mount, MountTable, RemovableMount, parse_mountinfo
 from mamori import events
 
 MOUNTINFO = """\
@@ -144,7 +144,7 @@ class _Disks(_Mounts):
 
 
 def test_raw_write_to_a_watched_device_node_is_a_media_write(tmp_path):
-    from agent.host.linux_mounts import RemovableDisk
+    from agent.host.linux.mounts import RemovableDisk
 
     node = tmp_path / "sdz"  # a regular file stands in for the node: inotify treats both alike
     node.write_bytes(b"\0" * 4096)

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.host.linux_usb import Sysfs, read_attribute
+from agent.host.linux.usb import Sysfs, read_attribute
 
 log = logging.getLogger("mamori.agent.mounts")
 

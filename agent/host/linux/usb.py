@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.host.linux_modalias import StorageMatcher, running_kernel_aliases
+from agent.host.linux.modalias import StorageMatcher, running_kernel_aliases
 from mamori import usbhash
 from mamori.usbrules import Device
 

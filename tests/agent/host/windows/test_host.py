@@ -9,33 +9,11 @@ from types import SimpleNamespace
 import pytest
 
 from agent.host.base import ServiceError
-from agent.host.windows import WindowsHost, WindowsService, command_line, service_command
-from agent.host.winservice import ERROR_SERVICE_SPECIFIC_ERROR, AgentServiceLogic
+from agent.host.windows.host import WindowsHost, WindowsService, command_line, service_command
+from agent.host.windows.service import ERROR_SERVICE_SPECIFIC_ERROR, AgentServiceLogic
+from tests.agent.host.winfakes import Recorder, Win32Error
 
-DATA = Path(__file__).parent / "data"
-
-
-class Win32Error(Exception):
-    def __init__(self, winerror: int, funcname: str, strerror: str):
-        super().__init__(winerror, funcname, strerror)
-        self.winerror, self.funcname, self.strerror = winerror, funcname, strerror
-
-
-class Recorder:
-    """Stands in for a pywin32 module: constants are attributes, every function call is recorded."""
-
-    def __init__(self, calls: list, consts: dict, results: dict | None = None):
-        self.__dict__.update(consts)
-        self._calls, self._results = calls, results or {}
-
-    def __getattr__(self, name: str):
-        def call(*args):
-            self._calls.append((name, *args))
-            result = self._results.get(name)
-            if isinstance(result, Exception):
-                raise result
-            return result(*args) if callable(result) else result
-        return call
+DATA = Path(__file__).parents[2] / "data"  # tests/agent/data
 
 
 class FakeAcl:
@@ -108,7 +86,8 @@ def test_frozen_and_source_service_commands():
     assert service_command(STATE, None, True, r"C:\Program Files\Mamori\Agent\mamori-agent.exe") == [
         r"C:\Program Files\Mamori\Agent\mamori-agent.exe", "winservice", "--state-dir", str(STATE)]
     assert service_command(STATE, "C:/x.toml", False, r"C:\Python311\python.exe") == [
-        r"C:\Python311\python.exe", "-m", "agent.host.winservice", "--state-dir", str(STATE), "--config", "C:/x.toml"]
+        r"C:\Python311\python.exe", "-m", "agent.host.windows.service", "--state-dir", str(STATE),
+        "--config", "C:/x.toml"]
     assert command_line([r"C:\Program Files\a.exe", "x"]) == '"C:\\Program Files\\a.exe" x'
 
 

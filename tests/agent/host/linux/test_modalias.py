@@ -6,9 +6,9 @@ import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.host.linux_modalias import Interface, StorageMatcher, interface_modalias, parse_aliases
-from agent.host.linux_usb import Sysfs, Uevent
-from agent.usb.guard import Guard
+from agent.host.linux.modalias import Interface, StorageMatcher, interface_modalias, parse_aliases
+from agent.host.linux.usb import Sysfs, Uevent
+from agent.host.linux.usb_guard import Guard
 from agent.usb.policy import compile_usb
 from mamori import policy as policy_doc
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from agent.host.base import ServiceError
-from agent.host.linux import describe_stop
-from agent.host.linux_early import MODPROBE_CONF, UDEV_RULE, EarlyFiles
-from agent.host.systemd import SystemdService, parse_show
+from agent.host.linux.early import MODPROBE_CONF, UDEV_RULE, EarlyFiles
+from agent.host.linux.host import describe_stop
+from agent.host.linux.systemd import SystemdService, parse_show
 from mamori.logsetup import JournalFormatter
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[2] / "data"  # tests/agent/data
 
 
 class FakeSystemctl:
@@ -101,7 +101,7 @@ def test_describe_stop(tmp_path):
 _WATCH = textwrap.dedent("""
     import sys, threading, time
     sys.path[:0] = {paths!r}
-    from agent.host.linux import LinuxHost
+    from agent.host.linux.host import LinuxHost
     done = threading.Event()
     got = []
     LinuxHost().watch_stop(lambda req: (got.append(req), done.set()))
@@ -113,7 +113,7 @@ _WATCH = textwrap.dedent("""
 
 
 def _watch_script(tmp_path: Path) -> Path:
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[4]
     script = tmp_path / "watch.py"
     script.write_text(_WATCH.format(paths=[str(repo)]))
     return script

@@ -6,8 +6,8 @@ import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent.host.linux_usb import Sysfs, Uevent, parse_descriptors, parse_uevent
-from agent.usb.guard import Guard
+from agent.host.linux.usb import Sysfs, Uevent, parse_descriptors, parse_uevent
+from agent.host.linux.usb_guard import Guard
 from agent.usb.policy import compile_usb
 from mamori import events
 from mamori import policy as policy_doc

@@ -1,6 +1,6 @@
 """The Windows service wrapper: the SCM starts it, it runs the agent and turns SCM stops into orderly stops.
 
-Started as `python -m agent.host.winservice --state-dir DIR [--config FILE]`, or as `mamori-agent.exe
+Started as `python -m agent.host.windows.service --state-dir DIR [--config FILE]`, or as `mamori-agent.exe
 winservice ...` when frozen with PyInstaller (packaging/windows). `AgentServiceLogic` holds what the service
 does and is tested without Windows; `service_class()` binds it to pywin32's ServiceFramework.
 """
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agent.host.windows import DESCRIPTION, DISPLAY_NAME, ENV_SERVICE, SERVICE_NAME
+from agent.host.windows.host import DESCRIPTION, DISPLAY_NAME, ENV_SERVICE, SERVICE_NAME
 
 ERROR_SERVICE_SPECIFIC_ERROR = 1066  # "the service has returned a service-specific error code"
 STOP_WAIT_HINT_MS = 20_000  # the agent records its stop and flushes for up to shipper.stop_flush_seconds

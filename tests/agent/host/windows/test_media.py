@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.host.windows_media import (
+from agent.host.windows.media import (
     CDROM,
     DISK,
     POLICY_KEY,

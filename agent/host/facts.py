@@ -1,0 +1,60 @@
+"""What the per-platform readers report to the checks: typed facts, the same shape on every OS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TimeSyncFacts:
+    """The clock's synchronisation as the OS's time service reports it (None: that service does not say)."""
+
+    service: str = ""  # chrony | systemd-timesyncd | w32time | none; "" when no service answered
+    synchronised: bool = False
+    offset_seconds: float | None = None
+    ntp_enabled: bool | None = None
+    reference: str | None = None
+    stratum: str | None = None
+    leap: str | None = None
+    source: str | None = None
+    last_sync: str | None = None
+    tried: tuple[str, ...] = ()  # why each service that was tried gave no answer
+    unavailable: str = ""  # the platform has no data source at all (the verdict is not_applicable)
+    error: str = ""  # asking the service failed (the verdict is error)
+
+
+@dataclass(frozen=True)
+class InputChain:
+    """An nftables chain on the input hook, and whether it denies what no rule accepted."""
+
+    family: str
+    table: str
+    chain: str
+    policy: str
+    ends_in_deny: bool
+    filtering: bool
+
+
+@dataclass(frozen=True)
+class FirewallProfile:
+    """One Windows Firewall profile (domain, private, public) as the registry sets it."""
+
+    enabled: bool
+    inbound_allowed: bool
+    set_by: str  # "policy" (GPO) or "local"
+
+
+@dataclass(frozen=True)
+class FirewallFacts:
+    """The host firewall for incoming traffic: nftables input chains on Linux, profiles on Windows."""
+
+    source: str = ""  # "nft -j list ruleset" or "registry"; "" when nothing could be read
+    nft_missing: bool = False
+    input_chains: tuple[InputChain, ...] = ()
+    filtered: tuple[str, ...] = ()  # address families denied by default
+    ufw_enabled: bool | None = None
+    firewalld_installed: bool | None = None
+    profiles: tuple[tuple[str, FirewallProfile], ...] = ()
+    unavailable: str = ""
+    error: str = ""  # "read", "nft" or "output": which step failed
+    detail: str = ""  # the failure's own words

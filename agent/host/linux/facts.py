@@ -1,0 +1,32 @@
+"""The Linux facts reader: what each posture check needs, read from the machine below `root`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.host.facts import FirewallFacts, TimeSyncFacts
+
+
+class LinuxFacts:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def time_sync(self) -> TimeSyncFacts:
+        from agent.host.linux import timesync
+
+        return timesync.read(self.root)
+
+    def firewall(self) -> FirewallFacts:
+        from agent.host.linux import firewall
+
+        return firewall.read(self.root)
+
+
+def reader(root: Path, source: Any = None) -> LinuxFacts:
+    return LinuxFacts(root)
+
+
+def live_source() -> None:
+    """Linux checks read files and run tools below the root themselves: no separate data source."""
+    return None

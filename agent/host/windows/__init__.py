@@ -1,0 +1,1 @@
+"""Windows backend: the host, the service wrapper, removable-media control and the registry readers (Windows only)."""

@@ -1,0 +1,42 @@
+"""The Windows facts reader: what each posture check needs, from the registry/WMI data source (live or recorded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.host.facts import FirewallFacts, FirewallProfile, TimeSyncFacts
+
+
+class WindowsFacts:
+    def __init__(self, source: Any):
+        self.source = source  # agent.host.windows.host.LiveSource, or a RegFileSource in tests
+
+    def time_sync(self) -> TimeSyncFacts:
+        from agent.host.windows import timesync
+
+        return timesync.read(self.source)
+
+    def firewall(self) -> FirewallFacts:
+        from agent.host.windows.host import firewall_profiles
+
+        if self.source is None:
+            return FirewallFacts(unavailable="no Windows data source")
+        profiles = firewall_profiles(self.source)
+        return FirewallFacts(
+            source="registry",
+            profiles=tuple(
+                (name, FirewallProfile(bool(p["enabled"]), bool(p["inbound_allowed"]), str(p["set_by"])))
+                for name, p in profiles.items()
+            ),
+        )
+
+
+def reader(root: Path, source: Any = None) -> WindowsFacts:
+    return WindowsFacts(source)
+
+
+def live_source() -> Any:
+    from agent.host.windows.host import LiveSource
+
+    return LiveSource()
