@@ -149,7 +149,14 @@ class Agent(_Process):
         return self
 
     def emit(self, count: int, kind: str = "check.result") -> None:
-        """Record events in this agent's spool from another process, as `mamori-agent` tools do."""
+        """Test events through `mamori-agent debug emit`: the running agent records them (it is the spool's
+        only writer); a stopped one gets them with --offline, to send at its next start."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.cli("debug", "emit", "--count", str(count), "--kind", kind, "--offline")
+            return
+        # Just started: wait for its control channel rather than racing the interpreter's start-up.
+        wait_for(lambda: (self.state_dir / "control.sock").exists() or self.proc.poll() is not None,
+                 what="the agent's control channel")
         self.cli("debug", "emit", "--count", str(count), "--kind", kind)
 
     def spool_depth(self) -> int:
