@@ -66,16 +66,22 @@ class ControlServer:
             if accepted is None:
                 continue
             self._slots.acquire()
-            threading.Thread(target=self._serve, args=accepted, name="mamori-control-conn", daemon=True).start()
+            threading.Thread(target=self._serve_slot, args=accepted, name="mamori-control-conn", daemon=True).start()
 
-    def _serve(self, stream: Stream, peer: Peer) -> None:
+    def _serve_slot(self, stream: Stream, peer: Peer) -> None:
+        try:
+            self.serve(stream, peer)
+        finally:
+            self._slots.release()
+
+    def serve(self, stream: Stream, peer: Peer) -> None:
+        """Answer one connection and close it."""
         try:
             stream.sendall(encode(self.answer(stream, peer)))
         except OSError as exc:  # the client went away or timed out: nothing to tell anyone
             log.info("control channel: %s: %s", peer.who, exc)
         finally:
             stream.close()
-            self._slots.release()
 
     def answer(self, stream: Stream, peer: Peer) -> Any:
         if not peer.allowed:

@@ -198,9 +198,7 @@ def test_devices_come_from_the_running_agent_with_its_policy(tmp_path):
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     document = policy_doc.strictest("mynumber")
-    answers = AgentControl(
-        lambda: {"policy_source": "strictest", "document": document}, tmp_path / "root"
-    )
+    answers = AgentControl(lambda: {"policy_source": "strictest", "document": document}, tmp_path / "root")
     server = ControlServer(UnixListener(state / SOCKET_NAME), answers.handle).start()
     try:
         _enrol(state, "lgwan", [])  # the cache allows more; the agent's strictest policy is what counts
@@ -233,8 +231,19 @@ def test_every_message_survives_the_wire_and_strangers_do_not():
         protocol.StatusRequest(),
         protocol.EmitRequest("check.result", 3, None),
         protocol.DevicesReply("collector", "allowlist", [row]),
-        protocol.StatusReply(1, "0.1", True, False, False, "", "", None, "disk full", 2,
-                             protocol.PolicyInForce("v1", "collector", "", False, "block")),
+        protocol.StatusReply(
+            1,
+            "0.1",
+            True,
+            False,
+            False,
+            "",
+            "",
+            None,
+            "disk full",
+            2,
+            protocol.PolicyInForce("v1", "collector", "", False, "block"),
+        ),
         protocol.ErrorReply("refused", "uid 65534"),
     ):
         frame = protocol.encode(message)
