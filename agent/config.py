@@ -12,7 +12,8 @@ SCHEMA = [
     Key("shipper.heartbeat_seconds", float, 60.0,
         "Seconds between heartbeats to the collector (the collector flags silent terminals).", positive),
     Key("shipper.poll_seconds", float, 1.0,
-        "How often the spool is checked for events recorded by other mamori-agent processes.", positive),
+        "Unused: the running agent is the spool's only writer, so every event wakes the sender at once\n"
+        "(kept so that older agent.toml files still load).", positive),
     Key("shipper.batch_max_events", int, 500, "Most events sent in one batch.", positive),
     Key("shipper.max_in_flight_batches", int, 4, "Batches sent before waiting for the collector's ack.",
         positive),

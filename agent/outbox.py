@@ -92,6 +92,11 @@ class Outbox:
         return self._spool
 
     @property
+    def problem(self) -> str:
+        """Why the spool cannot be written now ("" when it can)."""
+        return self._problem
+
+    @property
     def lost(self) -> int:
         """Events not recorded since the last notice that reached the spool."""
         return self._lost

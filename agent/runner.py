@@ -28,6 +28,7 @@ from typing import Any
 
 from agent import reenroll, renewal, runstate, watchdog
 from agent.config import StateDir
+from agent.control import daemon as control_daemon
 from agent.host import Host
 from agent.host.base import MediaControl, StopRequest
 from agent.identity import Identity
@@ -118,8 +119,11 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
     if eff.source == "strictest":
         log.warning("enforcing the strictest policy: %s", eff.problem)
     control = start_media_control(host, spool, policy, state)
+    # `status`, `debug emit` and `devices` ask this run: the spool has no other writer.
+    answers = control_daemon.AgentControl(lambda: {**policy.enforced(), "document": policy.current.document},
+                                          getattr(host, "root", None), spool)
     try:
-        outcome = asyncio.run(_main(spool, identity, state, settings, policy, host, integrity))
+        outcome = asyncio.run(_main(spool, identity, state, settings, policy, host, integrity, answers))
         if control is not None:
             control.stop()
         spool.append("agent.stopped", {"reason": outcome.reason, "spool_depth": spool.depth()},
@@ -178,7 +182,8 @@ def start_media_control(host: Host, spool: Any, policy: PolicyCache,
 
 
 async def _main(spool: Outbox, identity: Identity, state: StateDir, settings: dict[str, Any],
-                policy: PolicyCache, host: Host, integrity: Integrity) -> Outcome:
+                policy: PolicyCache, host: Host, integrity: Integrity,
+                answers: control_daemon.AgentControl | None = None) -> Outcome:
     stop = asyncio.Event()
     outcome = Outcome()
     loop = asyncio.get_running_loop()
@@ -202,9 +207,13 @@ async def _main(spool: Outbox, identity: Identity, state: StateDir, settings: di
             except (NotImplementedError, RuntimeError):  # Windows: the service wrapper calls stop_agent()
                 pass
     _stoppers.append(from_thread)
+    # After watch_stop: its signal mask must be in place before this thread exists, which then inherits it.
+    channel = control_daemon.start(state.root, answers) if answers is not None else None
     if _pending_stop:  # the service manager asked to stop while the agent was still starting
         request_stop(_pending_stop.pop())
     shipper = Shipper(spool, identity, state, settings, policy, started=time.monotonic())
+    if answers is not None:
+        answers.shipper = shipper
     # status.json names the policy in force the moment it changes, before policy.applied can reach anyone;
     # the supervisor's periodic rewrite would otherwise leave `status` a few seconds behind.
     policy.add_listener(lambda _eff: _write_status(state, shipper))
@@ -223,6 +232,8 @@ async def _main(spool: Outbox, identity: Identity, state: StateDir, settings: di
     try:
         await shipper.run(stop)
     finally:
+        if channel is not None:  # before agent.stopped: nothing may be recorded after it
+            await asyncio.to_thread(channel.stop)
         supervisor.cancel()
         renewer.cancel()
         _stoppers.clear()

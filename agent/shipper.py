@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import random
 import time
 from collections import deque
@@ -30,8 +29,6 @@ from mamori.v1 import events_pb2, telemetry_pb2, telemetry_pb2_grpc
 log = logging.getLogger("mamori.agent.shipper")
 
 # Codes after which retrying the same data cannot help: the collector said no to us, not to the network.
-# Timed polls between unconditional spool queries (see _Session._spool_changed).
-SPOOL_RECHECK_POLLS = 30
 FATAL_CODES = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 
 
@@ -211,9 +208,7 @@ class _Session:
         self.ended = asyncio.Event()
         # Nothing is sent before the collector's Welcome: it may show our seq counter fell behind.
         self.welcomed = asyncio.Event()
-        self._wal_mark: tuple[int, ...] = ()
         self.epoch: int | None = None  # the spool numbering this stream's seqs refer to, read at Welcome
-        self._polls = 0
 
     async def run(self) -> bool:
         eff = self.s.policy.current
@@ -265,9 +260,9 @@ class _Session:
                 await self._heartbeat()
                 next_heartbeat = time.monotonic() + heartbeat_every
             sent = False
-            # A timed poll only queries the spool when its WAL file changed (another process committed):
-            # an idle agent then costs a stat() per poll instead of a thread hand-off and a query.
-            if len(self.in_flight) < max_in_flight and (woken or self._spool_changed()):
+            # This process is the spool's only writer (`debug emit` asks it over the control channel), so every
+            # append wakes us: a timer that fires finds nothing new and only leads to the heartbeat.
+            if len(self.in_flight) < max_in_flight and woken:
                 rows = await asyncio.to_thread(s.spool.pending, self.last_sent, max_events, self.epoch)
                 if rows:
                     await self._send(rows)
@@ -277,27 +272,13 @@ class _Session:
                     return
             if sent:
                 continue
-            # Other processes (mamori-agent check, debug emit) append without waking us: poll too.
-            timeout = max(0.0, min(next_heartbeat - time.monotonic(), s.settings["shipper.poll_seconds"]))
+            timeout = max(0.0, next_heartbeat - time.monotonic())
             # One event and one timer handle per poll (no tasks): stop and the stream's end set _wake too.
             timed_out: list[bool] = []
             timer = asyncio.get_running_loop().call_later(timeout, _expire, timed_out, s._wake)
             await s._wake.wait()
             timer.cancel()
             woken = not timed_out
-
-    def _spool_changed(self) -> bool:
-        """Whether spool.db-wal changed since the last look (mtime, size, inode); also true every
-        SPOOL_RECHECK_POLLS polls, in case two commits fell in one timestamp tick and left the size equal."""
-        try:
-            st = os.stat(self.s.state.spool / "spool.db-wal")
-            mark: tuple[int, ...] = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except OSError:
-            mark = ()
-        self._polls += 1
-        changed = mark != self._wal_mark or mark == () or self._polls % SPOOL_RECHECK_POLLS == 0
-        self._wal_mark = mark  # taken before the query: a commit after it changes the mark again
-        return changed
 
     async def _send(self, rows: list[tuple[int, bytes]]) -> None:
         self.s._batch_id += 1

@@ -519,3 +519,22 @@ def _keep_aside(path: Path) -> Path:
             os.replace(src, kept.with_name(kept.name + suffix))
     seqstore.fsync_dir(path.parent)
     return kept if kept.exists() else kept.with_name(kept.name + "-wal")
+
+
+def peek_depth(directory: Path) -> int | None:
+    """The depth a stopped agent left, read without writing (the running agent is the only writer).
+
+    0 when there is no spool yet; None when it cannot be read (locked, damaged, not a spool).
+    """
+    path = Path(directory) / DB_NAME
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'depth'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return int(row[0]) if row else 0

@@ -9,6 +9,7 @@ from typing import Any
 
 from agent import runner
 from agent.config import StateDir
+from agent.control import daemon as control_daemon
 from agent.host.base import Host
 from agent.identity import NotEnrolled, load_identity
 from agent.runner import RESTART_EXIT
@@ -23,6 +24,13 @@ def enrolled(state: StateDir) -> bool:
         return True
     except NotEnrolled:
         return False
+
+
+def _document() -> dict[str, Any]:
+    document = policy.strictest("mynumber")
+    # Enrollment needs the network: a terminal whose only NIC is a USB adapter must still reach the collector.
+    document["usb"]["network"] = "audit"
+    return document
 
 
 def run(state: StateDir, host: Host, poll_seconds: float = 2.0) -> int:
@@ -50,13 +58,15 @@ def run(state: StateDir, host: Host, poll_seconds: float = 2.0) -> int:
     if isinstance(control, str):
         log.error("not enrolled, and removable-media control is NOT active: %s", control)
     else:
-        document = policy.strictest("mynumber")
-        # Enrollment needs the network: a terminal whose only NIC is a USB adapter must still reach the collector.
-        document["usb"]["network"] = "audit"
-        control.start(document)
+        control.start(_document())
         log.warning(
             "not enrolled: enforcing the strictest policy (all removable storage blocked) until `mamori-agent enroll`"
         )
+    document = _document()
+    channel = control_daemon.start(state.root, control_daemon.AgentControl(
+        lambda: {"policy_version": "", "policy_source": "strictest", "policy_problem": "not enrolled",
+                 "policy_cache_rejected": False, "usb_mode": document["usb"]["mode"], "document": document},
+        getattr(host, "root", None)))
     try:
         while not stop.wait(poll_seconds):
             if enrolled(state):
@@ -65,5 +75,7 @@ def run(state: StateDir, host: Host, poll_seconds: float = 2.0) -> int:
         return 0
     finally:
         runner._stoppers.clear()
+        if channel is not None:
+            channel.stop()
         if not isinstance(control, str):
             control.stop()  # deny-by-default stays (the strictest policy never restores the hubs)

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import CliError
+from agent.cli.common import CliError, ask_agent, not_running
 from agent.config import StateDir
-from agent.usb.policy import compile_usb, decide
-from mamori import clock
 from mamori import policy as policy_doc
 from mamori.i18n import _
 from mamori.safetext import safe
 from mamori.table import render
-from mamori.usbconditions import Context
-from mamori.usbrules import rule_line
 
 
 def _policy_in_force(state: StateDir) -> tuple[dict[str, Any], str]:
@@ -34,51 +31,32 @@ def _policy_in_force(state: StateDir) -> tuple[dict[str, Any], str]:
         segment = load_identity(state).segment
     except NotEnrolled:
         return policy_doc.strictest(""), "strictest"
-    source = _enforced(state, segment, {})["policy_source"]
+    source = _enforced(state, segment)["policy_source"]
     if source == "strictest":
         return policy_doc.strictest(segment), source
     return PolicyCache(state.policy, segment).current.document, source
 
 
-def collect(state: StateDir, sysfs_root: Path) -> dict[str, Any]:
-    from agent.host import attached_usb
+def collect(state: StateDir, sysfs_root: Path | None) -> dict[str, Any]:
+    """From the running agent (its policy in force, its view of sysfs); with sysfs_root, from a copy on disk."""
+    from agent.control.client import NotRunning
+    from agent.control.protocol import DevicesRequest
+    from agent.usb.listing import NoSysfs, listing
 
-    try:
-        attached = attached_usb(sysfs_root)
-    except FileNotFoundError as exc:
-        message = _("no USB devices folder under {root} (is this Linux with sysfs?)")
-        raise CliError(message.format(root=exc.filename)) from None
+    if sysfs_root is None:
+        try:
+            return asdict(ask_agent(state, DevicesRequest()))
+        except NotRunning:
+            raise CliError(not_running(state) + _("; --sysfs-root / lists the devices without it")) from None
     document, source = _policy_in_force(state)
-    usb = compile_usb(document)
-    now = clock.now()
-    decided = [(d, decide(d, usb, now)) for d in attached]
-    allowed = [d for d, dec in decided if dec.device_allowed]
-    # allowed-matches() sees the devices this listing allows (the guard's view of what is attached).
-    ctx = Context(now=now, present=lambda: allowed)
-    out = []
-    for device, decision in decided:
-        rule = next((r for r in usb.rules if r.matches(device, ctx)), None)
-        out.append(
-            {
-                "port": device.port,
-                "id": device.id,
-                "name": device.name,
-                "serial": device.serial,
-                "interfaces": list(device.interface_types or device.interfaces),
-                "hash": device.hash,
-                "parent_hash": device.parent_hash,
-                "storage": decision.storage,
-                "device_allowed": decision.device_allowed,
-                "decided_by": decision.decided_by,
-                "matching_rule": rule.label() if rule else "",
-                "rule": rule_line(device),
-            }
-        )
-    return {"policy_source": source, "usb_mode": usb.mode, "devices": out}
+    try:
+        return asdict(listing(document, source, sysfs_root))
+    except NoSysfs as exc:
+        raise CliError(_("no USB devices folder under {root} (is this Linux with sysfs?)").format(root=exc)) from None
 
 
 def cmd_devices(args: argparse.Namespace, state: StateDir) -> int:
-    data = collect(state, Path(args.sysfs_root))
+    data = collect(state, Path(args.sysfs_root) if args.sysfs_root else None)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -119,5 +97,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         help=_("list the attached USB devices, the decision for each and a ready rule line"),
     )
     p.add_argument("--json", action="store_true")
-    p.add_argument("--sysfs-root", default="/", help=_("read sysfs below this folder, e.g. a copy (default: /)"))
+    p.add_argument(
+        "--sysfs-root",
+        help=_(
+            "read sysfs below this folder, e.g. a copy, instead of asking the running agent (/: this machine's own)"
+        ),
+    )
     p.set_defaults(func=cmd_devices)

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from agent import host as hostmod
 from agent import renewal
-from agent.cli.common import identity
+from agent.cli.common import ask_agent, identity
 from agent.config import StateDir
 from agent.usb.state import CHECK_ID as MEDIA_CHECK
 from mamori import clock
 from mamori.i18n import _
 from mamori.labels import label
 from mamori.table import render
-
-
-def _running(pid: Any) -> bool:
-    import psutil
-
-    return isinstance(pid, int) and pid > 0 and psutil.pid_exists(pid)
 
 
 def _policy_applied_at(state: StateDir) -> str:
@@ -31,17 +26,12 @@ def _policy_applied_at(state: StateDir) -> str:
         return ""
 
 
-_POLICY_KEYS = ("policy_version", "policy_source", "policy_problem", "policy_cache_rejected", "usb_mode")
-
-
-def _enforced(state: StateDir, segment: str, run: dict[str, Any]) -> dict[str, Any]:
-    """What the agent enforces: the running agent's own word, else what its next start would make of the cache."""
+def _enforced(state: StateDir, segment: str) -> dict[str, Any]:
+    """What a stopped agent's next start would make of the cache (the running agent says so itself)."""
     from agent.integrity import file_sha256
     from agent.policy_cache import Effective, PolicyCache
     from mamori.policy import strictest
 
-    if "policy_source" in run:
-        return {k: run.get(k) for k in _POLICY_KEYS}
     cache = PolicyCache(state.policy, segment)
     try:
         record = json.loads(state.integrity.read_text(encoding="utf-8"))
@@ -65,30 +55,38 @@ def _certificate(state: StateDir) -> dict[str, Any]:
 
 
 def collect(state: StateDir) -> dict[str, Any]:
+    """The running agent's own word over its control channel; when none answers, what it left behind (read only)."""
+    from agent.control.client import NotRunning
+    from agent.control.protocol import StatusRequest
     from agent.host import runlock
-    from agent.outbox import UNWRITABLE, unrecorded
+    from agent.outbox import unrecorded
     from agent.runstate import read_checks, read_status
-    from agent.spool import Spool
+    from agent.spool import peek_depth
 
     ident = identity(state)
     try:
-        spool = Spool.open(state.spool)
-    except UNWRITABLE as exc:  # a full disk: status still shows everything else
-        depth: int | str = _("spool unavailable: {error}").format(error=exc)
-    else:
-        try:
-            depth = spool.depth()
-        finally:
-            spool.close()
+        live = ask_agent(state, StatusRequest())
+    except NotRunning:
+        live = None
     checks = read_checks(state)
     media = checks.get(MEDIA_CHECK, {}).get("status")
     run = read_status(state)
-    # The run lock is the truth (status.json may be stale: a full disk); the pid is for agents from before it.
-    running = runlock.held(state.run_lock) if state.run_lock.exists() else _running(run.get("pid"))
-    own = run if running and _running(run.get("pid")) else {}  # status.json of this very run, not a stale one
-    policy = _enforced(state, ident.segment, own)
+    if live is not None:
+        depth: int | str = (
+            live.spool_depth
+            if live.spool_depth is not None
+            else _("spool unavailable: {error}").format(error=live.spool_problem)
+        )
+        policy = asdict(live.policy)
+        pid, connected, not_recorded = live.pid, live.connected, live.events_not_recorded
+        last_error = live.last_error
+    else:
+        peeked = peek_depth(state.spool)
+        depth = peeked if peeked is not None else _("spool unavailable: {error}").format(error=_("cannot be read"))
+        policy = _enforced(state, ident.segment)
+        pid, connected, not_recorded = None, False, unrecorded(state.spool)
+        last_error = run.get("last_error", "")
     cert = _certificate(state)
-    last_error = run.get("last_error", "")
     if cert["certificate_expired"]:
         # Read from the file itself: true also of an agent that is stopped or never got to try.
         last_error = renewal.expired_message()
@@ -97,16 +95,26 @@ def collect(state: StateDir) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - status must show what it can even without a service manager
         service = f"unknown ({exc})"
     return {
-        "agent_id": ident.agent_id, "segment": ident.segment, "department": ident.department,
-        "collector": ident.telemetry_target, "service": service, "running": running,
-        "pid": own.get("pid"),
-        "connected": bool(own.get("connected")),
-        "last_connected_at": run.get("last_connected_at", ""), "last_error": last_error,
+        "agent_id": ident.agent_id,
+        "segment": ident.segment,
+        "department": ident.department,
+        "collector": ident.telemetry_target,
+        "service": service,
+        # A run that holds the lock but does not answer is still a run (its channel could not listen).
+        "running": live is not None or runlock.held(state.run_lock),
+        "answering": live is not None,
+        "pid": pid,
+        "connected": connected,
+        "last_connected_at": (live.last_connected_at if live is not None else "") or run.get("last_connected_at", ""),
+        "last_error": last_error,
         **cert,
         "status_updated_at": run.get("updated_at", ""),
-        "spool_depth": depth, "events_not_recorded": unrecorded(state.spool),
-        "policy_version": policy["policy_version"], "policy_source": policy["policy_source"],
-        "policy_applied_at": _policy_applied_at(state), "policy_problem": policy["policy_problem"],
+        "spool_depth": depth,
+        "events_not_recorded": not_recorded,
+        "policy_version": policy["policy_version"],
+        "policy_source": policy["policy_source"],
+        "policy_applied_at": _policy_applied_at(state),
+        "policy_problem": policy["policy_problem"],
         "policy_cache_rejected": policy["policy_cache_rejected"],
         "usb_mode": policy["usb_mode"],  # the policy's; whether it is enforced is media_control_active
         "media_control_active": None if media is None else media == "pass",  # None: the agent never said
@@ -119,36 +127,63 @@ def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
-    labels = {"agent_id": _("Agent ID"), "segment": _("Segment"), "department": _("Department"),
-              "collector": _("Collector"), "service": _("Service"), "running": _("Agent running"),
-              "pid": _("Process ID"), "connected": _("Connected to the collector"),
-              "last_connected_at": _("Last connected"), "last_error": _("Last connection error"),
-              "certificate_not_after": _("Certificate valid until"),
-              "certificate_expired": _("Certificate expired"),
-              "status_updated_at": _("Status recorded at"), "spool_depth": _("Events waiting to be sent"),
-              "events_not_recorded": _("Events not recorded (disk full)"),
-              "policy_version": _("Policy version"), "policy_source": _("Policy source"),
-              "policy_applied_at": _("Policy stored at"), "policy_problem": _("Policy problem"),
-              "policy_cache_rejected": _("Cached policy rejected (strictest policy in force)"),
-              "usb_mode": _("Removable media mode")}
+    labels = {
+        "agent_id": _("Agent ID"),
+        "segment": _("Segment"),
+        "department": _("Department"),
+        "collector": _("Collector"),
+        "service": _("Service"),
+        "running": _("Agent running"),
+        "pid": _("Process ID"),
+        "connected": _("Connected to the collector"),
+        "last_connected_at": _("Last connected"),
+        "last_error": _("Last connection error"),
+        "certificate_not_after": _("Certificate valid until"),
+        "certificate_expired": _("Certificate expired"),
+        "status_updated_at": _("Status recorded at"),
+        "spool_depth": _("Events waiting to be sent"),
+        "events_not_recorded": _("Events not recorded (disk full)"),
+        "policy_version": _("Policy version"),
+        "policy_source": _("Policy source"),
+        "policy_applied_at": _("Policy stored at"),
+        "policy_problem": _("Policy problem"),
+        "policy_cache_rejected": _("Cached policy rejected (strictest policy in force)"),
+        "usb_mode": _("Removable media mode"),
+    }
     yes_no = {True: _("yes"), False: _("no")}
     if data["media_control_active"] is False:  # never show a mode the terminal does not enforce
         data["usb_mode"] = _("not in force (policy mode {mode})").format(mode=data["usb_mode"])
-    rows = [[labels[k], yes_no[v] if isinstance(v, bool) else (str(v) if v not in (None, "") else "-")]
-            for k, v in data.items() if k in labels]
+    rows = [
+        [labels[k], yes_no[v] if isinstance(v, bool) else (str(v) if v not in (None, "") else "-")]
+        for k, v in data.items()
+        if k in labels
+    ]
+    if not data["answering"]:
+        print(
+            _("Stopped: the agent is not running (or not answering); below is what it left behind.")
+            if not data["running"]
+            else _("The agent runs but does not answer on its control channel; below is what it left behind.")
+        )
     print(render([_("Item"), _("Value")], rows))
     print()
     if data["last_checks"]:
-        print(render([_("Check"), _("Result"), _("Summary"), _("Recorded at")],
-                     [[c["check_id"], label("check", c.get("status", "")), c.get("summary", ""), c.get("at", "")]
-                      for c in data["last_checks"]]))
+        print(
+            render(
+                [_("Check"), _("Result"), _("Summary"), _("Recorded at")],
+                [
+                    [c["check_id"], label("check", c.get("status", "")), c.get("summary", ""), c.get("at", "")]
+                    for c in data["last_checks"]
+                ],
+            )
+        )
     else:
         print(_("No posture check has been recorded yet."))
     return 0
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("status", parents=[common],
-                       help=_("show enrollment, connection, spool, policy and the last checks"))
+    p = sub.add_parser(
+        "status", parents=[common], help=_("show enrollment, connection, spool, policy and the last checks")
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)

@@ -39,4 +39,10 @@ def attached_usb(root: Path = Path("/")) -> list[Device]:
     return importlib.import_module(f"agent.host.{PLATFORM}.media").attached(root)
 
 
-__all__ = ["PLATFORM", "FactsReader", "Host", "HostFacts", "attached_usb", "current", "data_source", "facts"]
+def control_transport() -> Any:
+    """The control channel's transport for this machine: listen(root), connect(root, timeout), address(root)."""
+    return importlib.import_module(f"agent.host.{PLATFORM}.control")
+
+
+__all__ = ["PLATFORM", "FactsReader", "Host", "HostFacts", "attached_usb", "control_transport", "current",
+           "data_source", "facts"]

@@ -84,11 +84,14 @@ def test_status_shows_connection_spool_policy_and_checks(fake, tmp_path, capsys)
     record_checks(state, [{"check_id": "mfa", "status": "fail", "summary": "pam_u2f not in common-auth"}])
     assert cli.main(["status", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["running"] is True and data["connected"] is True and data["spool_depth"] == 1
+    # No run answers on the control channel: status.json alone never makes an agent running or connected.
+    assert data["running"] is False and data["connected"] is False and data["spool_depth"] == 1
+    assert data["last_connected_at"] == "2026-11-29T10:00:00+00:00"
     assert data["policy_source"] == "strictest" and data["usb_mode"] == "block"
     assert data["last_checks"][0]["check_id"] == "mfa" and data["last_checks"][0]["status"] == "fail"
     assert cli.main(["--lang", "en", "status"]) == 0
     out = capsys.readouterr().out
+    assert out.startswith("Stopped: the agent is not running")
     assert "Connected to the collector" in out and "pam_u2f not in common-auth" in out
 
 

@@ -123,6 +123,7 @@ class Collector(_Process):
 class Agent(_Process):
     state_dir: Path = Path()
     agent_id: str = ""
+    started_at: float = 0.0
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_cli("agent.cli", "--state-dir", str(self.state_dir), *args, check=check)
@@ -144,12 +145,26 @@ class Agent(_Process):
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
 
+    def _channel_up(self) -> bool:
+        """This run's socket: one a run killed with -9 left behind is older than this start."""
+        try:
+            return (self.state_dir / "control.sock").stat().st_ctime >= self.started_at
+        except OSError:
+            return False
+
     def start(self) -> Agent:
+        self.started_at = time.time() - 0.05  # the file system's clock may round down
         self._spawn(self.state_dir, ["agent.cli", "--state-dir", str(self.state_dir), "run"])
         return self
 
     def emit(self, count: int, kind: str = "check.result") -> None:
-        """Record events in this agent's spool from another process, as `mamori-agent` tools do."""
+        """Test events through `mamori-agent debug emit`: the running agent records them (it is the spool's
+        only writer); a stopped one gets them with --offline, to send at its next start."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.cli("debug", "emit", "--count", str(count), "--kind", kind, "--offline")
+            return
+        # Just started: wait for its control channel rather than racing the interpreter's start-up.
+        wait_for(lambda: self._channel_up() or self.proc.poll() is not None, what="the agent's control channel")
         self.cli("debug", "emit", "--count", str(count), "--kind", kind)
 
     def spool_depth(self) -> int:
