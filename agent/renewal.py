@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from agent.config import StateDir
 from agent.fsutil import write_atomic
@@ -70,6 +71,11 @@ def _agent_id_of(cert: x509.Certificate) -> str:
     return uris[0][len(AGENT_URI) :] if uris else ""
 
 
+def _spki(key: PublicKeyTypes) -> bytes:
+    # The encoded public key compares any key type; public_numbers() exists only on some of them.
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(ca)
@@ -123,7 +129,7 @@ def renew(
         cert = x509.load_pem_x509_certificate(reply.certificate_pem)
     except ValueError as exc:
         raise RenewalError(f"the collector returned an unreadable certificate: {exc}") from None
-    if cert.public_key().public_numbers() != key.public_key().public_numbers():
+    if _spki(cert.public_key()) != _spki(key.public_key()):
         raise RenewalError("the collector returned a certificate for a different key")
     if _agent_id_of(cert) != identity.agent_id:
         raise RenewalError("the collector returned a certificate for another agent id")

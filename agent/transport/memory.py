@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from agent.transport import (
     Ack,
     AgentMessage,
     Batch,
     CollectorMessage,
+    Heartbeat,
     Hello,
     Renewed,
     StreamBroken,
@@ -19,6 +21,8 @@ from agent.transport import (
     Welcome,
 )
 from mamori.events import decode_bytes
+
+M = TypeVar("M", Hello, Batch, Heartbeat)
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ class MemoryCollector:
             self.stored[seq] = data
             self.last_stored_seq = max(self.last_stored_seq, seq)
 
-    def sent(self, kind: type[AgentMessage]) -> list[AgentMessage]:
+    def sent(self, kind: type[M]) -> list[M]:
         """Every message of this kind the agent sent, over all streams."""
         return [m for s in self.streams for m in s.sent if isinstance(m, kind)]
 
