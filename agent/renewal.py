@@ -6,11 +6,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from agent.config import StateDir
 from agent.fsutil import write_atomic
@@ -19,7 +19,9 @@ from mamori import clock
 from mamori.i18n import _
 from mamori.keypair import finish_pending, replace_pair
 from mamori.keys import key_pem, make_csr, new_private_key
-from mamori.v1 import telemetry_pb2, telemetry_pb2_grpc
+
+if TYPE_CHECKING:
+    from agent.transport import Transport
 
 log = logging.getLogger("mamori.agent.renewal")
 AGENT_URI = "urn:mamori:agent:"
@@ -69,6 +71,11 @@ def _agent_id_of(cert: x509.Certificate) -> str:
     return uris[0][len(AGENT_URI) :] if uris else ""
 
 
+def _spki(key: PublicKeyTypes) -> bytes:
+    # The encoded public key compares any key type; public_numbers() exists only on some of them.
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(ca)
@@ -104,26 +111,25 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def renew(identity: Identity, state: StateDir, hostname: str, timeout: float) -> datetime:
+def renew(
+    identity: Identity, state: StateDir, hostname: str, timeout: float, transport: Transport | None = None
+) -> datetime:
     """One renewal: new key, CSR, signed by the collector over mTLS, stored atomically; returns not_after."""
+    from agent.transport import StreamError
+    from agent.transport.grpc_transport import GrpcTransport
+
     key = new_private_key()
-    creds = grpc.ssl_channel_credentials(
-        root_certificates=state.ca_cert.read_bytes(),
-        private_key=state.key.read_bytes(),
-        certificate_chain=state.cert.read_bytes(),
-    )
-    with grpc.secure_channel(identity.telemetry_target, creds) as channel:
-        try:
-            reply = telemetry_pb2_grpc.TelemetryStub(channel).Renew(
-                telemetry_pb2.RenewRequest(csr_pem=make_csr(key, hostname)), timeout=timeout
-            )
-        except grpc.RpcError as exc:
-            raise RenewalError(f"{exc.code().name}: {exc.details()}") from None
+    if transport is None:
+        transport = GrpcTransport(identity.telemetry_target, state)
+    try:
+        reply = transport.renew(make_csr(key, hostname), timeout)
+    except StreamError as exc:
+        raise RenewalError(f"{exc.code}: {exc.details}") from None
     try:
         cert = x509.load_pem_x509_certificate(reply.certificate_pem)
     except ValueError as exc:
         raise RenewalError(f"the collector returned an unreadable certificate: {exc}") from None
-    if cert.public_key().public_numbers() != key.public_key().public_numbers():
+    if _spki(cert.public_key()) != _spki(key.public_key()):
         raise RenewalError("the collector returned a certificate for a different key")
     if _agent_id_of(cert) != identity.agent_id:
         raise RenewalError("the collector returned a certificate for another agent id")
