@@ -91,7 +91,7 @@ def N_(msgid: str, **params: Any) -> Message:
 def render(msgid: str, params: dict[str, Any], lang: str | None = None) -> str:
     """The message in lang (None: the process's language); a translation that breaks its placeholders falls back
     to English, so a faulty catalogue never hides what was detected."""
-    tr = catalogue(lang) if lang else _translation
+    tr = catalogue(lang) if lang else current()
     try:
         return tr.gettext(msgid).format(**params)
     except (KeyError, IndexError, ValueError):
