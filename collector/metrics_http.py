@@ -61,7 +61,7 @@ class MetricsListener:
     @property
     def address(self) -> tuple[str, int]:
         host, port = self.server.server_address[:2]
-        return host, port
+        return str(host), port  # an AF_INET/AF_INET6 server's host is always text
 
     def start(self) -> None:
         self.thread.start()

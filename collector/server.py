@@ -145,7 +145,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> Peer:
         auth = context.auth_context()
-        pems = auth.get("x509_pem_cert") or []
+        pems = list(auth.get("x509_pem_cert") or [])
         if not pems:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "client certificate required")
         try:
@@ -169,7 +169,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         return Peer(agent_id=ident.agent_id, segment=row.segment, department=row.department,
                     serial_hex=ident.serial_hex, issuer=issuer)
 
-    async def Renew(self, request, context):  # noqa: N802 (gRPC method name)
+    async def Renew(self, request, context: grpc.aio.ServicerContext):  # noqa: N802 (gRPC method name)
         """A new certificate for the key the agent just made; the identity is the one on record, not the CSR's."""
         peer = await self._authenticate(context)
         try:
@@ -179,6 +179,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         except validate.Invalid as exc:
             self.refusals.refused(peer.agent_id, str(exc))
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if self.datadir is None:  # a service built without the data folder has no CA to sign with
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "certificate renewal is not available here")
         ca_key, ca_cert = self.datadir.ca_key.read_bytes(), self.datadir.ca_cert.read_bytes()
         try:
             cert_pem = pki.sign_agent_csr(ca_key, ca_cert, request.csr_pem, peer.agent_id, self.cert_lifetime)
@@ -195,7 +197,9 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                  ident.serial_hex, ident.not_after.isoformat())
         return telemetry_pb2.RenewResponse(certificate_pem=cert_pem, ca_chain_pem=ca_cert)
 
-    async def Stream(self, request_iterator, context):  # noqa: N802 (gRPC method name)
+    # N802: gRPC's method name. override: grpc.aio also takes a coroutine that answers with context.write();
+    # the servicer stub only models generators.
+    async def Stream(self, request_iterator, context: grpc.aio.ServicerContext):  # type: ignore[override]  # noqa: N802
         peer = await self._authenticate(context)
         # Streaming with the renewed certificate: the one it replaced is no identity any more.
         await asyncio.to_thread(queries.forget_previous_cert, self.engine, peer.agent_id, peer.serial_hex)
@@ -205,6 +209,8 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         log.info("agent %s connected from %s", peer.agent_id, context.peer())
         try:
             row = await asyncio.to_thread(queries.get_agent, self.engine, peer.agent_id)
+            if row is None:  # deleted since the handshake
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "agent is not enrolled here")
             await context.write(
                 telemetry_pb2.CollectorMessage(
                     welcome=telemetry_pb2.Welcome(agent_id=peer.agent_id, last_stored_seq=row.last_seq)

@@ -124,7 +124,9 @@ def _matches(key_pem: bytes, cert_pem: bytes) -> bool:
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError:
         return False
-    return key.public_key().public_numbers() == cert.public_key().public_numbers()
+    # The encoded public keys, not public_numbers(): Ed25519/Ed448 keys have no numbers.
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki)
 
 
 def _hosts_of(cert_pem: bytes) -> list[str]:

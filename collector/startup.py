@@ -64,8 +64,9 @@ def database_error(url: str, config: Path, exc: Exception) -> StartupError:
 
 def check_serve(datadir: Any, settings: dict[str, Any], url: str) -> None:
     """Everything `serve` needs from outside before it starts: a writable SQLite folder, free ports."""
-    if make_url(url).get_backend_name() == "sqlite":
-        check_data_folder(Path(make_url(url).database).parent)
+    database = make_url(url).database
+    if make_url(url).get_backend_name() == "sqlite" and database:  # no file (sqlite://): in memory, no folder
+        check_data_folder(Path(database).parent)
     for key in ("server.listen", "server.enroll_listen", "metrics.listen"):
         if settings.get(key):
             check_port(settings[key], key, datadir.config)

@@ -62,7 +62,8 @@ def _checks(segment: str, mfa_required: bool) -> dict[str, Any]:
 def check_settings(document: dict[str, Any]) -> dict[str, Any]:
     """What the checks read: the checks section over its segment defaults, and the thresholds from the rules
     section (the parameters the collector judges with)."""
-    segment = document.get("segment") if document.get("segment") in SEGMENTS else "mynumber"
+    declared = document.get("segment")
+    segment = declared if isinstance(declared, str) and declared in SEGMENTS else "mynumber"
     merged = copy.deepcopy(DEFAULTS[segment]["checks"])
     merged.update(copy.deepcopy(document.get("checks", {})))
     merged.update(thresholds.check_settings(document))

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import sys
 
 PROTO_ROOT = pathlib.Path(__file__).resolve().parent
 REPO = PROTO_ROOT.parent  # generated modules land in the top-level mamori package
+
+
+def _plugin(name: str) -> str:
+    """Path of a protoc plugin installed by a dev dependency (beside this interpreter first, then on PATH)."""
+    # The venv's bin/ is not on PATH when the generator runs as .venv/bin/python proto/generate.py.
+    beside = pathlib.Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise SystemExit(f"{name} not found: install the dev dependencies (mypy-protobuf)")
+    return found
 
 
 def generate(out_dir: pathlib.Path) -> list[pathlib.Path]:
@@ -20,8 +31,12 @@ def generate(out_dir: pathlib.Path) -> list[pathlib.Path]:
         "protoc",
         f"-I{PROTO_ROOT}",
         f"-I{include}",
+        f"--plugin=protoc-gen-mypy={_plugin('protoc-gen-mypy')}",
+        f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",
         f"--python_out={out_dir}",
-        f"--pyi_out={out_dir}",
+        # mypy-protobuf's stubs (not protoc's --pyi_out) so mypy sees typed messages and gRPC stubs/servicers.
+        f"--mypy_out={out_dir}",
+        f"--mypy_grpc_out={out_dir}",
         f"--grpc_python_out={out_dir}",
         *sources,
     ]

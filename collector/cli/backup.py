@@ -78,6 +78,8 @@ def cmd_backup(args: argparse.Namespace, datadir: DataDir) -> int:
     files: dict[str, str] = {}
     on_sqlite = url.get_backend_name() == "sqlite"
     if on_sqlite:
+        if not url.database:
+            raise CliError(_("an in-memory SQLite database cannot be backed up"))
         _sqlite_snapshot(Path(url.database), dest / DB_FILE)
         files[DB_FILE] = _sha256(dest / DB_FILE)
     for src, name in (

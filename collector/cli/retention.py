@@ -110,10 +110,10 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
         return 0
     table = [
         [
-            r["month"],
+            str(r["month"]),
             str(r["events"]) if r["verified"] else "-",
             _("verified") if r["verified"] else _("NOT VERIFIED"),
-            r["sha256"] or r["problem"],
+            str(r["sha256"] or r["problem"]),
         ]
         for r in rows
     ]

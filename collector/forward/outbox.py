@@ -124,7 +124,7 @@ def enqueue_violation(conn: Connection, change: str, violation_id: int, at: date
     if wants_syslog:
         _insert(conn, SYSLOG, at, record)
     mailed = r.alerts is not None and change in MAILED and v.exception_id is None
-    if mailed and SEVERITY_RANK[v.severity] >= SEVERITY_RANK[r.alerts.min_severity]:
+    if mailed and r.alerts is not None and SEVERITY_RANK[v.severity] >= SEVERITY_RANK[r.alerts.min_severity]:
         _insert(conn, MAIL, at, record)
 
 
@@ -247,7 +247,7 @@ class DestinationStatus:
 
 
 def status(conn: Connection, now: datetime) -> list[DestinationStatus]:
-    counts = dict(
+    counts: dict[str, int] = dict(
         conn.execute(select(forward_outbox.c.destination, func.count()).group_by(forward_outbox.c.destination)).all()
     )
     result = []

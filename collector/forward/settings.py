@@ -199,8 +199,10 @@ def _recipient_tables(
             raise _nested_error(path, text, parts, None, f"unknown segment (known: {', '.join(allowed)})")
         if not isinstance(table, dict) or set(table) != {"to"}:
             raise _nested_error(path, text, parts, None, 'must be a table with one key: to = ["address", ...]')
-        if not isinstance(table["to"], list) or not table["to"] or (bad := _addresses(table["to"])):
-            raise _nested_error(path, text, parts, "to", bad if table["to"] else "must list at least one address")
+        if not isinstance(table["to"], list) or not table["to"]:
+            raise _nested_error(path, text, parts, "to", "must list at least one address")
+        if bad := _addresses(table["to"]):
+            raise _nested_error(path, text, parts, "to", bad)
 
 
 def check(path: Path, values: dict[str, Any]) -> None:
@@ -226,7 +228,8 @@ def check(path: Path, values: dict[str, Any]) -> None:
         try:
             Path(values["alerts.password_file"]).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise problem(path, text, "alerts.password_file", f"cannot read: {exc.strerror or exc}") from None
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc  # a decode error has none
+            raise problem(path, text, "alerts.password_file", f"cannot read: {reason}") from None
 
 
 def forward_settings(values: dict[str, Any]) -> ForwardSettings:

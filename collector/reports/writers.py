@@ -46,7 +46,7 @@ def write_xlsx(data: dict[str, Any], out: Path) -> None:
     wb = Workbook(write_only=True)
     # Font 0 is what every cell without a style of its own uses: make it a Japanese font once,
     # instead of styling a million cells one by one.
-    wb._fonts = IndexedList([Font(name=XLSX_FONT, size=10)])
+    wb._fonts = IndexedList([Font(name=XLSX_FONT, size=10)])  # type: ignore[attr-defined]  # private, not in the stubs
     bold, fill = Font(name=XLSX_FONT, size=10, bold=True), PatternFill("solid", fgColor="DDEBF7")
 
     def styled(ws, value: Any, font: Font, with_fill: bool = False) -> Any:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from collector.store.models import approved_devices, events, temporary_permissions
 from collector.store.queries import MIN_PREFIX, AmbiguousId, Bind, _read, _write
@@ -56,7 +57,7 @@ def import_rules(bind: Bind, rules: Sequence[tuple[int, str]], *, source: str, s
     return len(rules)
 
 
-def _same(column, value):  # type: ignore[no-untyped-def]
+def _same(column: ColumnElement[Any], value: str | None) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
 
 

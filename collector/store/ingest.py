@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Column, Connection, Engine, String, select, update
 
 from collector import validate
 from collector.forward import outbox
@@ -31,8 +31,17 @@ REFUSED_KIND = "batch.refused"
 GAP_SEVERITY = "high"
 # Gap events get deterministic ids, so one gap can never be recorded twice.
 GAP_NAMESPACE = uuid.UUID("6d616d6f-7269-4761-b000-000000000001")
-MAX_KIND_LEN = events.c.kind.type.length
-MAX_EVENT_ID_LEN = events.c.event_id.type.length
+
+
+def _declared_length(column: Column[Any]) -> int:
+    """The VARCHAR length the schema declares: checked before the insert, so a long value is a clear refusal."""
+    declared = column.type
+    assert isinstance(declared, String) and declared.length is not None, column
+    return declared.length
+
+
+MAX_KIND_LEN = _declared_length(events.c.kind)
+MAX_EVENT_ID_LEN = _declared_length(events.c.event_id)
 _COLUMNS = ("agent_id", "seq", "event_id", "kind", "severity", "occurred_at", "received_at", "payload")
 _insert_sql: dict[tuple[str, str], str] = {}
 
@@ -69,7 +78,8 @@ def find_gaps(sorted_seqs: Sequence[int], last_seq: int) -> list[tuple[int, int]
     return gaps
 
 
-def _check(ev: Event) -> None:
+def _check(ev: Event) -> datetime:
+    """Refuse an event an agent must not send; returns its (checked) occurrence time."""
     # Cheap checks before the transaction, so a bad batch fails with a clear message and changes nothing.
     if type(ev.seq) is not int or not 0 < ev.seq <= validate.MAX_SEQ:
         raise BatchError(f"event {ev.event_id!r}: seq must be an integer in 1..{validate.MAX_SEQ}, got {ev.seq!r}")
@@ -81,6 +91,7 @@ def _check(ev: Event) -> None:
         raise BatchError(f"seq {ev.seq}: bad event_id {ev.event_id!r}")
     if ev.occurred_at is None or ev.occurred_at.utcoffset() is None:
         raise BatchError(f"seq {ev.seq}: occurred_at must be a tz-aware datetime")
+    return ev.occurred_at
 
 
 def _driver_params(dialect: str, agent_id: str, batch: Sequence[Event], received_at: datetime) -> list[Any]:
@@ -93,7 +104,7 @@ def _driver_params(dialect: str, agent_id: str, batch: Sequence[Event], received
     received = stamp(received_at)
     rows = []
     for ev in batch:
-        _check(ev)
+        occurred_at = _check(ev)
         rows.append(
             (
                 agent_id,
@@ -101,7 +112,7 @@ def _driver_params(dialect: str, agent_id: str, batch: Sequence[Event], received
                 ev.event_id,
                 ev.kind,
                 ev.severity,
-                stamp(ev.occurred_at),
+                stamp(occurred_at),
                 received,
                 json_dumps(ev.payload),
             )
@@ -168,7 +179,7 @@ def _not_yet_stored(conn: Connection, agent_id: str, params: list[Any], last_seq
 def _record_gaps(
     conn: Connection, agent_id: str, gaps: list[tuple[int, int]], received_at: datetime
 ) -> list[Event]:
-    rows = [
+    rows: list[dict[str, Any]] = [  # the insert's parameters
         {
             "agent_id": agent_id,
             "seq": None,
@@ -371,7 +382,7 @@ def record_refused(engine: Engine, agent_id: str, payload: dict[str, Any], at: d
     Its heartbeats still move last_seen_at, so without this the terminal would look healthy while none of its
     events is stored.
     """
-    row = {"agent_id": agent_id, "seq": None, "event_id": str(uuid7()), "kind": REFUSED_KIND,
+    row: dict[str, Any] = {"agent_id": agent_id, "seq": None, "event_id": str(uuid7()), "kind": REFUSED_KIND,
            "severity": GAP_SEVERITY, "occurred_at": at, "received_at": at, "payload": payload}
     with _writer_turn(engine), engine.begin() as conn:
         agent = conn.execute(select(agents.c.segment, agents.c.department).where(agents.c.id == agent_id)).one_or_none()

@@ -20,6 +20,7 @@ from collector.store.models import agents, enrollment_tokens, events, policies
 
 Bind = Engine | Connection
 AgentStatus = Literal["ok", "revoked", "superseded", "unknown"]
+AgentState = Literal["active", "revoked", "superseded"]  # mamori.labels.AGENT_STATES
 MIN_PREFIX = 8
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's bound-parameter limit
 
@@ -74,7 +75,7 @@ class AgentRow:
         return self.revoked_at is not None
 
     @property
-    def state(self) -> str:
+    def state(self) -> AgentState:
         """One of mamori.labels.AGENT_STATES; revocation outranks supersession."""
         return "revoked" if self.revoked else "superseded" if self.superseded_by else "active"
 

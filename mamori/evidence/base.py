@@ -32,7 +32,7 @@ class Evidence:
         (a rule never judges a string "false" as a bool)."""
         if not isinstance(data, Mapping):
             return cls()
-        hints = _hints(cls)
+        hints = _hints(typing.cast(type, cls))  # typeshed's Hashable check rejects type[Self]
         return cls(**{k: v for k, v in data.items() if k in hints and v is not None and _fits(v, hints[k])})
 
     @classmethod

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite from a fresh Debian 12 machine: bootstrap, lint, then pytest.
+# The whole test suite from a fresh Debian 12 machine: bootstrap, lint, type check, then pytest.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=bootstrap.sh
 source "$repo/packaging/dev/bootstrap.sh"
 cd "$repo"
 ruff check .
+mypy  # the packages in pyproject.toml's [tool.mypy] (mamori, collector)
 exec python -m pytest -q "$@"

@@ -26,7 +26,10 @@ if connection is not None:
 elif context.is_offline_mode():
     raise SystemExit("offline (--sql) migrations are not supported; run them against a database")
 else:
-    engine = make_engine(context.config.get_main_option("sqlalchemy.url"))
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("no sqlalchemy.url: set it in alembic.ini or pass a connection")
+    engine = make_engine(url)
     try:
         with engine.begin() as conn:
             _run(conn)

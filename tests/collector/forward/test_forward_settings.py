@@ -73,6 +73,7 @@ def test_the_defaults_forward_nothing(tmp_path, routes):
         ('[alerts]\nlang = "en"\n\n[alerts.segment.bogus]\nto = ["a@example.lg.jp"]\n', 4, "unknown segment"),
         ('[alerts.department."税務課"]\n\nto = ["zeimu"]\n', 3, "not a mail address"),
         ('[alerts.department."税務課"]\ncc = ["a@example.lg.jp"]\n', 1, "one key: to"),
+        ('[alerts.department."税務課"]\nto = "zeimu@example.lg.jp"\n', 2, "must list at least one address"),
         (
             '[alerts]\nsmtp = "127.0.0.1:25"\nfrom = "m@example.lg.jp"\nto = ["a@example.lg.jp"]\n'
             'password = "x"\npassword_file = "/etc/pw"\n',
@@ -87,3 +88,16 @@ def test_bad_settings_are_refused_with_file_and_line(tmp_path, text, line, says)
     message = str(err.value)
     assert message.startswith(f"{tmp_path / 'collector.toml'}:{line}: "), message
     assert says in message and "\n" not in message
+
+
+def test_a_password_file_that_is_not_utf8_is_refused_in_one_line(tmp_path):
+    (tmp_path / "pw").write_bytes(b"\xff\xfe secret")
+    with pytest.raises(ConfigError) as err:
+        _load(
+            tmp_path,
+            '[alerts]\nsmtp = "127.0.0.1:25"\nfrom = "m@example.lg.jp"\nto = ["a@example.lg.jp"]\n'
+            f'password_file = "{tmp_path / "pw"}"\n',
+        )
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'collector.toml'}:5: "), message
+    assert "cannot read" in message and "utf-8" in message and "\n" not in message
