@@ -70,22 +70,39 @@ def save_check_state(conn: Connection, agent_id: str, evs: Iterable[Any]) -> Non
         cid = str(ev.payload.get("check_id", ""))[:40]
         if cid and (cid not in latest or ev.occurred_at >= latest[cid].occurred_at):
             latest[cid] = ev
-    for cid, ev in latest.items():
-        insert = dialect_insert(conn, check_state).values(
-            agent_id=agent_id,
-            check_id=cid,
-            status=str(ev.payload.get("status", ""))[:20],
-            occurred_at=ev.occurred_at,
-            event_id=ev.event_id,
-            payload=ev.payload,
-        )
+    if latest:
         conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=["agent_id", "check_id"],
-                set_={k: insert.excluded[k] for k in ("status", "occurred_at", "event_id", "payload")},
-                where=check_state.c.occurred_at <= insert.excluded.occurred_at,
-            )
+            _check_state_upsert(conn),
+            [
+                {
+                    "agent_id": agent_id,
+                    "check_id": cid,
+                    "status": str(ev.payload.get("status", ""))[:20],
+                    "occurred_at": ev.occurred_at,
+                    "event_id": ev.event_id,
+                    "payload": ev.payload,
+                }
+                for cid, ev in latest.items()
+            ],
         )
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _check_state_upsert(conn: Connection) -> Any:
+    """The upsert, built once per dialect with its values as parameters: SQLAlchemy coerced a payload given to
+    .values() as a literal, at ~0.1 ms a statement (most of the rules' time in the write transaction)."""
+    stmt = _UPSERTS.get(conn.dialect.name)
+    if stmt is None:
+        insert = dialect_insert(conn, check_state)
+        stmt = _UPSERTS[conn.dialect.name] = insert.on_conflict_do_update(
+            index_elements=["agent_id", "check_id"],
+            set_={k: insert.excluded[k] for k in ("status", "occurred_at", "event_id", "payload")},
+            # A late-arriving older result never replaces a newer one.
+            where=check_state.c.occurred_at <= insert.excluded.occurred_at,
+        )
+    return stmt
 
 
 def expiry_reported(conn: Connection, exception_id: int, at: datetime) -> None:
