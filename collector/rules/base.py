@@ -76,6 +76,9 @@ class Rule:
     state: str | None = None  # "heartbeat" | "exception": evaluated by the scheduler only
     recheck: bool = False  # time-dependent check rule: re-evaluated on the schedule against the latest result
     params: dict[str, Param] = field(default_factory=dict)
+    # Facts the rule reads from the store (collector.store.facts.FACT_READERS), given in Subject.facts; a rule
+    # without any is judged before the ingest transaction, one with some inside it once they are read.
+    facts: tuple[str, ...] = ()
 
     @property
     def segments(self) -> tuple[str, ...]:

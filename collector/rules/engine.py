@@ -1,23 +1,21 @@
-"""Running the rules: event rules inside the ingest transaction, state rules on the scheduler's tick."""
+"""Running the rules: event rules judged before the ingest transaction and written in it, state rules on ticks."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection
 
 from collector.rules import RULES
 from collector.rules.base import Clear, Flag, Outcome, Rule, Subject, typed_evidence
 from collector.rules.params import params_for
+from collector.store import facts
 from collector.store import violations as vstore
-from collector.store.db import dialect_insert
-from collector.store.models import check_state, events, exceptions, policies, violations
 from mamori import evidence as schemas
-from mamori import policy as policy_doc
 
 STATE_KINDS = {"heartbeat": "state.heartbeat", "exception": "exception.used", "certificate": "state.certificate"}
 BY_KIND: dict[str, list[Rule]] = defaultdict(list)
@@ -51,11 +49,6 @@ def judge(rule: Rule, subject: Subject, params: dict[str, Any] | None = None) ->
     return rule.evaluate(subject, rule.defaults() if params is None else params)
 
 
-def policy_document(conn: Connection, segment: str) -> dict[str, Any]:
-    stored = conn.execute(select(policies.c.document).where(policies.c.segment == segment)).scalar()
-    return policy_doc.upgrade(stored) if isinstance(stored, dict) else policy_doc.DEFAULTS[segment]
-
-
 def with_check(outcome: Outcome, subject: Subject) -> Outcome:
     """A flag on a check result keeps the check's own evidence beside the rule's findings: the violation is
     proven by what the terminal reported (for AUT-001 the PAM stacks, their modules and lines), not by a status."""
@@ -73,64 +66,91 @@ def _subject(agent: AgentInfo, ev: Any, facts: dict[str, Any] | None = None) -> 
                    event_id=ev.event_id, evidence=evidence, facts=facts or {})
 
 
-def _save_check_state(conn: Connection, agent_id: str, evs: Iterable[Any]) -> None:
-    latest: dict[str, Any] = {}
-    for ev in evs:
-        cid = str(ev.payload.get("check_id", ""))[:40]
-        if cid and (cid not in latest or ev.occurred_at >= latest[cid].occurred_at):
-            latest[cid] = ev
-    for cid, ev in latest.items():
-        insert = dialect_insert(conn, check_state).values(
-            agent_id=agent_id, check_id=cid, status=str(ev.payload.get("status", ""))[:20],
-            occurred_at=ev.occurred_at, event_id=ev.event_id, payload=ev.payload)
-        # A late-arriving older result never replaces a newer one.
-        conn.execute(insert.on_conflict_do_update(
-            index_elements=["agent_id", "check_id"],
-            set_={k: insert.excluded[k] for k in ("status", "occurred_at", "event_id", "payload")},
-            where=check_state.c.occurred_at <= insert.excluded.occurred_at))
+@dataclass(slots=True)
+class Judgement:
+    """A batch's events judged before its transaction: the pure rules' verdicts, and what waits for facts.
+
+    Built outside the serialized write (prepare); settle() then writes it, with the facts only the store
+    knows at that moment (Rule.facts) and the open violations, inside the ingest transaction.
+    """
+
+    agent: AgentInfo
+    document: dict[str, Any]
+    outcomes: list[tuple[str, Outcome, Any]]  # (rule id, verdict, event), in event order
+    deferred: list[tuple[Rule, dict[str, Any], Any]]  # (rule, its parameters, event): the rule declares facts
+    checks: list[Any]  # check results, whose latest state is kept
+    exceptions: list[Any] | None = None  # covering exceptions, read with the facts before (None: read in settle)
+
+    def flaggable(self) -> set[str]:
+        """Rules that may flag: the exceptions that can mark a finding are those of these rules."""
+        return {rid for rid, o, _ in self.outcomes if isinstance(o, Flag)} | {r.id for r, _, _ in self.deferred}
+
+    def keep(self, evs: Sequence[Any]) -> Judgement:
+        """The judgement of only these of its events (the batch minus replays of stored ones)."""
+        ids = {id(ev) for ev in evs}
+        return Judgement(self.agent, self.document, [o for o in self.outcomes if id(o[2]) in ids],
+                         [d for d in self.deferred if id(d[2]) in ids], [e for e in self.checks if id(e) in ids],
+                         self.exceptions)
 
 
-def _recent_blocks(conn: Connection, agent_id: str, at: datetime, hours: int, enough: int) -> int:
-    """usb.blocked events of the agent in the window, counted only up to `enough` (all escalation needs)."""
-    found = (select(events.c.id).where(
-        events.c.agent_id == agent_id, events.c.kind == "usb.blocked",
-        events.c.occurred_at > at - timedelta(hours=hours), events.c.occurred_at <= at).limit(enough).subquery())
-    return conn.execute(select(func.count()).select_from(found)).scalar_one()
-
-
-def evaluate_events(conn: Connection, agent: AgentInfo, evs: Sequence[Any]) -> None:
-    """Evaluate newly stored events (kinds with rules only) and write violations, in the caller's transaction."""
-    document = policy_document(conn, agent.segment)
-    checks = [ev for ev in evs if ev.kind == "check.result"]
-    if checks:
-        _save_check_state(conn, agent.id, checks)
-    facts: dict[str, Any] = {}
-    blocks = [ev for ev in evs if ev.kind == "usb.blocked"]
-    med005 = RULES["MED-005"]
-    if blocks and agent.segment in med005.severity:
-        p = params_for(document, med005)
-        if p is not None:
-            facts["recent_blocks"] = _recent_blocks(conn, agent.id, max(e.occurred_at for e in blocks),
-                                                    p["window_hours"], p["escalate_count"])
-    outcomes: dict[str, list[tuple[Outcome, Any]]] = defaultdict(list)
+def prepare(agent: AgentInfo, document: dict[str, Any], evs: Sequence[Any]) -> Judgement:
+    """Evaluate the events (kinds with rules only) by the rules that need no stored facts: no database."""
+    outcomes: list[tuple[str, Outcome, Any]] = []
+    deferred: list[tuple[Rule, dict[str, Any], Any]] = []
     # Which rules (with their parameters) look at a kind / check id: worked out once per batch.
     chosen: dict[tuple[str, str], list[tuple[Rule, dict[str, Any]]]] = {}
     for ev in evs:
+        rules = BY_KIND.get(ev.kind)
+        if not rules:
+            continue
         key = (ev.kind, str(ev.payload.get("check_id", "")))
         todo = chosen.get(key)
         if todo is None:
             probe = Subject(agent.segment, ev.kind, ev.payload, ev.occurred_at)
-            todo = chosen[key] = [(r, p) for r in BY_KIND.get(ev.kind, ()) if applies(r, probe)
+            todo = chosen[key] = [(r, p) for r in rules if applies(r, probe)
                                   and (p := params_for(document, r)) is not None]
         if not todo:
             continue
-        subject = _subject(agent, ev, facts)
+        subject = None
         for rule, params in todo:
+            if rule.facts:
+                deferred.append((rule, params, ev))
+                continue
+            subject = subject or _subject(agent, ev)
             outcome = with_check(rule.evaluate(subject, params), subject)
             if outcome is not None:
-                outcomes[rule.id].append((outcome, ev))
+                outcomes.append((rule.id, outcome, ev))
+    return Judgement(agent, document, outcomes, deferred, [ev for ev in evs if ev.kind == "check.result"])
+
+
+def settle(conn: Connection, judgement: Judgement) -> None:
+    """Write a judgement in the caller's transaction: check state, the fact rules' verdicts, violations."""
+    agent = judgement.agent
+    if judgement.checks:
+        facts.save_check_state(conn, agent.id, judgement.checks)
+    outcomes: dict[str, list[tuple[Outcome, Any]]] = defaultdict(list)
+    for rule_id, outcome, ev in judgement.outcomes:
+        outcomes[rule_id].append((outcome, ev))
+    waiting: dict[str, list[tuple[Rule, dict[str, Any], Any]]] = defaultdict(list)
+    for item in judgement.deferred:
+        waiting[item[0].id].append(item)
+    for rule_id, items in waiting.items():
+        rule, params = items[0][0], items[0][1]
+        evs = [ev for _, _, ev in items]
+        # Read now, in the transaction that just stored the batch: the batch's own events count.
+        known = {name: facts.FACT_READERS[name](conn, agent.id, evs, params) for name in rule.facts}
+        for ev in evs:
+            subject = _subject(agent, ev, known)
+            outcome = with_check(rule.evaluate(subject, params), subject)
+            if outcome is not None:
+                outcomes[rule_id].append((outcome, ev))
     if outcomes:
-        apply_outcomes(conn, agent, outcomes)
+        apply_outcomes(conn, agent, outcomes, candidates=judgement.exceptions, document=judgement.document)
+
+
+def evaluate_events(conn: Connection, agent: AgentInfo, evs: Sequence[Any]) -> None:
+    """Evaluate newly stored events (kinds with rules only) and write violations, in the caller's transaction."""
+    settle(conn, prepare(agent, facts.policy_document(conn, agent.segment), evs))
 
 
 def _groups(rule: Rule, segment: str, seq: list[tuple[Outcome, Any]]):
@@ -160,13 +180,17 @@ def _groups(rule: Rule, segment: str, seq: list[tuple[Outcome, Any]]):
 
 
 def apply_outcomes(conn: Connection, agent: AgentInfo, outcomes: dict[str, list[tuple[Outcome, Any]]],
-                   state: bool = False) -> None:
-    """Write flags and clears; exceptions mark a finding, an expired one raises OPS-005."""
-    flagged = {rid for rid, seq in outcomes.items() if any(isinstance(o, Flag) for o, _ in seq)}
-    candidates = vstore.covering_exceptions(conn, agent.id, agent.department, flagged) if flagged else []
+                   state: bool = False, candidates: list[Any] | None = None,
+                   document: dict[str, Any] | None = None) -> None:
+    """Write flags and clears; exceptions mark a finding, an expired one raises OPS-005.
+
+    candidates: the covering exceptions if the caller read them already; document: the segment's policy.
+    """
+    if candidates is None:
+        flagged = {rid for rid, seq in outcomes.items() if any(isinstance(o, Flag) for o, _ in seq)}
+        candidates = vstore.covering_exceptions(conn, agent.id, agent.department, flagged) if flagged else []
     # Most results pass and nothing is open: one look-up spares an UPDATE per passing check.
-    active = set(conn.execute(select(violations.c.rule_id).where(
-        violations.c.agent_id == agent.id, violations.c.active_key.is_not(None))).scalars())
+    active = facts.active_rules(conn, agent.id)
     for rule_id, seq in outcomes.items():
         rule = RULES[rule_id]
         for item in _groups(rule, agent.segment, seq):
@@ -178,7 +202,7 @@ def apply_outcomes(conn: Connection, agent: AgentInfo, outcomes: dict[str, list[
                                      finding=item, exception_id=in_force.id if in_force else None)
                 active.add(rule_id)
                 if expired is not None and not state:
-                    _exception_used(conn, agent, expired, item.last_at, item.last_event_id, None)
+                    _exception_used(conn, agent, expired, item.last_at, item.last_event_id, None, document)
             else:
                 outcome, ev = item
                 if rule_id not in active:
@@ -191,12 +215,12 @@ def apply_outcomes(conn: Connection, agent: AgentInfo, outcomes: dict[str, list[
 
 
 def _exception_used(conn: Connection, agent: AgentInfo, exc: Any, at: datetime, event_id: str | None,
-                    violation_id: int | None) -> None:
-    """OPS-005: the excepted rule broke after the exception's expiry."""
+                    violation_id: int | None, document: dict[str, Any] | None = None) -> None:
+    """OPS-005: the excepted rule broke after the exception's expiry (the expired exception is its fact)."""
     rule = RULES["OPS-005"]
     if agent.segment not in rule.severity:
         return
-    params = params_for(policy_document(conn, agent.segment), rule)
+    params = params_for(document or facts.policy_document(conn, agent.segment), rule)
     if params is None:
         return
     payload = {"exception_id": exc.id, "rule_id": exc.rule_id, "until": exc.until.isoformat(),
@@ -207,5 +231,4 @@ def _exception_used(conn: Connection, agent: AgentInfo, exc: Any, at: datetime, 
                                  event_id, outcome.detail, outcome.evidence, outcome.message.stored())
         vstore.raise_finding(conn, agent_id=agent.id, segment=agent.segment, department=agent.department,
                              finding=finding, exception_id=None)
-        conn.execute(update(exceptions).where(exceptions.c.id == exc.id, exceptions.c.expiry_reported_at.is_(None))
-                     .values(expiry_reported_at=at))
+        facts.expiry_reported(conn, exc.id, at)

@@ -4,7 +4,7 @@ from collector.rules.base import N_, Flag, Param, Rule, device_label, event
 
 
 def evaluate(s, params):
-    # The engine counts this agent's usb.blocked events in the window, this one included.
+    # The fact provider counts this agent's usb.blocked events in the window, this one included.
     recent = int(s.facts.get("recent_blocks", 1))
     escalate = recent >= params["escalate_count"]
     return Flag(N_("{device} blocked ({count} times in {hours} h)", device=device_label(s.payload),
@@ -23,6 +23,7 @@ RULE = Rule(
     remediation_text=N_("Talk to the user; if the device is needed for work, have it registered."),
     evaluate=evaluate,
     kinds=("usb.blocked",),
+    facts=("recent_blocks",),
     params={"escalate_count": Param(3, "blocks within the window that raise the severity to high", 1, 1000),
             "window_hours": Param(24, "window for counting repeated blocks, in hours", 1, 24 * 30)},
 )

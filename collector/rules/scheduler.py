@@ -27,11 +27,11 @@ from collector.rules.engine import (
     _exception_used,
     applies,
     apply_outcomes,
-    policy_document,
     with_check,
 )
 from collector.rules.params import params_for
 from collector.store.db import dialect_insert
+from collector.store.facts import policy_document
 from collector.store.models import agents, check_state, exceptions, rule_ticks, violations
 from mamori import clock
 

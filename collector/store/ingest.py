@@ -13,13 +13,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, String, select, update
+from sqlalchemy import Column, Connection, Engine, String, bindparam, select, update
 
 from collector import validate
 from collector.forward import outbox
 from collector.rules import EVENT_KINDS
-from collector.rules.engine import AgentInfo, evaluate_events
-from collector.store.db import dialect_insert, json_dumps
+from collector.rules.engine import AgentInfo, Judgement, evaluate_events, prepare, settle
+from collector.store import facts
+from collector.store import violations as vstore
+from collector.store.db import dialect_insert, json_dumps, read_only
 from collector.store.models import agents, events, sqlite_timestamp
 from mamori import clock
 from mamori.events import SEVERITY_RANK, Event
@@ -44,6 +46,12 @@ MAX_KIND_LEN = _declared_length(events.c.kind)
 MAX_EVENT_ID_LEN = _declared_length(events.c.event_id)
 _COLUMNS = ("agent_id", "seq", "event_id", "kind", "severity", "occurred_at", "received_at", "payload")
 _insert_sql: dict[tuple[str, str], str] = {}
+# Built once (SQLAlchemy then finds their compiled form in its cache instead of building a construct per batch).
+_AGENT = select(agents.c.segment, agents.c.department).where(agents.c.id == bindparam("agent_id"))
+_AGENT_LOCKED = (select(agents.c.last_seq, agents.c.segment, agents.c.department)
+                 .where(agents.c.id == bindparam("agent_id")).with_for_update())
+_ADVANCE = (update(agents).where(agents.c.id == bindparam("agent_id"))
+            .values(last_seq=bindparam("acked"), last_seen_at=bindparam("seen_at")))
 
 
 class UnknownAgent(LookupError):
@@ -274,11 +282,33 @@ def store_batch(
     batch = [replace(ev, payload=nest(ev.payload)) if "evidence_json" in ev.payload and ev.kind == "check.result"
              else ev for ev in batch]
     params = _driver_params(engine.dialect.name, agent_id, batch, received_at)
-    job = _Job(agent_id, batch, params, received_at)
+    job = _Job(agent_id, batch, params, received_at, _judge(engine, agent_id, batch))
     if engine.dialect.name == "sqlite":
         return _group_commit(engine, job)
     with engine.begin() as conn:
         return _store_one(conn, job)
+
+
+def _judge(engine: Engine, agent_id: str, batch: Sequence[Event]) -> Judgement | None:
+    """The batch's verdicts, worked out before the writer's turn: only the writes wait for it.
+
+    The agent's segment, the policy and the covering exceptions are read here on a reader connection (on
+    SQLite it queues behind no writer); the store re-checks the segment under its lock. None: no event of the
+    batch has a rule (file, heartbeat... the common case), so the rule engine is not involved at all.
+    """
+    if not any(ev.kind in EVENT_KINDS for ev in batch):
+        return None
+    with engine.connect() as conn:
+        conn = read_only(conn)
+        row = conn.execute(_AGENT, {"agent_id": agent_id}).one_or_none()
+        if row is None:
+            return None  # the store raises UnknownAgent, under its lock as for any batch
+        agent = AgentInfo(agent_id, row.segment, row.department)
+        judgement = prepare(agent, facts.policy_document(conn, agent.segment), batch)
+        flaggable = judgement.flaggable()
+        judgement.exceptions = (vstore.covering_exceptions(conn, agent_id, agent.department, flaggable)
+                                if flaggable else [])
+    return judgement
 
 
 @dataclass(slots=True)
@@ -289,6 +319,7 @@ class _Job:
     batch: Sequence[Event]
     params: list[Any]
     received_at: datetime
+    judgement: Judgement | None = None  # the rules' verdicts on the batch, before its transaction
     done: bool = False
     result: IngestResult | None = None
     error: BaseException | None = None
@@ -298,11 +329,7 @@ def _store_one(conn: Connection, job: _Job) -> IngestResult:
     agent_id, batch, params, received_at = job.agent_id, job.batch, job.params, job.received_at
     # The row lock serialises batches of one agent across collectors on PostgreSQL, so gap
     # detection and last_seq see every earlier batch; on SQLite BEGIN IMMEDIATE already does.
-    agent = conn.execute(
-        select(agents.c.last_seq, agents.c.segment, agents.c.department)
-        .where(agents.c.id == agent_id)
-        .with_for_update()
-    ).one_or_none()
+    agent = conn.execute(_AGENT_LOCKED, {"agent_id": agent_id}).one_or_none()
     if agent is None:
         raise UnknownAgent(agent_id)
     last_seq = agent.last_seq
@@ -313,6 +340,8 @@ def _store_one(conn: Connection, job: _Job) -> IngestResult:
         validate.seq_window((ev.seq for ev in batch), last_seq)
     except validate.Invalid as exc:
         raise BatchError(str(exc)) from None
+    info = AgentInfo(agent_id, agent.segment, agent.department)
+    judgement = job.judgement
     judged = _new_rule_events(conn, agent_id, batch, last_seq)
     total = len(params)
     # Events the SIEM asked for ([forward] what = "events:..."), queued with them in this transaction.
@@ -325,13 +354,16 @@ def _store_one(conn: Connection, job: _Job) -> IngestResult:
         outbox.enqueue_events(conn, agent_id, agent.segment, agent.department, forwarded, received_at)
     seqs = sorted(ev.seq for ev in batch)
     gaps = find_gaps(seqs, last_seq)
-    if gaps:
-        judged += _record_gaps(conn, agent_id, gaps, received_at)
+    # Same transaction: a critical event is an open violation by the time the batch is acked.
     if judged:
-        # Same transaction: a critical event is an open violation by the time the batch is acked.
-        evaluate_events(conn, AgentInfo(agent_id, agent.segment, agent.department), judged)
+        # Not judged before (the agent's row appeared meanwhile), or moved to another segment or 所属 since.
+        if judgement is None or judgement.agent != info:
+            judgement = prepare(info, facts.policy_document(conn, info.segment), judged)
+        settle(conn, judgement.keep(judged))
+    if gaps:
+        evaluate_events(conn, info, _record_gaps(conn, agent_id, gaps, received_at))
     acked = max(last_seq, seqs[-1])
-    conn.execute(update(agents).where(agents.c.id == agent_id).values(last_seq=acked, last_seen_at=received_at))
+    conn.execute(_ADVANCE, {"agent_id": agent_id, "acked": acked, "seen_at": received_at})
     return IngestResult(acked_seq=acked, stored=stored, duplicates=total - stored, gaps=gaps)
 
 
