@@ -7,6 +7,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # System packages: Python with venv, PostgreSQL server binaries (the store tests start their own server).
 needed=(python3 python3-venv python3-dev gcc postgresql util-linux
         qemu-system-x86 busybox-static cpio kmod e2fsprogs   # the real-kernel USB test
+        udev                                                 # its systemd-udevd runs the shipped rule in the guest
         dpkg-dev apt nftables                                 # posture checks on real apt/nft state
         systemd debootstrap   # systemd: systemd-analyze verify; debootstrap: the .deb install test
         chromium fonts-noto-cjk)  # the HTML audit report is rendered and screenshotted in a test

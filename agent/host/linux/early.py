@@ -16,8 +16,10 @@ UDEV_RULE = """\
 # a dock), and on usbcore itself when it loads, before mamori-agent runs. The agent then authorizes what
 # its policy allows (keyboards, smart-card readers, approved sticks). Installed by mamori-agent.
 ACTION=="add", SUBSYSTEM=="module", KERNEL=="usbcore", ATTR{parameters/authorized_default}="0"
-ACTION=="add", SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", KERNEL=="usb[0-9]*", \\
-  ATTR{authorized_default}="0", ATTR{interface_authorized_default}="0"
+# Not interface_authorized_default: written from this event it can land before the root hub configures
+# itself, its own hub interface is then born unauthorized and every port of that bus stays dead. Devices
+# denied need no interface default; the agent sets it before it authorizes any device.
+ACTION=="add", SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", KERNEL=="usb[0-9]*", ATTR{authorized_default}="0"
 """
 
 MODPROBE_CONF = """\

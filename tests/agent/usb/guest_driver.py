@@ -128,6 +128,14 @@ class Driver:
         res = base.execute(network_segment, ctx)
         return {"status": res.status, "summary": res.summary, "evidence": res.evidence}
 
+    def op_classify(self, args: dict[str, Any]) -> Any:
+        """The agent's own StorageMatcher as Sysfs builds it: from the guest kernel's modules.alias on /lib/modules."""
+        matcher = Sysfs().matcher
+        running = self.control.sysfs.matcher if self.control is not None else None
+        return {"release": os.uname().release, "patterns": len(matcher.patterns),
+                "agent_patterns": len(running.patterns) if running is not None else -1,
+                "storage": {m: matcher.matches(m) for m in args["modaliases"]}}
+
     def op_sh(self, args: dict[str, Any]) -> Any:
         proc = subprocess.run(args["cmd"], shell=True, capture_output=True, text=True, timeout=120)
         return {"rc": proc.returncode, "out": proc.stdout + proc.stderr}

@@ -2,8 +2,10 @@
 
 The kernel and modules come from the distribution's linux-image package (`apt-get download`,
 `dpkg-deb -x`); the initramfs holds busybox-static and the modules for xHCI, usb-storage, sd,
-HID, 9p/virtio and ext4. Both are cached under ~/.cache/mamori-qemu keyed by the package version
-and this file's build recipe, so reruns start at once.
+HID, 9p/virtio, ext4 and overlay, and the kernel's own modules.alias (`depmod -b` on the unpacked
+package, which ships none), laid over the host's lib directory so the guest's agent reads it at
+/lib/modules/<release>/modules.alias as on an installed terminal. Both are cached under
+~/.cache/mamori-qemu keyed by the package version and this file's build recipe, so reruns start at once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 
 WANTED_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "xhci_pci", "usb_storage", "sd_mod", "usbhid", "hid_generic",
                   "cdc_ether",  # usb-net: a two-interface device whose driver claims its data interface
-                  "crc32c_generic", "ext4")  # ext4 asks for crc32c at mount time; no modprobe here
+                  "crc32c_generic", "ext4",  # ext4 asks for crc32c at mount time; no modprobe here
+                  "overlay")  # lays the guest kernel's modules.alias over the host's read-only lib directory
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -39,6 +42,11 @@ mount -t devtmpfs dev /host/dev
 mount -t tmpfs tmp /host/tmp
 mount -t tmpfs run /host/run
 mount -t tmpfs media /host/media
+# The host runs another kernel (or none of its modules are installed): show the guest kernel's alias table at
+# /lib/modules/<release>/ in the chroot, the host's own lib directory underneath, both read-only.
+LIB=/host/lib
+[ -L $LIB ] && LIB=/host/$(readlink /host/lib)
+mount -t overlay -o ro,lowerdir=/modtree:$LIB modtree $LIB || echo "mamori-guest: no modules.alias overlay"
 WT=$(sed -n 's/.*mamori.wt=\([^ ]*\).*/\1/p' /proc/cmdline)
 # The checkout may live under /tmp (CI clones there), which is a fresh tmpfs in the guest: make the mount point.
 mkdir -p /host$WT 2>/dev/null
@@ -58,7 +66,7 @@ def _run(*cmd: str, cwd: Path | None = None) -> str:
 
 def missing_tools() -> str:
     """Why this machine cannot run the test, or "" when it can."""
-    for tool in ("qemu-system-x86_64", "apt-get", "apt-cache", "dpkg-deb", "modinfo", "cpio", "busybox"):
+    for tool in ("qemu-system-x86_64", "apt-get", "apt-cache", "dpkg-deb", "modinfo", "depmod", "cpio", "busybox"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (packaging/dev/bootstrap.sh installs it)"
     busybox = Path("/bin/busybox")
@@ -102,6 +110,21 @@ def _load_order(index: dict[str, Path]) -> list[str]:
     return order
 
 
+def _modules_alias(tree: Path, dest: Path) -> str:
+    """Copy the kernel's modules.alias (generated with depmod when the package has none) to dest/<release>/."""
+    moddir = next(p for base in ("lib/modules", "usr/lib/modules") if (tree / base).is_dir()
+                  for p in (tree / base).iterdir() if p.is_dir())
+    release = moddir.name
+    alias = moddir / "modules.alias"
+    if not alias.exists():
+        # Debian generates it in the package's postinst; -b works on the unpacked tree, never the host's.
+        base = tree if moddir.parent == tree / "lib/modules" else tree / "usr"
+        _run("depmod", "-b", str(base), release)
+    (dest / release).mkdir(parents=True)
+    shutil.copy2(alias, dest / release / "modules.alias")
+    return release
+
+
 def build(cache_root: Path | None = None) -> tuple[Path, Path]:
     """(vmlinuz, initramfs) for the current Debian kernel package, built once per version and recipe."""
     cache_root = cache_root or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mamori-qemu"
@@ -138,6 +161,8 @@ def build(cache_root: Path | None = None) -> tuple[Path, Path]:
                 raise RuntimeError(f"compressed module {src.name}: teach qemu_kit to unpack it")
             (root / "mods" / f"{mod}.ko").write_bytes(data)
         (root / "modules.load").write_text("\n".join(order) + "\n")
+        release = _modules_alias(tree, root / "modtree/modules")
+        (root / "release").write_text(release + "\n")
         (root / "init").write_text(INIT)
         os.chmod(root / "init", 0o755)
         files = subprocess.run(["find", "."], cwd=root, check=True, capture_output=True).stdout
