@@ -20,6 +20,7 @@ from typing import Any
 from agent.checks import CHECKS
 from agent.checks.base import Result, context, enabled, execute, severity
 from agent.fsutil import write_atomic
+from agent.outbox import Outbox
 from agent.policy_cache import PolicyCache
 from agent.spool import Spool
 from mamori import clock
@@ -29,10 +30,18 @@ FULL_REPORT_SECONDS = 86400
 
 
 class CheckScheduler:
-    def __init__(self, spool: Spool, policy: PolicyCache, segment: str, state_file: Path,
-                 checks: dict[str, ModuleType] | None = None, full_report_seconds: float = FULL_REPORT_SECONDS,
-                 tick_seconds: float = 1.0, agent_id: str = "",
-                 on_results: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+    def __init__(
+        self,
+        spool: Spool | Outbox,
+        policy: PolicyCache,
+        segment: str,
+        state_file: Path,
+        checks: dict[str, ModuleType] | None = None,
+        full_report_seconds: float = FULL_REPORT_SECONDS,
+        tick_seconds: float = 1.0,
+        agent_id: str = "",
+        on_results: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
         self.spool, self.policy, self.segment, self.state_file = spool, policy, segment, state_file
         self.checks = checks if checks is not None else CHECKS
         self.full_report_seconds = full_report_seconds
@@ -111,9 +120,13 @@ class CheckScheduler:
                 log.warning("cannot record the latest check results: %s", exc)
         wall = clock.now().timestamp()
         if wall - float(self._state.get("full_report_at", 0)) >= self.full_report_seconds and self._latest:
-            self.spool.append_many([("check.result", r.payload(full_report=True),
-                                     severity(self.checks[r.check_id], r))
-                                    for r in self._latest.values() if r.check_id in self.checks])
+            self.spool.append_many(
+                [
+                    ("check.result", r.payload(full_report=True), severity(self.checks[r.check_id], r))
+                    for r in self._latest.values()
+                    if r.check_id in self.checks
+                ]
+            )
             self._state["full_report_at"] = wall
             self._save()
         return ran

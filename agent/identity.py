@@ -7,20 +7,21 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from agent.config import StateDir
 from agent.fsutil import write_atomic
 from agent.host import Host
+from agent.transport import EnrollHost, EnrollRequest, StreamError
 from mamori import __version__, clock
 from mamori.keys import key_pem, make_csr, new_private_key
-from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc
 
 
 class EnrollmentError(Exception):
-    """Enrollment failed; nothing was written. `code` is the gRPC status name when the collector answered."""
+    """Enrollment failed; nothing was written. `code` is the status name (e.g. "UNAVAILABLE") when the call failed."""
 
     def __init__(self, message: str, code: str = ""):
         super().__init__(message)
@@ -71,8 +72,15 @@ def load_identity(state: StateDir) -> Identity:
     return identity
 
 
-def enroll(state: StateDir, host: Host, collector: str, token: str, ca_cert_file: Path,
-           timeout: float = 30.0, previous_agent_id: str = "") -> tuple[Identity, bytes]:
+def enroll(
+    state: StateDir,
+    host: Host,
+    collector: str,
+    token: str,
+    ca_cert_file: Path,
+    timeout: float = 30.0,
+    previous_agent_id: str = "",
+) -> tuple[Identity, bytes]:
     """Enroll with a collector; returns the identity and the issued certificate PEM.
 
     `previous_agent_id` (enroll --force) lets the collector mark this terminal's old record superseded.
@@ -85,27 +93,39 @@ def enroll(state: StateDir, host: Host, collector: str, token: str, ca_cert_file
         raise EnrollmentError(f"cannot use CA certificate {ca_cert_file}: {exc}") from None
     facts = host.facts()
     key = new_private_key()  # generated here; only the CSR leaves the terminal
-    request = enrollment_pb2.EnrollRequest(
-        token=token.strip(), previous_agent_id=previous_agent_id,
+    request = EnrollRequest(
+        token=token.strip(),
+        previous_agent_id=previous_agent_id,
         csr_pem=make_csr(key, facts.hostname),
-        host=enrollment_pb2.HostFacts(
-            hostname=facts.hostname, os=facts.os, os_version=facts.os_version,
-            agent_version=__version__, machine_id=facts.machine_id,
+        host=EnrollHost(
+            hostname=facts.hostname,
+            os=facts.os,
+            os_version=facts.os_version,
+            agent_version=__version__,
+            machine_id=facts.machine_id,
         ),
     )
-    creds = grpc.ssl_channel_credentials(root_certificates=ca_pem)
     target = f"[{host_name}]:{port}" if ":" in host_name else f"{host_name}:{port}"
-    with grpc.secure_channel(target, creds) as channel:
-        try:
-            reply = enrollment_pb2_grpc.EnrollmentStub(channel).Enroll(request, timeout=timeout)
-        except grpc.RpcError as exc:
-            raise EnrollmentError(f"{exc.code().name}: {exc.details()}", exc.code().name) from None
-    cert = x509.load_pem_x509_certificate(reply.certificate_pem)
-    if cert.public_key().public_numbers() != key.public_key().public_numbers():
+    from agent.transport import grpc_transport  # grpc is loaded only by the commands that talk to a collector
+
+    try:
+        reply = grpc_transport.enroll(target, ca_pem, request, timeout)
+    except StreamError as exc:
+        raise EnrollmentError(str(exc), exc.code) from None
+    try:
+        cert = x509.load_pem_x509_certificate(reply.certificate_pem)
+    except ValueError as exc:
+        raise EnrollmentError(f"the collector returned an unreadable certificate: {exc}") from None
+    # Compared as SubjectPublicKeyInfo: defined for every key type, unlike public_numbers().
+    if _spki(cert.public_key()) != _spki(key.public_key()):
         raise EnrollmentError("the collector returned a certificate for a different key")
     identity = Identity(
-        agent_id=reply.agent_id, segment=reply.segment, department=reply.department,
-        collector_host=host_name, telemetry_port=reply.telemetry_port or port, enroll_port=port,
+        agent_id=reply.agent_id,
+        segment=reply.segment,
+        department=reply.department,
+        collector_host=host_name,
+        telemetry_port=reply.telemetry_port or port,
+        enroll_port=port,
         enrolled_at=clock.now().isoformat(),
     )
     state.root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -115,6 +135,10 @@ def enroll(state: StateDir, host: Host, collector: str, token: str, ca_cert_file
     write_atomic(state.ca_cert, ca_pem, 0o644)
     write_atomic(state.identity, json.dumps(asdict(identity), indent=2).encode(), 0o644)
     return identity, reply.certificate_pem
+
+
+def _spki(public_key: CertificatePublicKeyTypes) -> bytes:
+    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 def certificate_sha256(pem: bytes) -> str:

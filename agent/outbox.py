@@ -34,7 +34,7 @@ class Outbox:
     full"), so the loss reaches the collector (OPS-003) instead of vanishing.
     """
 
-    def __init__(self, directory: Path, capacity: int, on_open: Callable[[Spool], None] | None = None) -> None:
+    def __init__(self, directory: Path, capacity: int, on_open: Callable[[Spool], object] | None = None) -> None:
         self._directory, self._capacity, self._on_open = directory, capacity, on_open
         self._spool: Spool | None = None
         self._lock = threading.RLock()
@@ -74,8 +74,12 @@ class Outbox:
     def _lost_record(self) -> bytes:
         body = {}
         if self._lost and self._lost_span is not None:
-            body = {"lost": self._lost, "first": self._lost_span[0].isoformat(),
-                    "last": self._lost_span[1].isoformat(), "rank": self._lost_rank}
+            body = {
+                "lost": self._lost,
+                "first": self._lost_span[0].isoformat(),
+                "last": self._lost_span[1].isoformat(),
+                "rank": self._lost_rank,
+            }
         return json.dumps(body).encode().ljust(LOST_SIZE)
 
     def _save_lost(self) -> None:
@@ -111,8 +115,11 @@ class Outbox:
             spool = Spool.open(self._directory, capacity=self._capacity)
         except UNWRITABLE as exc:
             if str(exc) != self._problem:
-                log.error("spool %s cannot be opened (%s): events are counted, not recorded, until it can",
-                          self._directory, exc)
+                log.error(
+                    "spool %s cannot be opened (%s): events are counted, not recorded, until it can",
+                    self._directory,
+                    exc,
+                )
             self._problem = str(exc)
             return False
         for callback in self._listeners:
@@ -131,8 +138,10 @@ class Outbox:
         first = self._lost_span[0] if self._lost_span else now
         self._lost += len(items)
         self._lost_span = (first, now)
-        self._lost_rank = max([self._lost_rank] + [
-            events.SEVERITY_RANK[item.severity or events.kind_of(item.kind).severity] for item in items])
+        self._lost_rank = max(
+            [self._lost_rank]
+            + [events.SEVERITY_RANK[item.severity or events.kind_of(item.kind).severity] for item in items]
+        )
         self._save_lost()
         if str(exc) != self._problem:
             log.error("cannot record events (%s): counting them until the disk has room", exc)
@@ -140,10 +149,14 @@ class Outbox:
 
     def _notice(self) -> dict[str, Any]:
         assert self._lost_span is not None
-        return {"dropped": self._lost, "capacity": self._capacity, "reason": "disk full",
-                "max_dropped_severity": f"SEVERITY_{events.SEVERITIES[self._lost_rank - 1].upper()}",
-                "first_lost_at": self._lost_span[0].isoformat(timespec="seconds"),
-                "last_lost_at": self._lost_span[1].isoformat(timespec="seconds")}
+        return {
+            "dropped": self._lost,
+            "capacity": self._capacity,
+            "reason": "disk full",
+            "max_dropped_severity": f"SEVERITY_{events.SEVERITIES[self._lost_rank - 1].upper()}",
+            "first_lost_at": self._lost_span[0].isoformat(timespec="seconds"),
+            "last_lost_at": self._lost_span[1].isoformat(timespec="seconds"),
+        }
 
     def flush_lost(self) -> bool:
         """Record the count of lost events if there are any and the disk has room again; True when none remain."""
@@ -162,8 +175,9 @@ class Outbox:
             self._save_lost()  # a crash just before this records the count twice: better than never
             return True
 
-    def append(self, kind: str, payload: Mapping[str, Any], *, severity: str | None = None,
-               occurred_at: datetime | None = None) -> int:
+    def append(
+        self, kind: str, payload: Mapping[str, Any], *, severity: str | None = None, occurred_at: datetime | None = None
+    ) -> int:
         """The event's seq, or 0 when the disk had no room for it (it is counted then)."""
         seqs = self.append_many([SpoolItem(kind, payload, severity, occurred_at)])
         return seqs[0] if seqs else 0

@@ -42,8 +42,9 @@ class Result:
             self.evidence = self.evidence.as_dict()
 
     def payload(self, full_report: bool = False) -> dict[str, Any]:
+        evidence = self.evidence.as_dict() if isinstance(self.evidence, Evidence) else self.evidence
         return {"check_id": self.check_id, "status": self.status, "summary": self.summary[:2000],
-                "evidence_json": evidence_json(self.evidence), "remediation": self.remediation[:2000],
+                "evidence_json": evidence_json(evidence), "remediation": self.remediation[:2000],
                 "full_report": full_report}
 
 

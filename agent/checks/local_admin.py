@@ -51,7 +51,8 @@ def _sudoers(ctx: Context, problems: list[str]) -> tuple[set[str], set[str]]:
     """Users and groups granted ALL commands directly in /etc/sudoers and /etc/sudoers.d/."""
     from agent.host.sysio import HostIOError, read_text
 
-    users, groups = set(), set()
+    users: set[str] = set()
+    groups: set[str] = set()
     files = [ctx.root / "etc/sudoers"]
     d = ctx.root / "etc/sudoers.d"
     if d.is_dir():

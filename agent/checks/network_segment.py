@@ -56,7 +56,7 @@ def run(ctx: Context) -> Result:
     outside = [f"{i.name} {a}" for i in active for a in i.addresses if net.is_global(a) and networks and
                not any(ipaddress.ip_interface(a).ip in n for n in networks)]
     probes = [net.probe(tg, float(ctx.settings["probe_timeout_seconds"])) for tg in targets[:64]]
-    reached = [p["target"] for p in probes if p["result"] == "connected"]
+    reached = [str(p["target"]) for p in probes if p["result"] == "connected"]
     most = int(ctx.settings["max_active_interfaces"])  # NET-003's parameter: the collector judges by the same
     evidence: dict[str, Any] = {
         "interfaces": [{"name": i.name, "up": i.up, "addresses": list(i.addresses)} for i in ifaces[:50]],

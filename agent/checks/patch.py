@@ -138,7 +138,7 @@ def _apt(ctx: Context) -> Result:
                       Patch(error=str(exc)))
     sec = [p for p in st.pending if p.security]
     seen = first_seen(ctx, [f"{p.package}={p.candidate}" for p in sec])
-    security = []
+    security: list[dict[str, Any]] = []
     for p in sec:
         noticed = seen[f"{p.package}={p.candidate}"]
         published = apt.published_by(p, st.sources)

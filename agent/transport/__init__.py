@@ -1,4 +1,4 @@
-"""The shipper's seam to the collector: typed stream messages and the Transport protocol they cross.
+"""The agent's seam to the collector: typed stream and enrollment messages and the Transport protocol.
 
 The gRPC implementation (grpc_transport) is the only agent code that sees grpc or protobuf; tests swap in
 the in-memory collector (memory) and run the same shipper code.
@@ -61,6 +61,32 @@ class TrustUpdate:
 class Renewed:
     certificate_pem: bytes
     ca_chain_pem: bytes
+
+
+@dataclass(frozen=True)
+class EnrollHost:
+    hostname: str
+    os: str
+    os_version: str
+    agent_version: str
+    machine_id: str
+
+
+@dataclass(frozen=True)
+class EnrollRequest:
+    token: str
+    csr_pem: bytes  # the key stays on the terminal; only its CSR travels
+    host: EnrollHost
+    previous_agent_id: str = ""
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    agent_id: str
+    certificate_pem: bytes
+    segment: str
+    department: str
+    telemetry_port: int  # 0 when the collector did not say: the enrollment port then
 
 
 AgentMessage = Hello | Batch | Heartbeat

@@ -13,6 +13,8 @@ from agent.transport import (
     AgentMessage,
     Batch,
     CollectorMessage,
+    Enrolled,
+    EnrollRequest,
     Heartbeat,
     PolicyUpdate,
     Renewed,
@@ -22,7 +24,7 @@ from agent.transport import (
     Unreachable,
     Welcome,
 )
-from mamori.v1 import events_pb2, telemetry_pb2, telemetry_pb2_grpc
+from mamori.v1 import enrollment_pb2, enrollment_pb2_grpc, events_pb2, telemetry_pb2, telemetry_pb2_grpc
 
 # Keepalives notice a dead collector (or a cut link) within a minute even when nothing is sent.
 _OPTIONS = [("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 10_000)]
@@ -38,8 +40,8 @@ def _credentials(state: StateDir) -> grpc.ChannelCredentials:
 
 
 def _error(exc: grpc.aio.AioRpcError | grpc.RpcError) -> StreamError:
-    code = exc.code()  # type: ignore[union-attr]
-    return StreamError(code.name if code is not None else "UNKNOWN", exc.details() or "")  # type: ignore[union-attr]
+    code = exc.code()
+    return StreamError(code.name if code is not None else "UNKNOWN", exc.details() or "")
 
 
 def _to_wire(message: AgentMessage) -> telemetry_pb2.AgentMessage:
@@ -143,3 +145,28 @@ class GrpcTransport:
             except grpc.RpcError as exc:
                 raise _error(exc) from None
         return Renewed(reply.certificate_pem, reply.ca_chain_pem)
+
+
+def enroll(target: str, ca_pem: bytes, request: EnrollRequest, timeout: float) -> Enrolled:
+    """The Enroll call over server-authenticated TLS (the terminal has no certificate yet).
+
+    Raises StreamError with the status name when it fails; a collector that cannot be reached is UNAVAILABLE.
+    """
+    wire = enrollment_pb2.EnrollRequest(
+        token=request.token,
+        previous_agent_id=request.previous_agent_id,
+        csr_pem=request.csr_pem,
+        host=enrollment_pb2.HostFacts(
+            hostname=request.host.hostname,
+            os=request.host.os,
+            os_version=request.host.os_version,
+            agent_version=request.host.agent_version,
+            machine_id=request.host.machine_id,
+        ),
+    )
+    with grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=ca_pem)) as channel:
+        try:
+            reply = enrollment_pb2_grpc.EnrollmentStub(channel).Enroll(wire, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+    return Enrolled(reply.agent_id, reply.certificate_pem, reply.segment, reply.department, reply.telemetry_port)

@@ -29,7 +29,8 @@ class DnfState:
 def parse_updateinfo_info(text: str) -> list[Advisory]:
     """Blocks of `dnf updateinfo info --security` (dnf 4): title line, Update ID, Updated/Issued, Severity."""
     out: list[Advisory] = []
-    title, fields = "", {}
+    title = ""
+    fields: dict[str, str] = {}
 
     def flush() -> None:
         if fields.get("Update ID"):
@@ -65,8 +66,7 @@ def state(root: Path, timeout: float = 180) -> DnfState:
     prog = which("dnf", root) or which("yum", root)
     if prog is None:
         raise HostIOError(2, "dnf not found")
-    done = run([str(prog), "-q", "--cacheonly", "updateinfo", "info", "--security", "--available"],
-               timeout=timeout)
+    done = run([str(prog), "-q", "--cacheonly", "updateinfo", "info", "--security", "--available"], timeout=timeout)
     if done.returncode != 0:
         raise HostIOError(0, f"dnf updateinfo failed ({done.returncode}): {done.stderr.strip()[:300]}")
     st.advisories = parse_updateinfo_info(done.stdout)

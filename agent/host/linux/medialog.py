@@ -25,6 +25,8 @@ class MountSource(Protocol):
 
     def removable(self) -> list[Any]: ...
 
+    def removable_disks(self) -> list[Any]: ...
+
 
 def sha256_file(path: str) -> tuple[int, str]:
     """(size, hex sha256) read in chunks, so a large file costs memory of one chunk only."""
@@ -159,15 +161,17 @@ class MediaLog:
                 if point in self.watches or rm.mount.read_only:
                     continue  # a read-only mount cannot be written to: nothing to log
                 try:
-                    self.watches[point] = self.observer.schedule(_Handler(self, point, rm.device_serial), point,
-                                                                 recursive=True)
+                    self.watches[point] = self.observer.schedule(
+                        _Handler(self, point, rm.device_serial), point, recursive=True
+                    )
                     log.info("watching removable filesystem %s (serial %r)", point, rm.device_serial)
                 except OSError as exc:
                     log.error("cannot watch %s: %s", point, exc)
                     continue
                 if since is not None:  # mounted since the last look: what was written before the watch counts
-                    threading.Thread(target=self._scan, args=(point, rm.device_serial, since), daemon=True,
-                                     name="medialog-scan").start()
+                    threading.Thread(
+                        target=self._scan, args=(point, rm.device_serial, since), daemon=True, name="medialog-scan"
+                    ).start()
 
     def _refresh_raw(self) -> None:
         """Watch every USB block device node for a close after writing (what `dd of=/dev/sdb` does)."""
@@ -193,8 +197,10 @@ class MediaLog:
                     node, serial = hit
                     # The device itself was written, past any file system: no file, no hash to give.
                     log.warning("raw write to %s (serial %r)", node, serial)
-                    self.emit("media.write", {"path": node, "size": 0, "sha256": "", "user": "",
-                                              "device_serial": serial, "mount_point": ""})
+                    self.emit(
+                        "media.write",
+                        {"path": node, "size": 0, "sha256": "", "user": "", "device_serial": serial, "mount_point": ""},
+                    )
 
     def _scan(self, mount_point: str, serial: str, since: float) -> None:
         """Files changed between the mount and the watch (e.g. `mount ... && cp` in one command)."""
@@ -218,8 +224,17 @@ class MediaLog:
         except OSError as exc:  # removed again, or the stick was pulled: still record that it was written
             log.warning("media write %s not readable: %s", path, exc)
             size, digest = 0, ""
-        self.emit("media.write", {"path": path, "size": size, "sha256": digest, "user": _user(path),
-                                  "device_serial": serial, "mount_point": mount_point})
+        self.emit(
+            "media.write",
+            {
+                "path": path,
+                "size": size,
+                "sha256": digest,
+                "user": _user(path),
+                "device_serial": serial,
+                "mount_point": mount_point,
+            },
+        )
 
     def watched(self) -> list[str]:
         with self._lock:

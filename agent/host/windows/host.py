@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from agent.host.base import Emit, HostFacts, MediaControl, ServiceError, ServiceState, StopRequest
 from mamori.i18n import _
@@ -226,7 +226,7 @@ class WindowsHost:
     def media_control(self, emit: Emit) -> MediaControl | str:
         import ctypes
 
-        if not ctypes.windll.shell32.IsUserAnAdmin():  # type: ignore[attr-defined]
+        if not ctypes.windll.shell32.IsUserAnAdmin():
             return "not running as an administrator: the USBSTOR and RemovableStorageDevices settings cannot be set"
         from agent.host.windows.media import WindowsMediaControl
 
@@ -541,9 +541,17 @@ WU_POLICY = HKLM + r"\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate"
 WU_REBOOT = HKLM + r"\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired"
 
 
+class PendingUpdate(TypedDict):
+    title: str
+    kb: str
+    severity: str
+    released: datetime | None
+    security: bool
+
+
 class WindowsUpdate:
     def __init__(self) -> None:
-        self.pending: list[dict[str, object]] = []
+        self.pending: list[PendingUpdate] = []
         self.last_install: datetime | None = None
         self.last_search: datetime | None = None
         self.server = ""

@@ -21,8 +21,12 @@ STOP_WAIT_HINT_MS = 20_000  # the agent records its stop and flushes for up to s
 class AgentServiceLogic:
     """Run `mamori-agent run` with the service's options; stop it when the SCM says so."""
 
-    def __init__(self, options: Sequence[str], run_main: Callable[[list[str]], int] | None = None,
-                 stop: Callable[[str, bool], bool] | None = None):
+    def __init__(
+        self,
+        options: Sequence[str],
+        run_main: Callable[[list[str]], int] | None = None,
+        stop: Callable[[str, bool], bool] | None = None,
+    ):
         self.options = list(options)  # --state-dir DIR [--config FILE]
         self._run_main = run_main
         self._stop = stop
@@ -59,7 +63,7 @@ def service_class(logic: AgentServiceLogic) -> type:
     import win32service
     import win32serviceutil
 
-    class MamoriAgentService(win32serviceutil.ServiceFramework):  # type: ignore[misc, name-defined]
+    class MamoriAgentService(win32serviceutil.ServiceFramework):
         _svc_name_ = SERVICE_NAME
         _svc_display_name_ = DISPLAY_NAME
         _svc_description_ = DESCRIPTION
@@ -82,8 +86,7 @@ def service_class(logic: AgentServiceLogic) -> type:
             win32_code, service_code = logic.final_status(code)
             if code:
                 servicemanager.LogErrorMsg(f"{DISPLAY_NAME} exited with status {code}; recovery restarts it")
-            self.ReportServiceStatus(win32service.SERVICE_STOPPED, win32ExitCode=win32_code,
-                                     svcExitCode=service_code)
+            self.ReportServiceStatus(win32service.SERVICE_STOPPED, win32ExitCode=win32_code, svcExitCode=service_code)
 
     return MamoriAgentService
 
