@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-specific at run time
-    from agent.host.facts import FirewallFacts, TimeSyncFacts
+    from agent.host.facts import FirewallFacts, OsReleaseFacts, TimeSyncFacts
     from agent.usb.events import Tracked
 
 Emit = Callable[[str, dict[str, Any]], Any]
@@ -82,6 +82,7 @@ class Host(Protocol):
 
     def media_control(self, emit: Emit) -> MediaControl | str:
         """The enforcement for this machine, or the reason there is none (a string shown to staff)."""
+
     def service(self) -> ServiceManager: ...
 
     def log_handler(self) -> logging.Handler: ...
@@ -101,3 +102,5 @@ class FactsReader(Protocol):
     def time_sync(self) -> TimeSyncFacts: ...
 
     def firewall(self) -> FirewallFacts: ...
+
+    def os_release(self) -> OsReleaseFacts: ...

@@ -58,3 +58,16 @@ class FirewallFacts:
     unavailable: str = ""
     error: str = ""  # "read", "nft" or "output": which step failed
     detail: str = ""  # the failure's own words
+
+
+@dataclass(frozen=True)
+class OsReleaseFacts:
+    """The operating system's release as the OS itself names it: os-release on Linux, the CurrentVersion key
+    on Windows. `problem` says why it could not be identified (the verdict is error)."""
+
+    family: str = ""  # "linux" (the table is keyed by os-release ID) or "windows" (keyed by build)
+    os_id: str = ""  # os-release ID ("debian", "rhel", ...); "" on Windows
+    version: str = ""  # os-release VERSION_ID, or the Windows CurrentBuild
+    label: str = ""  # what staff see: PRETTY_NAME, or product name, display version, build and edition
+    edition: str = ""  # Windows EditionID (LTSC and Enterprise have their own support periods)
+    problem: str = ""

@@ -36,9 +36,8 @@ OS_PATH = re.compile(r"^/?(proc|sys|etc)(/|$)|^(HKEY_|HKLM\b|HKCU\b)")
 NOT_YET = {
     "agent/checks/antivirus.py",
     "agent/checks/disk_encryption.py",
-        "agent/checks/local_admin.py",
+    "agent/checks/local_admin.py",
     "agent/checks/mfa.py",
-    "agent/checks/os_support.py",
     "agent/checks/patch.py",
     "agent/checks/screen_lock.py",
     "agent/checks/software.py",

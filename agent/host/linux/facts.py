@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.host.facts import FirewallFacts, TimeSyncFacts
+from agent.host.facts import FirewallFacts, OsReleaseFacts, TimeSyncFacts
 
 
 class LinuxFacts:
@@ -21,6 +21,11 @@ class LinuxFacts:
         from agent.host.linux import firewall
 
         return firewall.read(self.root)
+
+    def os_release(self) -> OsReleaseFacts:
+        from agent.host.linux import osrelease
+
+        return osrelease.read(self.root)
 
 
 def reader(root: Path, source: Any = None) -> LinuxFacts:

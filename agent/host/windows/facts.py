@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.host.facts import FirewallFacts, FirewallProfile, TimeSyncFacts
+from agent.host.facts import FirewallFacts, FirewallProfile, OsReleaseFacts, TimeSyncFacts
 
 
 class WindowsFacts:
@@ -30,6 +30,11 @@ class WindowsFacts:
                 for name, p in profiles.items()
             ),
         )
+
+    def os_release(self) -> OsReleaseFacts:
+        from agent.host.windows import posture
+
+        return posture.os_release(self.source)
 
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:
