@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-specific at run time
-    from agent.host.facts import FirewallFacts, OsReleaseFacts, TimeSyncFacts
+    from agent.host.facts import FirewallFacts, OsReleaseFacts, SoftwareFacts, TimeSyncFacts
     from agent.usb.events import Tracked
 
 Emit = Callable[[str, dict[str, Any]], Any]
@@ -104,3 +104,5 @@ class FactsReader(Protocol):
     def firewall(self) -> FirewallFacts: ...
 
     def os_release(self) -> OsReleaseFacts: ...
+
+    def software(self) -> SoftwareFacts: ...

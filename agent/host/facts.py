@@ -71,3 +71,14 @@ class OsReleaseFacts:
     label: str = ""  # what staff see: PRETTY_NAME, or product name, display version, build and edition
     edition: str = ""  # Windows EditionID (LTSC and Enterprise have their own support periods)
     problem: str = ""
+
+
+@dataclass(frozen=True)
+class SoftwareFacts:
+    """The installed packages as (name, version), from the package database the OS keeps."""
+
+    source: str = ""  # "dpkg", "rpm" or "registry Uninstall keys"
+    packages: tuple[tuple[str, str], ...] = ()
+    unavailable: str = ""
+    missing: str = ""  # no package database to read (the verdict is not_applicable)
+    error: str = ""  # reading it failed (the verdict is error)

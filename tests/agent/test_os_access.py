@@ -40,7 +40,6 @@ NOT_YET = {
     "agent/checks/mfa.py",
     "agent/checks/patch.py",
     "agent/checks/screen_lock.py",
-    "agent/checks/software.py",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.host.facts import FirewallFacts, OsReleaseFacts, TimeSyncFacts
+from agent.host.facts import FirewallFacts, OsReleaseFacts, SoftwareFacts, TimeSyncFacts
 
 
 class LinuxFacts:
@@ -26,6 +26,11 @@ class LinuxFacts:
         from agent.host.linux import osrelease
 
         return osrelease.read(self.root)
+
+    def software(self) -> SoftwareFacts:
+        from agent.host.linux import packages
+
+        return packages.read(self.root)
 
 
 def reader(root: Path, source: Any = None) -> LinuxFacts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.host.facts import FirewallFacts, FirewallProfile, OsReleaseFacts, TimeSyncFacts
+from agent.host.facts import FirewallFacts, FirewallProfile, OsReleaseFacts, SoftwareFacts, TimeSyncFacts
 
 
 class WindowsFacts:
@@ -35,6 +35,11 @@ class WindowsFacts:
         from agent.host.windows import posture
 
         return posture.os_release(self.source)
+
+    def software(self) -> SoftwareFacts:
+        from agent.host.windows import posture
+
+        return posture.software(self.source)
 
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:

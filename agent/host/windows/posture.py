@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.host.facts import OsReleaseFacts
+from agent.host.facts import OsReleaseFacts, SoftwareFacts
 from agent.host.windows.host import HKLM
 
 CURRENT_VERSION = HKLM + r"\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
@@ -20,3 +20,26 @@ def os_release(source: Any) -> OsReleaseFacts:
         return OsReleaseFacts(family="windows", problem="no CurrentBuild in the registry")
     label = f"{info.get('ProductName', 'Windows')} {info.get('DisplayVersion', '')} (build {build}, {edition})"
     return OsReleaseFacts(family="windows", version=build, label=label, edition=edition)
+
+
+UNINSTALL = (
+    HKLM + r"\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall",
+    HKLM + r"\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall",
+)
+
+
+def software(source: Any) -> SoftwareFacts:
+    """Installed programs from both Uninstall keys (64- and 32-bit), without system components."""
+    if source is None:
+        return SoftwareFacts(unavailable="no Windows data source")
+    out = []
+    try:
+        for base_key in UNINSTALL:
+            for sub in source.subkeys(base_key):
+                values = source.values(f"{base_key}\\{sub}") or {}
+                name = str(values.get("DisplayName", "")).strip()
+                if name and values.get("SystemComponent") != 1:
+                    out.append((name, str(values.get("DisplayVersion", ""))))
+    except OSError as exc:
+        return SoftwareFacts(error=str(exc))
+    return SoftwareFacts(source="registry Uninstall keys", packages=tuple(out))
