@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-specific at run time
-    from agent.host.facts import FirewallFacts, OsReleaseFacts, SoftwareFacts, TimeSyncFacts
+    from agent.host.facts import FirewallFacts, OsReleaseFacts, ScreenLockFacts, SoftwareFacts, TimeSyncFacts
     from agent.usb.events import Tracked
 
 Emit = Callable[[str, dict[str, Any]], Any]
@@ -106,3 +106,5 @@ class FactsReader(Protocol):
     def os_release(self) -> OsReleaseFacts: ...
 
     def software(self) -> SoftwareFacts: ...
+
+    def screen_lock(self) -> ScreenLockFacts: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -82,3 +82,31 @@ class SoftwareFacts:
     unavailable: str = ""
     missing: str = ""  # no package database to read (the verdict is not_applicable)
     error: str = ""  # reading it failed (the verdict is error)
+
+
+@dataclass
+class Setting:
+    """One GSettings key as the system imposes it: its value, the file that set it, and whether a dconf lock
+    keeps staff from changing it."""
+
+    value: str
+    source: str
+    locked: bool = False
+
+
+@dataclass
+class GnomeLock:
+    settings: dict[str, Setting] = field(default_factory=dict)  # "schema/key" -> value
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScreenLockFacts:
+    """The desktops' screen-lock settings (GNOME, KDE) on Linux; the machine inactivity limit on Windows."""
+
+    root: str = ""  # the tree the Linux reader looked at (shown when there is no desktop)
+    gnome: GnomeLock | None = None  # None: GNOME is not installed
+    kde: dict[str, object] | None = None  # kscreenlockerrc's [Daemon] keys; None: no kscreenlockerrc
+    inactivity_key: str = ""  # Windows: the policy key read; "" on Linux
+    inactivity_seconds: object = None  # Windows: InactivityTimeoutSecs as the registry holds it (None: not set)
+    unavailable: str = ""

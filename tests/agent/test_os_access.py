@@ -39,7 +39,6 @@ NOT_YET = {
     "agent/checks/local_admin.py",
     "agent/checks/mfa.py",
     "agent/checks/patch.py",
-    "agent/checks/screen_lock.py",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.host.facts import FirewallFacts, OsReleaseFacts, SoftwareFacts, TimeSyncFacts
+from agent.host.facts import FirewallFacts, OsReleaseFacts, ScreenLockFacts, SoftwareFacts, TimeSyncFacts
 
 
 class LinuxFacts:
@@ -31,6 +31,11 @@ class LinuxFacts:
         from agent.host.linux import packages
 
         return packages.read(self.root)
+
+    def screen_lock(self) -> ScreenLockFacts:
+        from agent.host.linux import desktop
+
+        return desktop.read(self.root)
 
 
 def reader(root: Path, source: Any = None) -> LinuxFacts:

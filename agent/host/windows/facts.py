@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.host.facts import FirewallFacts, FirewallProfile, OsReleaseFacts, SoftwareFacts, TimeSyncFacts
+from agent.host.facts import (
+    FirewallFacts,
+    FirewallProfile,
+    OsReleaseFacts,
+    ScreenLockFacts,
+    SoftwareFacts,
+    TimeSyncFacts,
+)
 
 
 class WindowsFacts:
@@ -40,6 +47,11 @@ class WindowsFacts:
         from agent.host.windows import posture
 
         return posture.software(self.source)
+
+    def screen_lock(self) -> ScreenLockFacts:
+        from agent.host.windows import posture
+
+        return posture.screen_lock(self.source)
 
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:

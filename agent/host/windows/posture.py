@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.host.facts import OsReleaseFacts, SoftwareFacts
+from agent.host.facts import OsReleaseFacts, ScreenLockFacts, SoftwareFacts
 from agent.host.windows.host import HKLM
 
 CURRENT_VERSION = HKLM + r"\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
@@ -43,3 +43,15 @@ def software(source: Any) -> SoftwareFacts:
     except OSError as exc:
         return SoftwareFacts(error=str(exc))
     return SoftwareFacts(source="registry Uninstall keys", packages=tuple(out))
+
+
+SYSTEM_POLICY = HKLM + r"\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System"
+
+
+def screen_lock(source: Any) -> ScreenLockFacts:
+    """'Interactive logon: Machine inactivity limit' (InactivityTimeoutSecs, any spelling of the name)."""
+    if source is None:
+        return ScreenLockFacts(unavailable="no Windows data source")
+    values = source.values(SYSTEM_POLICY) or {}
+    secs = next((v for key, v in values.items() if key.lower() == "inactivitytimeoutsecs"), None)
+    return ScreenLockFacts(inactivity_key=SYSTEM_POLICY, inactivity_seconds=secs)
