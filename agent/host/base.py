@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-specific at run time
-    from agent.host.facts import FirewallFacts, OsReleaseFacts, ScreenLockFacts, SoftwareFacts, TimeSyncFacts
+    from agent.host.facts import (
+        DiskEncryptionFacts,
+        FirewallFacts,
+        OsReleaseFacts,
+        ScreenLockFacts,
+        SoftwareFacts,
+        TimeSyncFacts,
+    )
     from agent.usb.events import Tracked
 
 Emit = Callable[[str, dict[str, Any]], Any]
@@ -108,3 +115,5 @@ class FactsReader(Protocol):
     def software(self) -> SoftwareFacts: ...
 
     def screen_lock(self) -> ScreenLockFacts: ...
+
+    def disk_encryption(self) -> DiskEncryptionFacts: ...

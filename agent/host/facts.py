@@ -110,3 +110,26 @@ class ScreenLockFacts:
     inactivity_key: str = ""  # Windows: the policy key read; "" on Linux
     inactivity_seconds: object = None  # Windows: InactivityTimeoutSecs as the registry holds it (None: not set)
     unavailable: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceLayer:
+    """One block device in the chain below a mount point (`lsblk -s`): a partition, an LVM volume, a crypt."""
+
+    name: str | None
+    type: str | None
+    fstype: str | None
+
+
+@dataclass(frozen=True)
+class DiskEncryptionFacts:
+    """What the system and home file systems sit on: lsblk device chains on Linux, BitLocker volumes on Windows."""
+
+    source: str = ""  # "lsblk -J -s" or "Get-BitLockerVolume"
+    laptop: bool = False  # SMBIOS chassis type says portable (an unencrypted laptop is high severity)
+    # mount point -> every chain from the file system down to a disk (several when LVM or RAID spans disks)
+    mounts: tuple[tuple[str, tuple[tuple[DeviceLayer, ...], ...]], ...] = ()
+    volumes: tuple[dict[str, object], ...] = ()  # Windows: Get-BitLockerVolume's objects as recorded
+    unavailable: str = ""
+    error: str = ""  # "missing" (no lsblk), "read", "tool" or "query": which step failed
+    detail: str = ""

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.host.facts import FirewallFacts, OsReleaseFacts, ScreenLockFacts, SoftwareFacts, TimeSyncFacts
+from agent.host.facts import (
+    DiskEncryptionFacts,
+    FirewallFacts,
+    OsReleaseFacts,
+    ScreenLockFacts,
+    SoftwareFacts,
+    TimeSyncFacts,
+)
 
 
 class LinuxFacts:
@@ -36,6 +43,11 @@ class LinuxFacts:
         from agent.host.linux import desktop
 
         return desktop.read(self.root)
+
+    def disk_encryption(self) -> DiskEncryptionFacts:
+        from agent.host.linux import blockdev
+
+        return blockdev.read(self.root)
 
 
 def reader(root: Path, source: Any = None) -> LinuxFacts:

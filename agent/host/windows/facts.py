@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.host.facts import (
+    DiskEncryptionFacts,
     FirewallFacts,
     FirewallProfile,
     OsReleaseFacts,
@@ -52,6 +53,11 @@ class WindowsFacts:
         from agent.host.windows import posture
 
         return posture.screen_lock(self.source)
+
+    def disk_encryption(self) -> DiskEncryptionFacts:
+        from agent.host.windows import posture
+
+        return posture.disk_encryption(self.source)
 
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:

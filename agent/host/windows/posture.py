@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.host.facts import OsReleaseFacts, ScreenLockFacts, SoftwareFacts
+from agent.host.facts import DiskEncryptionFacts, OsReleaseFacts, ScreenLockFacts, SoftwareFacts
 from agent.host.windows.host import HKLM
 
 CURRENT_VERSION = HKLM + r"\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
@@ -55,3 +55,15 @@ def screen_lock(source: Any) -> ScreenLockFacts:
     values = source.values(SYSTEM_POLICY) or {}
     secs = next((v for key, v in values.items() if key.lower() == "inactivitytimeoutsecs"), None)
     return ScreenLockFacts(inactivity_key=SYSTEM_POLICY, inactivity_seconds=secs)
+
+
+def disk_encryption(source: Any) -> DiskEncryptionFacts:
+    """BitLocker's volumes (Get-BitLockerVolume through the data source)."""
+    if source is None:
+        return DiskEncryptionFacts(unavailable="no Windows data source")
+    try:
+        volumes = source.query("bitlocker")
+    except OSError as exc:
+        return DiskEncryptionFacts(error="query", detail=str(exc))
+    found = [v for v in (volumes if isinstance(volumes, list) else [volumes]) if isinstance(v, dict)]
+    return DiskEncryptionFacts(source="Get-BitLockerVolume", volumes=tuple(found))
