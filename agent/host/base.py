@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-specific at run time
     from agent.host.facts import (
+        AntivirusFacts,
         DiskEncryptionFacts,
         FirewallFacts,
         OsReleaseFacts,
@@ -117,3 +118,5 @@ class FactsReader(Protocol):
     def screen_lock(self) -> ScreenLockFacts: ...
 
     def disk_encryption(self) -> DiskEncryptionFacts: ...
+
+    def antivirus(self) -> AntivirusFacts: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -132,4 +133,29 @@ class DiskEncryptionFacts:
     volumes: tuple[dict[str, object], ...] = ()  # Windows: Get-BitLockerVolume's objects as recorded
     unavailable: str = ""
     error: str = ""  # "missing" (no lsblk), "read", "tool" or "query": which step failed
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SignatureDatabase:
+    """One ClamAV signature database file and when its header says it was built (None: unreadable header)."""
+
+    name: str
+    built: datetime | None
+
+
+@dataclass(frozen=True)
+class AntivirusFacts:
+    """The anti-malware product: ClamAV's programs, processes and databases on Linux, Defender's status on Windows."""
+
+    product: str = ""  # "ClamAV" or "Microsoft Defender"; "" when none is installed
+    root: str = ""  # the tree the Linux reader looked at
+    clamd_installed: bool = False
+    clamonacc_installed: bool = False
+    running: tuple[str, ...] = ()  # which of clamd, clamonacc, freshclam run now
+    databases: tuple[SignatureDatabase, ...] = ()
+    database_dir: str = ""
+    defender: dict[str, object] | None = None  # Windows: Get-MpComputerStatus as the data source returned it
+    unavailable: str = ""
+    error: str = ""  # "query": asking Defender failed; "status": it returned no status
     detail: str = ""

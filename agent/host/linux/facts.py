@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.host.facts import (
+    AntivirusFacts,
     DiskEncryptionFacts,
     FirewallFacts,
     OsReleaseFacts,
@@ -48,6 +49,11 @@ class LinuxFacts:
         from agent.host.linux import blockdev
 
         return blockdev.read(self.root)
+
+    def antivirus(self) -> AntivirusFacts:
+        from agent.host.linux import clamav
+
+        return clamav.read(self.root)
 
 
 def reader(root: Path, source: Any = None) -> LinuxFacts:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.host.facts import (
+    AntivirusFacts,
     DiskEncryptionFacts,
     FirewallFacts,
     FirewallProfile,
@@ -58,6 +59,11 @@ class WindowsFacts:
         from agent.host.windows import posture
 
         return posture.disk_encryption(self.source)
+
+    def antivirus(self) -> AntivirusFacts:
+        from agent.host.windows import posture
+
+        return posture.antivirus(self.source)
 
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.host.facts import DiskEncryptionFacts, OsReleaseFacts, ScreenLockFacts, SoftwareFacts
+from agent.host.facts import AntivirusFacts, DiskEncryptionFacts, OsReleaseFacts, ScreenLockFacts, SoftwareFacts
 from agent.host.windows.host import HKLM
 
 CURRENT_VERSION = HKLM + r"\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
@@ -67,3 +67,16 @@ def disk_encryption(source: Any) -> DiskEncryptionFacts:
         return DiskEncryptionFacts(error="query", detail=str(exc))
     found = [v for v in (volumes if isinstance(volumes, list) else [volumes]) if isinstance(v, dict)]
     return DiskEncryptionFacts(source="Get-BitLockerVolume", volumes=tuple(found))
+
+
+def antivirus(source: Any) -> AntivirusFacts:
+    """Microsoft Defender's status (Get-MpComputerStatus through the data source)."""
+    if source is None:
+        return AntivirusFacts(unavailable="no Windows data source")
+    try:
+        status = source.query("defender")
+    except OSError as exc:
+        return AntivirusFacts(error="query", detail=str(exc))
+    if not isinstance(status, dict):
+        return AntivirusFacts(error="status")
+    return AntivirusFacts(product="Microsoft Defender", defender=status)
