@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-spec
         AntivirusFacts,
         DiskEncryptionFacts,
         FirewallFacts,
+        LocalAdminFacts,
         OsReleaseFacts,
         ScreenLockFacts,
         SoftwareFacts,
@@ -120,3 +121,5 @@ class FactsReader(Protocol):
     def disk_encryption(self) -> DiskEncryptionFacts: ...
 
     def antivirus(self) -> AntivirusFacts: ...
+
+    def local_admin(self) -> LocalAdminFacts: ...

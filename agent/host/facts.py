@@ -159,3 +159,39 @@ class AntivirusFacts:
     unavailable: str = ""
     error: str = ""  # "query": asking Defender failed; "status": it returned no status
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Account:
+    """One local account as the account database lists it (uid and gid as written, which may be junk)."""
+
+    name: str
+    uid: str
+    gid: str
+    shell: str
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    gid: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LocalAdminFacts:
+    """Who may administer the machine: accounts, groups and sudoers grants on Linux; the Administrators group's
+    members on Windows."""
+
+    source: str = ""  # "accounts" (Linux files) or "Get-LocalGroupMember S-1-5-32-544"
+    accounts: tuple[Account, ...] = ()
+    groups: tuple[Group, ...] = ()
+    uid_min: int = 1000  # login.defs: the range of ordinary (staff) accounts
+    uid_max: int = 60000
+    sudo_users: tuple[str, ...] = ()  # granted ALL directly in sudoers
+    sudo_groups: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # the files read, as evidence
+    problems: tuple[str, ...] = ()  # sudoers files that exist but could not be read
+    members: tuple[object, ...] = ()  # Windows: Get-LocalGroupMember's objects as the data source returned them
+    unavailable: str = ""
+    error: str = ""  # the account database (or Administrators) could not be read

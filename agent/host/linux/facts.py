@@ -9,6 +9,7 @@ from agent.host.facts import (
     AntivirusFacts,
     DiskEncryptionFacts,
     FirewallFacts,
+    LocalAdminFacts,
     OsReleaseFacts,
     ScreenLockFacts,
     SoftwareFacts,
@@ -54,6 +55,11 @@ class LinuxFacts:
         from agent.host.linux import clamav
 
         return clamav.read(self.root)
+
+    def local_admin(self) -> LocalAdminFacts:
+        from agent.host.linux import accounts
+
+        return accounts.read(self.root)
 
 
 def reader(root: Path, source: Any = None) -> LinuxFacts:

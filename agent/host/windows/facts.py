@@ -10,6 +10,7 @@ from agent.host.facts import (
     DiskEncryptionFacts,
     FirewallFacts,
     FirewallProfile,
+    LocalAdminFacts,
     OsReleaseFacts,
     ScreenLockFacts,
     SoftwareFacts,
@@ -64,6 +65,11 @@ class WindowsFacts:
         from agent.host.windows import posture
 
         return posture.antivirus(self.source)
+
+    def local_admin(self) -> LocalAdminFacts:
+        from agent.host.windows import posture
+
+        return posture.local_admin(self.source)
 
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:

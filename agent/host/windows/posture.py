@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.host.facts import AntivirusFacts, DiskEncryptionFacts, OsReleaseFacts, ScreenLockFacts, SoftwareFacts
+from agent.host.facts import (
+    AntivirusFacts,
+    DiskEncryptionFacts,
+    LocalAdminFacts,
+    OsReleaseFacts,
+    ScreenLockFacts,
+    SoftwareFacts,
+)
 from agent.host.windows.host import HKLM
 
 CURRENT_VERSION = HKLM + r"\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
@@ -80,3 +87,17 @@ def antivirus(source: Any) -> AntivirusFacts:
     if not isinstance(status, dict):
         return AntivirusFacts(error="status")
     return AntivirusFacts(product="Microsoft Defender", defender=status)
+
+
+ADMINISTRATORS = "Get-LocalGroupMember S-1-5-32-544"
+
+
+def local_admin(source: Any) -> LocalAdminFacts:
+    """The members of Administrators (S-1-5-32-544, whatever the group is called in this language)."""
+    if source is None:
+        return LocalAdminFacts(unavailable="no Windows data source")
+    try:
+        members = source.query("local_admins")
+    except OSError as exc:
+        return LocalAdminFacts(source=ADMINISTRATORS, error=str(exc))
+    return LocalAdminFacts(source=ADMINISTRATORS, members=tuple(members if isinstance(members, list) else [members]))
