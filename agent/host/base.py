@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-spec
         FirewallFacts,
         LocalAdminFacts,
         OsReleaseFacts,
+        PatchFacts,
         ScreenLockFacts,
         SoftwareFacts,
         TimeSyncFacts,
@@ -123,3 +124,5 @@ class FactsReader(Protocol):
     def antivirus(self) -> AntivirusFacts: ...
 
     def local_admin(self) -> LocalAdminFacts: ...
+
+    def patch(self) -> PatchFacts: ...

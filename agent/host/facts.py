@@ -195,3 +195,50 @@ class LocalAdminFacts:
     members: tuple[object, ...] = ()  # Windows: Get-LocalGroupMember's objects as the data source returned them
     unavailable: str = ""
     error: str = ""  # the account database (or Administrators) could not be read
+
+
+@dataclass(frozen=True)
+class PendingUpdate:
+    """One pending security update as the update source names and dates it."""
+
+    name: str  # apt: the package; dnf: the advisory id; Windows: KB number or title
+    installed: str = ""  # apt
+    candidate: str = ""  # apt
+    origins: tuple[str, ...] = ()  # apt: "Debian-Security:12/stable-security"
+    title: str = ""  # dnf, Windows
+    severity: str = ""  # dnf, Windows: Critical / Important / ...
+    published: datetime | None = None  # apt: earliest Release date offering it; dnf: issued; Windows: released
+
+
+@dataclass(frozen=True)
+class UpdateSource:
+    """One downloaded apt Release/InRelease file: which suite, dated when, fetched when."""
+
+    file: str
+    origin: str
+    suite: str
+    date: datetime | None
+    fetched: datetime
+    security: bool
+
+
+@dataclass(frozen=True)
+class PatchFacts:
+    """The update state: pending security updates, when the source was refreshed, whether a reboot waits."""
+
+    backend: str = ""  # "apt", "dnf" or "windows_update"; "" when there is no package manager
+    root: str = ""
+    security: tuple[PendingUpdate, ...] = ()
+    pending_total: int = 0
+    sources: tuple[UpdateSource, ...] = ()  # apt
+    refreshed: datetime | None = None  # apt lists, dnf metadata, Windows' last successful search
+    last_upgrade: datetime | None = None  # apt
+    last_upgrade_packages: int = 0  # apt
+    last_install: datetime | None = None  # Windows
+    server: str = ""  # Windows: the WSUS server ("" for Microsoft Update)
+    reboot_required: bool | None = None
+    reboot_required_since: datetime | None = None  # apt: reboot-required's time
+    reboot_packages: tuple[str, ...] = ()  # apt
+    problems: tuple[str, ...] = ()
+    unavailable: str = ""
+    error: str = ""

@@ -11,6 +11,7 @@ from agent.host.facts import (
     FirewallFacts,
     LocalAdminFacts,
     OsReleaseFacts,
+    PatchFacts,
     ScreenLockFacts,
     SoftwareFacts,
     TimeSyncFacts,
@@ -60,6 +61,11 @@ class LinuxFacts:
         from agent.host.linux import accounts
 
         return accounts.read(self.root)
+
+    def patch(self) -> PatchFacts:
+        from agent.host.linux import updates
+
+        return updates.read(self.root)
 
 
 def reader(root: Path, source: Any = None) -> LinuxFacts:

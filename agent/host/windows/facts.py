@@ -12,6 +12,7 @@ from agent.host.facts import (
     FirewallProfile,
     LocalAdminFacts,
     OsReleaseFacts,
+    PatchFacts,
     ScreenLockFacts,
     SoftwareFacts,
     TimeSyncFacts,
@@ -70,6 +71,11 @@ class WindowsFacts:
         from agent.host.windows import posture
 
         return posture.local_admin(self.source)
+
+    def patch(self) -> PatchFacts:
+        from agent.host.windows import posture
+
+        return posture.patch(self.source)
 
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:

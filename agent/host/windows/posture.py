@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from agent.host.facts import (
@@ -9,6 +10,8 @@ from agent.host.facts import (
     DiskEncryptionFacts,
     LocalAdminFacts,
     OsReleaseFacts,
+    PatchFacts,
+    PendingUpdate,
     ScreenLockFacts,
     SoftwareFacts,
 )
@@ -101,3 +104,34 @@ def local_admin(source: Any) -> LocalAdminFacts:
     except OSError as exc:
         return LocalAdminFacts(source=ADMINISTRATORS, error=str(exc))
     return LocalAdminFacts(source=ADMINISTRATORS, members=tuple(members if isinstance(members, list) else [members]))
+
+
+def patch(source: Any) -> PatchFacts:
+    """The Windows Update Agent's pending updates and history, WSUS and the pending reboot from the registry."""
+    from agent.host.windows.host import windows_update
+
+    if source is None:
+        return PatchFacts(unavailable="no Windows data source")
+    try:
+        wu = windows_update(source)
+    except (OSError, ValueError) as exc:
+        return PatchFacts(backend="windows_update", error=str(exc))
+    security = tuple(
+        PendingUpdate(
+            str(u["kb"] and f"KB{u['kb']}" or u["title"]),
+            title=str(u["title"]),
+            severity=str(u["severity"]),
+            published=u["released"] if isinstance(u["released"], datetime) else None,
+        )
+        for u in wu.pending
+        if u["security"]
+    )
+    return PatchFacts(
+        backend="windows_update",
+        security=security,
+        pending_total=len(wu.pending),
+        refreshed=wu.last_search,
+        last_install=wu.last_install,
+        server=wu.server,
+        reboot_required=wu.reboot_required,
+    )
