@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-spec
         DiskEncryptionFacts,
         FirewallFacts,
         LocalAdminFacts,
+        MfaFacts,
         OsReleaseFacts,
         PatchFacts,
         ScreenLockFacts,
@@ -126,3 +127,5 @@ class FactsReader(Protocol):
     def local_admin(self) -> LocalAdminFacts: ...
 
     def patch(self) -> PatchFacts: ...
+
+    def mfa(self) -> MfaFacts: ...

@@ -242,3 +242,79 @@ class PatchFacts:
     problems: tuple[str, ...] = ()
     unavailable: str = ""
     error: str = ""
+
+
+@dataclass
+class Way:
+    """One way the stack can end in success: the factors proven and the modules that passed."""
+
+    factors: frozenset[str]
+    modules: tuple[str, ...]
+
+
+@dataclass
+class StackReport:
+    service: str
+    files: list[str] = field(default_factory=list)
+    ways: list[Way] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    entries: int = 0
+
+    @property
+    def weakest(self) -> Way | None:
+        return min(self.ways, key=lambda w: (len(w.factors), len(w.modules)), default=None)
+
+    def multi_factor(self) -> bool:
+        """Every way in proves something known and something held (or a biometric), i.e. two categories."""
+        return bool(self.ways) and all(len(w.factors) >= 2 for w in self.ways)
+
+    def as_evidence(self) -> dict[str, object]:
+        weak = self.weakest
+        return {
+            "service": self.service,
+            "files": self.files,
+            "modules": self.entries,
+            "ways_in": len(self.ways),
+            "multi_factor": self.multi_factor(),
+            "weakest_way": {"factors": sorted(weak.factors), "modules": list(weak.modules)} if weak else None,
+            "problems": self.problems[:20],
+        }
+
+
+@dataclass(frozen=True)
+class SshdContext:
+    """The sshd options in effect globally or inside one Match block (sshd_config with its defaults)."""
+
+    label: str  # "global" or "Match <criteria>"
+    options: dict[str, str]
+
+
+@dataclass(frozen=True)
+class WindowsLogon:
+    """How Windows logon is authenticated: whether a second factor is enforced, why, and what was read."""
+
+    enforced: bool
+    reason: str  # in the staff's language
+    rdp_enabled: bool
+    evidence: dict[str, object]  # the registry values read (credential providers, filters, Remote Desktop)
+
+
+@dataclass(frozen=True)
+class MfaFacts:
+    """Logon authentication: the PAM stacks of the logon services and sshd on Linux, the logon policy on Windows."""
+
+    pam_d: str = ""
+    pam_d_missing: bool = False
+    services: tuple[str, ...] = ()  # the PAM services a person logs on through
+    logon: tuple[StackReport, ...] = ()  # their auth stacks, in the same order
+    not_logon: dict[str, str] = field(default_factory=dict)  # service -> why it is no logon (greeter, ...)
+    autologin: dict[str, str] = field(default_factory=dict)  # service -> where autologin is switched on
+    local_loops: tuple[str, ...] = ()  # include loops in the logon stacks ("service: loop")
+    authselect: dict[str, object] | None = None  # RHEL family: the profile that generated pam.d (evidence only)
+    sshd: StackReport | None = None  # sshd's PAM stack; None when sshd is not configured
+    sshd_files: tuple[str, ...] = ()
+    sshd_problems: tuple[str, ...] = ()
+    sshd_contexts: tuple[SshdContext, ...] = ()
+    ssh_loops: tuple[str, ...] = ()
+    windows: WindowsLogon | None = None
+    unavailable: str = ""

@@ -10,6 +10,7 @@ from agent.host.facts import (
     DiskEncryptionFacts,
     FirewallFacts,
     LocalAdminFacts,
+    MfaFacts,
     OsReleaseFacts,
     PatchFacts,
     ScreenLockFacts,
@@ -66,6 +67,11 @@ class LinuxFacts:
         from agent.host.linux import updates
 
         return updates.read(self.root)
+
+    def mfa(self) -> MfaFacts:
+        from agent.host.linux import logon
+
+        return logon.read(self.root)
 
 
 def reader(root: Path, source: Any = None) -> LinuxFacts:

@@ -9,10 +9,13 @@ module is explored with memoisation, so a `sufficient` second factor placed befo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from agent.host.facts import StackReport, Way
 from agent.host.sysio import HostIOError, read_text
+
+__all__ = ["PamConfig", "StackReport", "Way"]  # the report types live with the other facts
 
 KNOWLEDGE, POSSESSION, INHERENCE = "knowledge", "possession", "inherence"
 MAX_DEPTH = 16
@@ -64,38 +67,6 @@ class Entry:
         if self.name == "pam_sss" and "require_cert_auth" in self.args:
             return frozenset({POSSESSION, KNOWLEDGE})
         return f
-
-
-@dataclass
-class Way:
-    """One way the stack can end in success: the factors proven and the modules that passed."""
-
-    factors: frozenset[str]
-    modules: tuple[str, ...]
-
-
-@dataclass
-class StackReport:
-    service: str
-    files: list[str] = field(default_factory=list)
-    ways: list[Way] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    entries: int = 0
-
-    @property
-    def weakest(self) -> Way | None:
-        return min(self.ways, key=lambda w: (len(w.factors), len(w.modules)), default=None)
-
-    def multi_factor(self) -> bool:
-        """Every way in proves something known and something held (or a biometric), i.e. two categories."""
-        return bool(self.ways) and all(len(w.factors) >= 2 for w in self.ways)
-
-    def as_evidence(self) -> dict[str, object]:
-        weak = self.weakest
-        return {"service": self.service, "files": self.files, "modules": self.entries,
-                "ways_in": len(self.ways), "multi_factor": self.multi_factor(),
-                "weakest_way": {"factors": sorted(weak.factors), "modules": list(weak.modules)} if weak else None,
-                "problems": self.problems[:20]}
 
 
 class PamConfig:

@@ -11,6 +11,7 @@ from agent.host.facts import (
     FirewallFacts,
     FirewallProfile,
     LocalAdminFacts,
+    MfaFacts,
     OsReleaseFacts,
     PatchFacts,
     ScreenLockFacts,
@@ -76,6 +77,11 @@ class WindowsFacts:
         from agent.host.windows import posture
 
         return posture.patch(self.source)
+
+    def mfa(self) -> MfaFacts:
+        from agent.host.windows import posture
+
+        return posture.mfa(self.source)
 
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:

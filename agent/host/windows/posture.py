@@ -9,11 +9,13 @@ from agent.host.facts import (
     AntivirusFacts,
     DiskEncryptionFacts,
     LocalAdminFacts,
+    MfaFacts,
     OsReleaseFacts,
     PatchFacts,
     PendingUpdate,
     ScreenLockFacts,
     SoftwareFacts,
+    WindowsLogon,
 )
 from agent.host.windows.host import HKLM
 
@@ -134,4 +136,22 @@ def patch(source: Any) -> PatchFacts:
         last_install=wu.last_install,
         server=wu.server,
         reboot_required=wu.reboot_required,
+    )
+
+
+def mfa(source: Any) -> MfaFacts:
+    """Whether logon (and Remote Desktop) needs a second factor: smart card, Windows Hello for Business,
+    credential providers and their filters."""
+    from agent.host.windows.host import logon_mfa
+
+    if source is None:
+        return MfaFacts(unavailable="no Windows data source")
+    state = logon_mfa(source)
+    return MfaFacts(
+        windows=WindowsLogon(
+            enforced=bool(state.enforced),
+            reason=state.reason,
+            rdp_enabled=bool(state.facts.get("rdp_enabled")),
+            evidence=state.evidence(),
+        )
     )
