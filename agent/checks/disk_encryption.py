@@ -77,7 +77,7 @@ def verdict(facts: DiskEncryptionFacts) -> Result:
 def _windows(facts: DiskEncryptionFacts) -> Result:
     volumes = list(facts.volumes)
     os_vol = next((v for v in volumes if v.get("VolumeType") == "OperatingSystem"), None)
-    evidence = {"volumes": volumes[:20], "source": "Get-BitLockerVolume"}
+    evidence: dict[str, Any] = {"volumes": volumes[:20], "source": "Get-BitLockerVolume"}
     if os_vol is None:
         return Result(ERROR, _("no operating-system volume reported"), DiskEncryption.build(evidence))
     evidence["encrypted"] = os_vol.get("ProtectionStatus") == "On" and os_vol.get("VolumeStatus") == "FullyEncrypted"

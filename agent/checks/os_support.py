@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from agent.checks.spec import CheckSpec
@@ -45,7 +46,7 @@ def verdict(facts: OsReleaseFacts, data: dict, today: date) -> Result:
         return Result(
             ERROR, _("cannot identify the operating system: {note}").format(note=note), OsSupport(problem=note)
         )
-    evidence = {"release": release, "end_of_support": ends, "note": note, "table": str(TABLE)}
+    evidence: dict[str, Any] = {"release": release, "end_of_support": ends, "note": note, "table": str(TABLE)}
     if ends is None:
         return Result(
             NOT_APPLICABLE,

@@ -179,7 +179,7 @@ def _verdict(
 def _apt(st: PatchFacts, settings: dict[str, Any], now: datetime, seen: dict[str, datetime]) -> Result:
     if st.error:
         return Result(ERROR, _("cannot read the apt state: {exc}").format(exc=st.error), Patch(error=st.error))
-    security = []
+    security: list[dict[str, Any]] = []
     for p in st.security:
         noticed = seen.get(f"{p.name}={p.candidate}", now)
         published = p.published

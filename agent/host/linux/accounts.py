@@ -31,7 +31,8 @@ def _login_defs(text: str) -> dict[str, int]:
 
 def _sudoers(root: Path, problems: list[str]) -> tuple[set[str], set[str]]:
     """Users and groups granted ALL commands directly in /etc/sudoers and /etc/sudoers.d/."""
-    users, groups = set(), set()
+    users: set[str] = set()
+    groups: set[str] = set()
     files = [root / "etc/sudoers"]
     d = root / "etc/sudoers.d"
     if d.is_dir():
