@@ -24,14 +24,23 @@ MAX_STATES = 200_000
 
 # What a successful module proves. Unknown modules prove nothing but may pass or fail.
 FACTORS: dict[str, frozenset[str]] = {
-    "pam_unix": frozenset({KNOWLEDGE}), "pam_unix2": frozenset({KNOWLEDGE}), "pam_ldap": frozenset({KNOWLEDGE}),
-    "pam_krb5": frozenset({KNOWLEDGE}), "pam_winbind": frozenset({KNOWLEDGE}), "pam_sss": frozenset({KNOWLEDGE}),
-    "pam_userdb": frozenset({KNOWLEDGE}), "pam_pwdfile": frozenset({KNOWLEDGE}),
-    "pam_u2f": frozenset({POSSESSION}), "pam_oath": frozenset({POSSESSION}),
-    "pam_google_authenticator": frozenset({POSSESSION}), "pam_yubico": frozenset({POSSESSION}),
-    "pam_duo": frozenset({POSSESSION}), "pam_ssh_agent_auth": frozenset({POSSESSION}),
+    "pam_unix": frozenset({KNOWLEDGE}),
+    "pam_unix2": frozenset({KNOWLEDGE}),
+    "pam_ldap": frozenset({KNOWLEDGE}),
+    "pam_krb5": frozenset({KNOWLEDGE}),
+    "pam_winbind": frozenset({KNOWLEDGE}),
+    "pam_sss": frozenset({KNOWLEDGE}),
+    "pam_userdb": frozenset({KNOWLEDGE}),
+    "pam_pwdfile": frozenset({KNOWLEDGE}),
+    "pam_u2f": frozenset({POSSESSION}),
+    "pam_oath": frozenset({POSSESSION}),
+    "pam_google_authenticator": frozenset({POSSESSION}),
+    "pam_yubico": frozenset({POSSESSION}),
+    "pam_duo": frozenset({POSSESSION}),
+    "pam_ssh_agent_auth": frozenset({POSSESSION}),
     # A smart card needs the card and its PIN.
-    "pam_pkcs11": frozenset({POSSESSION, KNOWLEDGE}), "pam_p11": frozenset({POSSESSION, KNOWLEDGE}),
+    "pam_pkcs11": frozenset({POSSESSION, KNOWLEDGE}),
+    "pam_p11": frozenset({POSSESSION, KNOWLEDGE}),
     "pam_fprintd": frozenset({INHERENCE}),
 }
 # Options that let a user without an enrolled token through with PAM_SUCCESS.
@@ -75,9 +84,16 @@ class PamConfig:
     def __init__(self, root: Path = Path("/")):
         self.root = root
         self.pamd = root / "etc/pam.d"
-        dirs = ("lib/x86_64-linux-gnu/security", "usr/lib/x86_64-linux-gnu/security", "lib64/security",
-                "usr/lib64/security", "lib/security", "usr/lib/security", "lib/aarch64-linux-gnu/security",
-                "usr/lib/aarch64-linux-gnu/security")
+        dirs = (
+            "lib/x86_64-linux-gnu/security",
+            "usr/lib/x86_64-linux-gnu/security",
+            "lib64/security",
+            "usr/lib64/security",
+            "lib/security",
+            "usr/lib/security",
+            "lib/aarch64-linux-gnu/security",
+            "usr/lib/aarch64-linux-gnu/security",
+        )
         self.module_dirs = [root / d for d in dirs if (root / d).is_dir()]
 
     def exists(self, service: str) -> bool:
@@ -264,9 +280,11 @@ def _explore(entries: list[Entry], report: StackReport) -> list[Way]:
     return list(ways.values())
 
 
-def _run(entries: list[Entry], report: StackReport,
-         memo: dict[int, list[tuple[bool, frozenset[str], tuple[str, ...]]]] | None = None,
-         ) -> list[tuple[bool, frozenset[str], tuple[str, ...]]]:
+def _run(
+    entries: list[Entry],
+    report: StackReport,
+    memo: dict[int, list[tuple[bool, frozenset[str], tuple[str, ...]]]] | None = None,
+) -> list[tuple[bool, frozenset[str], tuple[str, ...]]]:
     memo = {} if memo is None else memo
     if id(entries) in memo:  # a substack reached by many paths is evaluated once
         return memo[id(entries)]
