@@ -9,6 +9,7 @@ from typing import Any
 
 from agent.checks.base import ERROR, FAIL, NOT_APPLICABLE, PASS, Context, Result
 from agent.checks.spec import CheckSpec
+from agent.host.facts import OsReleaseFacts
 from mamori.evidence.updates import OsSupport
 from mamori.i18n import N_, _
 
@@ -35,64 +36,62 @@ def table() -> dict:
 
 
 def run(ctx: Context) -> Result:
-    release, ends, note = _release(ctx)
+    return verdict(ctx.facts().os_release(), table(), ctx.now.date())
+
+
+def verdict(facts: OsReleaseFacts, data: dict, today: date) -> Result:
+    """Pure: the release, the support table and today's date -> the result."""
+    release, ends, note = _lookup(facts, data)
     if release is None:
-        return Result(ERROR, _("cannot identify the operating system: {note}").format(note=note),
-                      OsSupport(problem=note))
+        return Result(
+            ERROR, _("cannot identify the operating system: {note}").format(note=note), OsSupport(problem=note)
+        )
     evidence: dict[str, Any] = {"release": release, "end_of_support": ends, "note": note, "table": str(TABLE)}
     if ends is None:
-        return Result(NOT_APPLICABLE, _("{release} is not in the support table").format(
-                                          release=release), OsSupport.build(evidence))
+        return Result(
+            NOT_APPLICABLE,
+            _("{release} is not in the support table").format(release=release),
+            OsSupport.build(evidence),
+        )
     end = date.fromisoformat(ends)
-    left = (end - ctx.now.date()).days
+    left = (end - today).days
     evidence["days_left"] = left
     if left < 0:
-        return Result(FAIL, _("{release}: security support ended on {ends}").format(release=release,
-                                ends=ends), OsSupport.build(evidence))
+        return Result(
+            FAIL,
+            _("{release}: security support ended on {ends}").format(release=release, ends=ends),
+            OsSupport.build(evidence),
+        )
     soon = _(" (ends in {left} days)").format(left=left) if left <= WARN_DAYS else ""
-    return Result(PASS, _("{release}: supported until {ends}{soon}").format(release=release, ends=ends, soon=soon),
-                  OsSupport.build(evidence))
+    return Result(
+        PASS,
+        _("{release}: supported until {ends}{soon}").format(release=release, ends=ends, soon=soon),
+        OsSupport.build(evidence),
+    )
 
 
-def _release(ctx: Context) -> tuple[str | None, str | None, str]:
-    data = table()
-    if ctx.platform == "windows":
-        return _windows(ctx, data["windows"])
-    from agent.host.linux.host import parse_os_release
-    from agent.host.sysio import HostIOError, read_text
-
-    for name in ("etc/os-release", "usr/lib/os-release"):
-        try:
-            rel = parse_os_release(read_text(ctx.root / name, 65536).text)
-            break
-        except HostIOError:
-            continue
-    else:
-        return None, None, "no os-release file"
-    os_id, version = rel.get("ID", ""), rel.get("VERSION_ID", "")
-    label = rel.get("PRETTY_NAME") or f"{os_id} {version}"
-    if not os_id:
-        return None, None, "os-release has no ID"
-    releases = data["linux"].get(os_id, {})
-    entry = releases.get(version) or releases.get(version.split(".")[0])
-    return label[:100], (entry[0] if entry else None), (entry[1] if entry else "")
+def _lookup(facts: OsReleaseFacts, data: dict) -> tuple[str | None, str | None, str]:
+    """(what staff see, end of support or None, note): the note is the problem when the release is unknown."""
+    if facts.problem:
+        return None, None, facts.problem
+    if facts.family == "windows":
+        return _windows(facts, data["windows"])
+    releases = data["linux"].get(facts.os_id, {})
+    entry = releases.get(facts.version) or releases.get(facts.version.split(".")[0])
+    return facts.label, (entry[0] if entry else None), (entry[1] if entry else "")
 
 
-def _windows(ctx: Context, data: dict) -> tuple[str | None, str | None, str]:
-    from agent.host.windows import host as windows
-
-    if ctx.windows is None:
-        return None, None, "no Windows data source"
-    info = ctx.windows.values(windows.HKLM + r"\SOFTWARE\Microsoft\Windows NT\CurrentVersion") or {}
-    build = str(info.get("CurrentBuild") or info.get("CurrentBuildNumber") or "")
-    edition = str(info.get("EditionID", ""))
-    if not build:
-        return None, None, "no CurrentBuild in the registry"
-    label = f"{info.get('ProductName', 'Windows')} {info.get('DisplayVersion', '')} (build {build}, {edition})"
-    entry = data.get(build)
+def _windows(facts: OsReleaseFacts, data: dict) -> tuple[str | None, str | None, str]:
+    entry = data.get(facts.version)
     if not entry:
-        return label, None, ""
-    kind = "ltsc" if "LTSC" in edition.upper() or edition.startswith("EnterpriseS") else \
-        "enterprise" if edition.startswith(("Enterprise", "Education")) else "default"
+        return facts.label, None, ""
+    edition = facts.edition
+    kind = (
+        "ltsc"
+        if "LTSC" in edition.upper() or edition.startswith("EnterpriseS")
+        else "enterprise"
+        if edition.startswith(("Enterprise", "Education"))
+        else "default"
+    )
     ends = entry.get(kind) or entry.get("enterprise" if kind == "ltsc" else "default")
-    return label, ends, kind
+    return facts.label, ends, kind

@@ -9,7 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # only for annotations: base.py imports nothing platform-specific at run time
-    from agent.host.facts import FirewallFacts, TimeSyncFacts
+    from agent.host.facts import (
+        AntivirusFacts,
+        DiskEncryptionFacts,
+        FirewallFacts,
+        LocalAdminFacts,
+        MfaFacts,
+        OsReleaseFacts,
+        PatchFacts,
+        ScreenLockFacts,
+        SoftwareFacts,
+        TimeSyncFacts,
+    )
     from agent.usb.events import Tracked
 
 Emit = Callable[[str, dict[str, Any]], Any]
@@ -82,6 +93,7 @@ class Host(Protocol):
 
     def media_control(self, emit: Emit) -> MediaControl | str:
         """The enforcement for this machine, or the reason there is none (a string shown to staff)."""
+
     def service(self) -> ServiceManager: ...
 
     def log_handler(self) -> logging.Handler: ...
@@ -101,3 +113,19 @@ class FactsReader(Protocol):
     def time_sync(self) -> TimeSyncFacts: ...
 
     def firewall(self) -> FirewallFacts: ...
+
+    def os_release(self) -> OsReleaseFacts: ...
+
+    def software(self) -> SoftwareFacts: ...
+
+    def screen_lock(self) -> ScreenLockFacts: ...
+
+    def disk_encryption(self) -> DiskEncryptionFacts: ...
+
+    def antivirus(self) -> AntivirusFacts: ...
+
+    def local_admin(self) -> LocalAdminFacts: ...
+
+    def patch(self) -> PatchFacts: ...
+
+    def mfa(self) -> MfaFacts: ...

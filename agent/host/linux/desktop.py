@@ -6,27 +6,17 @@ from __future__ import annotations
 import configparser
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.host.facts import GnomeLock, ScreenLockFacts, Setting
 from agent.host.sysio import HostIOError, read_or_none, read_text
 
 SCHEMAS = "usr/share/glib-2.0/schemas"
-KEYS = {("org.gnome.desktop.session", "idle-delay"), ("org.gnome.desktop.screensaver", "lock-enabled"),
-        ("org.gnome.desktop.screensaver", "lock-delay")}
-
-
-@dataclass
-class Setting:
-    value: str
-    source: str
-    locked: bool = False
-
-
-@dataclass
-class GnomeLock:
-    settings: dict[str, Setting] = field(default_factory=dict)  # "schema/key" -> value
-    problems: list[str] = field(default_factory=list)
+KEYS = {
+    ("org.gnome.desktop.session", "idle-delay"),
+    ("org.gnome.desktop.screensaver", "lock-enabled"),
+    ("org.gnome.desktop.screensaver", "lock-delay"),
+}
 
 
 def _value(text: str) -> str:
@@ -40,8 +30,9 @@ GNOME_PROGRAMS = ("usr/bin/gnome-shell", "usr/sbin/gdm3", "usr/sbin/gdm")
 
 
 def gnome_present(root: Path) -> bool:
-    return (root / SCHEMAS / "org.gnome.desktop.session.gschema.xml").is_file() and \
-        any((root / p).exists() for p in GNOME_PROGRAMS)
+    return (root / SCHEMAS / "org.gnome.desktop.session.gschema.xml").is_file() and any(
+        (root / p).exists() for p in GNOME_PROGRAMS
+    )
 
 
 def gnome(root: Path) -> GnomeLock:
@@ -61,8 +52,11 @@ def gnome(root: Path) -> GnomeLock:
         _apply_ini(path, out, lambda section: section.replace("/", "."), locked=False)
     # dconf system databases named in the user profile, lowest priority last in the file.
     profile = read_or_none(root / "etc/dconf/profile/user", 65536)
-    dbs = [line.split(":", 1)[1].strip() for line in (profile.text.splitlines() if profile else [])
-           if line.strip().startswith("system-db:")]
+    dbs = [
+        line.split(":", 1)[1].strip()
+        for line in (profile.text.splitlines() if profile else [])
+        if line.strip().startswith("system-db:")
+    ]
     for db in reversed(dbs):
         d = root / "etc/dconf/db" / f"{db}.d"
         for path in sorted(d.glob("*"))[:200] if d.is_dir() else []:
@@ -70,7 +64,7 @@ def gnome(root: Path) -> GnomeLock:
                 _apply_ini(path, out, lambda section: section.strip("/").replace("/", "."), locked=False)
         for path in sorted((d / "locks").glob("*"))[:200] if (d / "locks").is_dir() else []:
             text = read_or_none(path)
-            for line in (text.text.splitlines() if text else []):
+            for line in text.text.splitlines() if text else []:
                 name = line.strip()
                 for schema, key in KEYS:
                     if name == "/" + schema.replace(".", "/") + "/" + key:
@@ -125,3 +119,7 @@ def kde(root: Path) -> dict[str, object] | None:
                 values[f"{key}_immutable"] = True
             values[key] = value.strip()
     return values
+
+
+def read(root: Path) -> ScreenLockFacts:
+    return ScreenLockFacts(root=str(root), gnome=gnome(root) if gnome_present(root) else None, kde=kde(root))

@@ -9,10 +9,13 @@ module is explored with memoisation, so a `sufficient` second factor placed befo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from agent.host.facts import StackReport, Way
 from agent.host.sysio import HostIOError, read_text
+
+__all__ = ["PamConfig", "StackReport", "Way"]  # the report types live with the other facts
 
 KNOWLEDGE, POSSESSION, INHERENCE = "knowledge", "possession", "inherence"
 MAX_DEPTH = 16
@@ -21,14 +24,23 @@ MAX_STATES = 200_000
 
 # What a successful module proves. Unknown modules prove nothing but may pass or fail.
 FACTORS: dict[str, frozenset[str]] = {
-    "pam_unix": frozenset({KNOWLEDGE}), "pam_unix2": frozenset({KNOWLEDGE}), "pam_ldap": frozenset({KNOWLEDGE}),
-    "pam_krb5": frozenset({KNOWLEDGE}), "pam_winbind": frozenset({KNOWLEDGE}), "pam_sss": frozenset({KNOWLEDGE}),
-    "pam_userdb": frozenset({KNOWLEDGE}), "pam_pwdfile": frozenset({KNOWLEDGE}),
-    "pam_u2f": frozenset({POSSESSION}), "pam_oath": frozenset({POSSESSION}),
-    "pam_google_authenticator": frozenset({POSSESSION}), "pam_yubico": frozenset({POSSESSION}),
-    "pam_duo": frozenset({POSSESSION}), "pam_ssh_agent_auth": frozenset({POSSESSION}),
+    "pam_unix": frozenset({KNOWLEDGE}),
+    "pam_unix2": frozenset({KNOWLEDGE}),
+    "pam_ldap": frozenset({KNOWLEDGE}),
+    "pam_krb5": frozenset({KNOWLEDGE}),
+    "pam_winbind": frozenset({KNOWLEDGE}),
+    "pam_sss": frozenset({KNOWLEDGE}),
+    "pam_userdb": frozenset({KNOWLEDGE}),
+    "pam_pwdfile": frozenset({KNOWLEDGE}),
+    "pam_u2f": frozenset({POSSESSION}),
+    "pam_oath": frozenset({POSSESSION}),
+    "pam_google_authenticator": frozenset({POSSESSION}),
+    "pam_yubico": frozenset({POSSESSION}),
+    "pam_duo": frozenset({POSSESSION}),
+    "pam_ssh_agent_auth": frozenset({POSSESSION}),
     # A smart card needs the card and its PIN.
-    "pam_pkcs11": frozenset({POSSESSION, KNOWLEDGE}), "pam_p11": frozenset({POSSESSION, KNOWLEDGE}),
+    "pam_pkcs11": frozenset({POSSESSION, KNOWLEDGE}),
+    "pam_p11": frozenset({POSSESSION, KNOWLEDGE}),
     "pam_fprintd": frozenset({INHERENCE}),
 }
 # Options that let a user without an enrolled token through with PAM_SUCCESS.
@@ -66,47 +78,22 @@ class Entry:
         return f
 
 
-@dataclass
-class Way:
-    """One way the stack can end in success: the factors proven and the modules that passed."""
-
-    factors: frozenset[str]
-    modules: tuple[str, ...]
-
-
-@dataclass
-class StackReport:
-    service: str
-    files: list[str] = field(default_factory=list)
-    ways: list[Way] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    entries: int = 0
-
-    @property
-    def weakest(self) -> Way | None:
-        return min(self.ways, key=lambda w: (len(w.factors), len(w.modules)), default=None)
-
-    def multi_factor(self) -> bool:
-        """Every way in proves something known and something held (or a biometric), i.e. two categories."""
-        return bool(self.ways) and all(len(w.factors) >= 2 for w in self.ways)
-
-    def as_evidence(self) -> dict[str, object]:
-        weak = self.weakest
-        return {"service": self.service, "files": self.files, "modules": self.entries,
-                "ways_in": len(self.ways), "multi_factor": self.multi_factor(),
-                "weakest_way": {"factors": sorted(weak.factors), "modules": list(weak.modules)} if weak else None,
-                "problems": self.problems[:20]}
-
-
 class PamConfig:
     """Reads /etc/pam.d under a root directory."""
 
     def __init__(self, root: Path = Path("/")):
         self.root = root
         self.pamd = root / "etc/pam.d"
-        dirs = ("lib/x86_64-linux-gnu/security", "usr/lib/x86_64-linux-gnu/security", "lib64/security",
-                "usr/lib64/security", "lib/security", "usr/lib/security", "lib/aarch64-linux-gnu/security",
-                "usr/lib/aarch64-linux-gnu/security")
+        dirs = (
+            "lib/x86_64-linux-gnu/security",
+            "usr/lib/x86_64-linux-gnu/security",
+            "lib64/security",
+            "usr/lib64/security",
+            "lib/security",
+            "usr/lib/security",
+            "lib/aarch64-linux-gnu/security",
+            "usr/lib/aarch64-linux-gnu/security",
+        )
         self.module_dirs = [root / d for d in dirs if (root / d).is_dir()]
 
     def exists(self, service: str) -> bool:
@@ -293,9 +280,11 @@ def _explore(entries: list[Entry], report: StackReport) -> list[Way]:
     return list(ways.values())
 
 
-def _run(entries: list[Entry], report: StackReport,
-         memo: dict[int, list[tuple[bool, frozenset[str], tuple[str, ...]]]] | None = None,
-         ) -> list[tuple[bool, frozenset[str], tuple[str, ...]]]:
+def _run(
+    entries: list[Entry],
+    report: StackReport,
+    memo: dict[int, list[tuple[bool, frozenset[str], tuple[str, ...]]]] | None = None,
+) -> list[tuple[bool, frozenset[str], tuple[str, ...]]]:
     memo = {} if memo is None else memo
     if id(entries) in memo:  # a substack reached by many paths is evaluated once
         return memo[id(entries)]

@@ -5,7 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.host.facts import FirewallFacts, FirewallProfile, TimeSyncFacts
+from agent.host.facts import (
+    AntivirusFacts,
+    DiskEncryptionFacts,
+    FirewallFacts,
+    FirewallProfile,
+    LocalAdminFacts,
+    MfaFacts,
+    OsReleaseFacts,
+    PatchFacts,
+    ScreenLockFacts,
+    SoftwareFacts,
+    TimeSyncFacts,
+)
 
 
 class WindowsFacts:
@@ -30,6 +42,46 @@ class WindowsFacts:
                 for name, p in profiles.items()
             ),
         )
+
+    def os_release(self) -> OsReleaseFacts:
+        from agent.host.windows import posture
+
+        return posture.os_release(self.source)
+
+    def software(self) -> SoftwareFacts:
+        from agent.host.windows import posture
+
+        return posture.software(self.source)
+
+    def screen_lock(self) -> ScreenLockFacts:
+        from agent.host.windows import posture
+
+        return posture.screen_lock(self.source)
+
+    def disk_encryption(self) -> DiskEncryptionFacts:
+        from agent.host.windows import posture
+
+        return posture.disk_encryption(self.source)
+
+    def antivirus(self) -> AntivirusFacts:
+        from agent.host.windows import posture
+
+        return posture.antivirus(self.source)
+
+    def local_admin(self) -> LocalAdminFacts:
+        from agent.host.windows import posture
+
+        return posture.local_admin(self.source)
+
+    def patch(self) -> PatchFacts:
+        from agent.host.windows import posture
+
+        return posture.patch(self.source)
+
+    def mfa(self) -> MfaFacts:
+        from agent.host.windows import posture
+
+        return posture.mfa(self.source)
 
 
 def reader(root: Path, source: Any = None) -> WindowsFacts:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.checks import antivirus, base
+from agent.host.linux import clamav
 from agent.host.windows import host as windows
 from tests.agent.checks.conftest import debs, make_ctx
 
@@ -24,7 +25,7 @@ def clam_root(tmp_path) -> Path:
     root = tmp_path / "root"
     for deb in debs(("clamav-daemon", "clamav-freshclam")):
         subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, timeout=60)
-    (root / antivirus.DB_DIR).mkdir(parents=True)
+    (root / clamav.DB_DIR).mkdir(parents=True)
     return root
 
 
@@ -46,9 +47,11 @@ def started(tmp_path):
 
 def signatures(root: Path, days_old: float, name: str = "daily.cld") -> None:
     built = datetime.now(UTC) - timedelta(days=days_old)
-    header = (f"ClamAV-VDB:{built.strftime('%d %b %Y %H-%M')} +0000:27470:2074563:90:"
-              f"5c1f7d3ef2ad4a2e2d2b7a8ed5b3c5a1:X:raynman:{int(built.timestamp())}").encode()
-    (root / antivirus.DB_DIR / name).write_bytes(header.ljust(512, b" ") + b"\x1f\x8b" + b"\x00" * 64)
+    header = (
+        f"ClamAV-VDB:{built.strftime('%d %b %Y %H-%M')} +0000:27470:2074563:90:"
+        f"5c1f7d3ef2ad4a2e2d2b7a8ed5b3c5a1:X:raynman:{int(built.timestamp())}"
+    ).encode()
+    (root / clamav.DB_DIR / name).write_bytes(header.ljust(512, b" ") + b"\x1f\x8b" + b"\x00" * 64)
 
 
 def check(root: Path, **settings) -> base.Result:
@@ -88,7 +91,7 @@ def test_not_installed_fails(tmp_path):
 
 
 def test_junk_database_header(clam_root, started):
-    (clam_root / antivirus.DB_DIR / "daily.cld").write_bytes(b"\x00\xff" * 10000)
+    (clam_root / clamav.DB_DIR / "daily.cld").write_bytes(b"\x00\xff" * 10000)
     started("clamd")
     started("clamonacc")
     res = check(clam_root)
@@ -97,15 +100,18 @@ def test_junk_database_header(clam_root, started):
 
 
 def test_header_date_without_stime():
-    built = antivirus.cvd_built(b"ClamAV-VDB:06 Jun 2024 08-47 +0000:27298:2063871:90:abc:def:raynman")
+    built = clamav.cvd_built(b"ClamAV-VDB:06 Jun 2024 08-47 +0000:27298:2063871:90:abc:def:raynman")
     assert built == datetime(2024, 6, 6, 8, 47, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("recorded", "status", "words"), [
-    ("defender_ok.json", "pass", "real-time protection on"),
-    ("defender_rtp_off.json", "fail", "real-time protection is off"),
-    ("defender_passive.json", "fail", "Passive mode"),
-])
+@pytest.mark.parametrize(
+    ("recorded", "status", "words"),
+    [
+        ("defender_ok.json", "pass", "real-time protection on"),
+        ("defender_rtp_off.json", "fail", "real-time protection is off"),
+        ("defender_passive.json", "fail", "Passive mode"),
+    ],
+)
 def test_defender(recorded, status, words):
     ctx = make_ctx("lgwan")
     ctx.platform = "windows"
@@ -120,3 +126,17 @@ def test_defender_unavailable():
     assert base.execute(antivirus, ctx).status == "not_applicable"
     ctx.windows = windows.RegFileSource([])
     assert base.execute(antivirus, ctx).status == "error"
+
+
+def test_verdict_is_a_pure_function_of_the_facts():
+    from agent.host.facts import AntivirusFacts, SignatureDatabase
+
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    daily = SignatureDatabase("daily.cld", now - timedelta(days=3))
+    facts = AntivirusFacts(product="ClamAV", clamd_installed=True, running=("clamd", "clamonacc"), databases=(daily,))
+    res = antivirus.verdict(facts, {"signature_max_age_days": 7}, now)
+    assert res.status == "pass" and res.evidence["signature_age_days"] == 3.0
+    stale = antivirus.verdict(facts, {"signature_max_age_days": 2}, now)
+    assert stale.status == "fail" and "3 days old" in stale.summary
+    none = antivirus.verdict(AntivirusFacts(root="/r"), {"signature_max_age_days": 7}, now)
+    assert none.status == "fail" and none.evidence == {"root": "/r", "installed": False}

@@ -54,3 +54,22 @@ def test_catalogue_command_prints_the_table():
     ).stdout
     assert out == catalogue.render() + "\n"
     assert "| `time_sync` | linux, windows | 1 h |" in out and "OPS-001 `max_offset_seconds` (float" in out
+
+
+def test_every_checks_setting_the_policy_accepts_is_declared_by_a_spec():
+    from mamori.policy import CHECK_LISTS, CHECK_NUMBERS, DEFAULTS
+
+    declared = {key for check in CHECKS.values() for key in check.SPEC.settings}
+    accepted = {"mfa_required", *CHECK_NUMBERS, *CHECK_LISTS} - {"disabled"}  # `disabled` serves every check
+    assert declared == accepted
+    for doc in DEFAULTS.values():
+        assert set(doc["checks"]) == accepted | {"disabled"}
+
+
+def test_parameter_table_states_the_policy_values():
+    table = catalogue.render_parameters()
+    assert "| `probe_timeout_seconds` | `[checks]` | `network_segment` | float | 0.05..10 | 2 |" in table
+    assert "| `max_minutes` | `[rules.AUT-003]` | `screen_lock` | int | 1..240 | 10 |" in table
+    assert "mynumber: true, lgwan: false" in table
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert table in text

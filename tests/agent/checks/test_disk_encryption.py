@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.checks import base, disk_encryption
+from agent.host.linux import blockdev
 from agent.host.windows import host as windows
 from tests.agent.checks.conftest import make_ctx
 
@@ -35,11 +36,14 @@ def test_luks_lvm_laptop_passes(tmp_path):
     assert "nvme0n1p3_crypt" in res.summary and set(res.evidence["mounts"]) == {"/", "/home"}
 
 
-@pytest.mark.parametrize(("recorded", "words"), [
-    ("plain_desktop.json", "/ (sda2"),
-    ("luks_root_plain_home.json", "/home (sda1"),
-    ("lvm_span_mixed.json", "/ (vg0-root"),
-])
+@pytest.mark.parametrize(
+    ("recorded", "words"),
+    [
+        ("plain_desktop.json", "/ (sda2"),
+        ("luks_root_plain_home.json", "/home (sda1"),
+        ("lvm_span_mixed.json", "/ (vg0-root"),
+    ],
+)
 def test_unencrypted_layouts_fail(tmp_path, recorded, words):
     res = check(root_with(tmp_path, recorded))
     assert res.status == "fail" and words in res.summary
@@ -55,20 +59,21 @@ def test_container_root_is_not_applicable(tmp_path):
     assert check(root_with(tmp_path, "container.json")).status == "not_applicable"
 
 
-@pytest.mark.parametrize("script", ["echo 'lsblk: failed to access sysfs directory' >&2; exit 32",
-                                    "head -c 100000 /dev/urandom"])
+@pytest.mark.parametrize(
+    "script", ["echo 'lsblk: failed to access sysfs directory' >&2; exit 32", "head -c 100000 /dev/urandom"]
+)
 def test_lsblk_failure_or_junk_is_an_error(tmp_path, script):
     assert check(root_with(tmp_path, None, script=script)).status == "error"
 
 
 def test_hostile_json_shapes():
-    assert disk_encryption.chains({"blockdevices": [1, {"mountpoints": "x"}, {"name": "a", "children": 5}]}) == {}
+    assert blockdev.chains({"blockdevices": [1, {"mountpoints": "x"}, {"name": "a", "children": 5}]}) == {}
     deep: dict = {"name": "d0", "type": "lvm", "mountpoints": ["/"]}
     node = deep
     for i in range(200):
         node["children"] = [{"name": f"d{i + 1}", "type": "lvm"}]
         node = node["children"][0]
-    assert len(disk_encryption.chains({"blockdevices": [deep]})["/"][0]) <= 17
+    assert len(blockdev.chains({"blockdevices": [deep]})["/"][0]) <= 17
 
 
 def test_this_machine():
@@ -90,3 +95,20 @@ def test_bitlocker_query_failure():
     ctx.platform = "windows"
     ctx.windows = windows.RegFileSource([])
     assert base.execute(disk_encryption, ctx).status == "error"
+
+
+def test_verdict_is_a_pure_function_of_the_facts():
+    from agent.host.facts import DeviceLayer, DiskEncryptionFacts
+
+    fs, crypt, part = (
+        DeviceLayer("root", "lvm", "ext4"),
+        DeviceLayer("c0", "crypt", None),
+        DeviceLayer("p3", "part", None),
+    )
+    mixed = DiskEncryptionFacts(source="lsblk -J -s", laptop=True, mounts=(("/", ((fs, crypt, part), (fs, part))),))
+    res = disk_encryption.verdict(mixed)
+    assert res.status == "fail" and res.severity == "high" and res.evidence["encrypted"] is False
+    assert res.evidence["mounts"]["/"][0][1] == {"name": "c0", "type": "crypt", "fstype": None}
+    whole = DiskEncryptionFacts(source="lsblk -J -s", mounts=(("/", ((fs, crypt, part),)),))
+    assert disk_encryption.verdict(whole).status == "pass"
+    assert disk_encryption.verdict(DiskEncryptionFacts(error="tool", detail="x")).summary.endswith("x")

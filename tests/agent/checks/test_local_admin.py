@@ -79,8 +79,9 @@ def test_this_machine():
     assert base.execute(local_admin, make_ctx("lgwan")).status in ("pass", "fail")
 
 
-@pytest.mark.parametrize(("recorded", "status"), [("local_admins_ok.json", "pass"),
-                                                  ("local_admins_staff.json", "fail")])
+@pytest.mark.parametrize(
+    ("recorded", "status"), [("local_admins_ok.json", "pass"), ("local_admins_staff.json", "fail")]
+)
 def test_windows(recorded, status):
     ctx = make_ctx("lgwan")
     ctx.platform = "windows"
@@ -97,3 +98,23 @@ def test_windows_missing():
     assert base.execute(local_admin, ctx).status == "not_applicable"
     ctx.windows = windows.RegFileSource([])
     assert base.execute(local_admin, ctx).status == "error"
+
+
+def test_verdict_is_a_pure_function_of_the_facts():
+    from agent.host.facts import Account, Group, LocalAdminFacts
+
+    facts = LocalAdminFacts(
+        source="accounts",
+        accounts=(
+            Account("tanaka", "1001", "1001", "/bin/bash"),
+            Account("backup", "1002", "1002", "/usr/sbin/nologin"),
+        ),
+        groups=(Group("sudo", "27", ("tanaka", "backup")),),
+        sudo_users=("tanaka",),
+    )
+    res = local_admin.verdict(facts, {"admin_accounts": []})
+    assert res.status == "fail" and res.evidence["admin_holders"]["tanaka"] == ["group sudo", "sudoers"]
+    assert res.evidence["staff_accounts"] == 1
+    assert local_admin.verdict(facts, {"admin_accounts": ["tanaka"]}).status == "pass"
+    refused = local_admin.verdict(LocalAdminFacts(source="Get-LocalGroupMember S-1-5-32-544", error="denied"), {})
+    assert refused.status == "error" and "Administrators" in refused.summary

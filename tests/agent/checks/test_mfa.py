@@ -52,12 +52,15 @@ def test_stock_debian_is_only_a_recommendation_on_lgwan(pam_root):
     assert "recommended" in res.summary
 
 
-@pytest.mark.parametrize("line", [
-    "auth required pam_u2f.so cue",
-    "auth requisite pam_google_authenticator.so",
-    "auth required pam_oath.so usersfile=/etc/users.oath window=20",
-    "auth [success=ok default=die] pam_u2f.so",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "auth required pam_u2f.so cue",
+        "auth requisite pam_google_authenticator.so",
+        "auth required pam_oath.so usersfile=/etc/users.oath window=20",
+        "auth [success=ok default=die] pam_u2f.so",
+    ],
+)
 def test_second_factor_required_after_password_passes(pam_root, line):
     no_sshd(pam_root)
     login_with(pam_root, after=line)
@@ -75,8 +78,9 @@ def test_sufficient_u2f_before_password_is_not_two_factors(pam_root):
     assert len(logon(res)["weakest_way"]["factors"]) == 1
 
 
-@pytest.mark.parametrize("line", ["auth required pam_u2f.so nouserok",
-                                  "auth required pam_google_authenticator.so nullok"])
+@pytest.mark.parametrize(
+    "line", ["auth required pam_u2f.so nouserok", "auth required pam_google_authenticator.so nullok"]
+)
 def test_escape_options_let_unenrolled_users_in_with_a_password(pam_root, line):
     no_sshd(pam_root)
     login_with(pam_root, after=line)
@@ -95,8 +99,9 @@ def test_jump_over_deny_makes_the_key_mandatory(pam_root):
 def test_smart_card_as_the_only_primary_method_passes(pam_root):
     no_sshd(pam_root)
     common = pam_root / "etc/pam.d/common-auth"
-    common.write_text("auth [success=1 default=ignore] pam_pkcs11.so\nauth requisite pam_deny.so\n"
-                      "auth required pam_permit.so\n")
+    common.write_text(
+        "auth [success=1 default=ignore] pam_pkcs11.so\nauth requisite pam_deny.so\nauth required pam_permit.so\n"
+    )
     res = check(pam_root)
     assert res.status == "pass"
     assert logon(res)["weakest_way"]["modules"][0].startswith("pam_pkcs11@")
@@ -107,7 +112,8 @@ def test_smart_card_or_password_fails(pam_root):
     no_sshd(pam_root)
     text = (pam_root / "etc/pam.d/common-auth").read_text()
     (pam_root / "etc/pam.d/common-auth").write_text(
-        text.replace("auth\t[success=1", "auth\t[success=2 default=ignore] pam_pkcs11.so\nauth\t[success=1", 1))
+        text.replace("auth\t[success=1", "auth\t[success=2 default=ignore] pam_pkcs11.so\nauth\t[success=1", 1)
+    )
     assert check(pam_root).status == "fail"
 
 
@@ -118,7 +124,8 @@ def test_sssd_profile_password_fails_and_cert_auth_required_passes(pam_root):
     assert check(pam_root).status == "fail"
     (pam_root / "etc/pam.d/common-auth").write_text(
         "auth [success=1 default=ignore] pam_sss.so require_cert_auth\nauth requisite pam_deny.so\n"
-        "auth required pam_permit.so\n")
+        "auth required pam_permit.so\n"
+    )
     assert check(pam_root).status == "pass"
 
 
@@ -169,6 +176,7 @@ def test_missing_pam_directory_is_an_error(tmp_path):
 
 # --- sshd -----------------------------------------------------------------------------------------
 
+
 def test_shipped_sshd_config_allows_password_only(pam_root):
     login_with(pam_root, after="auth required pam_u2f.so")
     res = check(pam_root, "lgwan")
@@ -202,11 +210,15 @@ def test_a_weak_sshd_alone_is_aut_002_not_aut_001(pam_root):
 def test_sshd_publickey_plus_otp_passes_and_match_block_weakens(pam_root):
     login_with(pam_root, after="auth required pam_u2f.so")
     (pam_root / "etc/pam.d/sshd").write_text(
-        (pam_root / "etc/pam.d/sshd").read_text().replace(
-            "@include common-auth", "@include common-auth\nauth required pam_google_authenticator.so", 1))
+        (pam_root / "etc/pam.d/sshd")
+        .read_text()
+        .replace("@include common-auth", "@include common-auth\nauth required pam_google_authenticator.so", 1)
+    )
     conf = pam_root / "etc/ssh/sshd_config.d/50-mfa.conf"
-    conf.write_text("KbdInteractiveAuthentication yes\nPasswordAuthentication no\n"
-                    "AuthenticationMethods publickey,keyboard-interactive\n")
+    conf.write_text(
+        "KbdInteractiveAuthentication yes\nPasswordAuthentication no\n"
+        "AuthenticationMethods publickey,keyboard-interactive\n"
+    )
     res = check(pam_root)
     assert res.status == "pass", res.summary
     assert (res.evidence["remote_logon_enabled"], res.evidence["remote_mfa"]) == (True, True)  # AUT-002 reads these
@@ -222,18 +234,22 @@ def test_sshd_publickey_plus_otp_passes_and_match_block_weakens(pam_root):
 
 # --- Windows (recorded registry exports) ----------------------------------------------------------
 
+
 def win(*names: str) -> windows.RegFileSource:
     return windows.RegFileSource([(DATA / n).read_text(encoding="utf-16") for n in names])
 
 
-@pytest.mark.parametrize(("files", "status", "words"), [
-    (["credential_providers_stock.reg"], "fail", "password"),
-    (["credential_providers_stock.reg", "whfb_enabled.reg"], "fail", "Windows Hello"),
-    (["credential_providers_stock.reg", "whfb_enabled.reg", "password_excluded.reg"], "pass", "Windows Hello"),
-    (["credential_providers_stock.reg", "scforceoption.reg"], "pass", "scforceoption"),
-    (["credential_providers_stock.reg", "whfb_intune.reg", "password_excluded.reg"], "pass", "Windows Hello"),
-    (["credential_providers_duo.reg"], "pass", "Duo"),
-])
+@pytest.mark.parametrize(
+    ("files", "status", "words"),
+    [
+        (["credential_providers_stock.reg"], "fail", "password"),
+        (["credential_providers_stock.reg", "whfb_enabled.reg"], "fail", "Windows Hello"),
+        (["credential_providers_stock.reg", "whfb_enabled.reg", "password_excluded.reg"], "pass", "Windows Hello"),
+        (["credential_providers_stock.reg", "scforceoption.reg"], "pass", "scforceoption"),
+        (["credential_providers_stock.reg", "whfb_intune.reg", "password_excluded.reg"], "pass", "Windows Hello"),
+        (["credential_providers_duo.reg"], "pass", "Duo"),
+    ],
+)
 def test_windows_logon(files, status, words):
     ctx = make_ctx("mynumber")
     ctx.platform, ctx.windows = "windows", win(*files)
@@ -258,10 +274,13 @@ def test_remote_desktop_without_mfa_fails_even_where_mfa_is_only_recommended():
 def test_sshd_password_method_cannot_bypass_a_pam_second_factor(pam_root):
     login_with(pam_root, after="auth required pam_u2f.so")
     (pam_root / "etc/pam.d/sshd").write_text(
-        (pam_root / "etc/pam.d/sshd").read_text().replace(
-            "@include common-auth", "@include common-auth\nauth required pam_google_authenticator.so", 1))
+        (pam_root / "etc/pam.d/sshd")
+        .read_text()
+        .replace("@include common-auth", "@include common-auth\nauth required pam_google_authenticator.so", 1)
+    )
     (pam_root / "etc/ssh/sshd_config.d/50-mfa.conf").write_text(
-        "KbdInteractiveAuthentication yes\nPubkeyAuthentication no\n")
+        "KbdInteractiveAuthentication yes\nPubkeyAuthentication no\n"
+    )
     res = check(pam_root)
     assert res.status == "pass", res.summary  # password alone now meets the OTP prompt and fails
     (pam_root / "etc/ssh/sshd_config.d/50-mfa.conf").write_text("UsePAM no\nPubkeyAuthentication no\n")
@@ -314,8 +333,10 @@ def test_lightdm_greeter_is_no_logon_and_totp_on_login_and_lightdm_passes(pam_ro
     assert res.evidence["local_mfa"] is True
 
 
-@pytest.mark.parametrize("conf, section", [("etc/lightdm/lightdm.conf.d/50-autologin.conf", "[Seat:*]"),
-                                           ("etc/lightdm/lightdm.conf", "[SeatDefaults]")])
+@pytest.mark.parametrize(
+    "conf, section",
+    [("etc/lightdm/lightdm.conf.d/50-autologin.conf", "[Seat:*]"), ("etc/lightdm/lightdm.conf", "[SeatDefaults]")],
+)
 def test_lightdm_autologin_switched_on_is_a_logon_without_a_factor(pam_root, add_dm, conf, section):
     no_sshd(pam_root)
     add_dm(pam_root, "lightdm")
@@ -348,18 +369,36 @@ def test_gdm_launch_environment_is_no_logon_and_autologin_counts_only_when_enabl
     assert res.evidence["autologin"]["gdm-autologin"].endswith("automaticloginenable=true")
 
 
-@pytest.mark.parametrize("service, text", [
-    ("common-session", "session required pam_unix.so\nsession include common-session\n"),  # not the auth stack
-    ("sshd", "@include common-auth\n@include sshd\n"),
-])
+@pytest.mark.parametrize(
+    "service, text",
+    [
+        ("common-session", "session required pam_unix.so\nsession include common-session\n"),  # not the auth stack
+        ("sshd", "@include common-auth\n@include sshd\n"),
+    ],
+)
 def test_an_include_loop_in_any_stack_libpam_loads_is_an_error(pam_root, service, text):
     login_with(pam_root, after="auth required pam_u2f.so")
     ssh = pam_root / "etc/ssh/sshd_config"
-    ssh.write_text("AuthenticationMethods publickey,keyboard-interactive\nKbdInteractiveAuthentication yes\n"
-                   + ssh.read_text())
+    ssh.write_text(
+        "AuthenticationMethods publickey,keyboard-interactive\nKbdInteractiveAuthentication yes\n" + ssh.read_text()
+    )
     (pam_root / "etc/pam.d" / service).write_text(text)
     res = check(pam_root)
     assert res.status == "error" and "include loop" in res.summary, res.summary
     # sshd loads common-session too: an unloadable sshd stack clears no AUT-002 either.
     assert "remote_mfa" not in res.evidence
     assert ("local_mfa" in res.evidence) == (service == "sshd")  # logon itself is still judged without sshd
+
+
+def test_verdict_is_a_pure_function_of_the_facts():
+    from agent.host.facts import MfaFacts, StackReport, Way, WindowsLogon
+
+    password = StackReport("login", files=["/p/login"], ways=[Way(frozenset({"knowledge"}), ("pam_unix@x",))])
+    facts = MfaFacts(pam_d="/p", services=("login",), logon=(password,))
+    strict = mfa.verdict(facts, {"mfa_required": True}, "mynumber")
+    assert strict.status == "fail" and strict.severity == "critical" and strict.evidence["local_mfa"] is False
+    assert mfa.verdict(facts, {"mfa_required": False}, "lgwan").status == "pass"
+    loop = mfa.verdict(MfaFacts(pam_d="/p", services=("login",), logon=(password,), local_loops=("login: a",)), {}, "")
+    assert loop.status == "error" and "local_mfa" not in loop.evidence
+    rdp = WindowsLogon(enforced=False, reason="r", rdp_enabled=True, evidence={"source": "registry"})
+    assert mfa.verdict(MfaFacts(windows=rdp), {"mfa_required": False}, "lgwan").status == "fail"

@@ -56,11 +56,14 @@ def test_missing_or_junk_os_release_is_an_error(tmp_path, content):
     assert linux(tmp_path, content).status == "error"
 
 
-@pytest.mark.parametrize(("reg", "status", "date"), [
-    ("currentversion_11_23h2_enterprise.reg", "fail", "2026-11-10"),
-    ("currentversion_11_24h2_pro.reg", "pass", "2026-10-13"),
-    ("currentversion_10_ltsc2021.reg", "pass", "2027-01-12"),
-])
+@pytest.mark.parametrize(
+    ("reg", "status", "date"),
+    [
+        ("currentversion_11_23h2_enterprise.reg", "fail", "2026-11-10"),
+        ("currentversion_11_24h2_pro.reg", "pass", "2026-10-13"),
+        ("currentversion_10_ltsc2021.reg", "pass", "2027-01-12"),
+    ],
+)
 def test_windows_builds(reg, status, date):
     ctx = make_ctx("lgwan")
     ctx.platform, ctx.now = "windows", datetime(2026, 11, 29, tzinfo=UTC)
@@ -81,3 +84,19 @@ def test_table_is_well_formed():
             date.fromisoformat(entry[0])
     for entry in data["windows"].values():
         assert entry["name"] and date.fromisoformat(entry["default"])
+
+
+def test_verdict_is_a_pure_function_of_the_facts():
+    from datetime import date
+
+    from agent.host.facts import OsReleaseFacts
+
+    data = {"linux": {"debian": {"12": ["2028-06-30", "LTS"]}}, "windows": {"26100": {"default": "2026-10-13"}}}
+    debian = OsReleaseFacts(family="linux", os_id="debian", version="12.7", label="Debian 12")
+    assert os_support.verdict(debian, data, date(2028, 7, 1)).status == "fail"
+    ok = os_support.verdict(debian, data, date(2028, 6, 1))
+    assert ok.status == "pass" and ok.evidence["days_left"] == 29 and "(ends in 29 days)" in ok.summary
+    pro = OsReleaseFacts(family="windows", version="26100", label="Windows 11", edition="Professional")
+    assert os_support.verdict(pro, data, date(2026, 1, 1)).evidence["note"] == "default"
+    broken = os_support.verdict(OsReleaseFacts(family="linux", problem="os-release has no ID"), data, date(2026, 1, 1))
+    assert broken.status == "error" and broken.evidence == {"problem": "os-release has no ID"}

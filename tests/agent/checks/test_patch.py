@@ -156,6 +156,7 @@ def test_this_machine_agrees_with_apt_list_upgradable():
 
 # --- dnf (recorded `dnf updateinfo info --security` output, through a real subprocess) ----------------
 
+
 def dnf_root(tmp_path: Path, refreshed: datetime) -> Path:
     root = tmp_path / "rhel"
     (root / "usr/bin").mkdir(parents=True)
@@ -180,8 +181,11 @@ def test_dnf_within_limits_passes(tmp_path):
     now = datetime(2024, 6, 20, tzinfo=UTC)
     res = check(dnf_root(tmp_path, now - timedelta(days=1)), now=now, patch_max_age_days=90)
     assert res.status == "pass", res.summary
-    assert {a["name"] for a in res.evidence["pending_security"]} == {"RHSA-2024:2447", "RHSA-2024:3783",
-                                                                     "RHSA-2024:3669"}
+    assert {a["name"] for a in res.evidence["pending_security"]} == {
+        "RHSA-2024:2447",
+        "RHSA-2024:3783",
+        "RHSA-2024:3669",
+    }
 
 
 def test_dnf_failure_is_an_error(tmp_path):
@@ -193,19 +197,29 @@ def test_dnf_failure_is_an_error(tmp_path):
 
 # --- Windows Update Agent (recorded query output and registry) -------------------------------------
 
+
 def wua(name: str, *regs: str) -> windows.RegFileSource:
     data = json.loads((DATA / "windows" / name).read_text(encoding="utf-8-sig"))
-    return windows.RegFileSource([(DATA / "windows" / r).read_text(encoding="utf-16") for r in regs],
-                                 {"windows_update": data})
+    return windows.RegFileSource(
+        [(DATA / "windows" / r).read_text(encoding="utf-16") for r in regs], {"windows_update": data}
+    )
 
 
-@pytest.mark.parametrize(("recorded", "regs", "now", "status", "words"), [
-    ("wua_pending_security.json", ["wsus_policy.reg"], datetime(2024, 7, 1, tzinfo=UTC), "fail", "KB5039212"),
-    ("wua_pending_security.json", ["wsus_policy.reg"], datetime(2024, 6, 20, tzinfo=UTC), "pass", "pending"),
-    ("wua_up_to_date.json", ["wsus_policy.reg", "reboot_required.reg"], datetime(2024, 7, 1, tzinfo=UTC), "pass",
-     "0 security"),
-    ("wua_stale_search.json", [], datetime(2024, 7, 1, tzinfo=UTC), "fail", "not refreshed"),
-])
+@pytest.mark.parametrize(
+    ("recorded", "regs", "now", "status", "words"),
+    [
+        ("wua_pending_security.json", ["wsus_policy.reg"], datetime(2024, 7, 1, tzinfo=UTC), "fail", "KB5039212"),
+        ("wua_pending_security.json", ["wsus_policy.reg"], datetime(2024, 6, 20, tzinfo=UTC), "pass", "pending"),
+        (
+            "wua_up_to_date.json",
+            ["wsus_policy.reg", "reboot_required.reg"],
+            datetime(2024, 7, 1, tzinfo=UTC),
+            "pass",
+            "0 security",
+        ),
+        ("wua_stale_search.json", [], datetime(2024, 7, 1, tzinfo=UTC), "fail", "not refreshed"),
+    ],
+)
 def test_windows_update(recorded, regs, now, status, words):
     ctx = make_ctx("lgwan")
     ctx.platform, ctx.windows, ctx.now = "windows", wua(recorded, *regs), now
@@ -253,10 +267,29 @@ def test_the_checks_summary_and_pat_001_state_the_same_count_of_pending_updates(
     res = check(dnf_root(tmp_path, now - timedelta(days=1)), now=now, patch_max_age_days=90)
     assert res.status == "fail"
     rule = RULES["PAT-001"]
-    verdict = judge(rule, subject("lgwan", "patch", res.status, res.evidence, at=now),
-                    {**rule.defaults(), "days": 90})
+    verdict = judge(rule, subject("lgwan", "patch", res.status, res.evidence, at=now), {**rule.defaults(), "days": 90})
     first_number = lambda text: int(re.search(r"\d+", text).group())  # noqa: E731
     assert first_number(res.summary) == first_number(verdict.detail) == 3
     assert "1 longer than allowed" in res.summary
     with_japanese = catalogue("ja").gettext(verdict.message.msgid).format(**verdict.message.params)
     assert first_number(with_japanese) == 3
+
+
+def test_verdict_is_a_pure_function_of_the_facts():
+    from agent.host.facts import PatchFacts, PendingUpdate
+
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    limits = {
+        "patch_max_age_days": 14,
+        "patch_critical_max_age_days": 3,
+        "package_lists_max_age_days": 7,
+        "reboot_max_days": 7,
+    }
+    advisory = PendingUpdate("RHSA-2026:1", title="kernel", severity="Critical", published=now - timedelta(days=5))
+    facts = PatchFacts(backend="dnf", security=(advisory,), refreshed=now - timedelta(days=1), reboot_required=True)
+    res = patch.verdict(facts, limits, now, {"reboot": now - timedelta(days=10)})
+    assert res.status == "fail" and res.evidence["oldest_critical_days"] == 5.0
+    assert "reboot pending for 10 days" in res.summary
+    calm = patch.verdict(PatchFacts(backend="dnf", refreshed=now), limits, now, {})
+    assert calm.status == "pass" and calm.evidence["pending_security_count"] == 0
+    assert patch.verdict(PatchFacts(root="/r"), limits, now, {}).evidence == {"root": "/r"}

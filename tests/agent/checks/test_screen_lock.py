@@ -10,6 +10,7 @@ import pytest
 
 from agent.checks import base, screen_lock
 from agent.host.windows import host as windows
+from agent.host.windows import posture
 from tests.agent.checks.conftest import debs, make_ctx
 
 
@@ -91,12 +92,15 @@ def test_corrupt_schema_is_an_error(gnome):
     assert check(gnome).status == "error"
 
 
-@pytest.mark.parametrize(("text", "status"), [
-    ("[Daemon][$i]\nAutolock=true\nTimeout=10\nLockOnResume=true\n", "pass"),
-    ("[Daemon][$i]\nAutolock=true\nTimeout=15\n", "fail"),
-    ("[Daemon]\nTimeout=5\n", "fail"),
-    ("[Daemon][$i]\nAutolock=false\n", "fail"),
-])
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("[Daemon][$i]\nAutolock=true\nTimeout=10\nLockOnResume=true\n", "pass"),
+        ("[Daemon][$i]\nAutolock=true\nTimeout=15\n", "fail"),
+        ("[Daemon]\nTimeout=5\n", "fail"),
+        ("[Daemon][$i]\nAutolock=false\n", "fail"),
+    ],
+)
 def test_kde(tmp_path, text, status):
     (tmp_path / "etc/xdg").mkdir(parents=True)
     (tmp_path / "etc/xdg/kscreenlockerrc").write_text(text)
@@ -107,12 +111,11 @@ def test_no_desktop_is_not_applicable(tmp_path):
     assert check(tmp_path).status == "not_applicable"
 
 
-@pytest.mark.parametrize(("value", "status"), [("dword:00000258", "pass"), ("dword:00000384", "fail"),
-                                               (None, "fail")])
+@pytest.mark.parametrize(("value", "status"), [("dword:00000258", "pass"), ("dword:00000384", "fail"), (None, "fail")])
 def test_windows_inactivity_limit(value, status):
-    body = f"[{screen_lock.WIN_SYSTEM}]\r\n\"EnableLUA\"=dword:00000001\r\n"
+    body = f'[{posture.SYSTEM_POLICY}]\r\n"EnableLUA"=dword:00000001\r\n'
     if value:
-        body += f"\"InactivityTimeoutSecs\"={value}\r\n"
+        body += f'"InactivityTimeoutSecs"={value}\r\n'
     ctx = make_ctx("lgwan")
     ctx.platform = "windows"
     ctx.windows = windows.RegFileSource(["Windows Registry Editor Version 5.00\r\n\r\n" + body])
@@ -142,3 +145,21 @@ def test_a_lock_staff_can_change_is_aut_003(gnome):
 
     res = check(gnome)  # shipped defaults: 5 minutes, but no dconf lock
     assert res.evidence["enforced"] is False and isinstance(_aut_003(res, 10), Flag)
+
+
+def test_verdict_is_a_pure_function_of_the_facts():
+    from agent.host.facts import GnomeLock, ScreenLockFacts, Setting
+
+    settings = {"screen_lock_max_minutes": 10}
+    g = GnomeLock(
+        settings={
+            "org.gnome.desktop.session/idle-delay": Setting("300", "db", locked=True),
+            "org.gnome.desktop.screensaver/lock-enabled": Setting("true", "db", locked=True),
+        }
+    )
+    res = screen_lock.verdict(ScreenLockFacts(root="/", gnome=g), settings)
+    assert res.status == "pass" and res.evidence["timeout_seconds"] == 300 and res.evidence["enforced"] is True
+    assert screen_lock.verdict(ScreenLockFacts(root="/x"), settings).evidence == {"root": "/x"}
+    windows_facts = ScreenLockFacts(inactivity_key=posture.SYSTEM_POLICY, inactivity_seconds=900)
+    too_long = screen_lock.verdict(windows_facts, settings)
+    assert too_long.status == "fail" and too_long.evidence["InactivityTimeoutSecs"] == 900

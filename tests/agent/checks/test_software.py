@@ -35,8 +35,11 @@ def test_removed_package_is_not_counted(apt_tree):
     import subprocess
 
     tree = apt_tree(security_days_old=1)
-    subprocess.run(["dpkg", f"--root={tree.root}", f"--log={tree.root}/var/log/dpkg.log", "-r", "mamori-demo"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["dpkg", f"--root={tree.root}", f"--log={tree.root}/var/log/dpkg.log", "-r", "mamori-demo"],
+        check=True,
+        capture_output=True,
+    )
     assert check(tree.root, software_forbidden=["mamori-*"]).status == "pass"
 
 
@@ -66,3 +69,18 @@ def test_windows_uninstall_keys(forbidden, status):
     assert res.evidence["installed"] == 4  # the SystemComponent entry is hidden, as in Apps & features
     if status == "fail":
         assert "Winny" in res.summary
+
+
+def test_verdict_is_a_pure_function_of_the_facts():
+    from agent.host.facts import SoftwareFacts
+
+    facts = SoftwareFacts(source="dpkg", packages=(("bash", "5.2"), ("wireshark", "4.0")))
+    res = software.verdict(facts, {"software_forbidden": ["wire*"], "software_permitted": []})
+    assert res.status == "fail" and res.evidence["forbidden"] == [
+        {"name": "wireshark", "version": "4.0", "pattern": "wire*"}
+    ]
+    allow = software.verdict(facts, {"software_forbidden": [], "software_permitted": ["bash", "wireshark"]})
+    assert allow.status == "pass" and allow.evidence["allowlist_enforced"] is True
+    assert software.verdict(SoftwareFacts(missing="no dpkg or rpm database"), {}).status == "not_applicable"
+    broken = software.verdict(SoftwareFacts(error="rpm -qa failed: x"), {})
+    assert broken.status == "error" and broken.evidence == {"error": "rpm -qa failed: x"}
