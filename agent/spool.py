@@ -6,6 +6,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -190,7 +191,7 @@ class Spool:
                 rows = db.execute(
                     "SELECT seq, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
                 ).fetchall()
-            now = clock.now().timestamp()
+            now = time.time()  # the clock the collector bounds occurred_at by, and encode stamps it with
             fixed = [(seq, data, oversize.fit(data, seq, now)) for seq, data in rows]
             markers = [(m.rank, m.kind, m.data, seq, data) for seq, data, m in fixed if m is not None]
             if not markers:
@@ -340,7 +341,7 @@ class Spool:
         for item in items:
             if (item.kind in OWN_KINDS or item.kind == oversize.KIND) and not internal:
                 raise ValueError(f"{item.kind} events are recorded by the spool itself")
-        now = clock.now().timestamp()
+        now = time.time()  # the clock the collector bounds occurred_at by, and encode stamps it with
         end: int | None = None
         epoch = 0
         with self._lock:
