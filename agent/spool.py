@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from google.protobuf.message import DecodeError
+
 from agent import oversize, seqstore
 from mamori import clock, events
 
@@ -243,7 +245,7 @@ class Spool:
                 meta = _meta(db)
                 rows = db.execute("SELECT severity, kind, data FROM events ORDER BY seq").fetchall()
                 db.execute("DELETE FROM events")
-                db.executemany(_INSERT, [(i, severity, kind, events.with_seq(data, i))
+                db.executemany(_INSERT, [_renumbered(i, severity, kind, data)
                                          for i, (severity, kind, data) in enumerate(rows, 1)])
                 # The mark only has to cover the new numbering; _recover trusts it once meta agrees.
                 hwm = len(rows) + 1 + RESERVE_BLOCK
@@ -288,7 +290,7 @@ class Spool:
                 offset = collector_last_seq + 1 - lowest
                 rows = db.execute("SELECT seq, severity, kind, data FROM events ORDER BY seq").fetchall()
                 db.execute("DELETE FROM events")
-                db.executemany(_INSERT, [(seq + offset, severity, kind, events.with_seq(data, seq + offset))
+                db.executemany(_INSERT, [_renumbered(seq + offset, severity, kind, data)
                                          for seq, severity, kind, data in rows])
                 end = next_seq + offset
                 if meta.get("unverified"):
@@ -438,6 +440,16 @@ class Spool:
         if seqs:
             payload.update(first_seq=min(seqs), last_seq=max(seqs))
         return payload, len(victims) + len(folded), len(victims)
+
+
+def _renumbered(seq: int, severity: int, kind: str, data: bytes) -> tuple[int, int, str, bytes]:
+    """A row under a new seq; bytes that are no event at all (a restored spool) become their marker."""
+    try:
+        return seq, severity, kind, events.with_seq(data, seq)
+    except DecodeError:
+        marker = oversize.fit(data, seq, time.time())
+        assert marker is not None  # undecodable bytes never fit
+        return seq, marker.rank, marker.kind, marker.data
 
 
 @contextmanager

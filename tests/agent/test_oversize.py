@@ -129,3 +129,13 @@ def test_an_oversized_event_is_delivered_as_its_marker_and_the_rest_follows(tmp_
     ]
     assert got[0].payload["field"] == "media_write.path" and got[4].payload["field"] == "check_result.summary"
     assert rig.pending_seqs() == [], "all acked: the spool drained"
+
+
+def test_renumbering_a_spool_with_bytes_that_are_no_event_keeps_a_marker(tmp_path: Path) -> None:
+    with Spool.open(tmp_path) as spool:
+        spool.append("agent.started", {"agent_version": "1"})
+    _plant(tmp_path, [(2, "check.result", b"\xff\xfe not protobuf")])
+    with Spool.open(tmp_path) as spool:
+        assert spool.restamp() == 2  # a re-enrolment renumbers everything: the garbage must not stop it
+        kinds = [_within_bounds(data).kind for _, data in spool.pending()]
+    assert kinds == ["agent.started", "event.oversize"]
