@@ -6,6 +6,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from agent import seqstore
+from google.protobuf.message import DecodeError
+
+from agent import oversize, seqstore
 from mamori import clock, events
 
 log = logging.getLogger("mamori.agent.spool")
@@ -180,14 +183,27 @@ class Spool:
     def pending(self, after_seq: int = 0, limit: int = 500, epoch: int | None = None) -> list[tuple[int, bytes]]:
         """Up to `limit` stored events with seq > after_seq, ascending: (seq, serialized Event).
 
-        With `epoch`, raises Restamped when the spool was renumbered since (see restamp)."""
+        With `epoch`, raises Restamped when the spool was renumbered since (see restamp). An event outside
+        the collector's bounds (a spool restored from an older agent, or written by one) is replaced by its
+        event.oversize marker, in the file too, so the same marker is sent on every retry."""
         with self._lock:
             db = self._live()
             with _transaction(db, "BEGIN"):
                 _check_epoch(db, epoch)
-                return db.execute(
+                rows = db.execute(
                     "SELECT seq, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
                 ).fetchall()
+            now = time.time()  # the clock the collector bounds occurred_at by, and encode stamps it with
+            fixed = [(seq, data, oversize.fit(data, seq, now)) for seq, data in rows]
+            markers = [(m.rank, m.kind, m.data, seq, data) for seq, data, m in fixed if m is not None]
+            if not markers:
+                return rows
+            with _transaction(db):
+                _check_epoch(db, epoch)  # renumbered meanwhile: these seqs are not ours to rewrite
+                # Matched on the old bytes too: another process may have acked or rewritten the row since.
+                db.executemany("UPDATE events SET severity = ?, kind = ?, data = ? WHERE seq = ? AND data = ?",
+                               markers)
+            return [(seq, data if m is None else m.data) for seq, data, m in fixed]
 
     def ack(self, up_to_seq: int, epoch: int | None = None) -> int:
         """Delete every event with seq <= up_to_seq (the collector has stored them); returns the count.
@@ -229,7 +245,7 @@ class Spool:
                 meta = _meta(db)
                 rows = db.execute("SELECT severity, kind, data FROM events ORDER BY seq").fetchall()
                 db.execute("DELETE FROM events")
-                db.executemany(_INSERT, [(i, severity, kind, events.with_seq(data, i))
+                db.executemany(_INSERT, [_renumbered(i, severity, kind, data)
                                          for i, (severity, kind, data) in enumerate(rows, 1)])
                 # The mark only has to cover the new numbering; _recover trusts it once meta agrees.
                 hwm = len(rows) + 1 + RESERVE_BLOCK
@@ -274,7 +290,7 @@ class Spool:
                 offset = collector_last_seq + 1 - lowest
                 rows = db.execute("SELECT seq, severity, kind, data FROM events ORDER BY seq").fetchall()
                 db.execute("DELETE FROM events")
-                db.executemany(_INSERT, [(seq + offset, severity, kind, events.with_seq(data, seq + offset))
+                db.executemany(_INSERT, [_renumbered(seq + offset, severity, kind, data)
                                          for seq, severity, kind, data in rows])
                 end = next_seq + offset
                 if meta.get("unverified"):
@@ -325,8 +341,9 @@ class Spool:
 
     def _write(self, items: list[SpoolItem], *, internal: bool = False) -> list[int]:
         for item in items:
-            if item.kind in OWN_KINDS and not internal:
+            if (item.kind in OWN_KINDS or item.kind == oversize.KIND) and not internal:
                 raise ValueError(f"{item.kind} events are recorded by the spool itself")
+        now = time.time()  # the clock the collector bounds occurred_at by, and encode stamps it with
         end: int | None = None
         epoch = 0
         with self._lock:
@@ -342,7 +359,10 @@ class Spool:
                         # Encoding errors surface here, before any seq is used, so a bad event leaves no gap.
                         data = events.encode(item.kind, dict(item.payload), seq=first + i, severity=severity,
                                              occurred_at=item.occurred_at)
-                        rows.append((first + i, events.SEVERITY_RANK[severity], item.kind, data))
+                        row = (first + i, events.SEVERITY_RANK[severity], item.kind, data)
+                        # One the collector would refuse would block every batch after it: store its marker.
+                        marker = oversize.fit(data, first + i, now)
+                        rows.append(row if marker is None else (first + i, *marker))
                     end = first + len(rows)
                     hwm = meta.get("hwm", 0)
                     if end + 1 > hwm:  # +1: a spool.overflow event may follow the batch
@@ -420,6 +440,16 @@ class Spool:
         if seqs:
             payload.update(first_seq=min(seqs), last_seq=max(seqs))
         return payload, len(victims) + len(folded), len(victims)
+
+
+def _renumbered(seq: int, severity: int, kind: str, data: bytes) -> tuple[int, int, str, bytes]:
+    """A row under a new seq; bytes that are no event at all (a restored spool) become their marker."""
+    try:
+        return seq, severity, kind, events.with_seq(data, seq)
+    except DecodeError:
+        marker = oversize.fit(data, seq, time.time())
+        assert marker is not None  # undecodable bytes never fit
+        return seq, marker.rank, marker.kind, marker.data
 
 
 @contextmanager

@@ -12,14 +12,12 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from mamori.bounds import MAX_SEQ  # noqa: F401  re-exported: the agent bounds the collector's seqs by it
 from mamori.ids import is_uuid7, uuid7
 from mamori.labels import SEVERITIES
 from mamori.v1 import events_pb2 as pb
 
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES, start=1)}
-# The highest seq either side accepts: exact in JSON readers, far below SQLite's and PostgreSQL's signed
-# 64 bits, so renumbering (seq + offset) cannot overflow them.
-MAX_SEQ = 2**53
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +42,7 @@ KINDS: dict[str, Kind] = {
         Kind("policy.rejected", pb.EVENT_KIND_POLICY_REJECTED, "policy_rejected", "high"),
         Kind("spool.overflow", pb.EVENT_KIND_SPOOL_OVERFLOW, "spool_overflow", "high"),
         Kind("spool.corrupt", pb.EVENT_KIND_SPOOL_CORRUPT, "spool_corrupt", "high"),
+        Kind("event.oversize", pb.EVENT_KIND_EVENT_OVERSIZE, "event_oversize", "high"),
         Kind("usb.attached", pb.EVENT_KIND_USB_ATTACHED, "usb", "info"),
         Kind("usb.blocked", pb.EVENT_KIND_USB_BLOCKED, "usb", "medium"),
         Kind("usb.allowed", pb.EVENT_KIND_USB_ALLOWED, "usb", "low"),
@@ -77,6 +76,11 @@ def kind_of(name: str) -> Kind:
         return KINDS[name]
     except KeyError:
         raise EventError(f"unknown event kind {name!r}") from None
+
+
+def kind_by_enum(value: int) -> Kind | None:
+    """The kind with this enum value, None for a value no kind has."""
+    return _BY_ENUM.get(value)
 
 
 def encode(

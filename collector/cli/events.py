@@ -23,6 +23,7 @@ _DETAIL_KEYS = {
     "agent.enrolled": ("segment", "department"), "agent.tamper": ("what", "detail"),
     "policy.applied": ("mode", "version"), "policy.rejected": ("reason",),
     "spool.overflow": ("dropped", "max_dropped_severity"), "spool.corrupt": ("error",),
+    "event.oversize": ("original_kind", "field", "size"),
     "usb.attached": ("vendor_id", "product_id", "serial"), "usb.blocked": ("vendor_id", "product_id", "serial"),
     "usb.allowed": ("vendor_id", "product_id", "serial", "decided_by"), "media.write": ("path", "size"),
     "check.result": ("check_id", "status", "summary"), "sequence.gap": ("first_missing", "last_missing"),

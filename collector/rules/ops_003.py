@@ -1,4 +1,4 @@
-"""OPS-003: a gap in an agent's event sequence, spool overflow or corruption, refused batches, or tampering."""
+"""OPS-003: a gap in the event sequence, spool overflow or corruption, a cut event, refused batches, tampering."""
 
 from collector.rules.base import N_, Flag, Rule, event
 
@@ -17,6 +17,10 @@ def evaluate(s, params):
                     count=p.get("consecutive", "?"), error=p.get("error", ""))
     elif s.kind == "spool.corrupt":
         detail = N_("spool corrupt: {error}", error=p.get("error", ""))
+    elif s.kind == "event.oversize":  # the agent's own event outside the bounds, replaced so delivery goes on
+        detail = N_("{kind} event cut by the agent: {field} {size} over the limit of {limit} (payload sha256 {sha})",
+                    kind=p.get("original_kind", "?"), field=p.get("field", "?"), size=p.get("size", "?"),
+                    limit=p.get("limit", "?"), sha=p.get("payload_sha256", "?"))
     else:  # the agent's own words for what was tampered with, quoted as sent
         detail = N_("tamper: {what} {detail}", what=p.get("what", "?"), detail=p.get("detail", ""))
     return Flag(detail, {"kind": s.kind, **p})
@@ -29,14 +33,16 @@ RULE = Rule(
     clause_bp=("BP6(7)",),
     clause_g=("7.1",),
     evidence_text=N_("sequence.gap and batch.refused (recorded by the collector), spool.overflow, spool.corrupt, "
-                      "agent.tamper events"),
+                      "event.oversize, agent.tamper events"),
     remediation_text=N_("Examine the terminal's agent and logs for tampering."),
     evaluate=evaluate,
-    kinds=("sequence.gap", "batch.refused", "spool.overflow", "spool.corrupt", "agent.tamper"),
+    kinds=("sequence.gap", "batch.refused", "spool.overflow", "spool.corrupt", "event.oversize", "agent.tamper"),
 )
 
 FLAGS = [event("lgwan", "sequence.gap", {"first_missing": 5, "last_missing": 9}),
          event("mynumber", "agent.tamper", {"what": "policy_cache", "detail": "signature mismatch"}),
          event("internet", "spool.overflow", {"dropped": 120, "capacity": 100000}),
-         event("lgwan", "batch.refused", {"consecutive": 3, "error": "malformed event"})]
+         event("lgwan", "batch.refused", {"consecutive": 3, "error": "malformed event"}),
+         event("mynumber", "event.oversize", {"original_kind": "media.write", "field": "media_write.path",
+                                              "size": 9000, "limit": 4096, "payload_sha256": "ab" * 32})]
 PASSES = [event("lgwan", "agent.started", {"previous_exit": "clean"})]

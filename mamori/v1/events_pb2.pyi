@@ -58,6 +58,7 @@ class _EventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventKind.V
     EVENT_KIND_POLICY_REJECTED: _EventKind.ValueType  # 6
     EVENT_KIND_SPOOL_OVERFLOW: _EventKind.ValueType  # 7
     EVENT_KIND_SPOOL_CORRUPT: _EventKind.ValueType  # 8
+    EVENT_KIND_EVENT_OVERSIZE: _EventKind.ValueType  # 9
     EVENT_KIND_USB_ATTACHED: _EventKind.ValueType  # 20
     EVENT_KIND_USB_BLOCKED: _EventKind.ValueType  # 21
     EVENT_KIND_USB_ALLOWED: _EventKind.ValueType  # 22
@@ -79,6 +80,7 @@ EVENT_KIND_POLICY_APPLIED: EventKind.ValueType  # 5
 EVENT_KIND_POLICY_REJECTED: EventKind.ValueType  # 6
 EVENT_KIND_SPOOL_OVERFLOW: EventKind.ValueType  # 7
 EVENT_KIND_SPOOL_CORRUPT: EventKind.ValueType  # 8
+EVENT_KIND_EVENT_OVERSIZE: EventKind.ValueType  # 9
 EVENT_KIND_USB_ATTACHED: EventKind.ValueType  # 20
 EVENT_KIND_USB_BLOCKED: EventKind.ValueType  # 21
 EVENT_KIND_USB_ALLOWED: EventKind.ValueType  # 22
@@ -320,6 +322,60 @@ class SpoolCorrupt(_message.Message):
 Global___SpoolCorrupt: _TypeAlias = SpoolCorrupt  # noqa: Y015
 
 @_typing.final
+class EventOversize(_message.Message):
+    """An event outside the collector's bounds (mamori/bounds.py), replaced by the agent's spool so it never
+    blocks delivery: what was cut, how big it was, and a hash of what the agent held.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORIGINAL_KIND_FIELD_NUMBER: _builtins.int
+    ORIGINAL_EVENT_ID_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ORIGINAL_BYTES_FIELD_NUMBER: _builtins.int
+    PAYLOAD_SHA256_FIELD_NUMBER: _builtins.int
+    EXCERPT_FIELD_NUMBER: _builtins.int
+    original_kind: _builtins.str
+    """dotted kind name, or "unknown" for bytes that were not an event"""
+    original_event_id: _builtins.str
+    field: _builtins.str
+    """the first field out of bounds, e.g. "media_write.path" """
+    size: _builtins.int
+    """its size (characters, bytes, entries) or value"""
+    limit: _builtins.int
+    reason: _builtins.str
+    """the bound's own words, as the collector would have refused it"""
+    original_bytes: _builtins.int
+    """the whole serialized event"""
+    payload_sha256: _builtins.str
+    """SHA-256 of the original payload message (deterministic serialization)"""
+    excerpt: _builtins.str
+    """the original payload as JSON, long strings cut with a marker"""
+    def __init__(
+        self,
+        *,
+        original_kind: _builtins.str = ...,
+        original_event_id: _builtins.str = ...,
+        field: _builtins.str = ...,
+        size: _builtins.int = ...,
+        limit: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        original_bytes: _builtins.int = ...,
+        payload_sha256: _builtins.str = ...,
+        excerpt: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["excerpt", b"excerpt", "field", b"field", "limit", b"limit", "original_bytes", b"original_bytes", "original_event_id", b"original_event_id", "original_kind", b"original_kind", "payload_sha256", b"payload_sha256", "reason", b"reason", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EventOversize: _TypeAlias = EventOversize  # noqa: Y015
+
+@_typing.final
 class UsbDevice(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -514,6 +570,7 @@ class Event(_message.Message):
     POLICY_REJECTED_FIELD_NUMBER: _builtins.int
     SPOOL_OVERFLOW_FIELD_NUMBER: _builtins.int
     SPOOL_CORRUPT_FIELD_NUMBER: _builtins.int
+    EVENT_OVERSIZE_FIELD_NUMBER: _builtins.int
     USB_FIELD_NUMBER: _builtins.int
     MEDIA_WRITE_FIELD_NUMBER: _builtins.int
     CHECK_RESULT_FIELD_NUMBER: _builtins.int
@@ -544,6 +601,8 @@ class Event(_message.Message):
     @_builtins.property
     def spool_corrupt(self) -> Global___SpoolCorrupt: ...
     @_builtins.property
+    def event_oversize(self) -> Global___EventOversize: ...
+    @_builtins.property
     def usb(self) -> Global___UsbDevice: ...
     @_builtins.property
     def media_write(self) -> Global___MediaWrite: ...
@@ -569,17 +628,18 @@ class Event(_message.Message):
         policy_rejected: Global___PolicyRejected | None = ...,
         spool_overflow: Global___SpoolOverflow | None = ...,
         spool_corrupt: Global___SpoolCorrupt | None = ...,
+        event_oversize: Global___EventOversize | None = ...,
         usb: Global___UsbDevice | None = ...,
         media_write: Global___MediaWrite | None = ...,
         check_result: Global___CheckResult | None = ...,
         sequence_gap: Global___SequenceGap | None = ...,
         batch_refused: Global___BatchRefused | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["agent_enrolled", b"agent_enrolled", "agent_started", b"agent_started", "agent_stopped", b"agent_stopped", "agent_tamper", b"agent_tamper", "batch_refused", b"batch_refused", "check_result", b"check_result", "media_write", b"media_write", "occurred_at", b"occurred_at", "payload", b"payload", "policy_applied", b"policy_applied", "policy_rejected", b"policy_rejected", "sequence_gap", b"sequence_gap", "spool_corrupt", b"spool_corrupt", "spool_overflow", b"spool_overflow", "usb", b"usb"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agent_enrolled", b"agent_enrolled", "agent_started", b"agent_started", "agent_stopped", b"agent_stopped", "agent_tamper", b"agent_tamper", "batch_refused", b"batch_refused", "check_result", b"check_result", "event_oversize", b"event_oversize", "media_write", b"media_write", "occurred_at", b"occurred_at", "payload", b"payload", "policy_applied", b"policy_applied", "policy_rejected", b"policy_rejected", "sequence_gap", b"sequence_gap", "spool_corrupt", b"spool_corrupt", "spool_overflow", b"spool_overflow", "usb", b"usb"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_enrolled", b"agent_enrolled", "agent_started", b"agent_started", "agent_stopped", b"agent_stopped", "agent_tamper", b"agent_tamper", "batch_refused", b"batch_refused", "check_result", b"check_result", "event_id", b"event_id", "kind", b"kind", "media_write", b"media_write", "occurred_at", b"occurred_at", "payload", b"payload", "policy_applied", b"policy_applied", "policy_rejected", b"policy_rejected", "seq", b"seq", "sequence_gap", b"sequence_gap", "severity", b"severity", "spool_corrupt", b"spool_corrupt", "spool_overflow", b"spool_overflow", "usb", b"usb"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_enrolled", b"agent_enrolled", "agent_started", b"agent_started", "agent_stopped", b"agent_stopped", "agent_tamper", b"agent_tamper", "batch_refused", b"batch_refused", "check_result", b"check_result", "event_id", b"event_id", "event_oversize", b"event_oversize", "kind", b"kind", "media_write", b"media_write", "occurred_at", b"occurred_at", "payload", b"payload", "policy_applied", b"policy_applied", "policy_rejected", b"policy_rejected", "seq", b"seq", "sequence_gap", b"sequence_gap", "severity", b"severity", "spool_corrupt", b"spool_corrupt", "spool_overflow", b"spool_overflow", "usb", b"usb"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["agent_started", "agent_stopped", "agent_enrolled", "agent_tamper", "policy_applied", "policy_rejected", "spool_overflow", "spool_corrupt", "usb", "media_write", "check_result", "sequence_gap", "batch_refused"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["agent_started", "agent_stopped", "agent_enrolled", "agent_tamper", "policy_applied", "policy_rejected", "spool_overflow", "spool_corrupt", "event_oversize", "usb", "media_write", "check_result", "sequence_gap", "batch_refused"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 

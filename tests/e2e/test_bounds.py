@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 import uuid
@@ -188,3 +189,35 @@ def test_enrollment_request_out_of_bounds(collector, field):
     time.sleep(0.3)
     assert "Traceback" not in collector.log()
     assert sum("enrollment from" in line for line in collector.log().splitlines()) == 1
+
+
+def test_a_spool_holding_out_of_bounds_events_drains_and_what_follows_arrives(edge):
+    """A spool restored from an older agent holds events the collector would refuse: they go as markers."""
+    collector, agent = edge
+    agent.write_config(**FAST, checks={"enabled": False})
+    agent.emit(2)  # offline, after agent.enrolled
+    spool_db = agent.state_dir / "spool" / "spool.db"
+    with sqlite3.connect(spool_db) as db:
+        last = db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0]
+        path = "/media/usb0/" + "長いファイル名" * 1000
+        huge = clients.events.encode("media.write", {"path": path, "size": 5}, seq=last + 1)
+        rows = [(last + 1, "media.write", huge), (last + 2, "check.result", b"\xff\xfe not an event at all")]
+        db.executemany("INSERT INTO events (seq, severity, kind, data) VALUES (?, 3, ?, ?)", rows)
+        db.execute("UPDATE meta SET value = value + 2 WHERE key = 'depth'")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last + 2,))
+    db.close()
+    agent.emit(3)  # seqs after the poisoned ones
+    agent.start()
+    wait_for(lambda: agent.spool_depth() == 0, timeout=60, what="the whole spool acked")
+    got = {e["seq"]: e for e in collector.events("--agent", agent.agent_id)}
+    assert set(range(1, last + 6)) <= set(got), "nothing lost, nothing refused (the run adds agent.started...)"
+    assert [got[s]["kind"] for s in range(last - 1, last + 6)] == ["check.result"] * 2 + ["event.oversize"] * 2 + [
+        "check.result"] * 3
+    cut = got[last + 1]["payload"]
+    assert (cut["original_kind"], cut["field"], int(cut["size"]), int(cut["limit"])) == (
+        "media.write", "media_write.path", len(path), 4096)
+    assert got[last + 2]["payload"]["original_kind"] == "unknown"
+    assert not collector.events("--kind", "batch.refused")
+    flagged = json.loads(collector.cli("violations", "list", "--json").stdout)
+    assert any(v["rule_id"] == "OPS-003" and v["agent_id"] == agent.agent_id for v in flagged)
+    assert "sent as event.oversize" in agent.log() and "Traceback" not in agent.log() + collector.log()
