@@ -14,10 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from google.protobuf.message import DecodeError
-
-from agent import oversize, seqstore
-from mamori import clock, events
+from agent import seqstore
+from mamori import clock, events, oversize
 
 log = logging.getLogger("mamori.agent.spool")
 
@@ -446,7 +444,7 @@ def _renumbered(seq: int, severity: int, kind: str, data: bytes) -> tuple[int, i
     """A row under a new seq; bytes that are no event at all (a restored spool) become their marker."""
     try:
         return seq, severity, kind, events.with_seq(data, seq)
-    except DecodeError:
+    except events.DecodeError:
         marker = oversize.fit(data, seq, time.time())
         assert marker is not None  # undecodable bytes never fit
         return seq, marker.rank, marker.kind, marker.data

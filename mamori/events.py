@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError  # noqa: F401  re-exported: the agent catches events.DecodeError
 
 from mamori.bounds import MAX_SEQ  # noqa: F401  re-exported: the agent bounds the collector's seqs by it
 from mamori.ids import is_uuid7, uuid7

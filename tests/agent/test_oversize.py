@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import oversize
 from agent.spool import Spool
-from mamori import bounds, clock, events
+from mamori import bounds, clock, events, oversize
 from mamori.v1 import events_pb2 as pb
 from tests.agent.shipper_rig import NOW, make_rig, running
 

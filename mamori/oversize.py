@@ -45,16 +45,17 @@ class Marker(NamedTuple):
 
 def fit(data: bytes, seq: int, now: float) -> Marker | None:
     """None when the serialized event is within the bounds and the contract; otherwise its marker under `seq`."""
-    msg: pb.Event | None = pb.Event()
+    parsed = pb.Event()
+    msg: pb.Event | None = parsed
     try:
-        msg.ParseFromString(data)
+        parsed.ParseFromString(data)
     except DecodeError as exc:
         msg = None
         problem = bounds.OutOfBounds(f"not a decodable event ({exc})", "event", len(data), bounds.MAX_EVENT_BYTES)
     else:
         try:
-            bounds.check_event(msg, "event", now)
-            events.decode(msg)
+            bounds.check_event(parsed, "event", now)
+            events.decode(parsed)
             return None
         except bounds.OutOfBounds as exc:
             problem = exc
