@@ -91,8 +91,7 @@ def file_sha256(path: Path | None) -> str:
 class Integrity:
     """Compares the current code, config and policy cache with the recorded baseline."""
 
-    def __init__(self, state: StateDir, config_path: Path | None, version: str,
-                 dirs: list[Path] | None = None):
+    def __init__(self, state: StateDir, config_path: Path | None, version: str, dirs: list[Path] | None = None):
         self.state = state
         self.config_path = config_path if config_path is not None else state.config
         self.version = version
@@ -134,26 +133,39 @@ class Integrity:
         config = file_sha256(self.config_path)
         policy = file_sha256(self.state.policy)
         if "unreadable" in before:
-            findings.append(Finding("integrity", f"baseline {self.state.integrity.name} unreadable: "
-                                                 f"{before['unreadable']}"))
+            findings.append(
+                Finding("integrity", f"baseline {self.state.integrity.name} unreadable: {before['unreadable']}")
+            )
         elif before:
             old_code = before.get("code", {})
             if old_code.get("version") == self.version and old_code.get("sha256") != code:
-                findings.append(Finding("binary", f"agent code changed without a version change "
-                                                  f"({self.version}); sha256 {code[:16]}"))
-            if before.get("config", {}).get("path") == str(self.config_path) and \
-                    before["config"].get("sha256") != config:
+                findings.append(
+                    Finding(
+                        "binary", f"agent code changed without a version change ({self.version}); sha256 {code[:16]}"
+                    )
+                )
+            if (
+                before.get("config", {}).get("path") == str(self.config_path)
+                and before["config"].get("sha256") != config
+            ):
                 # Staff may edit the config legitimately (and restart to apply): still evidence, less severe.
-                findings.append(Finding("config", f"{self.config_path} changed since the last start "
-                                                  f"({before['config'].get('sha256', '')[:12]} -> {config[:12]})",
-                                        "medium"))
+                findings.append(
+                    Finding(
+                        "config",
+                        f"{self.config_path} changed since the last start "
+                        f"({before['config'].get('sha256', '')[:12]} -> {config[:12]})",
+                        "medium",
+                    )
+                )
             if "policy" in before and before["policy"] != policy and policy != "missing":
                 findings.append(Finding("policy_cache", f"{self.state.policy.name} was edited outside the agent"))
         elif policy != "missing":
             # A cached policy without any baseline: state folder copied in or baseline deleted.
             findings.append(Finding("policy_cache", f"{self.state.policy.name} present but no integrity baseline"))
-        self.record = {"code": {"version": self.version, "sha256": code},
-                       "config": {"path": str(self.config_path), "sha256": config}}
+        self.record = {
+            "code": {"version": self.version, "sha256": code},
+            "config": {"path": str(self.config_path), "sha256": config},
+        }
         if policy != "missing":  # reported above if it was edited; the caller then no longer trusts it
             self.record["policy"] = policy
             # Reported once, distrusted until the collector stores a policy: else the next start trusts the edit.
@@ -176,8 +188,11 @@ class Integrity:
             self.record["code"] = {"version": on_disk or self.version, "sha256": code}
         config = file_sha256(self.config_path)
         if config != self.record.get("config", {}).get("sha256"):
-            findings.append(Finding("config", f"{self.config_path} changed while the agent runs (not applied "
-                                              "until restart)", "medium"))
+            findings.append(
+                Finding(
+                    "config", f"{self.config_path} changed while the agent runs (not applied until restart)", "medium"
+                )
+            )
             self.record["config"] = {"path": str(self.config_path), "sha256": config}
         policy = file_sha256(self.state.policy)
         if "policy" in self.record and policy != self.record["policy"]:

@@ -89,8 +89,13 @@ class PolicyCache:
     def enforced(self) -> dict[str, Any]:
         """What is in force, as the running agent writes it to status.json: the cache file alone may say otherwise."""
         eff = self.current
-        return {"policy_version": eff.version, "policy_source": eff.source, "policy_problem": eff.problem,
-                "policy_cache_rejected": self.rejected, "usb_mode": eff.document["usb"]["mode"]}
+        return {
+            "policy_version": eff.version,
+            "policy_source": eff.source,
+            "policy_problem": eff.problem,
+            "policy_cache_rejected": self.rejected,
+            "usb_mode": eff.document["usb"]["mode"],
+        }
 
     def sha256(self) -> str:
         return hashlib.sha256(policy.canonical(self.current.document)).hexdigest()

@@ -84,26 +84,43 @@ def _record_tamper(spool: Outbox, findings: list[Finding]) -> None:
         spool.append("agent.tamper", {"what": f.what, "detail": f.detail[:500]}, severity=f.severity)
 
 
-def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any],
-        config_path: Path | None = None) -> int:
+def run(
+    state: StateDir, identity: Identity, host: Host, settings: dict[str, Any], config_path: Path | None = None
+) -> int:
     # Never raises for a full disk: enforcement below must not depend on the spool opening.
     # The re-stamp is normally done by enroll already; repeated here in case it crashed before re-stamping.
-    spool = Outbox(state.spool, settings["spool.capacity"],
-                   on_open=lambda opened: reenroll.adopt(opened, state.spool, identity.agent_id))
+    spool = Outbox(
+        state.spool,
+        settings["spool.capacity"],
+        on_open=lambda opened: reenroll.adopt(opened, state.spool, identity.agent_id),
+    )
     previous = _previous_exit(state)
     last_alive = _last_alive(state) if previous == "unclean" else None
     _mark(state.running_marker, str(os.getpid()))
     facts = host.facts()
-    spool.append("agent.started", {
-        "agent_version": __version__, "hostname": facts.hostname, "os": facts.os,
-        "os_version": facts.os_version, "pid": os.getpid(), "previous_exit": previous,
-    })
+    spool.append(
+        "agent.started",
+        {
+            "agent_version": __version__,
+            "hostname": facts.hostname,
+            "os": facts.os,
+            "os_version": facts.os_version,
+            "pid": os.getpid(),
+            "previous_exit": previous,
+        },
+    )
     if previous == "unclean":
         log.warning("the previous run did not stop cleanly")
         # kill -9, a crash or power loss: the service manager's orderly stop always leaves stopped.at.
-        spool.append("agent.stopped", {
-            "reason": "not stopped by the service manager: killed, crashed or powered off (found at start)",
-            "spool_depth": spool.depth()}, severity="high", occurred_at=last_alive)
+        spool.append(
+            "agent.stopped",
+            {
+                "reason": "not stopped by the service manager: killed, crashed or powered off (found at start)",
+                "spool_depth": spool.depth(),
+            },
+            severity="high",
+            occurred_at=last_alive,
+        )
     policy = PolicyCache(state.policy, identity.segment)
     integrity = Integrity(state, config_path, __version__)
     findings = integrity.at_start()
@@ -112,22 +129,30 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
         policy.distrust("the cached policy was edited outside the agent")
     policy.on_store = integrity.policy_stored
     eff = policy.current
-    spool.append("policy.applied", {
-        "version": eff.version, "segment": eff.document["segment"], "sha256": policy.sha256(),
-        "mode": eff.source,
-    }, severity="high" if eff.source == "strictest" and eff.problem != "no policy received yet" else None)
+    spool.append(
+        "policy.applied",
+        {
+            "version": eff.version,
+            "segment": eff.document["segment"],
+            "sha256": policy.sha256(),
+            "mode": eff.source,
+        },
+        severity="high" if eff.source == "strictest" and eff.problem != "no policy received yet" else None,
+    )
     if eff.source == "strictest":
         log.warning("enforcing the strictest policy: %s", eff.problem)
     control = start_media_control(host, spool, policy, state)
     # `status`, `debug emit` and `devices` ask this run: the spool has no other writer.
-    answers = control_daemon.AgentControl(lambda: {**policy.enforced(), "document": policy.current.document},
-                                          getattr(host, "root", None), spool)
+    answers = control_daemon.AgentControl(
+        lambda: {**policy.enforced(), "document": policy.current.document}, getattr(host, "root", None), spool
+    )
     try:
         outcome = asyncio.run(_main(spool, identity, state, settings, policy, host, integrity, answers))
         if control is not None:
             control.stop()
-        spool.append("agent.stopped", {"reason": outcome.reason, "spool_depth": spool.depth()},
-                     severity=outcome.severity)
+        spool.append(
+            "agent.stopped", {"reason": outcome.reason, "spool_depth": spool.depth()}, severity=outcome.severity
+        )
         asyncio.run(_flush(spool, identity, state, settings, policy))
         _mark(state.stopped_marker, clock.now().isoformat())
         state.running_marker.unlink(missing_ok=True)
@@ -137,8 +162,9 @@ def run(state: StateDir, identity: Identity, host: Host, settings: dict[str, Any
     return RESTART_EXIT if outcome.restart else 0
 
 
-def start_media_control(host: Host, spool: Any, policy: PolicyCache,
-                        state: StateDir | None = None) -> MediaControl | None:
+def start_media_control(
+    host: Host, spool: Any, policy: PolicyCache, state: StateDir | None = None
+) -> MediaControl | None:
     """Removable-media control from the first moment; whether it is in force is itself an event (MED-006)."""
     segment = str(policy.current.document.get("segment", ""))
     where = type(host).__name__
@@ -181,9 +207,16 @@ def start_media_control(host: Host, spool: Any, policy: PolicyCache,
     return control
 
 
-async def _main(spool: Outbox, identity: Identity, state: StateDir, settings: dict[str, Any],
-                policy: PolicyCache, host: Host, integrity: Integrity,
-                answers: control_daemon.AgentControl | None = None) -> Outcome:
+async def _main(
+    spool: Outbox,
+    identity: Identity,
+    state: StateDir,
+    settings: dict[str, Any],
+    policy: PolicyCache,
+    host: Host,
+    integrity: Integrity,
+    answers: control_daemon.AgentControl | None = None,
+) -> Outcome:
     stop = asyncio.Event()
     outcome = Outcome()
     loop = asyncio.get_running_loop()
@@ -217,15 +250,21 @@ async def _main(spool: Outbox, identity: Identity, state: StateDir, settings: di
     # status.json names the policy in force the moment it changes, before policy.applied can reach anyone;
     # the supervisor's periodic rewrite would otherwise leave `status` a few seconds behind.
     policy.add_listener(lambda _eff: _write_status(state, shipper))
-    log.info("agent %s running (segment %s), sending to %s", identity.agent_id, identity.segment,
-             identity.telemetry_target)
+    log.info(
+        "agent %s running (segment %s), sending to %s", identity.agent_id, identity.segment, identity.telemetry_target
+    )
     scheduler = None
     if settings["checks.enabled"]:
         from agent.check_scheduler import CheckScheduler
 
-        scheduler = CheckScheduler(spool, policy, identity.segment, state.check_schedule,
-                                   agent_id=identity.agent_id,
-                                   on_results=lambda results: runstate.record_checks(state, results))
+        scheduler = CheckScheduler(
+            spool,
+            policy,
+            identity.segment,
+            state.check_schedule,
+            agent_id=identity.agent_id,
+            on_results=lambda results: runstate.record_checks(state, results),
+        )
         scheduler.start()
     supervisor = asyncio.create_task(_supervise(spool, state, settings, shipper, integrity, stop, outcome))
     renewer = asyncio.create_task(renewal.run(identity, state, settings, host.facts().hostname, stop))
@@ -258,10 +297,20 @@ def stop_agent(reason: str = "service-stop", orderly: bool = True) -> bool:
     return True
 
 
-async def _supervise(spool: Outbox, state: StateDir, settings: dict[str, Any], shipper: Shipper,
-                     integrity: Integrity, stop: asyncio.Event, outcome: Outcome) -> None:
-    dog = watchdog.ResourceWatchdog(settings["watchdog.memory_limit_mib"], settings["watchdog.cpu_limit_percent"],
-                                    settings["watchdog.cpu_window_seconds"])
+async def _supervise(
+    spool: Outbox,
+    state: StateDir,
+    settings: dict[str, Any],
+    shipper: Shipper,
+    integrity: Integrity,
+    stop: asyncio.Event,
+    outcome: Outcome,
+) -> None:
+    dog = watchdog.ResourceWatchdog(
+        settings["watchdog.memory_limit_mib"],
+        settings["watchdog.cpu_limit_percent"],
+        settings["watchdog.cpu_window_seconds"],
+    )
     interval = settings["watchdog.interval_seconds"]
     next_integrity = time.monotonic() + settings["integrity.check_seconds"]
     last_written: tuple[Any, ...] = ()
@@ -314,18 +363,26 @@ def _inode(path: Path) -> tuple[int, int] | None:
 
 def _write_status(state: StateDir, shipper: Shipper) -> None:
     st = shipper.status
-    data = {"pid": os.getpid(), "connected": st.connected, "last_error": st.last_error, "refused": st.refused,
-            "cert_expired": st.cert_expired,
-            "last_ack_seq": st.last_ack_seq, "last_connected_at": st.last_connected_at,
-            "version": __version__, **shipper.policy.enforced()}
+    data = {
+        "pid": os.getpid(),
+        "connected": st.connected,
+        "last_error": st.last_error,
+        "refused": st.refused,
+        "cert_expired": st.cert_expired,
+        "last_ack_seq": st.last_ack_seq,
+        "last_connected_at": st.last_connected_at,
+        "version": __version__,
+        **shipper.policy.enforced(),
+    }
     try:
         runstate.write_status(state, data)
     except OSError as exc:
         log.warning("cannot write %s: %s", state.status, exc)
 
 
-async def _flush(spool: Outbox, identity: Identity, state: StateDir, settings: dict[str, Any],
-                 policy: PolicyCache) -> None:
+async def _flush(
+    spool: Outbox, identity: Identity, state: StateDir, settings: dict[str, Any], policy: PolicyCache
+) -> None:
     """Give the stop event (and anything still spooled) a short chance to reach the collector."""
     shipper = Shipper(spool, identity, state, settings, policy)
     shipper._loop = asyncio.get_running_loop()

@@ -48,8 +48,11 @@ def record_checks(state: StateDir, results: Iterable[Mapping[str, Any]]) -> None
     with _checks_lock:
         current = _read(state.checks)
         for result in results:
-            current[str(result["check_id"])] = {"status": result.get("status", ""),
-                                                 "summary": result.get("summary", ""), "at": _now()}
+            current[str(result["check_id"])] = {
+                "status": result.get("status", ""),
+                "summary": result.get("summary", ""),
+                "at": _now(),
+            }
         try:
             write_atomic(state.checks, json.dumps(current, ensure_ascii=False, indent=1).encode(), 0o600)
         except OSError as exc:  # a full disk must not stop the caller (media control, checks) from working

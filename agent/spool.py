@@ -47,8 +47,7 @@ _SCHEMA = (
 _COLUMNS = {"events": ["seq", "severity", "kind", "data"], "meta": ["key", "value"]}
 _INSERT = "INSERT INTO events (seq, severity, kind, data) VALUES (?, ?, ?, ?)"
 _VICTIMS = (
-    "SELECT seq, severity FROM events WHERE seq >= ? AND seq < ? AND kind NOT IN (?, ?)"
-    " ORDER BY severity, seq LIMIT ?"
+    "SELECT seq, severity FROM events WHERE seq >= ? AND seq < ? AND kind NOT IN (?, ?) ORDER BY severity, seq LIMIT ?"
 )
 
 
@@ -199,8 +198,7 @@ class Spool:
             with _transaction(db):
                 _check_epoch(db, epoch)  # renumbered meanwhile: these seqs are not ours to rewrite
                 # Matched on the old bytes too: another process may have acked or rewritten the row since.
-                db.executemany("UPDATE events SET severity = ?, kind = ?, data = ? WHERE seq = ? AND data = ?",
-                               markers)
+                db.executemany("UPDATE events SET severity = ?, kind = ?, data = ? WHERE seq = ? AND data = ?", markers)
             return [(seq, data if m is None else m.data) for seq, data, m in fixed]
 
     def ack(self, up_to_seq: int, epoch: int | None = None) -> int:
@@ -243,8 +241,9 @@ class Spool:
                 meta = _meta(db)
                 rows = db.execute("SELECT severity, kind, data FROM events ORDER BY seq").fetchall()
                 db.execute("DELETE FROM events")
-                db.executemany(_INSERT, [_renumbered(i, severity, kind, data)
-                                         for i, (severity, kind, data) in enumerate(rows, 1)])
+                db.executemany(
+                    _INSERT, [_renumbered(i, severity, kind, data) for i, (severity, kind, data) in enumerate(rows, 1)]
+                )
                 # The mark only has to cover the new numbering; _recover trusts it once meta agrees.
                 hwm = len(rows) + 1 + RESERVE_BLOCK
                 seqstore.write_mark(self._hwm_path, hwm)
@@ -288,20 +287,29 @@ class Spool:
                 offset = collector_last_seq + 1 - lowest
                 rows = db.execute("SELECT seq, severity, kind, data FROM events ORDER BY seq").fetchall()
                 db.execute("DELETE FROM events")
-                db.executemany(_INSERT, [_renumbered(seq + offset, severity, kind, data)
-                                         for seq, severity, kind, data in rows])
+                db.executemany(
+                    _INSERT, [_renumbered(seq + offset, severity, kind, data) for seq, severity, kind, data in rows]
+                )
                 end = next_seq + offset
                 if meta.get("unverified"):
-                    what, detail = "spool", (
-                        f"spool history lost: seqs restarted at or below the collector's last stored seq "
-                        f"{collector_last_seq}; {len(rows)} unsent events renumbered by {offset}")
+                    what, detail = (
+                        "spool",
+                        (
+                            f"spool history lost: seqs restarted at or below the collector's last stored seq "
+                            f"{collector_last_seq}; {len(rows)} unsent events renumbered by {offset}"
+                        ),
+                    )
                 else:
                     # A spool that knew its history, yet behind the collector: the state folder was put back
                     # from an older copy (VM snapshot revert, backup restore). Events it holds that were already
                     # delivered keep their event ids, so the collector ignores them as duplicates.
-                    what, detail = "restored", (
-                        f"state folder restored from an older copy: seq {next_seq - 1} is behind the collector's "
-                        f"last stored seq {collector_last_seq}; {len(rows)} spooled events renumbered by {offset}")
+                    what, detail = (
+                        "restored",
+                        (
+                            f"state folder restored from an older copy: seq {next_seq - 1} is behind the collector's "
+                            f"last stored seq {collector_last_seq}; {len(rows)} spooled events renumbered by {offset}"
+                        ),
+                    )
                 tamper = events.encode("agent.tamper", {"what": what, "detail": detail}, seq=end)
                 db.execute(_INSERT, (end, events.SEVERITY_RANK["high"], "agent.tamper", tamper))
                 hwm = end + 1 + RESERVE_BLOCK
@@ -355,8 +363,13 @@ class Spool:
                     for i, item in enumerate(items):
                         severity = item.severity or events.kind_of(item.kind).severity
                         # Encoding errors surface here, before any seq is used, so a bad event leaves no gap.
-                        data = events.encode(item.kind, dict(item.payload), seq=first + i, severity=severity,
-                                             occurred_at=item.occurred_at)
+                        data = events.encode(
+                            item.kind,
+                            dict(item.payload),
+                            seq=first + i,
+                            severity=severity,
+                            occurred_at=item.occurred_at,
+                        )
                         row = (first + i, events.SEVERITY_RANK[severity], item.kind, data)
                         # One the collector would refuse would block every batch after it: store its marker.
                         marker = oversize.fit(data, first + i, now)
@@ -379,10 +392,13 @@ class Spool:
                             rank = events.SEVERITY_RANK[events.KINDS["spool.overflow"].severity]
                             db.execute(_INSERT, (end, rank, "spool.overflow", data))
                             depth, end = depth - removed + 1, end + 1
-                            log.warning("spool full (capacity %d): dropped %d events, the most severe %s",
-                                        self._capacity, dropped, overflow["max_dropped_severity"])
-                    _set_meta(db, last_seq=end - 1, hwm=hwm, depth=depth,
-                              dropped_total=meta["dropped_total"] + dropped)
+                            log.warning(
+                                "spool full (capacity %d): dropped %d events, the most severe %s",
+                                self._capacity,
+                                dropped,
+                                overflow["max_dropped_severity"],
+                            )
+                    _set_meta(db, last_seq=end - 1, hwm=hwm, depth=depth, dropped_total=meta["dropped_total"] + dropped)
             except BaseException:
                 if end is not None:
                     # Burn the seqs: had a failed commit reached the disk after all, reusing them would let
@@ -397,9 +413,7 @@ class Spool:
                 log.exception("spool listener %r failed", callback)
         return [row[0] for row in rows]
 
-    def _shed(
-        self, db: sqlite3.Connection, first_new: int, depth: int
-    ) -> tuple[dict[str, Any], int, int] | None:
+    def _shed(self, db: sqlite3.Connection, first_new: int, depth: int) -> tuple[dict[str, Any], int, int] | None:
         """Delete the least severe, oldest events so the batch plus one overflow event fit.
 
         Returns (overflow payload, rows removed, events newly lost), or None when nothing could go.

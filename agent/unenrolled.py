@@ -63,10 +63,20 @@ def run(state: StateDir, host: Host, poll_seconds: float = 2.0) -> int:
             "not enrolled: enforcing the strictest policy (all removable storage blocked) until `mamori-agent enroll`"
         )
     document = _document()
-    channel = control_daemon.start(state.root, control_daemon.AgentControl(
-        lambda: {"policy_version": "", "policy_source": "strictest", "policy_problem": "not enrolled",
-                 "policy_cache_rejected": False, "usb_mode": document["usb"]["mode"], "document": document},
-        getattr(host, "root", None)))
+    channel = control_daemon.start(
+        state.root,
+        control_daemon.AgentControl(
+            lambda: {
+                "policy_version": "",
+                "policy_source": "strictest",
+                "policy_problem": "not enrolled",
+                "policy_cache_rejected": False,
+                "usb_mode": document["usb"]["mode"],
+                "document": document,
+            },
+            getattr(host, "root", None),
+        ),
+    )
     try:
         while not stop.wait(poll_seconds):
             if enrolled(state):

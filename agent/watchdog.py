@@ -47,13 +47,14 @@ class ResourceWatchdog:
             self.samples.popleft()
         self._over_memory = self._over_memory + 1 if s.rss > self.memory_limit else 0
         if self._over_memory >= 2:
-            return (f"watchdog: memory {s.rss / MIB:.0f} MiB above the limit of "
-                    f"{self.memory_limit / MIB:.0f} MiB")
+            return f"watchdog: memory {s.rss / MIB:.0f} MiB above the limit of {self.memory_limit / MIB:.0f} MiB"
         base = self.samples[0]
         elapsed = s.at - base.at
         if elapsed >= self.window:
             usage = (s.cpu - base.cpu) / elapsed
             if usage > self.cpu_limit:
-                return (f"watchdog: CPU {usage * 100:.1f}% of a core over {elapsed:.0f} s, above the limit of "
-                        f"{self.cpu_limit * 100:.1f}%")
+                return (
+                    f"watchdog: CPU {usage * 100:.1f}% of a core over {elapsed:.0f} s, above the limit of "
+                    f"{self.cpu_limit * 100:.1f}%"
+                )
         return None

@@ -31,8 +31,13 @@ TARGET_CPU_PERCENT = 0.1
 def _rss_of(code: str) -> float:
     """RSS in MiB of a fresh interpreter after running code (what imports alone cost)."""
     probe = "import psutil, os; print(psutil.Process().memory_info().rss)"
-    out = subprocess.run([sys.executable, "-c", f"{code}\n{probe}"], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(REPO)})
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{probe}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(REPO)},
+    )
     return int(out.stdout.strip()) / MIB
 
 
@@ -75,8 +80,11 @@ def measure(seconds: float, settings: dict[str, dict[str, object]], warmup: floa
             if settings:
                 agent.write_config(**settings)
             agent.start()
-            wait_for(lambda: collector.events("--agent", agent.agent_id, "--kind", "policy.applied"),
-                     timeout=60, what="agent connected")
+            wait_for(
+                lambda: collector.events("--agent", agent.agent_id, "--kind", "policy.applied"),
+                timeout=60,
+                what="agent connected",
+            )
             wait_for(lambda: agent.spool_depth() == 0, timeout=60, what="spool drained")
             time.sleep(warmup)  # the first heartbeat, policy write and integrity baseline are done
             proc = psutil.Process(agent.proc.pid)
@@ -93,7 +101,8 @@ def measure(seconds: float, settings: dict[str, dict[str, object]], warmup: floa
             mem = proc.memory_full_info()
             result = {
                 "seconds": round(elapsed, 1),
-                "rss_mib": round(mem.rss / MIB, 1), "rss_peak_mib": round(peak / MIB, 1),
+                "rss_mib": round(mem.rss / MIB, 1),
+                "rss_peak_mib": round(peak / MIB, 1),
                 "uss_mib": round(mem.uss / MIB, 1),
                 "cpu_percent_of_core": round(100 * cpu / elapsed, 4),
                 "wakeups_per_second": round(wakeups / elapsed, 1),
@@ -113,8 +122,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="agent.toml setting for the measured agent (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="agent.toml setting for the measured agent (repeatable)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     settings: dict[str, dict[str, object]] = {}
@@ -134,10 +148,14 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"idle agent over {result['seconds']} s {settings or '(default config)'}")
-    print(f"  RSS {result['rss_mib']} MiB (peak {result['rss_peak_mib']}, USS {result['uss_mib']}) "
-          f"target < {TARGET_RSS_MIB}: {'ok' if result['meets_rss_target'] else 'MISSED'}")
-    print(f"  CPU {result['cpu_percent_of_core']}% of a core, target < {TARGET_CPU_PERCENT}: "
-          f"{'ok' if result['meets_cpu_target'] else 'MISSED'}")
+    print(
+        f"  RSS {result['rss_mib']} MiB (peak {result['rss_peak_mib']}, USS {result['uss_mib']}) "
+        f"target < {TARGET_RSS_MIB}: {'ok' if result['meets_rss_target'] else 'MISSED'}"
+    )
+    print(
+        f"  CPU {result['cpu_percent_of_core']}% of a core, target < {TARGET_CPU_PERCENT}: "
+        f"{'ok' if result['meets_cpu_target'] else 'MISSED'}"
+    )
     print(f"  {result['wakeups_per_second']} wake-ups/s, {result['threads']} threads")
     for thread, pct in result["cpu_percent_by_thread"].items():
         print(f"    thread {thread}: {pct}% of a core")

@@ -18,9 +18,13 @@ PG_TIMEOUT = 120
 
 def pg_bindir() -> Path:
     """The newest installed PostgreSQL's bin folder (Debian layout), else the one on PATH."""
-    found = sorted(
-        (int(d.name), d / "bin") for d in PG_ROOT.glob("*") if d.name.isdigit() and (d / "bin" / "pg_ctl").exists()
-    ) if PG_ROOT.is_dir() else []
+    found = (
+        sorted(
+            (int(d.name), d / "bin") for d in PG_ROOT.glob("*") if d.name.isdigit() and (d / "bin" / "pg_ctl").exists()
+        )
+        if PG_ROOT.is_dir()
+        else []
+    )
     if found:
         return found[-1][1]
     pg_ctl = shutil.which("pg_ctl")
@@ -44,8 +48,9 @@ class PostgresCluster:
 
     def _run(self, *args: str) -> None:
         cmd = [*self._prefix, str(self.bindir / args[0]), *args[1:]]
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=self.root, timeout=PG_TIMEOUT,
-                              start_new_session=True)
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=self.root, timeout=PG_TIMEOUT, start_new_session=True
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
@@ -75,8 +80,9 @@ class PostgresCluster:
         """A new empty database; returns its URL for `mamori-collector init --database-url`."""
         import psycopg
 
-        with psycopg.connect(f"host={LOOPBACK} port={self.port} user={PG_USER} dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"host={LOOPBACK} port={self.port} user={PG_USER} dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql://{PG_USER}@{LOOPBACK}:{self.port}/{name}"
 

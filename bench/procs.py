@@ -87,22 +87,50 @@ class Collector:
         return done.stdout
 
     def init(self, database_url: str | None = None) -> None:
-        args = ["init", "--host", LOOPBACK, "--listen", f"{LOOPBACK}:{self.port}",
-                "--enroll-listen", f"{LOOPBACK}:{self.enroll_port}"]
+        args = [
+            "init",
+            "--host",
+            LOOPBACK,
+            "--listen",
+            f"{LOOPBACK}:{self.port}",
+            "--enroll-listen",
+            f"{LOOPBACK}:{self.enroll_port}",
+        ]
         self.cli(*args, *(["--database-url", database_url] if database_url else []))
 
     def token(self, uses: int) -> str:
-        out = self.cli("token", "create", "--segment", "lgwan", "--department", "bench", "--uses", str(uses),
-                       "--expires", "24h", "--by", "bench", "--json")
+        out = self.cli(
+            "token",
+            "create",
+            "--segment",
+            "lgwan",
+            "--department",
+            "bench",
+            "--uses",
+            str(uses),
+            "--expires",
+            "24h",
+            "--by",
+            "bench",
+            "--json",
+        )
         return json.loads(out)["token"]
 
     def start(self) -> None:
         with self.log_path.open("wb") as log:
             # A session of its own: a Ctrl-C in the terminal reaches the benchmark, which stops us in order.
             self.proc = subprocess.Popen(
-                [*collector_command(), "--data-dir", str(self.data_dir), "serve",
-                 *(["--workers", str(self.workers)] if self.workers else [])],
-                stdout=log, stderr=subprocess.STDOUT, env=child_env(), start_new_session=True,
+                [
+                    *collector_command(),
+                    "--data-dir",
+                    str(self.data_dir),
+                    "serve",
+                    *(["--workers", str(self.workers)] if self.workers else []),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
+                start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

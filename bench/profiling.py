@@ -26,9 +26,13 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("JSON payload serialization (json.dumps)", ("json/", "json_dumps (")),
     ("timestamp conversion (sqlite_timestamp)", ("sqlite_timestamp (",)),
     ("row building + checks (_driver_params)", ("_driver_params (",)),
-    ("event decode (mamori.events.decode, protobuf access)", (
-        "mamori/events.py", "Telemetry._batch.<locals>.<listcomp>",
-    )),
+    (
+        "event decode (mamori.events.decode, protobuf access)",
+        (
+            "mamori/events.py",
+            "Telemetry._batch.<locals>.<listcomp>",
+        ),
+    ),
     ("INSERT executemany (sqlite3 / psycopg)", ("do_executemany (",)),
     ("COMMIT", ("do_commit (",)),
     ("BEGIN (IMMEDIATE on SQLite)", ("_on_begin (", "do_begin (")),
@@ -55,9 +59,22 @@ class Sampler:
             raise RuntimeError("py-spy not found: pip install py-spy, or run without --profile")
         self.output = output
         self.proc = subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--rate", str(SAMPLE_RATE), "--gil",
-             "--format", "raw", "--output", str(output)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                exe,
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                str(SAMPLE_RATE),
+                "--gil",
+                "--format",
+                "raw",
+                "--output",
+                str(output),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     def stop(self) -> None:

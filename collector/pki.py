@@ -101,9 +101,15 @@ def create_ca(common_name: str = "Mamori Collector CA", days: int = 3650) -> tup
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -120,8 +126,14 @@ def _load_ca(ca_key_pem: bytes, ca_cert_pem: bytes):
 
 
 def _leaf(
-    ca_key_pem: bytes, ca_cert_pem: bytes, subject_cn: str, public_key, sans: list[x509.GeneralName],
-    usage: x509.ObjectIdentifier, not_before: datetime, not_after: datetime,
+    ca_key_pem: bytes,
+    ca_cert_pem: bytes,
+    subject_cn: str,
+    public_key,
+    sans: list[x509.GeneralName],
+    usage: x509.ObjectIdentifier,
+    not_before: datetime,
+    not_after: datetime,
 ) -> bytes:
     ca_key, ca_cert = _load_ca(ca_key_pem, ca_cert_pem)
     builder = (
@@ -135,24 +147,29 @@ def _leaf(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)
     )
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
-def issue_server_cert(ca_key_pem: bytes, ca_cert_pem: bytes, hosts: list[str],
-                      lifetime: timedelta = timedelta(days=825)):
+def issue_server_cert(
+    ca_key_pem: bytes, ca_cert_pem: bytes, hosts: list[str], lifetime: timedelta = timedelta(days=825)
+):
     """(key PEM, cert PEM) for the collector, valid for every host name or IP address given."""
     if not hosts:
         raise PKIError("at least one host name is needed for the server certificate")
@@ -165,8 +182,14 @@ def issue_server_cert(ca_key_pem: bytes, ca_cert_pem: bytes, hosts: list[str],
     key = new_private_key()
     now = _now()
     cert = _leaf(
-        ca_key_pem, ca_cert_pem, hosts[0], key.public_key(), sans, ExtendedKeyUsageOID.SERVER_AUTH,
-        now - _backdate(lifetime), now + lifetime,
+        ca_key_pem,
+        ca_cert_pem,
+        hosts[0],
+        key.public_key(),
+        sans,
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        now - _backdate(lifetime),
+        now + lifetime,
     )
     return key_pem(key), cert
 
@@ -192,17 +215,26 @@ def check_csr(csr_pem: bytes) -> x509.CertificateSigningRequest:
 
 
 def sign_agent_csr(
-    ca_key_pem: bytes, ca_cert_pem: bytes, csr_pem: bytes, agent_id: str,
-    lifetime: timedelta = timedelta(days=365), not_before: datetime | None = None,
+    ca_key_pem: bytes,
+    ca_cert_pem: bytes,
+    csr_pem: bytes,
+    agent_id: str,
+    lifetime: timedelta = timedelta(days=365),
+    not_before: datetime | None = None,
 ) -> bytes:
     """Certificate for an agent: its identity (CN and URI SAN) is the agent id the collector chose."""
     csr = check_csr(csr_pem)
     now = _now()
     start = not_before or (now - _backdate(lifetime))
     return _leaf(
-        ca_key_pem, ca_cert_pem, agent_id, csr.public_key(),
-        [x509.UniformResourceIdentifier(AGENT_URI_PREFIX + agent_id)], ExtendedKeyUsageOID.CLIENT_AUTH,
-        start, (not_before + lifetime) if not_before else now + lifetime,
+        ca_key_pem,
+        ca_cert_pem,
+        agent_id,
+        csr.public_key(),
+        [x509.UniformResourceIdentifier(AGENT_URI_PREFIX + agent_id)],
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        start,
+        (not_before + lifetime) if not_before else now + lifetime,
     )
 
 
@@ -214,7 +246,7 @@ def cert_identity(cert_pem: bytes) -> CertIdentity:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         for uri in san.get_values_for_type(x509.UniformResourceIdentifier):
             if uri.startswith(AGENT_URI_PREFIX):
-                agent_id = uri[len(AGENT_URI_PREFIX):]
+                agent_id = uri[len(AGENT_URI_PREFIX) :]
     except x509.ExtensionNotFound:
         pass
     if not agent_id:

@@ -27,8 +27,9 @@ from mamori import clock, policy, tomlconf
 log = logging.getLogger("mamori.collector.policies")
 
 
-def current_policy(engine: Engine, segment: str, agent_id: str = "", department: str = "",
-                   now: datetime | None = None) -> tuple[str, bytes]:
+def current_policy(
+    engine: Engine, segment: str, agent_id: str = "", department: str = "", now: datetime | None = None
+) -> tuple[str, bytes]:
     """(version, canonical JSON bytes) of the policy in force for one agent."""
     now = now or clock.now()
     document = copy.deepcopy(current_document(engine, segment))
@@ -37,15 +38,14 @@ def current_policy(engine: Engine, segment: str, agent_id: str = "", department:
     usb["allow"] = list(usb.get("allow", [])) + [r.rule for r in rules]
     usb["temporary"] = list(usb.get("temporary", [])) + [
         {"id": t.id, "serial": t.serial, "until": t.until.astimezone(UTC).isoformat(), "reason": t.reason}
-        for t in temps]
+        for t in temps
+    ]
     try:
         document = policy.validate(document)
     except policy.PolicyError as exc:  # never push what the agent would refuse: push the segment default
         log.error("policy for agent %s does not validate (%s); sending the strictest policy", agent_id, exc)
         document = policy.strictest(segment)
     return policy.version_of(document), policy.canonical(document)
-
-
 
 
 def current_document(bind, segment: str) -> dict[str, Any]:
@@ -95,8 +95,11 @@ def _toml_value(value: Any) -> str:
 def render_file(document: dict[str, Any]) -> str:
     """A policy document as the commented TOML file `policy set` reads back."""
     doc = with_rule_defaults(document)
-    lines = [f"# Mamori policy for segment {doc['segment']} (version {policy.version_of(document)}).",
-             "# Edit, check with `mamori-collector policy validate FILE`, apply with `policy set FILE`.", ""]
+    lines = [
+        f"# Mamori policy for segment {doc['segment']} (version {policy.version_of(document)}).",
+        "# Edit, check with `mamori-collector policy validate FILE`, apply with `policy set FILE`.",
+        "",
+    ]
     tables = {k: v for k, v in doc.items() if isinstance(v, dict) and k != "rules"}
     for key, value in doc.items():
         if not isinstance(value, dict):
@@ -122,10 +125,15 @@ def generation(engine: Engine) -> str:
     with engine.connect() as conn, read_only(conn):
         parts = [
             conn.execute(select(func.max(policies.c.updated_at), func.count()).select_from(policies)).one(),
-            conn.execute(select(func.max(approved_devices.c.created_at), func.count())
-                         .select_from(approved_devices)).one(),
-            conn.execute(select(func.max(temporary_permissions.c.created_at),
-                                func.max(temporary_permissions.c.revoked_at), func.count())
-                         .select_from(temporary_permissions)).one(),
+            conn.execute(
+                select(func.max(approved_devices.c.created_at), func.count()).select_from(approved_devices)
+            ).one(),
+            conn.execute(
+                select(
+                    func.max(temporary_permissions.c.created_at),
+                    func.max(temporary_permissions.c.revoked_at),
+                    func.count(),
+                ).select_from(temporary_permissions)
+            ).one(),
         ]
     return "|".join(str(v) for row in parts for v in row)

@@ -119,9 +119,15 @@ def _register(server, service: str, handlers: dict[str, Any]) -> None:
 class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
     """One bidirectional stream per agent: batches in, acks and policy updates out."""
 
-    def __init__(self, engine: Engine, settings: dict[str, Any], stopping: asyncio.Event,
-                 metrics: Metrics | None = None, datadir: DataDir | None = None,
-                 server_cert: ServerCert | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        settings: dict[str, Any],
+        stopping: asyncio.Event,
+        metrics: Metrics | None = None,
+        datadir: DataDir | None = None,
+        server_cert: ServerCert | None = None,
+    ):
         self.engine = engine
         self.metrics = metrics or Metrics()
         self.ingest = IngestService(engine)
@@ -136,8 +142,9 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         # A misbehaving agent resends its bad batch on every reconnect: one line per 10 s, not a flood.
         self.refusals = validate.RefusalLog(log.warning)
 
-    async def _refuse(self, peer: Peer, context, code: grpc.StatusCode, reason: str, logged: str = "",
-                      message=None) -> None:
+    async def _refuse(
+        self, peer: Peer, context, code: grpc.StatusCode, reason: str, logged: str = "", message=None
+    ) -> None:
         self.refusals.refused(peer.agent_id, logged or reason)
         if message is not None and message.WhichOneof("body") == "batch":
             await self.stuck.refused(peer.agent_id, logged or reason, message.batch)
@@ -160,14 +167,21 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         if status == "superseded":
             # The terminal enrolled again: its old certificate is no identity any more. Its unsent events
             # were re-stamped for the new id, so refusing loses nothing.
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                f"agent was superseded by a re-enrollment (new id {row.superseded_by})")
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"agent was superseded by a re-enrollment (new id {row.superseded_by})",
+            )
         if not row.cert_matches(ident.serial_hex):
             # A certificate superseded by a later enrollment of the same agent id.
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate is not the one on record")
         issuer = x509.load_pem_x509_certificate(pems[0]).issuer.rfc4514_string()
-        return Peer(agent_id=ident.agent_id, segment=row.segment, department=row.department,
-                    serial_hex=ident.serial_hex, issuer=issuer)
+        return Peer(
+            agent_id=ident.agent_id,
+            segment=row.segment,
+            department=row.department,
+            serial_hex=ident.serial_hex,
+            issuer=issuer,
+        )
 
     async def Renew(self, request, context: grpc.aio.ServicerContext):  # noqa: N802 (gRPC method name)
         """A new certificate for the key the agent just made; the identity is the one on record, not the CSR's."""
@@ -188,13 +202,24 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         ident = pki.cert_identity(cert_pem)
         recorded = await asyncio.to_thread(
-            queries.renew_agent_cert, self.engine, agent_id=peer.agent_id, presented_serial=peer.serial_hex,
-            cert_serial=ident.serial_hex, cert_sha256=ident.sha256, cert_not_after=ident.not_after, now=_now(),
-            peer=peer_address(context.peer()))
+            queries.renew_agent_cert,
+            self.engine,
+            agent_id=peer.agent_id,
+            presented_serial=peer.serial_hex,
+            cert_serial=ident.serial_hex,
+            cert_sha256=ident.sha256,
+            cert_not_after=ident.not_after,
+            now=_now(),
+            peer=peer_address(context.peer()),
+        )
         if not recorded:  # revoked or re-enrolled between the handshake and now
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate is not the one on record")
-        log.info("renewed the certificate of agent %s (serial %s, valid until %s)", peer.agent_id,
-                 ident.serial_hex, ident.not_after.isoformat())
+        log.info(
+            "renewed the certificate of agent %s (serial %s, valid until %s)",
+            peer.agent_id,
+            ident.serial_hex,
+            ident.not_after.isoformat(),
+        )
         return telemetry_pb2.RenewResponse(certificate_pem=cert_pem, ca_chain_pem=ca_cert)
 
     # N802: gRPC's method name. override: grpc.aio also takes a coroutine that answers with context.write();
@@ -267,14 +292,16 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         renew = peer.issuer != signer and not state.renew_sent
         if sha == state.ca_sha256 and not renew:
             return
-        await context.write(telemetry_pb2.CollectorMessage(
-            trust=telemetry_pb2.TrustUpdate(ca_bundle_pem=bundle, renew_now=renew)))
+        await context.write(
+            telemetry_pb2.CollectorMessage(trust=telemetry_pb2.TrustUpdate(ca_bundle_pem=bundle, renew_now=renew))
+        )
         state.ca_sha256, state.renew_sent = sha, state.renew_sent or renew
 
     async def _push_policy(self, peer: Peer, context, state: StreamState) -> None:
         """Send the agent its policy (segment document + its approved devices and 一時許可) if it changed."""
-        version, document = await asyncio.to_thread(current_policy, self.engine, peer.segment, peer.agent_id,
-                                                    peer.department)
+        version, document = await asyncio.to_thread(
+            current_policy, self.engine, peer.segment, peer.agent_id, peer.department
+        )
         if version != state.policy_version:
             await context.write(
                 telemetry_pb2.CollectorMessage(
@@ -307,9 +334,14 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
                 # Data the bounds let through but a column refused: the agent is told so without SQL text or
                 # class names; staff get the driver's first line.
                 self._count_refusal("store_refused", message)
-                await self._refuse(peer, context, grpc.StatusCode.INVALID_ARGUMENT,
-                                   "the store refused a value of this message; nothing of it was stored",
-                                   logged=f"store refused it: {str(exc.orig).splitlines()[0][:300]}", message=message)
+                await self._refuse(
+                    peer,
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "the store refused a value of this message; nothing of it was stored",
+                    logged=f"store refused it: {str(exc.orig).splitlines()[0][:300]}",
+                    message=message,
+                )
 
     def _count_refusal(self, reason: str, message) -> None:
         batch = message is not None and message.WhichOneof("body") == "batch"
@@ -322,7 +354,10 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         elif body == "heartbeat":
             hb = message.heartbeat
             await asyncio.to_thread(
-                touch_agent, self.engine, peer.agent_id, seen_at=_now(),
+                touch_agent,
+                self.engine,
+                peer.agent_id,
+                seen_at=_now(),
                 policy_version=hb.policy_version or None,
             )
         elif body == "hello":
@@ -330,8 +365,12 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
 
     async def _hello(self, peer: Peer, hello, context, state: StreamState) -> None:
         await asyncio.to_thread(
-            touch_agent, self.engine, peer.agent_id, seen_at=_now(),
-            policy_version=hello.policy_version or None, agent_version=hello.agent_version or None,
+            touch_agent,
+            self.engine,
+            peer.agent_id,
+            seen_at=_now(),
+            policy_version=hello.policy_version or None,
+            agent_version=hello.agent_version or None,
         )
         state.policy_version = hello.policy_version
         state.ca_sha256 = hello.ca_sha256
@@ -346,9 +385,7 @@ class Telemetry(telemetry_pb2_grpc.TelemetryServicer):
         self.metrics.duplicates.labels(peer.segment).inc(result.duplicates)
         self.stuck.stored(peer.agent_id)  # a stored batch ends a run of refusals
         await context.write(
-            telemetry_pb2.CollectorMessage(
-                ack=telemetry_pb2.Ack(batch_id=batch.batch_id, acked_seq=result.acked_seq)
-            )
+            telemetry_pb2.CollectorMessage(ack=telemetry_pb2.Ack(batch_id=batch.batch_id, acked_seq=result.acked_seq))
         )
 
     async def watch(self, interval: float) -> None:
@@ -408,8 +445,15 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
 
     async def _refuse(self, context, address: str, reason: str, facts, token_id: int | None = None) -> None:
         """Record a failed enrollment (audit log, counted by the throttle) and end the call."""
-        await asyncio.to_thread(enrollments.record_refusal, self.engine, at=_now(), address=address,
-                                reason=reason, token_id=token_id, hostname=facts.hostname)
+        await asyncio.to_thread(
+            enrollments.record_refusal,
+            self.engine,
+            at=_now(),
+            address=address,
+            reason=reason,
+            token_id=token_id,
+            hostname=facts.hostname,
+        )
         log.warning("enrollment refused from %s (%s, host %s)", address, reason, safe(facts.hostname))
         code = grpc.StatusCode.UNAUTHENTICATED if reason == "missing" else grpc.StatusCode.PERMISSION_DENIED
         await context.abort(code, TOKEN_REFUSALS[reason])
@@ -425,51 +469,69 @@ class Enrollment(enrollment_pb2_grpc.EnrollmentServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         facts = request.host
         address = peer_address(context.peer())
-        if await asyncio.to_thread(enrollments.throttled, self.engine, address, _now(), self.max_failures,
-                                   self.failure_window):
+        if await asyncio.to_thread(
+            enrollments.throttled, self.engine, address, _now(), self.max_failures, self.failure_window
+        ):
             # Not recorded again: a flood would otherwise fill the audit log; the refusals before it are there.
             log.warning("enrollment from %s throttled after %d failures", address, self.max_failures)
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                "too many failed enrollments from this address; try again later")
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "too many failed enrollments from this address; try again later"
+            )
         if not request.token:
             await self._refuse(context, address, "missing", facts)
         agent_id = str(uuid.uuid4())
         try:
             ca_key, ca_cert = self.datadir.ca_key.read_bytes(), self.datadir.ca_cert.read_bytes()
-            cert_pem = pki.sign_agent_csr(ca_key, ca_cert, request.csr_pem, agent_id,
-                                         self.cert_lifetime)
+            cert_pem = pki.sign_agent_csr(ca_key, ca_cert, request.csr_pem, agent_id, self.cert_lifetime)
         except pki.PKIError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         ident = pki.cert_identity(cert_pem)
         try:
             token = await asyncio.to_thread(
-                queries.enroll_agent, self.engine,
-                token_hash=pki.hash_token(request.token), now=_now(), agent_id=agent_id,
-                hostname=facts.hostname, os=facts.os, os_version=facts.os_version,
-                agent_version=facts.agent_version, machine_id=facts.machine_id,
-                cert_serial=ident.serial_hex, cert_sha256=ident.sha256, cert_not_after=ident.not_after,
-                previous_agent_id=request.previous_agent_id, peer=address,
+                queries.enroll_agent,
+                self.engine,
+                token_hash=pki.hash_token(request.token),
+                now=_now(),
+                agent_id=agent_id,
+                hostname=facts.hostname,
+                os=facts.os,
+                os_version=facts.os_version,
+                agent_version=facts.agent_version,
+                machine_id=facts.machine_id,
+                cert_serial=ident.serial_hex,
+                cert_sha256=ident.sha256,
+                cert_not_after=ident.not_after,
+                previous_agent_id=request.previous_agent_id,
+                peer=address,
             )
         except queries.TokenError as exc:
             await self._refuse(context, address, exc.reason, facts, exc.token_id)
         # The host name is the agent's to choose: escaped, so it cannot forge a log line or a terminal sequence.
         log.info("enrolled agent %s (%s, %s) from %s", agent_id, safe(facts.hostname), token.segment, address)
         return enrollment_pb2.EnrollResponse(
-            agent_id=agent_id, certificate_pem=cert_pem, ca_chain_pem=ca_cert,
-            segment=token.segment, department=token.department, telemetry_port=self.telemetry_port,
+            agent_id=agent_id,
+            certificate_pem=cert_pem,
+            ca_chain_pem=ca_cert,
+            segment=token.segment,
+            department=token.department,
+            telemetry_port=self.telemetry_port,
         )
 
 
-def _metrics_listener(settings: dict[str, Any], metrics: Metrics, db_health: DatabaseHealth,
-                      datadir: DataDir) -> MetricsListener | None:
+def _metrics_listener(
+    settings: dict[str, Any], metrics: Metrics, db_health: DatabaseHealth, datadir: DataDir
+) -> MetricsListener | None:
     """Bound before the gRPC servers start, so a port taken since startup's check stops nothing half-started."""
     if not settings["metrics.listen"]:
         return None
     try:
         return MetricsListener(settings["metrics.listen"], metrics.registry, db_health.check)
     except OSError:
-        raise StartupError(_("cannot listen on {addrs}: a port is in use or not permitted; see {config}").format(
-            addrs=settings["metrics.listen"], config=datadir.config)) from None
+        raise StartupError(
+            _("cannot listen on {addrs}: a port is in use or not permitted; see {config}").format(
+                addrs=settings["metrics.listen"], config=datadir.config
+            )
+        ) from None
 
 
 HEALTH_WATCH_SECONDS = 5.0  # how often Watch callers of the health service see a fresh probe
@@ -503,26 +565,42 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None, reusepor
     stopping = asyncio.Event()
     metrics = Metrics()
     db_health = DatabaseHealth(datadir.database_url(settings))
-    metrics.attach_store(engine, {"ca": datadir.ca_cert, "server": datadir.server_cert}, db_health.check,
-                         _outbox_stats)
+    metrics.attach_store(engine, {"ca": datadir.ca_cert, "server": datadir.server_cert}, db_health.check, _outbox_stats)
     telemetry = Telemetry(engine, settings, stopping, metrics, datadir, server_cert)
     listener = _metrics_listener(settings, metrics, db_health, datadir)
     tele_server = grpc.aio.server(options=_options(settings, reuseport))
-    _register(tele_server, "mamori.v1.Telemetry", {
-        "Stream": grpc.stream_stream_rpc_method_handler(
-            telemetry.Stream, request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
-            response_serializer=telemetry_pb2.CollectorMessage.SerializeToString),
-        "Renew": grpc.unary_unary_rpc_method_handler(
-            telemetry.Renew, request_deserializer=_lenient(telemetry_pb2.RenewRequest.FromString),
-            response_serializer=telemetry_pb2.RenewResponse.SerializeToString)})
+    _register(
+        tele_server,
+        "mamori.v1.Telemetry",
+        {
+            "Stream": grpc.stream_stream_rpc_method_handler(
+                telemetry.Stream,
+                request_deserializer=_lenient(telemetry_pb2.AgentMessage.FromString),
+                response_serializer=telemetry_pb2.CollectorMessage.SerializeToString,
+            ),
+            "Renew": grpc.unary_unary_rpc_method_handler(
+                telemetry.Renew,
+                request_deserializer=_lenient(telemetry_pb2.RenewRequest.FromString),
+                response_serializer=telemetry_pb2.RenewResponse.SerializeToString,
+            ),
+        },
+    )
     # require_client_auth: the TLS layer rejects peers without a certificate chaining to our CA.
     # The credentials follow server certificate renewals: open streams stay, new handshakes get the new one.
     tele_port = tele_server.add_secure_port(settings["server.listen"], server_cert.credentials(True))
     enroll_server = grpc.aio.server(options=_options(settings, reuseport))
     enrollment = Enrollment(engine, datadir, settings, settings["server.advertised_telemetry_port"] or tele_port)
-    _register(enroll_server, "mamori.v1.Enrollment", {"Enroll": grpc.unary_unary_rpc_method_handler(
-        enrollment.Enroll, request_deserializer=_lenient(enrollment_pb2.EnrollRequest.FromString),
-        response_serializer=enrollment_pb2.EnrollResponse.SerializeToString)})
+    _register(
+        enroll_server,
+        "mamori.v1.Enrollment",
+        {
+            "Enroll": grpc.unary_unary_rpc_method_handler(
+                enrollment.Enroll,
+                request_deserializer=_lenient(enrollment_pb2.EnrollRequest.FromString),
+                response_serializer=enrollment_pb2.EnrollResponse.SerializeToString,
+            )
+        },
+    )
     # Health on the enrollment port: a load balancer or probe needs no client certificate there.
     health = Health(db_health, ("mamori.v1.Enrollment", "mamori.v1.Telemetry"))
     health_pb2_grpc.add_HealthServicer_to_server(health, enroll_server)
@@ -534,9 +612,15 @@ async def serve(datadir: DataDir, settings: dict[str, Any], ready=None, reusepor
         loop.add_signal_handler(sig, stopping.set)
     watcher = asyncio.create_task(telemetry.watch(settings["server.revocation_check_seconds"]))
     renewer = asyncio.create_task(server_cert.watch(settings["pki.check_seconds"]))
-    ticker = asyncio.create_task(scheduler.run_forever(engine, settings["rules.tick_seconds"],
-                                                       f"{socket.gethostname()}:{tele_port}",
-                                                       metrics.tick_seconds.observe, metrics.tick_failures.inc))
+    ticker = asyncio.create_task(
+        scheduler.run_forever(
+            engine,
+            settings["rules.tick_seconds"],
+            f"{socket.gethostname()}:{tele_port}",
+            metrics.tick_seconds.observe,
+            metrics.tick_failures.inc,
+        )
+    )
     keeper = asyncio.create_task(retention.run_forever(engine, datadir.archive(settings), settings))
     health_watch = asyncio.create_task(health.watch(HEALTH_WATCH_SECONDS))
     if listener is not None:

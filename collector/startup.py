@@ -15,8 +15,10 @@ from mamori.startup import StartupError, ensure_writable
 
 def check_data_folder(folder: Path, *also: Path) -> None:
     """folder (and the folders in also, where init stages it) must take new files."""
-    message = _("cannot write to the data folder {path} (read-only or not permitted): fix the mount or its "
-                "permissions, or choose another folder with --data-dir / MAMORI_DATA_DIR").format(path=folder)
+    message = _(
+        "cannot write to the data folder {path} (read-only or not permitted): fix the mount or its "
+        "permissions, or choose another folder with --data-dir / MAMORI_DATA_DIR"
+    ).format(path=folder)
     for target in (folder, *also):
         ensure_writable(target, message)
 
@@ -30,8 +32,11 @@ def check_port(addr: str, key: str, config: Path) -> None:
     try:
         infos = socket.getaddrinfo(host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror:
-        raise StartupError(_("cannot listen on {addr} ({key}): the host name is unknown; set an address of this "
-                             "machine in {config}").format(addr=addr, key=key, config=config)) from None
+        raise StartupError(
+            _(
+                "cannot listen on {addr} ({key}): the host name is unknown; set an address of this machine in {config}"
+            ).format(addr=addr, key=key, config=config)
+        ) from None
     family, kind, proto, _name, sockaddr = infos[0]
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does: TIME_WAIT is no conflict
@@ -39,14 +44,19 @@ def check_port(addr: str, key: str, config: Path) -> None:
             sock.bind(sockaddr)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                text = _("port {port} ({key} = {addr}) is already in use: stop the program using it "
-                         "(ss -ltnp 'sport = :{port}') or set another port in {config}")
+                text = _(
+                    "port {port} ({key} = {addr}) is already in use: stop the program using it "
+                    "(ss -ltnp 'sport = :{port}') or set another port in {config}"
+                )
             elif exc.errno == errno.EACCES:
-                text = _("not permitted to listen on {addr} ({key}): ports below 1024 need privileges; set "
-                         "another port in {config}")
+                text = _(
+                    "not permitted to listen on {addr} ({key}): ports below 1024 need privileges; set "
+                    "another port in {config}"
+                )
             else:
-                text = _("cannot listen on {addr} ({key}): the address is not one of this machine's; fix it in "
-                         "{config}")
+                text = _(
+                    "cannot listen on {addr} ({key}): the address is not one of this machine's; fix it in {config}"
+                )
             raise StartupError(text.format(port=port, key=key, addr=addr, config=config)) from None
 
 
@@ -55,11 +65,18 @@ def database_error(url: str, config: Path, exc: Exception) -> StartupError:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-        return StartupError(_("cannot open the database {path}: {reason}; check the data folder and its free "
-                              "space").format(path=parsed.database, reason=reason))
+        return StartupError(
+            _("cannot open the database {path}: {reason}; check the data folder and its free space").format(
+                path=parsed.database, reason=reason
+            )
+        )
     where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
-    return StartupError(_("cannot connect to the database at {where}: check that PostgreSQL is running and "
-                          "reachable from here, and database.url in {config}").format(where=where, config=config))
+    return StartupError(
+        _(
+            "cannot connect to the database at {where}: check that PostgreSQL is running and "
+            "reachable from here, and database.url in {config}"
+        ).format(where=where, config=config)
+    )
 
 
 def check_serve(datadir: Any, settings: dict[str, Any], url: str) -> None:

@@ -16,8 +16,9 @@ class CliError(Exception):
     """An error shown to staff as one line, with what to do next; exit status 2."""
 
 
-def build_parser(prog: str, description: str, folder_option: str, folder_help: str,
-                 commands: Sequence[ModuleType]) -> argparse.ArgumentParser:
+def build_parser(
+    prog: str, description: str, folder_option: str, folder_help: str, commands: Sequence[ModuleType]
+) -> argparse.ArgumentParser:
     """A parser whose command groups each come from a module's `register(sub, common)`."""
     # Options valid before or after the subcommand; SUPPRESS keeps a subparser from resetting a value
     # given before it to None.

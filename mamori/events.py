@@ -143,7 +143,8 @@ def decode(msg: pb.Event) -> Event:
     try:
         # Cheaper than Timestamp.ToDatetime on the ingest path; microsecond precision is what we store.
         occurred_at = datetime.fromtimestamp(msg.occurred_at.seconds, UTC).replace(
-            microsecond=min(max(msg.occurred_at.nanos, 0), 999_999_999) // 1000)
+            microsecond=min(max(msg.occurred_at.nanos, 0), 999_999_999) // 1000
+        )
     except (ValueError, OverflowError, OSError):
         raise EventError(f"seq {msg.seq}: occurred_at out of range") from None
     return Event(
@@ -165,8 +166,11 @@ def _fields(descriptor: Any) -> tuple[tuple[str, bool, dict[int, str] | None], .
     cached = _FIELDS.get(descriptor)
     if cached is None:
         cached = _FIELDS[descriptor] = tuple(
-            (fd.name, fd.is_repeated,
-             {v.number: v.name for v in fd.enum_type.values} if fd.enum_type is not None else None)
+            (
+                fd.name,
+                fd.is_repeated,
+                {v.number: v.name for v in fd.enum_type.values} if fd.enum_type is not None else None,
+            )
             for fd in descriptor.fields
         )
     return cached

@@ -40,7 +40,5 @@ def subject(common_name: str) -> x509.Name:
 
 def make_csr(key: ec.EllipticCurvePrivateKey, hostname: str) -> bytes:
     """A certificate request; its subject is a hint only, the collector decides the name."""
-    csr = x509.CertificateSigningRequestBuilder().subject_name(subject(hostname or "agent")).sign(
-        key, hashes.SHA256()
-    )
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject(hostname or "agent")).sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM)

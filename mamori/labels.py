@@ -35,8 +35,12 @@ def _status(tr) -> dict[str, str]:
 def _exception(tr) -> dict[str, str]:
     _ = tr.gettext
     # A permission withdrawn by staff is 取消, an agent's revoked certificate 失効: same English, two contexts.
-    return {"active": _("in force"), "expired": _("expired"), "revoked": tr.pgettext("permission", "revoked"),
-            "pending": _("not yet valid")}
+    return {
+        "active": _("in force"),
+        "expired": _("expired"),
+        "revoked": tr.pgettext("permission", "revoked"),
+        "pending": _("not yet valid"),
+    }
 
 
 def _permission(tr) -> dict[str, str]:
@@ -52,8 +56,12 @@ def _agent(tr) -> dict[str, str]:
 def _token(tr) -> dict[str, str]:
     _ = tr.gettext
     # A token withdrawn by staff is 取消 like a permission, not 失効 like a certificate.
-    return {"active": _("active"), "expired": _("expired"), "used_up": _("used up"),
-            "revoked": tr.pgettext("permission", "revoked")}
+    return {
+        "active": _("active"),
+        "expired": _("expired"),
+        "used_up": _("used up"),
+        "revoked": tr.pgettext("permission", "revoked"),
+    }
 
 
 def _check(tr) -> dict[str, str]:
@@ -63,10 +71,14 @@ def _check(tr) -> dict[str, str]:
 
 
 TABLES: dict[str, tuple[tuple[str, ...] | None, Callable]] = {
-    "segment": (SEGMENTS, _segment), "severity": (SEVERITIES, _severity), "status": (VIOLATION_STATUSES, _status),
+    "segment": (SEGMENTS, _segment),
+    "severity": (SEVERITIES, _severity),
+    "status": (VIOLATION_STATUSES, _status),
     "exception": (EXCEPTION_STATES, _exception),
-    "permission": (PERMISSION_STATES, _permission), "agent": (AGENT_STATES, _agent),
-    "token": (TOKEN_STATES, _token), "check": (None, _check),
+    "permission": (PERMISSION_STATES, _permission),
+    "agent": (AGENT_STATES, _agent),
+    "token": (TOKEN_STATES, _token),
+    "check": (None, _check),
 }
 
 

@@ -23,6 +23,8 @@ def usb_network(document: dict[str, Any]) -> str:
     if value in USB_NETWORK:
         return str(value)
     return "block" if document.get("segment") == "mynumber" else "audit"
+
+
 SCHEMA_VERSION = 1
 
 
@@ -32,8 +34,19 @@ class PolicyError(ValueError):
 
 # Software usually forbidden on any government terminal (P2P file sharing, unmanaged remote control);
 # administrators extend or replace this list per segment. Patterns are fnmatch-style package names.
-FORBIDDEN_SOFTWARE = ["winny*", "share", "share ex*", "perfect dark*", "qbittorrent*", "transmission-*", "deluge*",
-                      "amule*", "ktorrent*", "teamviewer*", "anydesk*"]
+FORBIDDEN_SOFTWARE = [
+    "winny*",
+    "share",
+    "share ex*",
+    "perfect dark*",
+    "qbittorrent*",
+    "transmission-*",
+    "deluge*",
+    "amule*",
+    "ktorrent*",
+    "teamviewer*",
+    "anydesk*",
+]
 
 # Settings only the agent's checks use: (type, minimum, maximum). A threshold a rule judges too is never here:
 # it is that rule's parameter (mamori/thresholds.py), so the terminal and the collector apply the same value.
@@ -127,27 +140,44 @@ def _validate_checks(checks: dict[str, Any]) -> None:
         if key not in checks:
             continue
         value = checks[key]
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and (kind is float or
-                                                                                isinstance(value, int))
-        _expect(ok and low <= value <= high, f"checks.{key}",
-                f"must be {'an integer' if kind is int else 'a number'} from {low:g} to {high:g}")
+        ok = (
+            isinstance(value, int | float) and not isinstance(value, bool) and (kind is float or isinstance(value, int))
+        )
+        _expect(
+            ok and low <= value <= high,
+            f"checks.{key}",
+            f"must be {'an integer' if kind is int else 'a number'} from {low:g} to {high:g}",
+        )
     for key in CHECK_LISTS:
         items = checks.get(key, [])
-        _expect(isinstance(items, list) and all(isinstance(x, str) and 0 < len(x) <= 200 for x in items)
-                and len(items) <= 10000, f"checks.{key}", "must be a list of non-empty strings")
+        _expect(
+            isinstance(items, list)
+            and all(isinstance(x, str) and 0 < len(x) <= 200 for x in items)
+            and len(items) <= 10000,
+            f"checks.{key}",
+            "must be a list of non-empty strings",
+        )
     for net in checks.get("networks", []):
         _expect(_valid_cidr(net), "checks.networks", f"{net!r} is not a network like 10.20.0.0/16")
     for target in checks.get("probe_targets", []):
-        _expect(_valid_target(target), "checks.probe_targets",
-                f"{target!r} is not an IP address and port like 10.30.0.1:443 (names are not resolved)")
+        _expect(
+            _valid_target(target),
+            "checks.probe_targets",
+            f"{target!r} is not an IP address and port like 10.30.0.1:443 (names are not resolved)",
+        )
 
 
 def _base(segment: str, usb_mode: str, mfa_required: bool) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "segment": segment,
-        "usb": {"mode": usb_mode, "allow": [], "temporary": [], "restore_on_exit": False,
-                "network": "block" if segment == "mynumber" else "audit"},
+        "usb": {
+            "mode": usb_mode,
+            "allow": [],
+            "temporary": [],
+            "restore_on_exit": False,
+            "network": "block" if segment == "mynumber" else "audit",
+        },
         "media_write_log": True,
         "checks": _checks(segment, mfa_required),
     }
@@ -201,8 +231,11 @@ def validate(document: Any) -> dict[str, Any]:
     _expect(usb.get("network", "audit") in USB_NETWORK, "usb.network", f"must be one of {', '.join(USB_NETWORK)}")
     _expect(usb.get("mode") in USB_MODES, "usb.mode", f"must be one of {', '.join(USB_MODES)}")
     allow = usb.get("allow", [])
-    _expect(isinstance(allow, list) and all(isinstance(r, str) for r in allow), "usb.allow",
-            "must be a list of rule strings")
+    _expect(
+        isinstance(allow, list) and all(isinstance(r, str) for r in allow),
+        "usb.allow",
+        "must be a list of rule strings",
+    )
     for n, text in enumerate(allow):
         # The agents' own parser: a rule every terminal would refuse must not be stored as the segment's policy.
         try:
@@ -237,8 +270,11 @@ def _validate_temporary(item: Any, where: str) -> None:
         until = datetime.fromisoformat(item["until"])
     except ValueError:
         until = None
-    _expect(until is not None and until.tzinfo is not None, f"{where}.until",
-            "must be an ISO 8601 date-time with a time zone")
+    _expect(
+        until is not None and until.tzinfo is not None,
+        f"{where}.until",
+        "must be an ISO 8601 date-time with a time zone",
+    )
 
 
 def parse(data: bytes) -> dict[str, Any]:

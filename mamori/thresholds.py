@@ -37,22 +37,29 @@ class Param:
 
 
 def _patterns(value: list[str]) -> str | None:
-    return "must be non-empty patterns of at most 200 characters" if any(
-        not 0 < len(v) <= 200 for v in value) else None
+    return "must be non-empty patterns of at most 200 characters" if any(not 0 < len(v) <= 200 for v in value) else None
 
 
 # The home of every threshold a check applies on the terminal and a rule applies on the collector. The
 # collector pushes the segment's policy, rules section included, so both read the same value.
 PARAMS: dict[str, dict[str, Param]] = {
     "AUT-003": {"max_minutes": Param(10, "longest allowed idle time before the screen locks, minutes", 1, 240)},
-    "PAT-001": {"days": Param(30, "days a security update may stay pending", 1, 365),
-                "critical_days": Param(14, "days a critical update may stay pending", 1, 365)},
+    "PAT-001": {
+        "days": Param(30, "days a security update may stay pending", 1, 365),
+        "critical_days": Param(14, "days a critical update may stay pending", 1, 365),
+    },
     "PAT-002": {"days": Param(7, "days since the last refresh of the update source", 1, 90)},
     "PAT-003": {"days": Param(7, "days a reboot may stay pending", 1, 90)},
     "MAL-002": {"days": Param(3, "oldest allowed signature age, days", 1, 60)},
     "NET-003": {"max_active_interfaces": Param(1, "active network interfaces allowed at once", 1, 8)},
-    "SW-001": {"permitted": Param([], "permitted software name patterns (glob); empty: only the forbidden list "
-                                      "(checks.software_forbidden) applies", extra=_patterns)},
+    "SW-001": {
+        "permitted": Param(
+            [],
+            "permitted software name patterns (glob); empty: only the forbidden list "
+            "(checks.software_forbidden) applies",
+            extra=_patterns,
+        )
+    },
     "OPS-001": {"max_offset_seconds": Param(60.0, "largest allowed clock offset, seconds", 0.1, 3600)},
 }
 # The name a check reads from its settings -> the rule parameter it is (the settings are derived, never set).
@@ -72,7 +79,7 @@ CHECK_SETTINGS: dict[str, tuple[str, str]] = {
 def value(document: dict[str, Any], rule_id: str, name: str) -> Any:
     """The parameter's value in a policy document, else its default (a value that does not validate never
     reaches here: the document was refused)."""
-    given = ((document.get("rules") or {}).get(rule_id) or {})
+    given = (document.get("rules") or {}).get(rule_id) or {}
     return copy.deepcopy(given[name] if name in given else PARAMS[rule_id][name].default)
 
 

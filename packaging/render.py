@@ -25,10 +25,18 @@ COLLECTOR_PREFIX = Path("/opt/mamori/collector")
 
 
 def agent_unit() -> str:
-    head = ("# Mamori endpoint agent, as shipped by the mamori-agent .deb.\n"
-            "# Rendered by packaging/render.py from agent/host/linux/systemd.py: edit that, not this file.\n")
-    argv = [str(AGENT_PREFIX / "bin/mamori-agent"), "run", "--state-dir", str(AGENT_STATE),
-            "--config", str(AGENT_CONFIG)]
+    head = (
+        "# Mamori endpoint agent, as shipped by the mamori-agent .deb.\n"
+        "# Rendered by packaging/render.py from agent/host/linux/systemd.py: edit that, not this file.\n"
+    )
+    argv = [
+        str(AGENT_PREFIX / "bin/mamori-agent"),
+        "run",
+        "--state-dir",
+        str(AGENT_STATE),
+        "--config",
+        str(AGENT_CONFIG),
+    ]
     return head + systemd.render_unit(argv, AGENT_STATE)
 
 

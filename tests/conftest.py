@@ -107,9 +107,7 @@ class PostgresServer:
         """Create an empty database and return its URL."""
         import psycopg
 
-        with psycopg.connect(
-            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
-        ) as conn:
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
@@ -129,9 +127,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 
             pwd.getpwnam(PG_USER)
         except KeyError:
-            pytest.fail(
-                f"running as root but no {PG_USER!r} user exists; run the bootstrap script", pytrace=False
-            )
+            pytest.fail(f"running as root but no {PG_USER!r} user exists; run the bootstrap script", pytrace=False)
     root = Path(tempfile.mkdtemp(prefix="mamori-pg-"))
     server = PostgresServer(bindir, root)
     try:

@@ -34,8 +34,14 @@ def test_rule_catalogue_lists_every_rule_with_its_parameters():
 
 
 def test_catalogue_command_prints_and_writes(tmp_path, monkeypatch):
-    out = subprocess.run([sys.executable, "-m", "collector.rules.catalogue"], cwd=REPO, capture_output=True,
-                         text=True, encoding="utf-8", check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "collector.rules.catalogue"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=True,
+    ).stdout
     assert out == catalogue.render()
     monkeypatch.setattr(catalogue, "DOC", tmp_path / "docs" / "rules.md")
     assert catalogue.main(["--write"]) == 0

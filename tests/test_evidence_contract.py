@@ -31,15 +31,22 @@ def evidence_reads(source: str) -> set[str]:
     def is_evidence(node: ast.AST) -> bool:
         return isinstance(node, ast.Attribute) and node.attr == "evidence" and isinstance(node.value, ast.Name)
 
-    aliases = {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign) and is_evidence(n.value)
-               for t in n.targets if isinstance(t, ast.Name)}
+    aliases = {
+        t.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign) and is_evidence(n.value)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
     reads = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and (is_evidence(node.value) or (
-                isinstance(node.value, ast.Name) and node.value.id in aliases)):
+        if isinstance(node, ast.Attribute) and (
+            is_evidence(node.value) or (isinstance(node.value, ast.Name) and node.value.id in aliases)
+        ):
             reads.add(node.attr)
-        if isinstance(node, ast.Subscript) and (is_evidence(node.value) or (
-                isinstance(node.value, ast.Name) and node.value.id in aliases)):
+        if isinstance(node, ast.Subscript) and (
+            is_evidence(node.value) or (isinstance(node.value, ast.Name) and node.value.id in aliases)
+        ):
             reads.add("[subscript]")  # typed evidence has fields, not keys
     return reads
 
@@ -63,14 +70,17 @@ def test_rules_read_only_fields_their_checks_schema_declares(module):
     declared = EVIDENCE[module.RULE.check_id].declared()
     assert reads, f"{module.RULE.id} reads no evidence field"
     undeclared = sorted(reads - declared)
-    assert not undeclared, f"{module.RULE.id} reads fields the {module.RULE.check_id} schema does not declare: " \
-                           f"{undeclared}"
+    assert not undeclared, (
+        f"{module.RULE.id} reads fields the {module.RULE.check_id} schema does not declare: {undeclared}"
+    )
 
 
 def _sent_by(check_id: str) -> str:
     """The text of the check and the OS readers it builds its evidence with."""
-    sources = [REPO / SENDERS.get(check_id, f"agent/checks/{check_id}.py"),
-               *sorted((REPO / "agent/host").rglob("*.py"))]
+    sources = [
+        REPO / SENDERS.get(check_id, f"agent/checks/{check_id}.py"),
+        *sorted((REPO / "agent/host").rglob("*.py")),
+    ]
     return "\n".join(p.read_text(encoding="utf-8") for p in sources)
 
 
@@ -78,8 +88,9 @@ def _sent_by(check_id: str) -> str:
 def test_every_field_a_rule_reads_is_one_its_check_sets(module):
     # Declared is not enough: a field no code ever sets would leave the rule judging on its default forever.
     sent = _sent_by(module.RULE.check_id)
-    unset = sorted(f for f in evidence_reads(inspect.getsource(module.evaluate))
-                   if not re.search(rf"""["']{f}["']|\b{f}=""", sent))
+    unset = sorted(
+        f for f in evidence_reads(inspect.getsource(module.evaluate)) if not re.search(rf"""["']{f}["']|\b{f}=""", sent)
+    )
     assert not unset, f"{module.RULE.id} reads evidence the {module.RULE.check_id} check never sets: {unset}"
 
 

@@ -20,8 +20,9 @@ TEXT = (ast.Constant, ast.JoinedStr)
 
 
 def _modules() -> list[Path]:
-    return sorted(p for top in ("agent", "collector", "mamori") for p in (REPO / top).rglob("*.py")
-                  if "_pb2" not in p.name)
+    return sorted(
+        p for top in ("agent", "collector", "mamori") for p in (REPO / top).rglob("*.py") if "_pb2" not in p.name
+    )
 
 
 def _is_text(node: ast.AST) -> bool:
@@ -65,12 +66,21 @@ def japanese_outside_msgids(source: str) -> list[str]:
         if isinstance(node, ast.Call) and _callee(node) in ("_", "N_", "ngettext"):
             allowed.update(id(a) for a in node.args)
         body = getattr(node, "body", None)
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body and \
-                isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+        ):
             allowed.add(id(body[0].value))  # docstrings
-    return [f"line {n.lineno}: {n.value[:40]!r}" for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and JAPANESE.search(n.value)
-            and id(n) not in allowed]
+    return [
+        f"line {n.lineno}: {n.value[:40]!r}"
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant)
+        and isinstance(n.value, str)
+        and JAPANESE.search(n.value)
+        and id(n) not in allowed
+    ]
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(REPO)))
@@ -79,18 +89,19 @@ def test_no_second_translation_mechanism(path):
     assert not bilingual(source), f"{path.name}: translate with _()/N_() and mamori.po: {bilingual(source)}"
     if str(path.relative_to(REPO)) in DATA_JAPANESE:
         return
-    assert not japanese_outside_msgids(source), \
+    assert not japanese_outside_msgids(source), (
         f"{path.name}: Japanese belongs in mamori.po: {japanese_outside_msgids(source)}"
+    )
 
 
 def test_the_scan_finds_the_old_mechanism():
-    old = '''
+    old = """
 def t(en, ja):
     return en
 TITLE = {"en": "Screen lock", "ja": "画面ロック"}
 summary = t(f"KDE locks after {m} min", f"KDE のロックまで {m} 分")
 state.reason_ja = "第二要素なし"
-'''
+"""
     found = bilingual(old)
     assert len(found) == 4, found
     assert len(japanese_outside_msgids(old)) == 4  # the f-string has two Japanese pieces

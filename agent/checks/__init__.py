@@ -18,6 +18,19 @@ from agent.checks import (
     time_sync,
 )
 
-CHECKS: dict[str, ModuleType] = {m.ID: m for m in (
-    mfa, patch, os_support, time_sync, firewall, local_admin, software, network_segment, screen_lock,
-    disk_encryption, antivirus)}
+CHECKS: dict[str, ModuleType] = {
+    m.ID: m
+    for m in (
+        mfa,
+        patch,
+        os_support,
+        time_sync,
+        firewall,
+        local_admin,
+        software,
+        network_segment,
+        screen_lock,
+        disk_encryption,
+        antivirus,
+    )
+}

@@ -43,9 +43,14 @@ class Result:
 
     def payload(self, full_report: bool = False) -> dict[str, Any]:
         evidence = self.evidence.as_dict() if isinstance(self.evidence, Evidence) else self.evidence
-        return {"check_id": self.check_id, "status": self.status, "summary": self.summary[:2000],
-                "evidence_json": evidence_json(evidence), "remediation": self.remediation[:2000],
-                "full_report": full_report}
+        return {
+            "check_id": self.check_id,
+            "status": self.status,
+            "summary": self.summary[:2000],
+            "evidence_json": evidence_json(evidence),
+            "remediation": self.remediation[:2000],
+            "full_report": full_report,
+        }
 
 
 EVIDENCE_LIMIT = 60000
@@ -65,8 +70,11 @@ def evidence_json(evidence: dict[str, Any], limit: int = EVIDENCE_LIMIT) -> str:
     shrunk = dict(evidence)
     for key in sorted(shrunk, key=lambda k: -len(dump(shrunk[k]))):
         value = shrunk[key]
-        shrunk[key] = {"truncated": True, "items": len(value) if hasattr(value, "__len__") else None,
-                       "chars": len(dump(value))}
+        shrunk[key] = {
+            "truncated": True,
+            "items": len(value) if hasattr(value, "__len__") else None,
+            "chars": len(dump(value)),
+        }
         text = dump(shrunk)
         if len(text) <= limit:
             return text
@@ -102,8 +110,9 @@ def remediation(check: ModuleType) -> str:
 def execute(check: ModuleType, ctx: Context, timeout: float | None = None) -> Result:
     """Run one check in a worker thread; a crash or overrun becomes an `error` result, never an exception."""
     if ctx.platform not in check.PLATFORMS:
-        res = Result(NOT_APPLICABLE, _("not checked on {platform}").format(platform=ctx.platform),
-                     Failure(platform=ctx.platform))
+        res = Result(
+            NOT_APPLICABLE, _("not checked on {platform}").format(platform=ctx.platform), Failure(platform=ctx.platform)
+        )
         return _finish(check, res, 0.0)
     box: dict[str, Any] = {}
 
@@ -120,12 +129,18 @@ def execute(check: ModuleType, ctx: Context, timeout: float | None = None) -> Re
     worker.join(timeout if timeout is not None else _timeout(check))
     spent = time.monotonic() - started
     if worker.is_alive():
-        res = Result(ERROR, _("the check did not finish within {spent:.0f} s").format(spent=spent),
-                     Failure(timeout_seconds=round(spent, 1)))
+        res = Result(
+            ERROR,
+            _("the check did not finish within {spent:.0f} s").format(spent=spent),
+            Failure(timeout_seconds=round(spent, 1)),
+        )
     elif "error" in box:
         exc = box["error"]
-        res = Result(ERROR, _("the check failed: {exc}").format(exc=exc),
-                     Failure(exception=type(exc).__name__, message=str(exc)[:500], traceback=box["trace"][-2000:]))
+        res = Result(
+            ERROR,
+            _("the check failed: {exc}").format(exc=exc),
+            Failure(exception=type(exc).__name__, message=str(exc)[:500], traceback=box["trace"][-2000:]),
+        )
     elif not isinstance(box.get("result"), Result) or box["result"].status not in STATUSES:
         res = Result(ERROR, _("the check returned no valid result"), {})
     else:
@@ -146,8 +161,11 @@ def _declared(check: ModuleType, res: Result) -> Result:
         if schema is not None and isinstance(res.evidence, dict):
             schema.build(res.evidence)
     except TypeError as exc:
-        return Result(ERROR, _("the check's evidence does not fit its schema: {exc}").format(exc=exc),
-                      Failure(exception="TypeError", message=str(exc)))
+        return Result(
+            ERROR,
+            _("the check's evidence does not fit its schema: {exc}").format(exc=exc),
+            Failure(exception="TypeError", message=str(exc)),
+        )
     return res
 
 

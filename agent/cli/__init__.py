@@ -22,8 +22,9 @@ COMMANDS = [enroll, run, status, devices, check, service, debug]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return build_parser_for("mamori-agent", _("Mamori endpoint agent"), "--state-dir",
-                            _("agent state folder (default: per OS)"), COMMANDS)
+    return build_parser_for(
+        "mamori-agent", _("Mamori endpoint agent"), "--state-dir", _("agent state folder (default: per OS)"), COMMANDS
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,10 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     args.state_dir = getattr(args, "state_dir", None)
     host = hostmod.current()
     # Under systemd stderr goes to the journal (as mamori-agent), in the Windows service to the Event Log.
-    logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING,
-                        handlers=[host.log_handler()])
-    state = StateDir(Path(args.state_dir).expanduser().resolve() if args.state_dir
-                     else host.default_state_dir())
+    logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING, handlers=[host.log_handler()])
+    state = StateDir(Path(args.state_dir).expanduser().resolve() if args.state_dir else host.default_state_dir())
     return run_command(lambda: args.func(args, state))
 
 

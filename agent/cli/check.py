@@ -53,7 +53,7 @@ def _table(results: list, label: dict[str, str]) -> str:
     lines = [f"{pad(heads[0], w0)}  {pad(heads[1], w1)}  {heads[2]}"]
     for r in results:
         wrapped = _wrap(r.summary, indent) or [indent]
-        lines.append(f"{pad(r.title, w0)}  {pad(label[r.status], w1)}  {wrapped[0][len(indent):]}".rstrip())
+        lines.append(f"{pad(r.title, w0)}  {pad(label[r.status], w1)}  {wrapped[0][len(indent) :]}".rstrip())
         lines.extend(wrapped[1:])
     return "\n".join(lines)
 
@@ -68,10 +68,29 @@ def cmd_check(args: argparse.Namespace, state: StateDir) -> int:
     ctx = context(document, document["segment"], state.root if state.root.is_dir() else None)
     results = [execute(c, ctx) for c in enabled(CHECKS, ctx.settings, args.id)]
     if args.json:
-        print(json.dumps({"policy_source": source, "segment": document["segment"], "results": [
-            {"check_id": r.check_id, "title": r.title, "status": r.status, "summary": r.summary,
-             "evidence": r.evidence, "remediation": r.remediation, "seconds": r.seconds} for r in results]},
-            ensure_ascii=False, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "policy_source": source,
+                    "segment": document["segment"],
+                    "results": [
+                        {
+                            "check_id": r.check_id,
+                            "title": r.title,
+                            "status": r.status,
+                            "summary": r.summary,
+                            "evidence": r.evidence,
+                            "remediation": r.remediation,
+                            "seconds": r.seconds,
+                        }
+                        for r in results
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
     else:
         label = names("check")
         print(_table(results, label))
@@ -85,8 +104,7 @@ def cmd_check(args: argparse.Namespace, state: StateDir) -> int:
                     print("\n".join(_wrap(_("What to do: ") + r.remediation, "  ")))
         if source == "strictest":
             print()
-            print("\n".join(_wrap(_("No policy from the collector yet: judged against the strictest thresholds."),
-                                  "")))
+            print("\n".join(_wrap(_("No policy from the collector yet: judged against the strictest thresholds."), "")))
     return 1 if any(r.status in ("fail", "error") for r in results) else 0
 
 

@@ -19,8 +19,9 @@ def cmd_enroll(args: argparse.Namespace, state: StateDir) -> int:
     from agent.spool import Spool
 
     if state.identity.exists() and not args.force:
-        raise CliError(_("this terminal is already enrolled ({path}); use --force to enroll again").format(
-            path=state.identity))
+        raise CliError(
+            _("this terminal is already enrolled ({path}); use --force to enroll again").format(path=state.identity)
+        )
     try:
         previous = load_identity(state).agent_id
     except NotEnrolled:
@@ -30,17 +31,22 @@ def cmd_enroll(args: argparse.Namespace, state: StateDir) -> int:
         with Spool.open(state.spool) as spool:
             reenroll.adopt(spool, state.spool, previous)
     try:
-        identity, cert_pem = enroll(state, hostmod.current(), args.collector, args.token, Path(args.ca_cert),
-                                    previous_agent_id=previous)
+        identity, cert_pem = enroll(
+            state, hostmod.current(), args.collector, args.token, Path(args.ca_cert), previous_agent_id=previous
+        )
     except EnrollmentError as exc:
         if exc.code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
             advice = _("Ask security staff for a new token if it was used or expired.")
         elif exc.code == "RESOURCE_EXHAUSTED":
-            advice = _("Too many failed attempts from this terminal's address: wait about ten minutes, then "
-                       "enroll with a valid token.")
+            advice = _(
+                "Too many failed attempts from this terminal's address: wait about ten minutes, then "
+                "enroll with a valid token."
+            )
         elif exc.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
-            advice = _("Check the collector address, that the collector is running, and that the CA "
-                       "certificate is the collector's.")
+            advice = _(
+                "Check the collector address, that the collector is running, and that the CA "
+                "certificate is the collector's."
+            )
         else:
             advice = ""
         raise CliError(_("enrollment failed: {reason}.").format(reason=exc) + " " + advice) from None
@@ -48,26 +54,48 @@ def cmd_enroll(args: argparse.Namespace, state: StateDir) -> int:
     try:
         # Unsent events of the old id move into the new id's sequence, ahead of agent.enrolled (README).
         reenroll.adopt(spool, state.spool, identity.agent_id)
-        spool.append("agent.enrolled", {
-            "agent_id": identity.agent_id, "segment": identity.segment, "department": identity.department,
-            "collector": f"{identity.collector_host}:{identity.telemetry_port}",
-            "certificate_sha256": certificate_sha256(cert_pem),
-        })
+        spool.append(
+            "agent.enrolled",
+            {
+                "agent_id": identity.agent_id,
+                "segment": identity.segment,
+                "department": identity.department,
+                "collector": f"{identity.collector_host}:{identity.telemetry_port}",
+                "certificate_sha256": certificate_sha256(cert_pem),
+            },
+        )
     finally:
         spool.close()
     if args.json:
-        print(json.dumps({"agent_id": identity.agent_id, "segment": identity.segment,
-                          "department": identity.department, "previous_agent_id": previous or None,
-                          "restart_required": bool(previous)}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "agent_id": identity.agent_id,
+                    "segment": identity.segment,
+                    "department": identity.department,
+                    "previous_agent_id": previous or None,
+                    "restart_required": bool(previous),
+                },
+                ensure_ascii=False,
+            )
+        )
     else:
-        print(_("Enrolled as agent {id} (segment {segment}, department {department}).").format(
-            id=identity.agent_id, segment=identity.segment, department=identity.department))
+        print(
+            _("Enrolled as agent {id} (segment {segment}, department {department}).").format(
+                id=identity.agent_id, segment=identity.segment, department=identity.department
+            )
+        )
     if previous:
         # The running service still holds the old identity and its check state: only a restart puts the
         # new one fully in force (and sends its full posture). With --json on stderr, so stdout stays parseable.
-        print(_("This terminal was enrolled before as {old}. Restart the agent service so the new enrollment "
+        print(
+            _(
+                "This terminal was enrolled before as {old}. Restart the agent service so the new enrollment "
                 "takes effect (as root or administrator: mamori-agent service stop, then mamori-agent service "
-                "start).").format(old=previous), file=sys.stderr if args.json else sys.stdout)
+                "start)."
+            ).format(old=previous),
+            file=sys.stderr if args.json else sys.stdout,
+        )
     return 0
 
 

@@ -22,17 +22,25 @@ def cmd_run(args: argparse.Namespace, state: StateDir) -> int:
     config = Path(args.config).expanduser().resolve() if args.config else None
     settings = load_settings(state, config)
     # The spool is written before anything else happens: without a writable folder nothing can be kept.
-    ensure_writable(state.root, _("cannot write to the state folder {path} (read-only or not permitted): the "
-                                  "agent keeps its spool and status there; fix the mount or its permissions")
-                    .format(path=state.root))
+    ensure_writable(
+        state.root,
+        _(
+            "cannot write to the state folder {path} (read-only or not permitted): the "
+            "agent keeps its spool and status there; fix the mount or its permissions"
+        ).format(path=state.root),
+    )
     logging.getLogger().setLevel(settings["log.level"].upper())
     host = hostmod.current()
     # Two runs on one spool would each mark the other's exit as unclean (a false OPS-004): refuse the second.
     state.root.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = runlock.acquire(state.run_lock)
     if lock is None:
-        print(_("error: the agent is already running on {folder}; this second start was refused").format(
-            folder=state.root), file=sys.stderr)
+        print(
+            _("error: the agent is already running on {folder}; this second start was refused").format(
+                folder=state.root
+            ),
+            file=sys.stderr,
+        )
         return 1
     try:
         if unenrolled.enrolled(state):

@@ -35,8 +35,9 @@ def _record_uninstall(state: StateDir, how: str) -> None:
         return
     spool = Spool.open(state.spool)
     try:
-        spool.append("agent.stopped", {"reason": f"{how} by {getpass.getuser()}", "spool_depth": spool.depth()},
-                     severity="high")
+        spool.append(
+            "agent.stopped", {"reason": f"{how} by {getpass.getuser()}", "spool_depth": spool.depth()}, severity="high"
+        )
     finally:
         spool.close()
 
@@ -46,8 +47,11 @@ def cmd_service(args: argparse.Namespace, state: StateDir) -> int:
     try:
         if args.action == "install":
             where = manager.install(service_argv(state, args.config), state.root, start=not args.no_start)
-            print(_("Installed the agent service ({where}); it starts at boot and is restarted whenever it "
-                    "stops.").format(where=where))
+            print(
+                _(
+                    "Installed the agent service ({where}); it starts at boot and is restarted whenever it stops."
+                ).format(where=where)
+            )
         elif args.action in ("uninstall", "remove"):
             _record_uninstall(state, "service uninstalled")
             if manager.uninstall():
@@ -63,24 +67,39 @@ def cmd_service(args: argparse.Namespace, state: StateDir) -> int:
         else:
             return _show(manager.state(), args.json)
     except PermissionError as exc:
-        raise CliError(_("permission denied ({what}); run this as root or as an administrator").format(
-            what=exc)) from None
+        raise CliError(
+            _("permission denied ({what}); run this as root or as an administrator").format(what=exc)
+        ) from None
     except (ServiceError, OSError) as exc:
         raise CliError(_("the service manager refused: {reason}").format(reason=exc)) from None
     return 0
 
 
 def _show(st: ServiceState, as_json: bool) -> int:
-    data = {"installed": st.installed, "enabled": st.enabled, "active": st.active, "pid": st.main_pid,
-            "unit": st.unit_path}
+    data = {
+        "installed": st.installed,
+        "enabled": st.enabled,
+        "active": st.active,
+        "pid": st.main_pid,
+        "unit": st.unit_path,
+    }
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        labels = {"installed": _("Installed"), "enabled": _("Starts at boot"), "active": _("State"),
-                  "pid": _("Process ID"), "unit": _("Service definition")}
+        labels = {
+            "installed": _("Installed"),
+            "enabled": _("Starts at boot"),
+            "active": _("State"),
+            "pid": _("Process ID"),
+            "unit": _("Service definition"),
+        }
         yes_no = {True: _("yes"), False: _("no")}
-        print(render([_("Item"), _("Value")], [[labels[k], yes_no[v] if isinstance(v, bool) else str(v or "-")]
-                                              for k, v in data.items()]))
+        print(
+            render(
+                [_("Item"), _("Value")],
+                [[labels[k], yes_no[v] if isinstance(v, bool) else str(v or "-")] for k, v in data.items()],
+            )
+        )
     return 0 if st.installed else 3
 
 
@@ -91,9 +110,13 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p = svc.add_parser("install", parents=[common], help=_("install, enable at boot and start the service"))
     p.add_argument("--config", help=_("configuration file (default: agent.toml in the state folder)"))
     p.add_argument("--no-start", action="store_true", help=_("install without starting it now"))
-    for name, text in (("uninstall", _("stop and remove the service")), ("remove", _("same as uninstall")),
-                       ("record-removal", _("record that the agent is being removed (package scripts)")),
-                       ("start", _("start the service")), ("stop", _("stop the service (recorded as a stop)"))):
+    for name, text in (
+        ("uninstall", _("stop and remove the service")),
+        ("remove", _("same as uninstall")),
+        ("record-removal", _("record that the agent is being removed (package scripts)")),
+        ("start", _("start the service")),
+        ("stop", _("stop the service (recorded as a stop)")),
+    ):
         svc.add_parser(name, parents=[common], help=text)
     p = svc.add_parser("status", parents=[common], help=_("show the service manager's view of the agent"))
     p.add_argument("--json", action="store_true")

@@ -50,8 +50,10 @@ def _certificate(state: StateDir) -> dict[str, Any]:
         horizon = renewal.horizon(state)
     except (OSError, ValueError):
         return {"certificate_not_after": "", "certificate_expired": False}
-    return {"certificate_not_after": horizon.not_after.isoformat(timespec="seconds"),
-            "certificate_expired": horizon.expired(clock.now())}
+    return {
+        "certificate_not_after": horizon.not_after.isoformat(timespec="seconds"),
+        "certificate_expired": horizon.expired(clock.now()),
+    }
 
 
 def collect(state: StateDir) -> dict[str, Any]:

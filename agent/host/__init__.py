@@ -44,5 +44,14 @@ def control_transport() -> Any:
     return importlib.import_module(f"agent.host.{PLATFORM}.control")
 
 
-__all__ = ["PLATFORM", "FactsReader", "Host", "HostFacts", "attached_usb", "control_transport", "current",
-           "data_source", "facts"]
+__all__ = [
+    "PLATFORM",
+    "FactsReader",
+    "Host",
+    "HostFacts",
+    "attached_usb",
+    "control_transport",
+    "current",
+    "data_source",
+    "facts",
+]

@@ -38,16 +38,19 @@ class FakeService:
         self.running = False
 
     def state(self) -> ServiceState:
-        return ServiceState(bool(self.argv), "enabled" if self.argv else "-",
-                            "active" if self.running else "inactive", 0, " ".join(self.argv))
+        return ServiceState(
+            bool(self.argv),
+            "enabled" if self.argv else "-",
+            "active" if self.running else "inactive",
+            0,
+            " ".join(self.argv),
+        )
 
 
 @dataclass
 class FakeHost:
     state_dir: Path = Path("/tmp/mamori-agent-fake")
-    host_facts: HostFacts = field(
-        default_factory=lambda: HostFacts("fake-host", "linux", "Fake OS 1", "0" * 32)
-    )
+    host_facts: HostFacts = field(default_factory=lambda: HostFacts("fake-host", "linux", "Fake OS 1", "0" * 32))
     fake_service: FakeService = field(default_factory=FakeService)
     restarts: list[list[str]] = field(default_factory=list)
 
@@ -59,6 +62,7 @@ class FakeHost:
 
     def media_control(self, emit: Emit) -> MediaControl | str:
         return "the fake host has no devices to control"
+
     def service(self) -> FakeService:
         return self.fake_service
 

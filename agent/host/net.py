@@ -82,8 +82,12 @@ def probe(target: str, timeout: float) -> dict[str, object]:
     except ConnectionRefusedError:
         result = "refused"  # a host answered: the path is open up to it, but no service listens
     except OSError as exc:
-        result = {errno.ENETUNREACH: "unreachable", errno.EHOSTUNREACH: "unreachable",
-                  errno.EACCES: "filtered", errno.EPERM: "filtered"}.get(exc.errno or 0, f"error:{exc.errno}")
+        result = {
+            errno.ENETUNREACH: "unreachable",
+            errno.EHOSTUNREACH: "unreachable",
+            errno.EACCES: "filtered",
+            errno.EPERM: "filtered",
+        }.get(exc.errno or 0, f"error:{exc.errno}")
     finally:
         sock.close()
     return {"target": target, "result": result, "seconds": round(time.monotonic() - started, 3)}

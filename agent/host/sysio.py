@@ -73,18 +73,19 @@ class Completed:
     stderr: str
 
 
-def run(argv: list[str], timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] | None = None,
-        limit: int = OUTPUT_LIMIT) -> Completed:
+def run(
+    argv: list[str], timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] | None = None, limit: int = OUTPUT_LIMIT
+) -> Completed:
     """Run a command without a shell, in the C locale unless told otherwise; raise HostIOError if it
     cannot start, runs past `timeout` or prints more than `limit` bytes."""
-    full_env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C.UTF-8",
-                "LANG": "C.UTF-8"}
+    full_env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
     if os.name == "nt":
         full_env = dict(os.environ)
     full_env.update(env or {})
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout, env=full_env,
-                              stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            argv, capture_output=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL, check=False
+        )
     except FileNotFoundError:
         raise HostIOError(2, f"{argv[0]}: command not found") from None
     except subprocess.TimeoutExpired:
@@ -93,8 +94,12 @@ def run(argv: list[str], timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] |
         raise HostIOError(exc.errno, f"{argv[0]}: {exc.strerror}") from None
     if len(proc.stdout) > limit:
         raise HostIOError(0, f"{' '.join(argv)}: output larger than {limit} bytes")
-    return Completed(list(argv), proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                     proc.stderr.decode("utf-8", "replace")[:4096])
+    return Completed(
+        list(argv),
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace")[:4096],
+    )
 
 
 def which(name: str, root: Path = Path("/")) -> Path | None:

@@ -35,9 +35,13 @@ class Temporary:
     product_id: str = ""
 
     def covers(self, device: Device, now: datetime) -> bool:
-        return (now < self.until and device.serial == self.serial and bool(self.serial)
-                and (not self.vendor_id or self.vendor_id == device.vendor_id)
-                and (not self.product_id or self.product_id == device.product_id))
+        return (
+            now < self.until
+            and device.serial == self.serial
+            and bool(self.serial)
+            and (not self.vendor_id or self.vendor_id == device.vendor_id)
+            and (not self.product_id or self.product_id == device.product_id)
+        )
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,16 @@ def compile_usb(document: dict[str, Any]) -> UsbPolicy:
     if errors:
         raise policy_doc.PolicyError(f"usb.allow: {RuleErrors(errors)}")
     temporary = tuple(
-        Temporary(str(t["id"]), t["serial"], parse_until(t["until"]), t.get("reason", ""),
-                  t.get("vendor_id", "").lower(), t.get("product_id", "").lower())
-        for t in usb.get("temporary", []))
+        Temporary(
+            str(t["id"]),
+            t["serial"],
+            parse_until(t["until"]),
+            t.get("reason", ""),
+            t.get("vendor_id", "").lower(),
+            t.get("product_id", "").lower(),
+        )
+        for t in usb.get("temporary", [])
+    )
     return UsbPolicy(usb.get("mode", "block"), tuple(rules), temporary, policy_doc.usb_network(document))
 
 
@@ -132,8 +143,9 @@ def strictest() -> UsbPolicy:
     return UsbPolicy("block")
 
 
-def decide(device: Device, pol: UsbPolicy, now: datetime | None = None,
-           kernel_storage: frozenset[str] = frozenset()) -> Decision:
+def decide(
+    device: Device, pol: UsbPolicy, now: datetime | None = None, kernel_storage: frozenset[str] = frozenset()
+) -> Decision:
     """Decide for one device; pure, so every mode and rule combination is tested without hardware.
 
     kernel_storage: interface triples the running kernel's storage drivers would bind (agent/host/linux/modalias).

@@ -14,12 +14,19 @@ def result(active: bool, mode: str, reason: str = "", host: str = "") -> Result:
     """The verdict on the control itself; evidence {active, mode, reason, host} is what the collector judges."""
     evidence: dict[str, Any] = {"active": active, "mode": mode, "reason": reason[:500], "host": host}
     if active:
-        return Result(PASS, _("removable-media control in force (mode {mode})").format(
-                                mode=mode), evidence, check_id=CHECK_ID)
-    return Result(FAIL, _("removable-media control NOT in force: {reason}").format(reason=reason), evidence,
-                  remediation=_("Remove the cause shown (run mamori-agent as its service, as root / administrator, "
-                                "on a system with USB control), then restart the agent."),
-                  check_id=CHECK_ID)
+        return Result(
+            PASS, _("removable-media control in force (mode {mode})").format(mode=mode), evidence, check_id=CHECK_ID
+        )
+    return Result(
+        FAIL,
+        _("removable-media control NOT in force: {reason}").format(reason=reason),
+        evidence,
+        remediation=_(
+            "Remove the cause shown (run mamori-agent as its service, as root / administrator, "
+            "on a system with USB control), then restart the agent."
+        ),
+        check_id=CHECK_ID,
+    )
 
 
 def payload(active: bool, mode: str, reason: str = "", host: str = "") -> dict[str, Any]:

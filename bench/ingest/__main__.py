@@ -50,16 +50,34 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--batch", type=positive_int, default=500, help=f"events per EventBatch (at most {MAX_BATCH})")
     p.add_argument("--window", type=positive_int, default=4, help="unacknowledged batches per agent")
     p.add_argument("--backend", choices=sorted(BACKENDS), default="both")
-    p.add_argument("--duration", type=positive_float, default=300.0,
-                   help="stop sending new batches after this many seconds (a bound; normally all are sent)")
+    p.add_argument(
+        "--duration",
+        type=positive_float,
+        default=300.0,
+        help="stop sending new batches after this many seconds (a bound; normally all are sent)",
+    )
     p.add_argument("--client-procs", type=positive_int, default=1, help="client processes sharing the agents")
-    p.add_argument("--profile", type=Path, metavar="DIR",
-                   help="sample the collector with py-spy during the timed phase; raw stacks go to DIR")
-    p.add_argument("--pg-setting", type=setting, action="append", default=[], metavar="KEY=VALUE",
-                   help="extra postgresql.conf line, e.g. synchronous_commit=off (repeatable)")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the collector with py-spy during the timed phase; raw stacks go to DIR",
+    )
+    p.add_argument(
+        "--pg-setting",
+        type=setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra postgresql.conf line, e.g. synchronous_commit=off (repeatable)",
+    )
     p.add_argument("--workers", type=int, default=0, help="serve --workers N (0: the collector's default)")
-    p.add_argument("--idle", type=positive_int, metavar="N",
-                   help="instead: hold N idle connected agents and report the collector's RSS and CPU")
+    p.add_argument(
+        "--idle",
+        type=positive_int,
+        metavar="N",
+        help="instead: hold N idle connected agents and report the collector's RSS and CPU",
+    )
     p.add_argument("--idle-seconds", type=positive_float, default=10.0, help="how long --idle holds them")
     args = p.parse_args(argv)
     if args.batch > MAX_BATCH:
@@ -77,31 +95,52 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 def run(args: argparse.Namespace, root: Path) -> None:
     if args.idle:
         for backend in BACKENDS[args.backend]:
-            print("\n".join(run_idle(backend, IdleOptions(args.idle, args.idle_seconds, args.client_procs),
-                                     root / backend).lines()), flush=True)
+            print(
+                "\n".join(
+                    run_idle(
+                        backend, IdleOptions(args.idle, args.idle_seconds, args.client_procs), root / backend
+                    ).lines()
+                ),
+                flush=True,
+            )
         return
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
-    opts = Options(agents=args.agents, events_per_agent=args.events_per_agent, batch=args.batch,
-                   window=args.window, duration=args.duration, client_procs=args.client_procs,
-                   profile_dir=args.profile, pg_settings=dict(args.pg_setting), workers=args.workers)
+    opts = Options(
+        agents=args.agents,
+        events_per_agent=args.events_per_agent,
+        batch=args.batch,
+        window=args.window,
+        duration=args.duration,
+        client_procs=args.client_procs,
+        profile_dir=args.profile,
+        pg_settings=dict(args.pg_setting),
+        workers=args.workers,
+    )
     # The floor in the same run, before and after the collectors (never beside them): the ratio is what the
     # design is judged by, and on a shared machine the mean of the two readings brackets the collector's run.
     floors = [measure_floor(root / "floor-before", args.agents, args.events_per_agent, args.batch)]
-    print(f"[floor] sqlite3.executemany into the events table init created, batches of {args.batch}, one "
-          f"transaction each: {floors[0].events_per_s:,.0f} events/s ({floors[0].events} rows in "
-          f"{floors[0].seconds:.2f} s)", flush=True)
+    print(
+        f"[floor] sqlite3.executemany into the events table init created, batches of {args.batch}, one "
+        f"transaction each: {floors[0].events_per_s:,.0f} events/s ({floors[0].events} rows in "
+        f"{floors[0].seconds:.2f} s)",
+        flush=True,
+    )
     runs = []
     for backend in BACKENDS[args.backend]:
         runs.append(run_ingest(backend, opts, root / backend))
         print("\n".join(runs[-1].lines()), flush=True)
     floors.append(measure_floor(root / "floor-after", args.agents, args.events_per_agent, args.batch))
     floor = sum(f.events_per_s for f in floors) / len(floors)
-    print(f"[floor] again after the run: {floors[1].events_per_s:,.0f} events/s; mean {floor:,.0f} events/s",
-          flush=True)
+    print(
+        f"[floor] again after the run: {floors[1].events_per_s:,.0f} events/s; mean {floor:,.0f} events/s", flush=True
+    )
     for r in runs:
-        print(f"[{r.backend}] vs floor: {r.events_per_s / floor:.2f} x the raw SQLite floor of {floor:,.0f} events/s "
-              f"measured in this run", flush=True)
+        print(
+            f"[{r.backend}] vs floor: {r.events_per_s / floor:.2f} x the raw SQLite floor of {floor:,.0f} events/s "
+            f"measured in this run",
+            flush=True,
+        )
     print_comparison(runs, floor)
 
 

@@ -67,11 +67,13 @@ class AgentStream:
 
     async def connect(self) -> None:
         """Open the stream, send Hello, and wait until the collector has fully processed it."""
-        creds = grpc.ssl_channel_credentials(root_certificates=self.ca_pem, private_key=self.creds.key_pem,
-                                             certificate_chain=self.creds.cert_pem)
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=self.ca_pem, private_key=self.creds.key_pem, certificate_chain=self.creds.cert_pem
+        )
         # A local subchannel pool: gRPC must not share one TCP/TLS connection between our agents.
-        self.channel = grpc.aio.secure_channel(f"{LOOPBACK}:{self.port}", creds,
-                                               options=[("grpc.use_local_subchannel_pool", 1)])
+        self.channel = grpc.aio.secure_channel(
+            f"{LOOPBACK}:{self.port}", creds, options=[("grpc.use_local_subchannel_pool", 1)]
+        )
         # No request serializer: the messages are serialized AgentMessage bytes built beforehand.
         self.call = self.channel.stream_stream(
             STREAM_METHOD, request_serializer=None, response_deserializer=telemetry_pb2.CollectorMessage.FromString
@@ -108,16 +110,20 @@ class AgentStream:
         finally:
             reader.cancel()
         if sent or await self.call.code() != grpc.StatusCode.OK:
-            raise StreamFailed(f"agent {result.agent_id}: {len(sent)} batches unacknowledged, "
-                               f"status {await self.call.code()}: {await self.call.details()}")
+            raise StreamFailed(
+                f"agent {result.agent_id}: {len(sent)} batches unacknowledged, "
+                f"status {await self.call.code()}: {await self.call.details()}"
+            )
         return result
 
     async def _write(self, data: bytes) -> None:
         try:
             await self.call.write(data)
         except (asyncio.InvalidStateError, grpc.RpcError):  # the collector ended the stream
-            raise StreamFailed(f"agent {self.creds.agent_id}: stream ended by the collector: "
-                               f"{(await self.call.code()).name}: {await self.call.details()}") from None
+            raise StreamFailed(
+                f"agent {self.creds.agent_id}: stream ended by the collector: "
+                f"{(await self.call.code()).name}: {await self.call.details()}"
+            ) from None
 
     @staticmethod
     async def _acquire(slots: asyncio.Semaphore, reader: asyncio.Task[None]) -> None:
@@ -132,8 +138,9 @@ class AgentStream:
             reader.result()  # raises the stream's error
             raise StreamFailed("stream ended while batches were outstanding")
 
-    async def _read_acks(self, sent: dict[int, tuple[float, int]], slots: asyncio.Semaphore,
-                         result: AgentResult) -> None:
+    async def _read_acks(
+        self, sent: dict[int, tuple[float, int]], slots: asyncio.Semaphore, result: AgentResult
+    ) -> None:
         while True:  # ends at EOF, which the collector sends after acking everything we wrote
             msg = await self.call.read()
             if msg is grpc.aio.EOF:

@@ -73,13 +73,16 @@ def split(agents: list[Credentials], parts: int) -> list[list[Credentials]]:
 
 
 @contextmanager
-def client_processes(target: Callable[..., None], spec: Any, agents: list[Credentials],
-                     processes: int) -> Iterator[ClientGroup]:
+def client_processes(
+    target: Callable[..., None], spec: Any, agents: list[Credentials], processes: int
+) -> Iterator[ClientGroup]:
     """Start `target(spec with its share of agents, out, go)` in each process; always stopped on exit."""
     ctx = mp.get_context("spawn")  # no inherited gRPC state from the parent, which has used gRPC
     out, go = ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=target, args=(replace(spec, agents=share), out, go), daemon=True)
-             for share in split(agents, processes)]
+    procs = [
+        ctx.Process(target=target, args=(replace(spec, agents=share), out, go), daemon=True)
+        for share in split(agents, processes)
+    ]
     group = ClientGroup(procs, out, go)
     try:
         for proc in procs:

@@ -32,14 +32,16 @@ def _request(index: int, token: str) -> tuple[bytes, enrollment_pb2.EnrollReques
     request = enrollment_pb2.EnrollRequest(
         token=token,
         csr_pem=make_csr(key, hostname),
-        host=enrollment_pb2.HostFacts(hostname=hostname, os="Linux", os_version="bench",
-                                      agent_version=__version__, machine_id=uuid.uuid4().hex),
+        host=enrollment_pb2.HostFacts(
+            hostname=hostname, os="Linux", os_version="bench", agent_version=__version__, machine_id=uuid.uuid4().hex
+        ),
     )
     return key_pem(key), request
 
 
-async def _enroll_one(stub: enrollment_pb2_grpc.EnrollmentStub, index: int, token: str,
-                      limit: asyncio.Semaphore) -> Credentials:
+async def _enroll_one(
+    stub: enrollment_pb2_grpc.EnrollmentStub, index: int, token: str, limit: asyncio.Semaphore
+) -> Credentials:
     key, request = _request(index, token)
     async with limit:
         reply = await stub.Enroll(request, timeout=ENROLL_TIMEOUT)

@@ -91,8 +91,9 @@ def run_idle(backend: str, opts: IdleOptions, root: Path) -> IdleFigures:
         agents = enroll(collector, opts.agents)
         enroll_s = time.monotonic() - start
         rss_before = rss_mib(collector.pid)
-        spec = IdleSpec(port=collector.port, ca_pem=collector.ca_cert, agents=[],
-                        hold_timeout=CONNECT_TIMEOUT + opts.seconds)
+        spec = IdleSpec(
+            port=collector.port, ca_pem=collector.ca_cert, agents=[], hold_timeout=CONNECT_TIMEOUT + opts.seconds
+        )
         with client_processes(idle_main, spec, agents, opts.client_procs) as group:
             start = time.monotonic()
             group.wait("ready", CONNECT_TIMEOUT)
@@ -103,7 +104,14 @@ def run_idle(backend: str, opts: IdleOptions, root: Path) -> IdleFigures:
             rss_connected = rss_mib(collector.pid)
             group.go.set()
             group.wait("done", CLOSE_TIMEOUT)
-        return IdleFigures(backend=backend, agents=opts.agents, enroll_s=enroll_s, connect_s=connect_s,
-                           rss_before_mib=rss_before, rss_connected_mib=rss_connected,
-                           peak_rss_mib=peak_rss_mib(collector.pid), idle_s=idle_s,
-                           idle_cpu_s=cpu_delta(cpu0, cpu1))
+        return IdleFigures(
+            backend=backend,
+            agents=opts.agents,
+            enroll_s=enroll_s,
+            connect_s=connect_s,
+            rss_before_mib=rss_before,
+            rss_connected_mib=rss_connected,
+            peak_rss_mib=peak_rss_mib(collector.pid),
+            idle_s=idle_s,
+            idle_cpu_s=cpu_delta(cpu0, cpu1),
+        )

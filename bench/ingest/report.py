@@ -79,8 +79,11 @@ class IngestFigures:
 
 def print_comparison(runs: list[IngestFigures], floor: float = 0.0) -> None:
     """One line comparing the backends' throughput with each other, the raw SQLite floor and the design target."""
-    parts = [f"{r.backend} {r.events_per_s:,.0f} events/s = {r.events_per_s / TARGET_EVENTS_PER_S:.2f} x target"
-             + (f" = {r.events_per_s / floor:.2f} x floor" if floor else "") for r in runs]
+    parts = [
+        f"{r.backend} {r.events_per_s:,.0f} events/s = {r.events_per_s / TARGET_EVENTS_PER_S:.2f} x target"
+        + (f" = {r.events_per_s / floor:.2f} x floor" if floor else "")
+        for r in runs
+    ]
     if floor:
         parts.append(f"floor {floor:,.0f} events/s")
     if len(runs) > 1 and runs[0].events_per_s:

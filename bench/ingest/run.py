@@ -49,8 +49,9 @@ class Timed:
 
 
 @contextmanager
-def running_collector(backend: str, root: Path, pg_settings: dict[str, str], workers: int = 0
-                      ) -> Iterator[tuple[Collector, Callable[[], list[int]]]]:
+def running_collector(
+    backend: str, root: Path, pg_settings: dict[str, str], workers: int = 0
+) -> Iterator[tuple[Collector, Callable[[], list[int]]]]:
     """A serving collector on SQLite or on a private PostgreSQL, and how to list the database's pids."""
     db_pids: Callable[[], list[int]] = list
     url = None
@@ -68,8 +69,12 @@ def running_collector(backend: str, root: Path, pg_settings: dict[str, str], wor
         try:
             yield collector, db_pids
         except Exception:
-            print(f"collector log (last {LOG_TAIL} lines):", *collector.log().splitlines()[-LOG_TAIL:],
-                  sep="\n", file=sys.stderr)
+            print(
+                f"collector log (last {LOG_TAIL} lines):",
+                *collector.log().splitlines()[-LOG_TAIL:],
+                sep="\n",
+                file=sys.stderr,
+            )
             raise
 
 
@@ -77,8 +82,13 @@ def enroll(collector: Collector, count: int) -> list[Credentials]:
     return enroll_agents(collector.enroll_port, collector.ca_cert, collector.token(count), count)
 
 
-def timed_phase(group: ClientGroup, collector_pids: list[int], db_pids: Callable[[], list[int]],
-                timeout: float, sampler: Sampler | None) -> Timed:
+def timed_phase(
+    group: ClientGroup,
+    collector_pids: list[int],
+    db_pids: Callable[[], list[int]],
+    timeout: float,
+    sampler: Sampler | None,
+) -> Timed:
     """Start every client at once; CPU is read just before the start signal and after the last result.
 
     That CPU window is a little longer than first-send-to-last-ack (process wake-up, stream close).
@@ -94,9 +104,12 @@ def timed_phase(group: ClientGroup, collector_pids: list[int], db_pids: Callable
     window = time.monotonic() - start
     collector1, db1, machine1 = cpu_by_pid(collector_pids), cpu_by_pid(db_pids()), machine_busy_seconds()
     return Timed(
-        results=[r for results, _ in done for r in results], window_s=window,
-        collector_cpu_s=cpu_delta(collector0, collector1), database_cpu_s=cpu_delta(db0, db1),
-        client_cpu_s=sum(cpu for _, cpu in done), machine_cpu_s=machine1 - machine0,
+        results=[r for results, _ in done for r in results],
+        window_s=window,
+        collector_cpu_s=cpu_delta(collector0, collector1),
+        database_cpu_s=cpu_delta(db0, db1),
+        client_cpu_s=sum(cpu for _, cpu in done),
+        machine_cpu_s=machine1 - machine0,
     )
 
 
@@ -105,11 +118,19 @@ def figures(backend: str, opts: Options, timed: Timed, stored: int, peak_rss: fl
     wall = max((r.last_ack for r in sending), default=0.0) - min((r.first_send for r in sending), default=0.0)
     events = sum(r.events for r in timed.results)
     return IngestFigures(
-        backend=backend, agents=opts.agents, batch=opts.batch, events=events, stored=stored, wall_s=wall,
+        backend=backend,
+        agents=opts.agents,
+        batch=opts.batch,
+        events=events,
+        stored=stored,
+        wall_s=wall,
         latencies_s=[lat for r in timed.results for lat in r.latencies],
-        cpu_window_s=timed.window_s, collector_cpu_s=timed.collector_cpu_s,
+        cpu_window_s=timed.window_s,
+        collector_cpu_s=timed.collector_cpu_s,
         database_cpu_s=timed.database_cpu_s if backend == "postgres" else None,
-        client_cpu_s=timed.client_cpu_s, machine_cpu_s=timed.machine_cpu_s, peak_rss_mib=peak_rss,
+        client_cpu_s=timed.client_cpu_s,
+        machine_cpu_s=timed.machine_cpu_s,
+        peak_rss_mib=peak_rss,
         capped=events < opts.agents * opts.events_per_agent,
     )
 
@@ -118,9 +139,16 @@ def run_ingest(backend: str, opts: Options, root: Path) -> IngestFigures:
     """The whole benchmark for one backend; everything it started is stopped when it returns or raises."""
     with running_collector(backend, root, opts.pg_settings, opts.workers) as (collector, db_pids):
         agents = enroll(collector, opts.agents)
-        spec = ClientSpec(port=collector.port, ca_pem=collector.ca_cert, agents=[],
-                          events_per_agent=opts.events_per_agent, batch_size=opts.batch, window=opts.window,
-                          duration=opts.duration, timeout=opts.duration + DRAIN_GRACE)
+        spec = ClientSpec(
+            port=collector.port,
+            ca_pem=collector.ca_cert,
+            agents=[],
+            events_per_agent=opts.events_per_agent,
+            batch_size=opts.batch,
+            window=opts.window,
+            duration=opts.duration,
+            timeout=opts.duration + DRAIN_GRACE,
+        )
         with client_processes(client_main, spec, agents, opts.client_procs) as group:
             group.wait("ready", PREPARE_TIMEOUT)
             sampler = None

@@ -18,9 +18,10 @@ def stored_per_agent(database_url: str) -> tuple[dict[str, tuple[int, int, int]]
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT agent_id, count(*), min(seq), max(seq) FROM events WHERE kind != :gap GROUP BY agent_id"
-            ), {"gap": GAP_KIND}).all()
+            rows = conn.execute(
+                text("SELECT agent_id, count(*), min(seq), max(seq) FROM events WHERE kind != :gap GROUP BY agent_id"),
+                {"gap": GAP_KIND},
+            ).all()
             gaps = conn.execute(text("SELECT count(*) FROM events WHERE kind = :gap"), {"gap": GAP_KIND}).scalar_one()
     finally:
         engine.dispose()

@@ -36,13 +36,34 @@ from mamori.cliutil import run_command
 from mamori.i18n import _
 from mamori.logsetup import stderr_handler
 
-COMMANDS = [init, tokens, serve, agents, events, devices, violations, exceptions, summary, policy, audit_log,
-            report, forward, retention, backup, pki]
+COMMANDS = [
+    init,
+    tokens,
+    serve,
+    agents,
+    events,
+    devices,
+    violations,
+    exceptions,
+    summary,
+    policy,
+    audit_log,
+    report,
+    forward,
+    retention,
+    backup,
+    pki,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return build_parser_for("mamori-collector", _("Mamori collector: agents, events and enrollment"), "--data-dir",
-                            _("collector data folder (default: $MAMORI_DATA_DIR)"), COMMANDS)
+    return build_parser_for(
+        "mamori-collector",
+        _("Mamori collector: agents, events and enrollment"),
+        "--data-dir",
+        _("collector data folder (default: $MAMORI_DATA_DIR)"),
+        COMMANDS,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     i18n.setup(i18n.lang_from_argv(argv))
     args = build_parser().parse_args(argv)
     args.data_dir = getattr(args, "data_dir", None)
-    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
-                        handlers=[stderr_handler()])  # under systemd: the journal, with priorities
+    logging.basicConfig(
+        level=logging.INFO if args.command == "serve" else logging.WARNING, handlers=[stderr_handler()]
+    )  # under systemd: the journal, with priorities
     logging.getLogger("alembic").setLevel(logging.WARNING)
     return run_command(lambda: _run(args))
 

@@ -17,14 +17,24 @@ from mamori.table import render
 
 def _agent_dict(row) -> dict[str, Any]:
     return {
-        "id": row.id, "hostname": row.hostname, "segment": row.segment, "department": row.department,
-        "os": row.os, "os_version": row.os_version, "agent_version": row.agent_version,
-        "enrolled_at": iso(row.enrolled_at), "last_seen_at": iso(row.last_seen_at),
-        "last_seq": row.last_seq, "policy_version": row.policy_version,
-        "status": row.state, "revoked_at": iso(row.revoked_at),
-        "revoked_by": row.revoked_by, "cert_serial": row.cert_serial,
+        "id": row.id,
+        "hostname": row.hostname,
+        "segment": row.segment,
+        "department": row.department,
+        "os": row.os,
+        "os_version": row.os_version,
+        "agent_version": row.agent_version,
+        "enrolled_at": iso(row.enrolled_at),
+        "last_seen_at": iso(row.last_seen_at),
+        "last_seq": row.last_seq,
+        "policy_version": row.policy_version,
+        "status": row.state,
+        "revoked_at": iso(row.revoked_at),
+        "revoked_by": row.revoked_by,
+        "cert_serial": row.cert_serial,
         "cert_not_after": iso(row.cert_not_after),
-        "superseded_by": row.superseded_by, "superseded_at": iso(row.superseded_at),
+        "superseded_by": row.superseded_by,
+        "superseded_at": iso(row.superseded_at),
     }
 
 
@@ -43,8 +53,7 @@ def cmd_agents_list(args: argparse.Namespace, datadir: DataDir) -> int:
         print(_("No agents enrolled yet. Create a token with `mamori-collector token create`."))
         return 0
     headers = [_("ID"), _("Terminal"), _("Segment"), _("Department"), display.header(_("Last seen")), _("Status")]
-    table = [[r.id[:8], r.hostname, r.segment, r.department, local(r.last_seen_at), _status_label(r)]
-             for r in rows]
+    table = [[r.id[:8], r.hostname, r.segment, r.department, local(r.last_seen_at), _status_label(r)] for r in rows]
     print(render(headers, table, [8, 16, 8, 12, 19, 8]))
     return 0
 
@@ -56,12 +65,20 @@ def cmd_agents_show(args: argparse.Namespace, datadir: DataDir) -> int:
         print_json(data)
         return 0
     labels = [
-        ("id", _("ID")), ("hostname", _("Terminal")), ("segment", _("Segment")),
-        ("department", _("Department")), ("os", _("OS")), ("os_version", _("OS version")),
-        ("agent_version", _("Agent version")), ("enrolled_at", display.header(_("Enrolled"))),
-        ("last_seen_at", display.header(_("Last seen"))), ("last_seq", _("Last sequence")),
-        ("policy_version", _("Policy version")), ("status", _("Status")),
-        ("cert_serial", _("Certificate serial")), ("cert_not_after", display.header(_("Certificate expires"))),
+        ("id", _("ID")),
+        ("hostname", _("Terminal")),
+        ("segment", _("Segment")),
+        ("department", _("Department")),
+        ("os", _("OS")),
+        ("os_version", _("OS version")),
+        ("agent_version", _("Agent version")),
+        ("enrolled_at", display.header(_("Enrolled"))),
+        ("last_seen_at", display.header(_("Last seen"))),
+        ("last_seq", _("Last sequence")),
+        ("policy_version", _("Policy version")),
+        ("status", _("Status")),
+        ("cert_serial", _("Certificate serial")),
+        ("cert_not_after", display.header(_("Certificate expires"))),
     ]
     if row.superseded_by:  # re-enrolled: where the terminal lives on
         labels += [("superseded_by", _("Replaced by (new ID)")), ("superseded_at", _("Replaced at"))]
@@ -69,8 +86,11 @@ def cmd_agents_show(args: argparse.Namespace, datadir: DataDir) -> int:
     shown["status"] = _status_label(row)
     for key in ("enrolled_at", "last_seen_at", "cert_not_after", "superseded_at"):
         shown[key] = local(getattr(row, key))
-    print(render([_("Item"), _("Value")], [[label, str(shown[k] if shown[k] is not None else "-")]
-                                             for k, label in labels]))
+    print(
+        render(
+            [_("Item"), _("Value")], [[label, str(shown[k] if shown[k] is not None else "-")] for k, label in labels]
+        )
+    )
     return 0
 
 
@@ -84,16 +104,26 @@ def cmd_agents_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
     now = clock.now()
     with db.begin() as conn:
         queries.revoke_agent(conn, row.id, by=actor(args), at=now)
-        audit.record(conn, at=now, actor=actor(args), action="agent.revoke", target=f"agent:{row.id}",
-                     details={"hostname": row.hostname, "department": row.department, "segment": row.segment})
-    print(_("Revoked agent {id} ({host}); its connections are closed and refused from now on.").format(
-        id=row.id, host=safe(row.hostname)))  # the agent chose its host name: no escapes to the terminal
+        audit.record(
+            conn,
+            at=now,
+            actor=actor(args),
+            action="agent.revoke",
+            target=f"agent:{row.id}",
+            details={"hostname": row.hostname, "department": row.department, "segment": row.segment},
+        )
+    print(
+        _("Revoked agent {id} ({host}); its connections are closed and refused from now on.").format(
+            id=row.id, host=safe(row.hostname)
+        )
+    )  # the agent chose its host name: no escapes to the terminal
     return 0
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
     ag = sub.add_parser("agents", parents=[common], help=_("enrolled agents")).add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     p = ag.add_parser("list", parents=[common], help=_("list agents"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_agents_list)

@@ -65,8 +65,11 @@ def known_department(db, name: str | None) -> str | None:
     with db.connect() as conn:
         known = sorted(conn.execute(sa.select(agents.c.department).distinct()).scalars())
     if name not in known:
-        raise CliError(_("unknown department {name}; known departments: {known}").format(
-            name=name, known=", ".join(known) or _("(none: no terminal is enrolled yet)")))
+        raise CliError(
+            _("unknown department {name}; known departments: {known}").format(
+                name=name, known=", ".join(known) or _("(none: no terminal is enrolled yet)")
+            )
+        )
     return name
 
 
@@ -87,8 +90,11 @@ def parse_when(text: str, option: str, *, end_of_day: bool = False) -> datetime:
         value = datetime.fromisoformat(text)
         return value if value.tzinfo else value.replace(tzinfo=display.zone())
     except ValueError:
-        raise CliError(_("invalid {option} {value}: use a date (2026-11-01), a date-time or a duration (7d)")
-                       .format(option=option, value=text)) from None
+        raise CliError(
+            _("invalid {option} {value}: use a date (2026-11-01), a date-time or a duration (7d)").format(
+                option=option, value=text
+            )
+        ) from None
 
 
 def parse_until(text: str, option: str = "--until") -> datetime:
@@ -97,13 +103,20 @@ def parse_until(text: str, option: str = "--until") -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=display.zone()) + timedelta(days=1) - timedelta(
-                microseconds=1)
+            return (
+                datetime(day.year, day.month, day.day, tzinfo=display.zone())
+                + timedelta(days=1)
+                - timedelta(microseconds=1)
+            )
         value = datetime.fromisoformat(text)
         return value if value.tzinfo else value.replace(tzinfo=display.zone())
     except ValueError:
-        raise CliError(_("invalid {option} {value}: use a date (2027-03-31, through the end of that day) or a date "
-                         "and time (2027-03-31T17:00)").format(option=option, value=text)) from None
+        raise CliError(
+            _(
+                "invalid {option} {value}: use a date (2027-03-31, through the end of that day) or a date "
+                "and time (2027-03-31T17:00)"
+            ).format(option=option, value=text)
+        ) from None
 
 
 def rule_id_arg(text: str) -> str:

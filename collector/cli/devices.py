@@ -38,7 +38,7 @@ def cmd_import(args: argparse.Namespace, datadir: DataDir) -> int:
 
     path = Path(args.file)
     try:
-        raw = path.read_bytes()[:MAX_FILE + 1]
+        raw = path.read_bytes()[: MAX_FILE + 1]
         text = raw.decode("utf-8")
     except OSError as exc:
         raise CliError(_("cannot read {file}: {error}").format(file=path, error=exc.strerror or exc)) from None
@@ -51,24 +51,49 @@ def cmd_import(args: argparse.Namespace, datadir: DataDir) -> int:
     except RuleErrors as exc:
         for err in exc.errors:
             print(_("{file}:{line}: {reason}").format(file=path, line=err.line, reason=err.reason), file=sys.stderr)
-        raise CliError(_("{count} bad rule(s) in {file}; nothing was imported. Fix the lines above and import "
-                         "again.").format(count=len(exc.errors), file=path)) from None
+        raise CliError(
+            _("{count} bad rule(s) in {file}; nothing was imported. Fix the lines above and import again.").format(
+                count=len(exc.errors), file=path
+            )
+        ) from None
     if not rules:
         raise CliError(_("{file} contains no rules; nothing was imported").format(file=path))
     now = clock.now()
     with engine(datadir).begin() as conn:  # the register change and its audit entry commit together
         count = devices.import_rules(
-            conn, [(r.line, r.text) for r in rules], source=path.name, segment=args.segment,
-            department=args.department, replace=args.replace, by=actor(args), at=now)
-        audit.record(conn, at=now, actor=actor(args), action="devices.import", target=f"file:{path.name}",
-                     details={"rules": count, "segment": args.segment, "department": args.department,
-                              "replace": args.replace})
+            conn,
+            [(r.line, r.text) for r in rules],
+            source=path.name,
+            segment=args.segment,
+            department=args.department,
+            replace=args.replace,
+            by=actor(args),
+            at=now,
+        )
+        audit.record(
+            conn,
+            at=now,
+            actor=actor(args),
+            action="devices.import",
+            target=f"file:{path.name}",
+            details={"rules": count, "segment": args.segment, "department": args.department, "replace": args.replace},
+        )
     if args.json:
-        print_json({"imported": count, "source": path.name, "segment": args.segment,
-                    "department": args.department, "replaced": args.replace})
+        print_json(
+            {
+                "imported": count,
+                "source": path.name,
+                "segment": args.segment,
+                "department": args.department,
+                "replaced": args.replace,
+            }
+        )
     else:
-        print(_("Imported {count} rule(s) from {file} into the approved-device register.").format(
-            count=count, file=path.name))
+        print(
+            _("Imported {count} rule(s) from {file} into the approved-device register.").format(
+                count=count, file=path.name
+            )
+        )
     return 0
 
 
@@ -77,16 +102,26 @@ def _force_reason(db: Any, agent: Any, department: str | None, segment: str | No
     from collector.store import queries
 
     if agent is not None and agent.revoked:
-        return _("terminal {host} ({id}) is revoked and no longer connects, so approving a device for it is a "
-                 "mistake or a leftover.").format(host=safe(agent.hostname), id=agent.id[:8])
-    targets = [agent] if agent is not None else [
-        a for a in queries.list_agents(db) if not a.revoked and department in (None, a.department)
-        and segment in (None, a.segment)]
+        return _(
+            "terminal {host} ({id}) is revoked and no longer connects, so approving a device for it is a "
+            "mistake or a leftover."
+        ).format(host=safe(agent.hostname), id=agent.id[:8])
+    targets = (
+        [agent]
+        if agent is not None
+        else [
+            a
+            for a in queries.list_agents(db)
+            if not a.revoked and department in (None, a.department) and segment in (None, a.segment)
+        ]
+    )
     mine = [a for a in targets if a.segment == "mynumber"]
     if not mine:
         return None
-    return _("this approval reaches {count} マイナンバー利用事務系 terminal(s) ({hosts}), where data must not leave on "
-             "removable media (BP6(3)①).").format(count=len(mine), hosts=", ".join(safe(a.hostname) for a in mine[:5]))
+    return _(
+        "this approval reaches {count} マイナンバー利用事務系 terminal(s) ({hosts}), where data must not leave on "
+        "removable media (BP6(3)①)."
+    ).format(count=len(mine), hosts=", ".join(safe(a.hostname) for a in mine[:5]))
 
 
 def _find_seen(db: Any, ref: str) -> Any:
@@ -125,12 +160,17 @@ def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
     if args.until is None:
         raise CliError(_("--until is required for a temporary permission (一時許可)"))
     if args.segment:
-        raise CliError(_("a temporary permission is for one terminal (--agent) or a 所属 (--department), "
-                         "not a segment"))
+        raise CliError(
+            _("a temporary permission is for one terminal (--agent) or a 所属 (--department), not a segment")
+        )
     serial = seen.serial if seen is not None else args.serial.strip()
     if seen is not None and not serial:
-        raise CliError(_("device {ref} has no serial number, so a temporary permission cannot name it; approve it "
-                         "in the register (leave out --until)").format(ref=seen.ref))
+        raise CliError(
+            _(
+                "device {ref} has no serial number, so a temporary permission cannot name it; approve it "
+                "in the register (leave out --until)"
+            ).format(ref=seen.ref)
+        )
     if not serial or len(serial) > 256:
         raise CliError(_("--serial must be 1 to 256 characters"))
     until = parse_until(args.until).astimezone(UTC)
@@ -138,24 +178,50 @@ def cmd_approve(args: argparse.Namespace, datadir: DataDir) -> int:
         raise CliError(_("--until {value} is in the past").format(value=display.stamp(until)))
     agent_id = agent.id if agent is not None else None
     with db.begin() as conn:
-        perm_id = devices.add_temporary(conn, serial=serial, agent_id=agent_id, department=args.department,
-                                        until=until, reason=args.reason.strip()[:1000], by=actor(args), at=now)
-        details = {"serial": serial, "agent_id": agent_id, "department": args.department, "until": iso(until),
-                   "reason": args.reason.strip()[:1000]}
+        perm_id = devices.add_temporary(
+            conn,
+            serial=serial,
+            agent_id=agent_id,
+            department=args.department,
+            until=until,
+            reason=args.reason.strip()[:1000],
+            by=actor(args),
+            at=now,
+        )
+        details = {
+            "serial": serial,
+            "agent_id": agent_id,
+            "department": args.department,
+            "until": iso(until),
+            "reason": args.reason.strip()[:1000],
+        }
         if seen is not None:
             details["device"] = seen.ref
         if why:
             details["forced"] = why
-        audit.record(conn, at=now, actor=actor(args), action="devices.approve", target=f"permission:{perm_id}",
-                     details=details)
+        audit.record(
+            conn, at=now, actor=actor(args), action="devices.approve", target=f"permission:{perm_id}", details=details
+        )
     if args.json:
-        print_json({"id": perm_id, "serial": serial, "agent_id": agent_id, "department": args.department,
-                    "until": iso(until), "device": seen.ref if seen is not None else None, "forced": bool(why)})
+        print_json(
+            {
+                "id": perm_id,
+                "serial": serial,
+                "agent_id": agent_id,
+                "department": args.department,
+                "until": iso(until),
+                "device": seen.ref if seen is not None else None,
+                "forced": bool(why),
+            }
+        )
     else:
         scope = agent_id or args.department or _("all terminals")
-        print(_("Temporary permission {id} for serial {serial} on {scope} until {until}. It reaches the terminal "
-                "with its next heartbeat and expires there by itself.").format(
-            id=perm_id, serial=safe(serial), scope=scope, until=display.stamp(until)))
+        print(
+            _(
+                "Temporary permission {id} for serial {serial} on {scope} until {until}. It reaches the terminal "
+                "with its next heartbeat and expires there by itself."
+            ).format(id=perm_id, serial=safe(serial), scope=scope, until=display.stamp(until))
+        )
     return 0
 
 
@@ -166,14 +232,40 @@ def _approve_in_register(args: argparse.Namespace, db: Any, seen: Any, now: date
     if args.agent:
         raise CliError(_("the register is kept per segment or 所属; for one terminal give --until (一時許可)"))
     with db.begin() as conn:
-        devices.import_rules(conn, [(0, seen.rule)], source=f"device {seen.ref}", segment=args.segment,
-                             department=args.department, replace=False, by=actor(args), at=now)
-        audit.record(conn, at=now, actor=actor(args), action="devices.approve", target=f"device:{seen.ref}",
-                     details={"rule": seen.rule, "segment": args.segment, "department": args.department,
-                              "reason": args.reason.strip()[:1000], "forced": forced})
+        devices.import_rules(
+            conn,
+            [(0, seen.rule)],
+            source=f"device {seen.ref}",
+            segment=args.segment,
+            department=args.department,
+            replace=False,
+            by=actor(args),
+            at=now,
+        )
+        audit.record(
+            conn,
+            at=now,
+            actor=actor(args),
+            action="devices.approve",
+            target=f"device:{seen.ref}",
+            details={
+                "rule": seen.rule,
+                "segment": args.segment,
+                "department": args.department,
+                "reason": args.reason.strip()[:1000],
+                "forced": forced,
+            },
+        )
     if args.json:
-        print_json({"device": seen.ref, "rule": seen.rule, "segment": args.segment, "department": args.department,
-                    "forced": forced})
+        print_json(
+            {
+                "device": seen.ref,
+                "rule": seen.rule,
+                "segment": args.segment,
+                "department": args.department,
+                "forced": forced,
+            }
+        )
     else:
         print(_("Device {ref} added to the approved-device register: {rule}").format(ref=seen.ref, rule=seen.rule))
     return 0
@@ -196,15 +288,22 @@ def cmd_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
     try:
         perm = devices.find_temporary(db, args.id)
     except queries.AmbiguousId:
-        raise CliError(_("{id} matches several temporary permissions; give more of the ID").format(
-            id=args.id)) from None
+        raise CliError(
+            _("{id} matches several temporary permissions; give more of the ID").format(id=args.id)
+        ) from None
     if perm is None:
         raise CliError(_("no temporary permission {id}; see `mamori-collector devices list`").format(id=args.id))
     with db.begin() as conn:
         if not devices.revoke_temporary(conn, perm.id, by=actor(args), at=now):
             raise CliError(_("temporary permission {id} is already revoked").format(id=perm.id))
-        audit.record(conn, at=now, actor=actor(args), action="devices.revoke", target=f"permission:{perm.id}",
-                     details={"serial": perm.serial})
+        audit.record(
+            conn,
+            at=now,
+            actor=actor(args),
+            action="devices.revoke",
+            target=f"permission:{perm.id}",
+            details={"serial": perm.serial},
+        )
     print(_("Revoked temporary permission {id} (serial {serial}).").format(id=perm.id, serial=perm.serial))
     return 0
 
@@ -227,29 +326,71 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
         rules = [r for r in rules if r.department == args.department]
         temps = [t for t in temps if t.department == args.department or t.agent_id in mine]
     if args.json:
-        print_json({
-            "rules": [{"id": r.id, "rule": r.rule, "segment": r.segment, "department": r.department,
-                       "source": r.source, "source_line": r.source_line, "created_at": iso(r.created_at),
-                       "created_by": r.created_by} for r in rules],
-            "temporary": [{"id": t.id, "serial": t.serial, "agent_id": t.agent_id, "department": t.department,
-                           "until": iso(t.until), "reason": t.reason, "created_at": iso(t.created_at),
-                           "created_by": t.created_by, "revoked_at": iso(t.revoked_at), "revoked_by": t.revoked_by,
-                           "status": _temp_status(t, now)} for t in temps],
-        })
+        print_json(
+            {
+                "rules": [
+                    {
+                        "id": r.id,
+                        "rule": r.rule,
+                        "segment": r.segment,
+                        "department": r.department,
+                        "source": r.source,
+                        "source_line": r.source_line,
+                        "created_at": iso(r.created_at),
+                        "created_by": r.created_by,
+                    }
+                    for r in rules
+                ],
+                "temporary": [
+                    {
+                        "id": t.id,
+                        "serial": t.serial,
+                        "agent_id": t.agent_id,
+                        "department": t.department,
+                        "until": iso(t.until),
+                        "reason": t.reason,
+                        "created_at": iso(t.created_at),
+                        "created_by": t.created_by,
+                        "revoked_at": iso(t.revoked_at),
+                        "revoked_by": t.revoked_by,
+                        "status": _temp_status(t, now),
+                    }
+                    for t in temps
+                ],
+            }
+        )
         return 0
     labels = names("permission")
     print(_("Approved-device register"))
     if rules:
-        print(render([_("No."), _("Scope"), _("Rule")],
-                     [[str(r.id), r.department or r.segment or _("all"), r.rule] for r in rules], [5, 12, 59]))
+        print(
+            render(
+                [_("No."), _("Scope"), _("Rule")],
+                [[str(r.id), r.department or r.segment or _("all"), r.rule] for r in rules],
+                [5, 12, 59],
+            )
+        )
     else:
         print(_("(empty: import a USBGuard rules file with `mamori-collector devices import FILE`)"))
     print()
     print(_("Temporary permissions"))
     if temps:
-        print(render([_("ID"), _("Serial"), _("Scope"), display.header(_("Until")), _("Status")],
-                     [[t.id[:8], t.serial, (t.agent_id or "")[:8] or t.department or _("all"), local(t.until),
-                       labels[_temp_status(t, now)]] for t in temps], [8, 20, 12, 25, 8]))
+        print(
+            render(
+                [_("ID"), _("Serial"), _("Scope"), display.header(_("Until")), _("Status")],
+                [
+                    [
+                        t.id[:8],
+                        t.serial,
+                        (t.agent_id or "")[:8] or t.department or _("all"),
+                        local(t.until),
+                        labels[_temp_status(t, now)],
+                    ]
+                    for t in temps
+                ],
+                [8, 20, 12, 25, 8],
+            )
+        )
     else:
         print(_("(none)"))
     return 0
@@ -272,22 +413,49 @@ def cmd_seen(args: argparse.Namespace, datadir: DataDir) -> int:
         return agents[agent_id].hostname if agent_id in agents else agent_id[:8]
 
     if args.json:
-        print_json([{"ref": d.ref, "vendor_id": d.vendor_id, "product_id": d.product_id, "name": d.name,
-                     "serial": d.serial, "rule": d.rule, "count": d.count, "last_seen": iso(d.last_seen),
-                     "last_kind": d.last_kind, "last_decided_by": d.last_decided_by,
-                     "terminals": [{"agent_id": a, "hostname": host(a),
-                                    "segment": agents[a].segment if a in agents else None} for a in d.agents]}
-                    for d in seen])
+        print_json(
+            [
+                {
+                    "ref": d.ref,
+                    "vendor_id": d.vendor_id,
+                    "product_id": d.product_id,
+                    "name": d.name,
+                    "serial": d.serial,
+                    "rule": d.rule,
+                    "count": d.count,
+                    "last_seen": iso(d.last_seen),
+                    "last_kind": d.last_kind,
+                    "last_decided_by": d.last_decided_by,
+                    "terminals": [
+                        {"agent_id": a, "hostname": host(a), "segment": agents[a].segment if a in agents else None}
+                        for a in d.agents
+                    ],
+                }
+                for d in seen
+            ]
+        )
         return 0
     if not seen:
         print(_("No USB device was seen in the last {days} day(s).").format(days=args.days))
         return 0
     labels = {"usb.blocked": _("blocked"), "usb.allowed": _("allowed")}
-    print(render([_("Ref"), _("Device"), _("Serial"), _("Terminals"), display.header(_("Last seen")), _("Last")],
-                 [[d.ref, safe(f"{d.vendor_id}:{d.product_id} {d.name}"), safe(d.serial),
-                   ", ".join(safe(host(a)) for a in d.agents[:3]) + (" …" if len(d.agents) > 3 else ""),
-                   local(d.last_seen), labels.get(d.last_kind, d.last_kind)] for d in seen],
-                 [12, 30, 20, 20, 25, 8]))
+    print(
+        render(
+            [_("Ref"), _("Device"), _("Serial"), _("Terminals"), display.header(_("Last seen")), _("Last")],
+            [
+                [
+                    d.ref,
+                    safe(f"{d.vendor_id}:{d.product_id} {d.name}"),
+                    safe(d.serial),
+                    ", ".join(safe(host(a)) for a in d.agents[:3]) + (" …" if len(d.agents) > 3 else ""),
+                    local(d.last_seen),
+                    labels.get(d.last_kind, d.last_kind),
+                ]
+                for d in seen
+            ],
+            [12, 30, 20, 20, 25, 8],
+        )
+    )
     print()
     print(_("Rules to approve them (`mamori-collector devices approve REF --reason ...`):"))
     for d in seen:
@@ -296,8 +464,9 @@ def cmd_seen(args: argparse.Namespace, datadir: DataDir) -> int:
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
-    dev = sub.add_parser("devices", parents=[common], help=_("approved devices and temporary permissions")
-                         ).add_subparsers(dest="action", required=True)
+    dev = sub.add_parser(
+        "devices", parents=[common], help=_("approved devices and temporary permissions")
+    ).add_subparsers(dest="action", required=True)
     p = dev.add_parser("import", parents=[common], help=_("import a USBGuard rules file into the register"))
     p.add_argument("file")
     p.add_argument("--segment", choices=SEGMENTS, help=_("only for terminals of this segment"))
@@ -306,20 +475,28 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--by", help=_("name of the staff member (default: login name)"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_import)
-    p = dev.add_parser("approve", parents=[common],
-                       help=_("approve a device: a temporary permission (一時許可) or, for a seen device without "
-                              "--until, a register rule"))
+    p = dev.add_parser(
+        "approve",
+        parents=[common],
+        help=_(
+            "approve a device: a temporary permission (一時許可) or, for a seen device without --until, a register rule"
+        ),
+    )
     p.add_argument("device", nargs="?", help=_("a device reference from `mamori-collector devices seen`"))
     p.add_argument("--serial", help=_("the device's serial number"))
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--agent", help=_("only on this terminal (agent ID)"))
     scope.add_argument("--department", help=_("on every terminal of this department (所属)"))
     scope.add_argument("--segment", choices=SEGMENTS, help=_("register rule: only for terminals of this segment"))
-    p.add_argument("--until",
-                   help=_("end of the permission: a date (through that day) or a date and time, e.g. 2026-04-01T17:00"))
+    p.add_argument(
+        "--until", help=_("end of the permission: a date (through that day) or a date and time, e.g. 2026-04-01T17:00")
+    )
     p.add_argument("--reason", required=True, help=_("why the device is needed"))
-    p.add_argument("--force", action="store_true",
-                   help=_("approve even for a revoked terminal or one of the マイナンバー利用事務系"))
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help=_("approve even for a revoked terminal or one of the マイナンバー利用事務系"),
+    )
     p.add_argument("--by", help=_("name of the staff member (default: login name)"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_approve)
@@ -332,8 +509,11 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--department", help=_("only what is scoped to this department (所属) or its terminals"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
-    p = dev.add_parser("seen", parents=[common],
-                       help=_("devices seen on terminals (usb.blocked / usb.allowed) and the rule to approve each"))
+    p = dev.add_parser(
+        "seen",
+        parents=[common],
+        help=_("devices seen on terminals (usb.blocked / usb.allowed) and the rule to approve each"),
+    )
     p.add_argument("--days", type=int, default=90, help=_("look back this many days (default 90)"))
     p.add_argument("--department", help=_("only devices seen on terminals of this department (所属)"))
     p.add_argument("--json", action="store_true")

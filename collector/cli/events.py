@@ -19,14 +19,21 @@ from mamori.table import render
 
 # The payload fields that say most about each kind, shown first in the table's details column.
 _DETAIL_KEYS = {
-    "agent.started": ("previous_exit", "agent_version"), "agent.stopped": ("reason",),
-    "agent.enrolled": ("segment", "department"), "agent.tamper": ("what", "detail"),
-    "policy.applied": ("mode", "version"), "policy.rejected": ("reason",),
-    "spool.overflow": ("dropped", "max_dropped_severity"), "spool.corrupt": ("error",),
+    "agent.started": ("previous_exit", "agent_version"),
+    "agent.stopped": ("reason",),
+    "agent.enrolled": ("segment", "department"),
+    "agent.tamper": ("what", "detail"),
+    "policy.applied": ("mode", "version"),
+    "policy.rejected": ("reason",),
+    "spool.overflow": ("dropped", "max_dropped_severity"),
+    "spool.corrupt": ("error",),
     "event.oversize": ("original_kind", "field", "size"),
-    "usb.attached": ("vendor_id", "product_id", "serial"), "usb.blocked": ("vendor_id", "product_id", "serial"),
-    "usb.allowed": ("vendor_id", "product_id", "serial", "decided_by"), "media.write": ("path", "size"),
-    "check.result": ("check_id", "status", "summary"), "sequence.gap": ("first_missing", "last_missing"),
+    "usb.attached": ("vendor_id", "product_id", "serial"),
+    "usb.blocked": ("vendor_id", "product_id", "serial"),
+    "usb.allowed": ("vendor_id", "product_id", "serial", "decided_by"),
+    "media.write": ("path", "size"),
+    "check.result": ("check_id", "status", "summary"),
+    "sequence.gap": ("first_missing", "last_missing"),
 }
 
 
@@ -38,8 +45,16 @@ def summary(kind: str, payload: dict[str, Any]) -> str:
 def event_dict(r) -> dict[str, Any]:
     """The stable JSON form of a stored event; a check's evidence is an object even in rows stored as text."""
     payload = nest(r.payload) if r.kind == "check.result" else r.payload
-    return {"event_id": r.event_id, "agent_id": r.agent_id, "seq": r.seq, "kind": r.kind, "severity": r.severity,
-            "occurred_at": iso(r.occurred_at), "received_at": iso(r.received_at), "payload": payload}
+    return {
+        "event_id": r.event_id,
+        "agent_id": r.agent_id,
+        "seq": r.seq,
+        "kind": r.kind,
+        "severity": r.severity,
+        "occurred_at": iso(r.occurred_at),
+        "received_at": iso(r.received_at),
+        "payload": payload,
+    }
 
 
 def cmd_events_show(args: argparse.Namespace, datadir: DataDir) -> int:
@@ -55,13 +70,21 @@ def cmd_events_show(args: argparse.Namespace, datadir: DataDir) -> int:
         return 0
     agent = queries.get_agent(db, row.agent_id)
     payload = dict(data["payload"])
-    rows = [(_("Evidence ID"), row.event_id), (_("Terminal"), f"{agent.hostname if agent else '-'} ({row.agent_id})"),
-            (_("Seq"), str(row.seq if row.seq is not None else "-")), (_("Kind"), row.kind),
-            (_("Severity"), label("severity", row.severity)), (display.header(_("Time")), local(row.occurred_at)),
-            (display.header(_("Received")), local(row.received_at))]
+    rows = [
+        (_("Evidence ID"), row.event_id),
+        (_("Terminal"), f"{agent.hostname if agent else '-'} ({row.agent_id})"),
+        (_("Seq"), str(row.seq if row.seq is not None else "-")),
+        (_("Kind"), row.kind),
+        (_("Severity"), label("severity", row.severity)),
+        (display.header(_("Time")), local(row.occurred_at)),
+        (display.header(_("Received")), local(row.received_at)),
+    ]
     if row.kind == "check.result":
-        rows += [(_("Check"), str(payload.pop("check_id", ""))), (_("Status"), str(payload.pop("status", ""))),
-                 (_("Summary"), str(payload.pop("summary", "")))]
+        rows += [
+            (_("Check"), str(payload.pop("check_id", ""))),
+            (_("Status"), str(payload.pop("status", ""))),
+            (_("Summary"), str(payload.pop("summary", ""))),
+        ]
     evidence = payload.pop("evidence", None)
     print(render([_("Item"), _("Value")], [list(r) for r in rows]))
     for title, value in ((_("Payload:"), payload), (_("Evidence:"), evidence)):
@@ -87,9 +110,17 @@ def _archived(datadir: DataDir, event_id: str):
         return None
     month, r = found
     print(_("From the archive of {month} (verified).").format(month=month), file=sys.stderr)
-    return EventRow(id=0, agent_id=r["agent_id"], seq=r["seq"], event_id=r["event_id"], kind=r["kind"],
-                    severity=r["severity"], occurred_at=datetime.fromisoformat(r["occurred_at"]),
-                    received_at=datetime.fromisoformat(r["received_at"]), payload=r["payload"])
+    return EventRow(
+        id=0,
+        agent_id=r["agent_id"],
+        seq=r["seq"],
+        event_id=r["event_id"],
+        kind=r["kind"],
+        severity=r["severity"],
+        occurred_at=datetime.fromisoformat(r["occurred_at"]),
+        received_at=datetime.fromisoformat(r["received_at"]),
+        payload=r["payload"],
+    )
 
 
 def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:
@@ -113,15 +144,25 @@ def cmd_events_list(args: argparse.Namespace, datadir: DataDir) -> int:
         print(_("No events match."))
         return 0
     headers = [display.header(_("Time")), _("Agent"), _("Seq"), _("Kind"), _("Severity"), _("Details")]
-    table = [[local(r.occurred_at)[5:16], r.agent_id[:8], str(r.seq if r.seq is not None else "-"), r.kind,
-              label("severity", r.severity), summary(r.kind, r.payload)] for r in rows]
+    table = [
+        [
+            local(r.occurred_at)[5:16],
+            r.agent_id[:8],
+            str(r.seq if r.seq is not None else "-"),
+            r.kind,
+            label("severity", r.severity),
+            summary(r.kind, r.payload),
+        ]
+        for r in rows
+    ]
     print(render(headers, table, [17, 8, 7, 14, 8, 20]))
     return 0
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
     evp = sub.add_parser("events", parents=[common], help=_("stored events")).add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     p = evp.add_parser("list", parents=[common], help=_("list events, newest first"))
     p.add_argument("--agent", help=_("agent ID (or its first 8+ characters)"))
     p.add_argument("--kind", help=_("event kind, e.g. usb.blocked"))

@@ -28,11 +28,22 @@ from mamori.table import render
 
 
 def exception_dict(e, now: datetime) -> dict[str, Any]:
-    return {"id": e.id, "agent_id": e.agent_id, "department": e.department, "rule_id": e.rule_id,
-            "valid_from": iso(e.valid_from), "until": iso(e.until), "reason": e.reason,
-            "approved_by": e.approved_by, "created_at": iso(e.created_at), "created_by": e.created_by,
-            "revoked_at": iso(e.revoked_at), "revoked_by": e.revoked_by, "state": e.state(now),
-            "used_after_expiry_at": iso(e.expiry_reported_at)}
+    return {
+        "id": e.id,
+        "agent_id": e.agent_id,
+        "department": e.department,
+        "rule_id": e.rule_id,
+        "valid_from": iso(e.valid_from),
+        "until": iso(e.until),
+        "reason": e.reason,
+        "approved_by": e.approved_by,
+        "created_at": iso(e.created_at),
+        "created_by": e.created_by,
+        "revoked_at": iso(e.revoked_at),
+        "revoked_by": e.revoked_by,
+        "state": e.state(now),
+        "used_after_expiry_at": iso(e.expiry_reported_at),
+    }
 
 
 def _state_label(state: str) -> str:
@@ -54,14 +65,26 @@ def cmd_add(args: argparse.Namespace, datadir: DataDir) -> int:
     agent_id = find_agent(db, args.agent).id if args.agent else None
     known_department(db, args.department)
     with db.begin() as conn:
-        exc, marked = xstore.add(conn, agent_id=agent_id, department=args.department, rule_id=rule_id,
-                                 valid_from=valid_from, until=until, reason=args.reason.strip(),
-                                 approved_by=args.approved_by.strip(), by=actor(args), at=now)
+        exc, marked = xstore.add(
+            conn,
+            agent_id=agent_id,
+            department=args.department,
+            rule_id=rule_id,
+            valid_from=valid_from,
+            until=until,
+            reason=args.reason.strip(),
+            approved_by=args.approved_by.strip(),
+            by=actor(args),
+            at=now,
+        )
     if args.json:
         print_json({**exception_dict(exc, now), "violations_marked": marked})
         return 0
-    print(_("Exception #{id} added for {rule} until {until}; {n} open violation(s) now marked.").format(
-        id=exc.id, rule=rule_id, until=display.stamp(until), n=marked))
+    print(
+        _("Exception #{id} added for {rule} until {until}; {n} open violation(s) now marked.").format(
+            id=exc.id, rule=rule_id, until=display.stamp(until), n=marked
+        )
+    )
     return 0
 
 
@@ -79,8 +102,18 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
         print(_("No exceptions."))
         return 0
     headers = [_("No."), _("Rule"), _("Scope"), display.header(_("Until")), _("State"), _("Approved by"), _("Reason")]
-    table = [[str(e.id), e.rule_id, e.department or (e.agent_id or "")[:8], local(e.until)[:10],
-              _state_label(e.state(now)), e.approved_by, e.reason] for e in rows]
+    table = [
+        [
+            str(e.id),
+            e.rule_id,
+            e.department or (e.agent_id or "")[:8],
+            local(e.until)[:10],
+            _state_label(e.state(now)),
+            e.approved_by,
+            e.reason,
+        ]
+        for e in rows
+    ]
     print(render(headers, table, [4, 7, 12, 16, 8, 10, 16]))
     return 0
 
@@ -92,15 +125,17 @@ def cmd_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
         with engine(datadir).begin() as conn:
             unmarked = xstore.revoke(conn, args.id, by=actor(args), at=clock.now(), note=args.note)
     except LookupError:
-        raise CliError(_("no exception #{id} in force; see `mamori-collector exceptions list`").format(
-            id=args.id)) from None
+        raise CliError(
+            _("no exception #{id} in force; see `mamori-collector exceptions list`").format(id=args.id)
+        ) from None
     print(_("Exception #{id} revoked; {n} violation(s) count again.").format(id=args.id, n=unmarked))
     return 0
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
     xp = sub.add_parser("exceptions", parents=[common], help=_("exceptions (例外措置) to rules")).add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     p = xp.add_parser("add", parents=[common], help=_("add an approved exception"))
     scope = p.add_mutually_exclusive_group(required=True)
     scope.add_argument("--agent", help=_("agent ID (or its first 8+ characters)"))

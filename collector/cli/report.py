@@ -32,15 +32,19 @@ def cmd_report(args: argparse.Namespace, datadir: DataDir) -> int:
         except PeriodError as exc:  # a period that has not begun
             raise CliError(str(exc)) from None
     reports.write(data, args.format, out)
-    print(_("Report written to {path} ({n} violations, {t} terminals).").format(
-        path=out, n=len(data["violations"]), t=data["total"]["targets"]))
+    print(
+        _("Report written to {path} ({n} violations, {t} terminals).").format(
+            path=out, n=len(data["violations"]), t=data["total"]["targets"]
+        )
+    )
     return 0
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("report", parents=[common], help=_("audit report for a period"))
-    p.add_argument("--period", required=True,
-                   help=_("2026-11, 2026-Q3, FY2026 (April-March), FY2026-Q3 or 2026-04-01..2026-09-30"))
+    p.add_argument(
+        "--period", required=True, help=_("2026-11, 2026-Q3, FY2026 (April-March), FY2026-Q3 or 2026-04-01..2026-09-30")
+    )
     p.add_argument("--department", help=_("department (所属)"))
     p.add_argument("--segment", choices=SEGMENTS)
     p.add_argument("--format", required=True, choices=["xlsx", "csv", "json", "html"])

@@ -34,8 +34,11 @@ def cmd_serve(args: argparse.Namespace, datadir: DataDir) -> int:
     workers = args.workers or settings["server.workers"] or default_workers()
     if workers > 1 and settings["metrics.listen"]:
         # Each worker would count only its own streams and batches: one scrape must not show a part as the whole.
-        raise StartupError(_("metrics.listen needs one serving process: set server.workers = 1 or empty "
-                             "metrics.listen in {config}").format(config=datadir.config))
+        raise StartupError(
+            _(
+                "metrics.listen needs one serving process: set server.workers = 1 or empty metrics.listen in {config}"
+            ).format(config=datadir.config)
+        )
     try:
         if workers > 1:
             return run_workers(datadir.root, settings, workers)
@@ -44,8 +47,11 @@ def cmd_serve(args: argparse.Namespace, datadir: DataDir) -> int:
         if "Failed to bind" not in str(exc):
             raise
         # Taken between our check and gRPC's bind (a race): the same advice without the port's name.
-        raise StartupError(_("cannot listen on {addrs}: a port is in use or not permitted; see {config}").format(
-            addrs=f"{settings['server.listen']}, {settings['server.enroll_listen']}", config=datadir.config)) from None
+        raise StartupError(
+            _("cannot listen on {addrs}: a port is in use or not permitted; see {config}").format(
+                addrs=f"{settings['server.listen']}, {settings['server.enroll_listen']}", config=datadir.config
+            )
+        ) from None
     return 0
 
 
@@ -53,6 +59,11 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[common], help=_("run the collector"))
     p.add_argument("--listen", help=_("override server.listen"))
     p.add_argument("--enroll-listen", help=_("override server.enroll_listen"))
-    p.add_argument("--workers", type=int, default=0, metavar="N",
-                   help=_("serving processes sharing the ports (default: server.workers, 0 = one per core)"))
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help=_("serving processes sharing the ports (default: server.workers, 0 = one per core)"),
+    )
     p.set_defaults(func=cmd_serve)

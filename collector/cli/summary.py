@@ -24,9 +24,9 @@ def build(conn, now: datetime, datadir: DataDir | None = None) -> dict[str, Any]
     from collector.store import queries
     from collector.store import violations as vstore
 
-    agents: dict[str, dict[str, int]] = {s: {"total": 0, "recent": 0, "today": 0, "silent": 0, "revoked": 0,
-                                             "superseded": 0}
-                                         for s in SEGMENTS}
+    agents: dict[str, dict[str, int]] = {
+        s: {"total": 0, "recent": 0, "today": 0, "silent": 0, "revoked": 0, "superseded": 0} for s in SEGMENTS
+    }
     for a in queries.list_agents(conn):
         row = agents[a.segment]
         if a.state == "superseded":
@@ -60,12 +60,16 @@ def build(conn, now: datetime, datadir: DataDir | None = None) -> dict[str, Any]
         "agents": agents,
         "open_violations": {
             "by_severity": by_severity,
-            "by_rule": [{"rule_id": r, "title": RULES[r].title(lang) if r in RULES else "", "count": n}
-                        for r, n in sorted(by_rule.items(), key=lambda x: (-x[1], x[0]))],
+            "by_rule": [
+                {"rule_id": r, "title": RULES[r].title(lang) if r in RULES else "", "count": n}
+                for r, n in sorted(by_rule.items(), key=lambda x: (-x[1], x[0]))
+            ],
             "excepted": excepted,
         },
-        "top_agents": [{"agent_id": a, "hostname": h, "department": d, "open": n, "worst_severity": w}
-                       for a, h, d, n, w in vstore.top_agents(conn, 5)],
+        "top_agents": [
+            {"agent_id": a, "hostname": h, "department": d, "open": n, "worst_severity": w}
+            for a, h, d, n, w in vstore.top_agents(conn, 5)
+        ],
     }
 
 
@@ -79,29 +83,61 @@ def cmd_summary(args: argparse.Namespace, datadir: DataDir) -> int:
         return 0
     seg_names = names("segment")
     print(_("Terminals"))
-    print(render([_("Segment"), _("Total"), _("<15 min"), _("<24 h"), _("Silent"), _("Revoked"),
-                  label("agent", "superseded")],
-                 [[seg_names[s], *(str(v[k]) for k in ("total", "recent", "today", "silent", "revoked", "superseded"))]
-                  for s, v in data["agents"].items()]))
+    print(
+        render(
+            [
+                _("Segment"),
+                _("Total"),
+                _("<15 min"),
+                _("<24 h"),
+                _("Silent"),
+                _("Revoked"),
+                label("agent", "superseded"),
+            ],
+            [
+                [seg_names[s], *(str(v[k]) for k in ("total", "recent", "today", "silent", "revoked", "superseded"))]
+                for s, v in data["agents"].items()
+            ],
+        )
+    )
     ov = data["open_violations"]
     if data["certificates_expiring"]:
         print()
         # A warning staff cannot miss: an expired certificate is a terminal (or the collector) cut off.
-        print(_("Warning: {n} certificate(s) expire within 30 days or have expired (see `pki status`)").format(
-            n=len(data["certificates_expiring"])))
+        print(
+            _("Warning: {n} certificate(s) expire within 30 days or have expired (see `pki status`)").format(
+                n=len(data["certificates_expiring"])
+            )
+        )
     print()
-    print(_("Open violations by severity") + "  " + "  ".join(
-        f"{label('severity', s)} {n}" for s, n in ov["by_severity"].items() if s != "info")
-        + "  " + _("(excepted: {n})").format(n=ov["excepted"]))
+    print(
+        _("Open violations by severity")
+        + "  "
+        + "  ".join(f"{label('severity', s)} {n}" for s, n in ov["by_severity"].items() if s != "info")
+        + "  "
+        + _("(excepted: {n})").format(n=ov["excepted"])
+    )
     if ov["by_rule"]:
-        print(render([_("Rule"), _("Count"), _("Title")],
-                     [[r["rule_id"], str(r["count"]), r["title"]] for r in ov["by_rule"][:8]], [7, 5, 60]))
+        print(
+            render(
+                [_("Rule"), _("Count"), _("Title")],
+                [[r["rule_id"], str(r["count"]), r["title"]] for r in ov["by_rule"][:8]],
+                [7, 5, 60],
+            )
+        )
     if data["top_agents"]:
         print()
         print(_("Terminals with the most open violations"))
-        print(render([_("Terminal"), _("Department"), _("Open"), _("Worst")],
-                     [[t["hostname"], t["department"], str(t["open"]), label("severity", t["worst_severity"])]
-                      for t in data["top_agents"]], [20, 20, 5, 6]))
+        print(
+            render(
+                [_("Terminal"), _("Department"), _("Open"), _("Worst")],
+                [
+                    [t["hostname"], t["department"], str(t["open"]), label("severity", t["worst_severity"])]
+                    for t in data["top_agents"]
+                ],
+                [20, 20, 5, 6],
+            )
+        )
     return 0
 
 

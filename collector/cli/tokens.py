@@ -30,21 +30,47 @@ def cmd_token_create(args: argparse.Namespace, datadir: DataDir) -> int:
     now = clock.now()
     with db.begin() as conn:
         row = queries.create_token(
-            conn, token_hash=pki.hash_token(token), segment=args.segment, department=args.department,
-            uses=args.uses, expires_at=now + lifetime, created_by=actor(args), created_at=now,
+            conn,
+            token_hash=pki.hash_token(token),
+            segment=args.segment,
+            department=args.department,
+            uses=args.uses,
+            expires_at=now + lifetime,
+            created_by=actor(args),
+            created_at=now,
         )
         # The token itself is secret: the log names it by its row id only.
-        audit.record(conn, at=now, actor=actor(args), action="token.create", target=f"token:{row.id}",
-                     details={"segment": args.segment, "department": args.department, "uses": args.uses,
-                              "expires_at": iso(now + lifetime)})
+        audit.record(
+            conn,
+            at=now,
+            actor=actor(args),
+            action="token.create",
+            target=f"token:{row.id}",
+            details={
+                "segment": args.segment,
+                "department": args.department,
+                "uses": args.uses,
+                "expires_at": iso(now + lifetime),
+            },
+        )
     if args.json:
-        print_json({"token": token, "segment": args.segment, "department": args.department,
-                     "uses": args.uses, "expires_at": iso(now + lifetime)})
+        print_json(
+            {
+                "token": token,
+                "segment": args.segment,
+                "department": args.department,
+                "uses": args.uses,
+                "expires_at": iso(now + lifetime),
+            }
+        )
     else:
         print(token)
-        print(_("segment {segment}, department {department}, uses {uses}, expires {expires}").format(
-            segment=args.segment, department=args.department, uses=args.uses, expires=display.stamp(now + lifetime)),
-            file=sys.stderr)
+        print(
+            _("segment {segment}, department {department}, uses {uses}, expires {expires}").format(
+                segment=args.segment, department=args.department, uses=args.uses, expires=display.stamp(now + lifetime)
+            ),
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -55,18 +81,49 @@ def cmd_token_list(args: argparse.Namespace, datadir: DataDir) -> int:
     rows = queries.list_tokens(engine(datadir))
     # The secret is never stored, only its hash; even that is left out: it names a token nobody needs to type.
     if args.json:
-        print_json([{"id": t.id, "segment": t.segment, "department": t.department, "uses_allowed": t.uses_allowed,
-                     "uses_left": t.uses_left, "expires_at": iso(t.expires_at), "created_at": iso(t.created_at),
-                     "created_by": t.created_by, "revoked_at": iso(t.revoked_at), "revoked_by": t.revoked_by,
-                     "state": t.state(now)} for t in rows])
+        print_json(
+            [
+                {
+                    "id": t.id,
+                    "segment": t.segment,
+                    "department": t.department,
+                    "uses_allowed": t.uses_allowed,
+                    "uses_left": t.uses_left,
+                    "expires_at": iso(t.expires_at),
+                    "created_at": iso(t.created_at),
+                    "created_by": t.created_by,
+                    "revoked_at": iso(t.revoked_at),
+                    "revoked_by": t.revoked_by,
+                    "state": t.state(now),
+                }
+                for t in rows
+            ]
+        )
         return 0
     if not rows:
         print(_("No enrollment tokens."))
         return 0
-    table = [[str(t.id), label("segment", t.segment), t.department, f"{t.uses_left}/{t.uses_allowed}",
-              local(t.expires_at, "%Y-%m-%d %H:%M"), label("token", t.state(now)), t.created_by] for t in rows]
-    headers = [_("ID"), _("Segment"), _("Department"), _("Uses left"), display.header(_("Expires")), _("State"),
-               _("Created by")]
+    table = [
+        [
+            str(t.id),
+            label("segment", t.segment),
+            t.department,
+            f"{t.uses_left}/{t.uses_allowed}",
+            local(t.expires_at, "%Y-%m-%d %H:%M"),
+            label("token", t.state(now)),
+            t.created_by,
+        ]
+        for t in rows
+    ]
+    headers = [
+        _("ID"),
+        _("Segment"),
+        _("Department"),
+        _("Uses left"),
+        display.header(_("Expires")),
+        _("State"),
+        _("Created by"),
+    ]
     print(render(headers, table, [0, 0, 20, 0, 0, 0, 16]))
     return 0
 
@@ -78,17 +135,25 @@ def cmd_token_revoke(args: argparse.Namespace, datadir: DataDir) -> int:
     with engine(datadir).begin() as conn:
         row = queries.revoke_token(conn, args.id, by, now)
         if row is None:
-            raise CliError(_("no token {id} that is not already revoked; see `mamori-collector token list`").format(
-                id=args.id))
-        audit.record(conn, at=now, actor=by, action="token.revoke", target=f"token:{row.id}",
-                     details={"segment": row.segment, "department": row.department, "uses_left": row.uses_left})
+            raise CliError(
+                _("no token {id} that is not already revoked; see `mamori-collector token list`").format(id=args.id)
+            )
+        audit.record(
+            conn,
+            at=now,
+            actor=by,
+            action="token.revoke",
+            target=f"token:{row.id}",
+            details={"segment": row.segment, "department": row.department, "uses_left": row.uses_left},
+        )
     print(_("Token {id} revoked: it enrolls no more terminals.").format(id=row.id))
     return 0
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
     tok = sub.add_parser("token", parents=[common], help=_("enrollment tokens")).add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     p = tok.add_parser("create", parents=[common], help=_("create an enrollment token"))
     p.add_argument("--segment", required=True, choices=SEGMENTS)
     p.add_argument("--department", required=True, help=_("department (所属) of the terminals"))

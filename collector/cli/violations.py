@@ -34,15 +34,32 @@ def violation_dict(v) -> dict[str, Any]:
 
     rule = RULES.get(v.rule_id)
     return {
-        "id": v.id, "agent_id": v.agent_id, "hostname": v.hostname, "segment": v.segment,
-        "department": v.department, "rule_id": v.rule_id, "rule_title": rule.title(language()) if rule else "",
-        "clause": rule.clause if rule else "", "severity": v.severity, "status": v.status,
-        "first_seen": iso(v.first_seen), "last_seen": iso(v.last_seen), "count": v.count,
-        "event_id": v.event_id, "last_event_id": v.last_event_id, "detail": vstore.detail_text(v),
-        "detail_message": v.detail_message, "evidence": v.evidence,
-        "exception_id": v.exception_id, "excepted": v.exception_id is not None,
-        "acknowledged_at": iso(v.acknowledged_at), "acknowledged_by": v.acknowledged_by, "ack_note": v.ack_note,
-        "resolved_at": iso(v.resolved_at), "resolved_by": v.resolved_by, "resolution_note": v.resolution_note,
+        "id": v.id,
+        "agent_id": v.agent_id,
+        "hostname": v.hostname,
+        "segment": v.segment,
+        "department": v.department,
+        "rule_id": v.rule_id,
+        "rule_title": rule.title(language()) if rule else "",
+        "clause": rule.clause if rule else "",
+        "severity": v.severity,
+        "status": v.status,
+        "first_seen": iso(v.first_seen),
+        "last_seen": iso(v.last_seen),
+        "count": v.count,
+        "event_id": v.event_id,
+        "last_event_id": v.last_event_id,
+        "detail": vstore.detail_text(v),
+        "detail_message": v.detail_message,
+        "evidence": v.evidence,
+        "exception_id": v.exception_id,
+        "excepted": v.exception_id is not None,
+        "acknowledged_at": iso(v.acknowledged_at),
+        "acknowledged_by": v.acknowledged_by,
+        "ack_note": v.ack_note,
+        "resolved_at": iso(v.resolved_at),
+        "resolved_by": v.resolved_by,
+        "resolution_note": v.resolution_note,
         "resolution_evidence": v.resolution_evidence,
     }
 
@@ -63,19 +80,46 @@ def cmd_list(args: argparse.Namespace, datadir: DataDir) -> int:
     since = parse_when(args.since, "--since") if args.since else None
     rule_id = rule_id_arg(args.rule) if args.rule else None
     with read_only(db.connect()) as conn:
-        rows = vstore.list_violations(conn, status=args.status, segment=args.segment, severity=args.severity,
-                                      department=args.department, agent_id=agent_id, rule_id=rule_id,
-                                      since=since, limit=args.limit)
+        rows = vstore.list_violations(
+            conn,
+            status=args.status,
+            segment=args.segment,
+            severity=args.severity,
+            department=args.department,
+            agent_id=agent_id,
+            rule_id=rule_id,
+            since=since,
+            limit=args.limit,
+        )
     if args.json:
         print_json([violation_dict(v) for v in rows])
         return 0
     if not rows:
         print(_("No violations match."))
         return 0
-    headers = [_("ID"), _("Severity"), _("Status"), _("Rule"), _("Terminal"), _("Department"),
-               display.header(_("Latest")), _("Count")]
-    table = [[str(v.id), label("severity", v.severity), label("status", v.status) + ("*" if v.exception_id else ""),
-              v.rule_id, v.hostname, v.department, _short_time(v.last_seen), str(v.count)] for v in rows]
+    headers = [
+        _("ID"),
+        _("Severity"),
+        _("Status"),
+        _("Rule"),
+        _("Terminal"),
+        _("Department"),
+        display.header(_("Latest")),
+        _("Count"),
+    ]
+    table = [
+        [
+            str(v.id),
+            label("severity", v.severity),
+            label("status", v.status) + ("*" if v.exception_id else ""),
+            v.rule_id,
+            v.hostname,
+            v.department,
+            _short_time(v.last_seen),
+            str(v.count),
+        ]
+        for v in rows
+    ]
     print(render(headers, table, [7, 8, 8, 7, 13, 10, 11, 5]))
     if any(v.exception_id for v in rows):
         print(_("* covered by an exception (例外措置)"))
@@ -105,21 +149,30 @@ def cmd_show(args: argparse.Namespace, datadir: DataDir) -> int:
     rule = RULES.get(v.rule_id)
     lang = language()
     rows = [
-        (_("ID"), str(v.id)), (_("Rule"), f"{v.rule_id} {data['rule_title']}"), (_("Clause"), data["clause"]),
-        (_("Severity"), label("severity", v.severity)), (_("Status"), label("status", v.status)),
-        (_("Terminal"), f"{v.hostname} ({v.agent_id})"), (_("Segment"), v.segment),
-        (_("Department"), v.department), (display.header(_("First detected")), local(v.first_seen)),
-        (display.header(_("Last detected")), local(v.last_seen)), (_("Count"), str(v.count)),
+        (_("ID"), str(v.id)),
+        (_("Rule"), f"{v.rule_id} {data['rule_title']}"),
+        (_("Clause"), data["clause"]),
+        (_("Severity"), label("severity", v.severity)),
+        (_("Status"), label("status", v.status)),
+        (_("Terminal"), f"{v.hostname} ({v.agent_id})"),
+        (_("Segment"), v.segment),
+        (_("Department"), v.department),
+        (display.header(_("First detected")), local(v.first_seen)),
+        (display.header(_("Last detected")), local(v.last_seen)),
+        (_("Count"), str(v.count)),
         (_("Detected"), data["detail"]),
-        (_("Evidence ID"), v.event_id or "-"), (_("Latest evidence ID"), v.last_event_id or "-"),
+        (_("Evidence ID"), v.event_id or "-"),
+        (_("Latest evidence ID"), v.last_event_id or "-"),
         (_("Exception"), f"#{v.exception_id}" if v.exception_id else "-"),
     ]
     if v.acknowledged_at:
-        rows.append((display.header(_("Acknowledged")),
-                     f"{local(v.acknowledged_at)} {v.acknowledged_by} {v.ack_note or ''}"))
+        rows.append(
+            (display.header(_("Acknowledged")), f"{local(v.acknowledged_at)} {v.acknowledged_by} {v.ack_note or ''}")
+        )
     if v.resolved_at:
-        rows.append((display.header(_("Resolved")),
-                     f"{local(v.resolved_at)} {v.resolved_by} {vstore.resolution_text(v)}"))
+        rows.append(
+            (display.header(_("Resolved")), f"{local(v.resolved_at)} {v.resolved_by} {vstore.resolution_text(v)}")
+        )
     if rule:
         rows.append((_("Remediation"), rule.remediation(lang)))
     print(render([_("Item"), _("Value")], [list(r) for r in rows]))
@@ -146,8 +199,9 @@ def _lifecycle(args: argparse.Namespace, datadir: DataDir, action: str) -> int:
     except vstore.LifecycleError as exc:
         if exc.reason == "unknown":
             raise CliError(_("no violation {id}; see `mamori-collector violations list`").format(id=args.id)) from None
-        raise CliError(_("violation {id} is already {status}").format(
-            id=args.id, status=label("status", exc.reason))) from None
+        raise CliError(
+            _("violation {id} is already {status}").format(id=args.id, status=label("status", exc.reason))
+        ) from None
     if action == "ack":
         print(_("Violation {id} acknowledged by {by}.").format(id=args.id, by=by))
     else:
@@ -157,7 +211,8 @@ def _lifecycle(args: argparse.Namespace, datadir: DataDir, action: str) -> int:
 
 def register(sub, common: argparse.ArgumentParser) -> None:
     vp = sub.add_parser("violations", parents=[common], help=_("violations found by the rules")).add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     p = vp.add_parser("list", parents=[common], help=_("list violations, newest first"))
     p.add_argument("--status", choices=VIOLATION_STATUSES)
     p.add_argument("--segment", choices=SEGMENTS)

@@ -43,13 +43,25 @@ def _clauses(rule_id: str) -> tuple[str, ...]:
 
 def _row(targets: set[str], bad: set[str], count: int, unresolved: int) -> dict[str, Any]:
     n = len(targets)
-    return {"targets": n, "compliant": n - len(bad & targets),
-            "compliance_rate": round((n - len(bad & targets)) / n, 4) if n else None,
-            "violations": count, "unresolved": unresolved, "mark": mark(n, count, unresolved)}
+    return {
+        "targets": n,
+        "compliant": n - len(bad & targets),
+        "compliance_rate": round((n - len(bad & targets)) / n, 4) if n else None,
+        "violations": count,
+        "unresolved": unresolved,
+        "mark": mark(n, count, unresolved),
+    }
 
 
-def build(conn: Connection, period: Period, *, department: str | None = None, segment: str | None = None,
-          lang: str = "ja", now: datetime | None = None) -> dict[str, Any]:
+def build(
+    conn: Connection,
+    period: Period,
+    *,
+    department: str | None = None,
+    segment: str | None = None,
+    lang: str = "ja",
+    now: datetime | None = None,
+) -> dict[str, Any]:
     now = now or clock.now()
     if now < period.start:
         raise PeriodError(t("future_period", lang))
@@ -58,12 +70,18 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
         label += t("not_ended", lang).format(when=show_date(now, lang, with_time=True))
     # Terminals in scope: enrolled before the period ended and not revoked before it began.
     aq = select(agents.c.id, agents.c.segment, agents.c.department, agents.c.hostname).where(
-        agents.c.enrolled_at < period.end, or_(agents.c.revoked_at.is_(None), agents.c.revoked_at >= period.start))
-    vq = (select(violations, agents.c.hostname).join(agents, agents.c.id == violations.c.agent_id)
-          # In the period: open at any time in it, however long ago it was first seen.
-          .where(violations.c.first_seen < period.end,
-                 or_(violations.c.resolved_at.is_(None), violations.c.resolved_at >= period.start))
-          .order_by(violations.c.first_seen, violations.c.id))
+        agents.c.enrolled_at < period.end, or_(agents.c.revoked_at.is_(None), agents.c.revoked_at >= period.start)
+    )
+    vq = (
+        select(violations, agents.c.hostname)
+        .join(agents, agents.c.id == violations.c.agent_id)
+        # In the period: open at any time in it, however long ago it was first seen.
+        .where(
+            violations.c.first_seen < period.end,
+            or_(violations.c.resolved_at.is_(None), violations.c.resolved_at >= period.start),
+        )
+        .order_by(violations.c.first_seen, violations.c.id)
+    )
     if department:
         aq = aq.where(agents.c.department == department)
         vq = vq.where(violations.c.department == department)
@@ -99,9 +117,11 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
 
     departments = sorted(set(by_dept) | {r.department for r in counted})
     summary_dept = [{"department": d, **figures(("dept", d), by_dept.get(d, set()))} for d in departments]
-    summary_seg = [{"segment": s, "segment_name": labels.label("segment", s, lang),
-                    **figures(("seg", s), by_seg.get(s, set()))}
-                   for s in SEGMENTS if not segment or s == segment]
+    summary_seg = [
+        {"segment": s, "segment_name": labels.label("segment", s, lang), **figures(("seg", s), by_seg.get(s, set()))}
+        for s in SEGMENTS
+        if not segment or s == segment
+    ]
     clause_rules: dict[str, list[str]] = defaultdict(list)
     for rule in RULES.values():
         for c in rule.clause_bp:
@@ -110,11 +130,15 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
     for clause in sorted(clause_rules, key=_clause_sort):
         segs = {s for rid in clause_rules[clause] for s in RULES[rid].segments}
         targets = {aid for aid in all_ids if seg_of[aid] in segs}
-        summary_clause.append({"clause": clause, "rules": clause_rules[clause],
-                               "guideline": sorted({g for rid in clause_rules[clause] for g in RULES[rid].clause_g}),
-                               **figures(("clause", clause), targets)})
-    total = _row(all_ids, {r.agent_id for r in counted}, len(counted),
-                 sum(_open_at(r, period.end) for r in counted))
+        summary_clause.append(
+            {
+                "clause": clause,
+                "rules": clause_rules[clause],
+                "guideline": sorted({g for rid in clause_rules[clause] for g in RULES[rid].clause_g}),
+                **figures(("clause", clause), targets),
+            }
+        )
+    total = _row(all_ids, {r.agent_id for r in counted}, len(counted), sum(_open_at(r, period.end) for r in counted))
 
     detail = [_detail(r, lang) for r in rows]
     weekly = _weekly(counted, period)
@@ -125,9 +149,13 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
         "schema": SCHEMA,
         "title": t("title", lang),
         "lang": lang,
-        "period": {"text": period.text, "from": period.start.date().isoformat(),
-                   "to": period.last_day.isoformat(),
-                   "label": label, "ended": now >= period.end},
+        "period": {
+            "text": period.text,
+            "from": period.start.date().isoformat(),
+            "to": period.last_day.isoformat(),
+            "label": label,
+            "ended": now >= period.end,
+        },
         "filters": {"department": department, "segment": segment},
         "generated_at": now.astimezone(UTC).isoformat(),
         "generated_label": f"{show_date(now, lang, with_time=True)} {display.label(now)}",
@@ -144,16 +172,23 @@ def build(conn: Connection, period: Period, *, department: str | None = None, se
     }
 
 
-def _approvals_used(conn: Connection, period: Period, agent_ids: set[str], host_of: dict[str, str],
-                    lang: str) -> list[dict[str, Any]]:
+def _approvals_used(
+    conn: Connection, period: Period, agent_ids: set[str], host_of: dict[str, str], lang: str
+) -> list[dict[str, Any]]:
     """Approved devices used in the period: per approval (register rule or 一時許可) and terminal, how often.
 
     The agent names what allowed a device in usb.allowed's decided_by: "rule N: <rule text>" for the register,
     "temporary <id> until <time>" for a 一時許可; "mode:audit" is no approval and is left out.
     """
-    rows = conn.execute(select(events.c.agent_id, events.c.occurred_at, events.c.payload).where(
-        events.c.kind == "usb.allowed", events.c.occurred_at >= period.start, events.c.occurred_at < period.end,
-    ).order_by(events.c.occurred_at)).all()
+    rows = conn.execute(
+        select(events.c.agent_id, events.c.occurred_at, events.c.payload)
+        .where(
+            events.c.kind == "usb.allowed",
+            events.c.occurred_at >= period.start,
+            events.c.occurred_at < period.end,
+        )
+        .order_by(events.c.occurred_at)
+    ).all()
     used: dict[tuple[str, str], dict[str, Any]] = {}
     for agent_id, at, payload in rows:
         basis = parse_basis((payload or {}).get("decided_by", ""))
@@ -163,13 +198,26 @@ def _approvals_used(conn: Connection, period: Period, agent_ids: set[str], host_
         item = used.get((approval, agent_id))
         if item is None:
             item = used[(approval, agent_id)] = {
-                "approval": approval, "agent_id": agent_id, "terminal": host_of.get(agent_id, ""),
+                "approval": approval,
+                "agent_id": agent_id,
+                "terminal": host_of.get(agent_id, ""),
                 "serial": payload.get("serial", ""),
-                "device": " ".join(x for x in (f"{payload.get('vendor_id', '')}:{payload.get('product_id', '')}",
-                                               payload.get("product_name", "")) if x.strip(":")),
+                "device": " ".join(
+                    x
+                    for x in (
+                        f"{payload.get('vendor_id', '')}:{payload.get('product_id', '')}",
+                        payload.get("product_name", ""),
+                    )
+                    if x.strip(":")
+                ),
                 "approval_label": _approval_label(basis, lang),
-                "uses": 0, "first": at, "last": at, "reason": "", "approved_by": "",
-                "permission_id": basis.ref if basis.kind == "temporary" else None}
+                "uses": 0,
+                "first": at,
+                "last": at,
+                "reason": "",
+                "approved_by": "",
+                "permission_id": basis.ref if basis.kind == "temporary" else None,
+            }
         item["uses"] += 1
         item["last"] = at
     temps = {r.id: r for r in conn.execute(select(temporary_permissions)).all()}
@@ -179,9 +227,15 @@ def _approvals_used(conn: Connection, period: Period, agent_ids: set[str], host_
         if temp is not None:
             item["reason"], item["approved_by"] = temp.reason, temp.created_by
         first, last = item.pop("first"), item.pop("last")
-        items.append({**item, "first": first.astimezone(UTC).isoformat(), "last": last.astimezone(UTC).isoformat(),
-                      "first_label": show_date(first, lang, with_time=True),
-                      "last_label": show_date(last, lang, with_time=True)})
+        items.append(
+            {
+                **item,
+                "first": first.astimezone(UTC).isoformat(),
+                "last": last.astimezone(UTC).isoformat(),
+                "first_label": show_date(first, lang, with_time=True),
+                "last_label": show_date(last, lang, with_time=True),
+            }
+        )
     return items
 
 
@@ -204,17 +258,28 @@ def _detail(r: Any, lang: str) -> dict[str, Any]:
     user = r.evidence.get("user") if isinstance(r.evidence, dict) else None
     status = labels.label("status", r.status, lang)
     return {
-        "id": r.id, "rule_id": r.rule_id, "rule_title": rule.title(lang) if rule else "",
-        "clause": rule.clause if rule else "", "segment": r.segment,
+        "id": r.id,
+        "rule_id": r.rule_id,
+        "rule_title": rule.title(lang) if rule else "",
+        "clause": rule.clause if rule else "",
+        "segment": r.segment,
         "segment_name": labels.label("segment", r.segment, lang),
-        "department": r.department, "terminal": r.hostname, "agent_id": r.agent_id, "user": user or "",
+        "department": r.department,
+        "terminal": r.hostname,
+        "agent_id": r.agent_id,
+        "user": user or "",
         "occurred_at": r.first_seen.astimezone(UTC).isoformat(),
         "occurred_label": show_date(r.first_seen, lang, with_time=True),
-        "last_seen": r.last_seen.astimezone(UTC).isoformat(), "count": r.count,
-        "detected": vstore.detail_text(r, lang), "severity": r.severity,
+        "last_seen": r.last_seen.astimezone(UTC).isoformat(),
+        "count": r.count,
+        "detected": vstore.detail_text(r, lang),
+        "severity": r.severity,
         "severity_name": labels.label("severity", r.severity, lang),
-        "evidence_id": r.event_id or "", "exception_id": r.exception_id,
-        "status": r.status, "status_name": status, "checked_by": checked_by or "",
+        "evidence_id": r.event_id or "",
+        "exception_id": r.exception_id,
+        "status": r.status,
+        "status_name": status,
+        "checked_by": checked_by or "",
         "checked_on": checked_at.astimezone(UTC).isoformat() if checked_at else None,
         "checked_label": show_date(checked_at, lang) if checked_at else "",
     }
@@ -222,13 +287,22 @@ def _detail(r: Any, lang: str) -> dict[str, Any]:
 
 def _exception(e: Any, lang: str, hostname: str | None, as_of: datetime) -> dict[str, Any]:
     state = e.state(as_of)
-    return {"id": e.id, "state": state, "state_name": labels.label("exception", state, lang), "rule_id": e.rule_id,
-            "agent_id": e.agent_id, "hostname": hostname,
-            "department": e.department,
-            "from": e.valid_from.astimezone(UTC).isoformat(), "until": e.until.astimezone(UTC).isoformat(),
-            "from_label": show_date(e.valid_from, lang), "until_label": show_date(e.until, lang),
-            "reason": e.reason, "approved_by": e.approved_by,
-            "revoked_at": e.revoked_at.astimezone(UTC).isoformat() if e.revoked_at else None}
+    return {
+        "id": e.id,
+        "state": state,
+        "state_name": labels.label("exception", state, lang),
+        "rule_id": e.rule_id,
+        "agent_id": e.agent_id,
+        "hostname": hostname,
+        "department": e.department,
+        "from": e.valid_from.astimezone(UTC).isoformat(),
+        "until": e.until.astimezone(UTC).isoformat(),
+        "from_label": show_date(e.valid_from, lang),
+        "until_label": show_date(e.until, lang),
+        "reason": e.reason,
+        "approved_by": e.approved_by,
+        "revoked_at": e.revoked_at.astimezone(UTC).isoformat() if e.revoked_at else None,
+    }
 
 
 def _weekly(rows: list[Any], period: Period) -> list[dict[str, Any]]:

@@ -32,8 +32,11 @@ def _month_start(year: int, month: int) -> date:
 
 def _span(text: str, first: date, after_last: date) -> Period:
     zone = display.zone()  # a report's days are the days of the times it shows
-    return Period(datetime(first.year, first.month, first.day, tzinfo=zone),
-                  datetime(after_last.year, after_last.month, after_last.day, tzinfo=zone), text)
+    return Period(
+        datetime(first.year, first.month, first.day, tzinfo=zone),
+        datetime(after_last.year, after_last.month, after_last.day, tzinfo=zone),
+        text,
+    )
 
 
 def parse_period(text: str) -> Period:
@@ -59,8 +62,10 @@ def parse_period(text: str) -> Period:
         else:
             if first <= last:
                 return _span(text, first, last + timedelta(days=1))
-    raise PeriodError(f"invalid period {text!r}: use 2026-11 (month), 2026-Q3 (calendar quarter), "
-                      "FY2026 (年度, April-March), FY2026-Q3 (fiscal quarter) or 2026-04-01..2026-09-30")
+    raise PeriodError(
+        f"invalid period {text!r}: use 2026-11 (month), 2026-Q3 (calendar quarter), "
+        "FY2026 (年度, April-March), FY2026-Q3 (fiscal quarter) or 2026-04-01..2026-09-30"
+    )
 
 
 def reiwa(day: date) -> str:

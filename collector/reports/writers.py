@@ -61,12 +61,18 @@ def write_xlsx(data: dict[str, Any], out: Path) -> None:
     cover.column_dimensions["A"].width = 18
     cover.column_dimensions["B"].width = 50
     cover.append([styled(cover, data["title"], Font(name=XLSX_FONT, size=14, bold=True))])
-    lines = [[t("period", lang), data["period"]["label"]], [t("generated", lang), data["generated_label"]],
-             [t("filters", lang), " ".join(f"{k}={v}" for k, v in data["filters"].items() if v) or "-"], [],
-             [t("targets", lang), data["total"]["targets"]],
-             [t("compliance", lang), _rate_cell(data["total"]["compliance_rate"])],
-             [t("violations", lang), data["total"]["violations"]],
-             [t("unresolved", lang), data["total"]["unresolved"]], [], [t("legend", lang)]]
+    lines = [
+        [t("period", lang), data["period"]["label"]],
+        [t("generated", lang), data["generated_label"]],
+        [t("filters", lang), " ".join(f"{k}={v}" for k, v in data["filters"].items() if v) or "-"],
+        [],
+        [t("targets", lang), data["total"]["targets"]],
+        [t("compliance", lang), _rate_cell(data["total"]["compliance_rate"])],
+        [t("violations", lang), data["total"]["violations"]],
+        [t("unresolved", lang), data["total"]["unresolved"]],
+        [],
+        [t("legend", lang)],
+    ]
     for line in lines:
         cover.append(line)
     for table in tables(data):

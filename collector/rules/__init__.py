@@ -32,9 +32,34 @@ from collector.rules import (
 )
 from collector.rules.base import Rule
 
-MODULES = (med_001, med_002, med_003, med_004, med_005, med_006, aut_001, aut_002, aut_003, pat_001, pat_002,
-           pat_003, pat_004, mal_001, mal_002, enc_001, net_001, net_002, net_003, sw_001, ops_001, ops_002,
-           ops_003, ops_004, ops_005, ops_006)
+MODULES = (
+    med_001,
+    med_002,
+    med_003,
+    med_004,
+    med_005,
+    med_006,
+    aut_001,
+    aut_002,
+    aut_003,
+    pat_001,
+    pat_002,
+    pat_003,
+    pat_004,
+    mal_001,
+    mal_002,
+    enc_001,
+    net_001,
+    net_002,
+    net_003,
+    sw_001,
+    ops_001,
+    ops_002,
+    ops_003,
+    ops_004,
+    ops_005,
+    ops_006,
+)
 RULES: dict[str, Rule] = {m.RULE.id: m.RULE for m in MODULES}
 
 # Event kinds that have at least one rule: only these are evaluated on the ingest path.

@@ -22,16 +22,19 @@ RULE = Rule(
     clause_bp=("BP6(3)①",),
     clause_g=(),
     evidence_text=N_("check.result (mfa): PAM stack / Windows logon configuration"),
-    remediation_text=N_("Require a second factor at logon (pam_u2f, pam_pkcs11, Windows Hello for Business, "
-                      "smart card)."),
+    remediation_text=N_(
+        "Require a second factor at logon (pam_u2f, pam_pkcs11, Windows Hello for Business, smart card)."
+    ),
     evaluate=evaluate,
     kinds=("check.result",),
     check_id="mfa",
 )
 
 FLAGS = [check("mynumber", "mfa", "fail", {"local_mfa": False, "logon": [{"service": "login", "multi_factor": False}]})]
-PASSES = [check("mynumber", "mfa", "pass", {"local_mfa": True}),
-          check("lgwan", "mfa", "fail", {"local_mfa": False}),  # recommended only outside mynumber
-          # sshd alone is weak: AUT-002's violation, not a local logon one.
-          check("mynumber", "mfa", "fail", {"local_mfa": True, "remote_logon_enabled": True, "remote_mfa": False}),
-          check("mynumber", "mfa", "fail")]  # an old agent's result without the verdict: no judgement
+PASSES = [
+    check("mynumber", "mfa", "pass", {"local_mfa": True}),
+    check("lgwan", "mfa", "fail", {"local_mfa": False}),  # recommended only outside mynumber
+    # sshd alone is weak: AUT-002's violation, not a local logon one.
+    check("mynumber", "mfa", "fail", {"local_mfa": True, "remote_logon_enabled": True, "remote_mfa": False}),
+    check("mynumber", "mfa", "fail"),
+]  # an old agent's result without the verdict: no judgement

@@ -11,8 +11,9 @@ def evaluate(s, params):
     if enabled is True and mfa is False:
         return Flag(N_("remote logon enabled without MFA"), {"remote": ev.remote or []})
     if enabled is False or mfa is True:
-        return Clear(N_("remote logon disabled or protected by MFA"),
-                     {"remote_logon_enabled": enabled, "remote_mfa": mfa})
+        return Clear(
+            N_("remote logon disabled or protected by MFA"), {"remote_logon_enabled": enabled, "remote_mfa": mfa}
+        )
     return None
 
 
@@ -30,5 +31,7 @@ RULE = Rule(
 )
 
 FLAGS = [check("internet", "mfa", "fail", {"remote_logon_enabled": True, "remote_mfa": False})]
-PASSES = [check("internet", "mfa", "pass", {"remote_logon_enabled": False}),
-          check("lgwan", "mfa", "pass", {"remote_logon_enabled": True, "remote_mfa": True})]
+PASSES = [
+    check("internet", "mfa", "pass", {"remote_logon_enabled": False}),
+    check("lgwan", "mfa", "pass", {"remote_logon_enabled": True, "remote_mfa": True}),
+]

@@ -16,8 +16,10 @@ def evaluate(s, params):
         return Flag(N_("screen lock can be changed by staff"), {"enforced": False, "timeout_seconds": timeout})
     if timeout is not None and enabled is not None:
         if timeout <= 0 or timeout > limit:
-            return Flag(N_("screen lock after {timeout:g}s (policy {limit}s)", timeout=timeout, limit=limit),
-                        {"timeout_seconds": timeout})
+            return Flag(
+                N_("screen lock after {timeout:g}s (policy {limit}s)", timeout=timeout, limit=limit),
+                {"timeout_seconds": timeout},
+            )
         return Clear(N_("screen lock after {timeout:g}s", timeout=timeout), {"timeout_seconds": timeout})
     return check_fallback(s, N_("screen lock check failed"))
 
@@ -36,6 +38,8 @@ RULE = Rule(
     params=PARAMS["AUT-003"],
 )
 
-FLAGS = [check("lgwan", "screen_lock", "fail", {"enabled": False}),
-         check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 1800, "enforced": True})]
+FLAGS = [
+    check("lgwan", "screen_lock", "fail", {"enabled": False}),
+    check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 1800, "enforced": True}),
+]
 PASSES = [check("lgwan", "screen_lock", "pass", {"enabled": True, "timeout_seconds": 300, "enforced": True})]

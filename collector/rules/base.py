@@ -176,13 +176,21 @@ def check_fallback(subject: Subject, detail: Message | None) -> Outcome:
 EXAMPLE_AT = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # a Monday, 10:00 in Japan
 
 
-def event(segment: str, kind: str, payload: dict[str, Any] | None = None, *, at: datetime = EXAMPLE_AT,
-          facts: dict[str, Any] | None = None, event_id: str = "") -> Subject:
+def event(
+    segment: str,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    at: datetime = EXAMPLE_AT,
+    facts: dict[str, Any] | None = None,
+    event_id: str = "",
+) -> Subject:
     return Subject(segment=segment, kind=kind, payload=payload or {}, at=at, event_id=event_id, facts=facts or {})
 
 
-def check(segment: str, check_id: str, status: str, evidence: dict[str, Any] | None = None, *,
-          at: datetime = EXAMPLE_AT) -> Subject:
+def check(
+    segment: str, check_id: str, status: str, evidence: dict[str, Any] | None = None, *, at: datetime = EXAMPLE_AT
+) -> Subject:
     """A check.result as the collector stores it (evidence decoded at the ingest edge) and rules see it."""
     payload = {"check_id": check_id, "status": status, "evidence": evidence or {}}
     return Subject(segment=segment, kind="check.result", payload=payload, at=at, evidence=typed_evidence(payload))

@@ -10,10 +10,13 @@ def evaluate(s, params):
     portable = ev.laptop is True
     if ev.encrypted is False or (ev.encrypted is None and s.payload.get("status") == "fail"):
         # A laptop leaves the office: an unencrypted disk there is a higher risk (rules.md).
-        return Flag(N_("system disk not encrypted (laptop)") if portable else N_("system disk not encrypted"),
-                    {"encrypted": False, "portable": portable}, severity="high" if portable else None)
+        return Flag(
+            N_("system disk not encrypted (laptop)") if portable else N_("system disk not encrypted"),
+            {"encrypted": False, "portable": portable},
+            severity="high" if portable else None,
+        )
     if ev.encrypted is True:
-        return Clear(N_("system disk encrypted ({method})", method=ev.method or '?'), {"encrypted": True})
+        return Clear(N_("system disk encrypted ({method})", method=ev.method or "?"), {"encrypted": True})
     return check_fallback(s, None)
 
 
@@ -30,6 +33,8 @@ RULE = Rule(
     check_id="disk_encryption",
 )
 
-FLAGS = [check("lgwan", "disk_encryption", "fail", {"encrypted": False, "laptop": True}),
-         check("mynumber", "disk_encryption", "fail")]
+FLAGS = [
+    check("lgwan", "disk_encryption", "fail", {"encrypted": False, "laptop": True}),
+    check("mynumber", "disk_encryption", "fail"),
+]
 PASSES = [check("lgwan", "disk_encryption", "pass", {"encrypted": True, "method": "dm-crypt"})]

@@ -55,15 +55,26 @@ def with_check(outcome: Outcome, subject: Subject) -> Outcome:
     if not isinstance(outcome, Flag) or subject.kind != "check.result":
         return outcome
     p = subject.payload
-    check = {"check_id": p.get("check_id"), "status": p.get("status"), "summary": p.get("summary", ""),
-             "evidence": schemas.stored(p)}
+    check = {
+        "check_id": p.get("check_id"),
+        "status": p.get("status"),
+        "summary": p.get("summary", ""),
+        "evidence": schemas.stored(p),
+    }
     return replace(outcome, evidence={**outcome.evidence, "check": check})
 
 
 def _subject(agent: AgentInfo, ev: Any, facts: dict[str, Any] | None = None) -> Subject:
     evidence = typed_evidence(ev.payload) if ev.kind == "check.result" else None
-    return Subject(segment=agent.segment, kind=ev.kind, payload=ev.payload, at=ev.occurred_at,
-                   event_id=ev.event_id, evidence=evidence, facts=facts or {})
+    return Subject(
+        segment=agent.segment,
+        kind=ev.kind,
+        payload=ev.payload,
+        at=ev.occurred_at,
+        event_id=ev.event_id,
+        evidence=evidence,
+        facts=facts or {},
+    )
 
 
 @dataclass(slots=True)
@@ -88,9 +99,14 @@ class Judgement:
     def keep(self, evs: Sequence[Any]) -> Judgement:
         """The judgement of only these of its events (the batch minus replays of stored ones)."""
         ids = {id(ev) for ev in evs}
-        return Judgement(self.agent, self.document, [o for o in self.outcomes if id(o[2]) in ids],
-                         [d for d in self.deferred if id(d[2]) in ids], [e for e in self.checks if id(e) in ids],
-                         self.exceptions)
+        return Judgement(
+            self.agent,
+            self.document,
+            [o for o in self.outcomes if id(o[2]) in ids],
+            [d for d in self.deferred if id(d[2]) in ids],
+            [e for e in self.checks if id(e) in ids],
+            self.exceptions,
+        )
 
 
 def prepare(agent: AgentInfo, document: dict[str, Any], evs: Sequence[Any]) -> Judgement:
@@ -107,8 +123,9 @@ def prepare(agent: AgentInfo, document: dict[str, Any], evs: Sequence[Any]) -> J
         todo = chosen.get(key)
         if todo is None:
             probe = Subject(agent.segment, ev.kind, ev.payload, ev.occurred_at)
-            todo = chosen[key] = [(r, p) for r in rules if applies(r, probe)
-                                  and (p := params_for(document, r)) is not None]
+            todo = chosen[key] = [
+                (r, p) for r in rules if applies(r, probe) and (p := params_for(document, r)) is not None
+            ]
         if not todo:
             continue
         subject = None
@@ -160,8 +177,18 @@ def _groups(rule: Rule, segment: str, seq: list[tuple[Outcome, Any]]):
         if isinstance(outcome, Flag):
             severity = outcome.severity or rule.severity[segment]
             if run is None:
-                run = vstore.Finding(rule.id, severity, ev.occurred_at, ev.occurred_at, 1, ev.event_id or None,
-                                     ev.event_id or None, outcome.detail, outcome.evidence, outcome.message.stored())
+                run = vstore.Finding(
+                    rule.id,
+                    severity,
+                    ev.occurred_at,
+                    ev.occurred_at,
+                    1,
+                    ev.event_id or None,
+                    ev.event_id or None,
+                    outcome.detail,
+                    outcome.evidence,
+                    outcome.message.stored(),
+                )
             else:
                 run.count += 1
                 run.severity = vstore.higher(run.severity, severity)
@@ -179,9 +206,14 @@ def _groups(rule: Rule, segment: str, seq: list[tuple[Outcome, Any]]):
         yield run
 
 
-def apply_outcomes(conn: Connection, agent: AgentInfo, outcomes: dict[str, list[tuple[Outcome, Any]]],
-                   state: bool = False, candidates: list[Any] | None = None,
-                   document: dict[str, Any] | None = None) -> None:
+def apply_outcomes(
+    conn: Connection,
+    agent: AgentInfo,
+    outcomes: dict[str, list[tuple[Outcome, Any]]],
+    state: bool = False,
+    candidates: list[Any] | None = None,
+    document: dict[str, Any] | None = None,
+) -> None:
     """Write flags and clears; exceptions mark a finding, an expired one raises OPS-005.
 
     candidates: the covering exceptions if the caller read them already; document: the segment's policy.
@@ -198,8 +230,14 @@ def apply_outcomes(conn: Connection, agent: AgentInfo, outcomes: dict[str, list[
                 in_force, expired = vstore.pick_exception(candidates, rule_id, item.last_at)
                 if state:
                     item.count = 0  # the same state seen again on a tick is not a new occurrence
-                vstore.raise_finding(conn, agent_id=agent.id, segment=agent.segment, department=agent.department,
-                                     finding=item, exception_id=in_force.id if in_force else None)
+                vstore.raise_finding(
+                    conn,
+                    agent_id=agent.id,
+                    segment=agent.segment,
+                    department=agent.department,
+                    finding=item,
+                    exception_id=in_force.id if in_force else None,
+                )
                 active.add(rule_id)
                 if expired is not None and not state:
                     _exception_used(conn, agent, expired, item.last_at, item.last_event_id, None, document)
@@ -209,13 +247,25 @@ def apply_outcomes(conn: Connection, agent: AgentInfo, outcomes: dict[str, list[
                     continue
                 active.discard(rule_id)
                 # The note is stored in English; its message beside the clearing event, to show it translated.
-                vstore.clear(conn, agent_id=agent.id, rule_id=rule_id, at=ev.occurred_at, detail=outcome.detail,
-                             evidence={"event_id": ev.event_id or None, **outcome.evidence,
-                                       "message": outcome.message.stored()})
+                vstore.clear(
+                    conn,
+                    agent_id=agent.id,
+                    rule_id=rule_id,
+                    at=ev.occurred_at,
+                    detail=outcome.detail,
+                    evidence={"event_id": ev.event_id or None, **outcome.evidence, "message": outcome.message.stored()},
+                )
 
 
-def _exception_used(conn: Connection, agent: AgentInfo, exc: Any, at: datetime, event_id: str | None,
-                    violation_id: int | None, document: dict[str, Any] | None = None) -> None:
+def _exception_used(
+    conn: Connection,
+    agent: AgentInfo,
+    exc: Any,
+    at: datetime,
+    event_id: str | None,
+    violation_id: int | None,
+    document: dict[str, Any] | None = None,
+) -> None:
     """OPS-005: the excepted rule broke after the exception's expiry (the expired exception is its fact)."""
     rule = RULES["OPS-005"]
     if agent.segment not in rule.severity:
@@ -223,12 +273,33 @@ def _exception_used(conn: Connection, agent: AgentInfo, exc: Any, at: datetime, 
     params = params_for(document or facts.policy_document(conn, agent.segment), rule)
     if params is None:
         return
-    payload = {"exception_id": exc.id, "rule_id": exc.rule_id, "until": exc.until.isoformat(),
-               "violation_id": violation_id, "event_id": event_id}
+    payload = {
+        "exception_id": exc.id,
+        "rule_id": exc.rule_id,
+        "until": exc.until.isoformat(),
+        "violation_id": violation_id,
+        "event_id": event_id,
+    }
     outcome = judge(rule, Subject(agent.segment, STATE_KINDS["exception"], payload, at, event_id or ""), params)
     if isinstance(outcome, Flag):
-        finding = vstore.Finding(rule.id, outcome.severity or rule.severity[agent.segment], at, at, 1, event_id,
-                                 event_id, outcome.detail, outcome.evidence, outcome.message.stored())
-        vstore.raise_finding(conn, agent_id=agent.id, segment=agent.segment, department=agent.department,
-                             finding=finding, exception_id=None)
+        finding = vstore.Finding(
+            rule.id,
+            outcome.severity or rule.severity[agent.segment],
+            at,
+            at,
+            1,
+            event_id,
+            event_id,
+            outcome.detail,
+            outcome.evidence,
+            outcome.message.stored(),
+        )
+        vstore.raise_finding(
+            conn,
+            agent_id=agent.id,
+            segment=agent.segment,
+            department=agent.department,
+            finding=finding,
+            exception_id=None,
+        )
         facts.expiry_reported(conn, exc.id, at)

@@ -13,9 +13,11 @@ def evaluate(s, params):
     product = ev.product or "anti-malware"
     if off:
         # The first missing part names the failure (what is not installed does not run); evidence has all three.
-        text = {"installed": N_("{product}: not installed", product=product),
-                "running": N_("{product}: not running", product=product),
-                "realtime": N_("{product}: real-time protection off", product=product)}[off[0]]
+        text = {
+            "installed": N_("{product}: not installed", product=product),
+            "running": N_("{product}: not running", product=product),
+            "realtime": N_("{product}: real-time protection off", product=product),
+        }[off[0]]
         return Flag(text, known)
     if len(known) == len(parts):
         return Clear(N_("{product}: installed, running, real-time protection on", product=product), known)
@@ -35,13 +37,30 @@ RULE = Rule(
     check_id="antivirus",
 )
 
-FLAGS = [check("lgwan", "antivirus", "fail", {"product": "Microsoft Defender", "installed": True, "running": True,
-                                              "realtime": False}),
-         check("internet", "antivirus", "fail", {"installed": False}),
-         check("lgwan", "antivirus", "fail", {"product": "ClamAV", "installed": True, "running": False,
-                                              "realtime": False})]
-PASSES = [check("lgwan", "antivirus", "pass", {"product": "ClamAV", "installed": True, "running": True,
-                                               "realtime": True}),
-          # running and protecting: the failure is about signatures (MAL-002)
-          check("lgwan", "antivirus", "fail", {"product": "ClamAV", "installed": True, "running": True,
-                                               "realtime": True, "signature_age_days": 9.0, "limit_days": 3})]
+FLAGS = [
+    check(
+        "lgwan",
+        "antivirus",
+        "fail",
+        {"product": "Microsoft Defender", "installed": True, "running": True, "realtime": False},
+    ),
+    check("internet", "antivirus", "fail", {"installed": False}),
+    check("lgwan", "antivirus", "fail", {"product": "ClamAV", "installed": True, "running": False, "realtime": False}),
+]
+PASSES = [
+    check("lgwan", "antivirus", "pass", {"product": "ClamAV", "installed": True, "running": True, "realtime": True}),
+    # running and protecting: the failure is about signatures (MAL-002)
+    check(
+        "lgwan",
+        "antivirus",
+        "fail",
+        {
+            "product": "ClamAV",
+            "installed": True,
+            "running": True,
+            "realtime": True,
+            "signature_age_days": 9.0,
+            "limit_days": 3,
+        },
+    ),
+]

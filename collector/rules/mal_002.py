@@ -32,5 +32,7 @@ RULE = Rule(
 )
 
 FLAGS = [check("lgwan", "antivirus", "fail", {"product": "ClamAV", "running": True, "signature_age_days": 9.0})]
-PASSES = [check("lgwan", "antivirus", "pass", {"product": "Microsoft Defender", "signature_age_days": 0}),
-          check("lgwan", "antivirus", "fail", {"installed": False})]
+PASSES = [
+    check("lgwan", "antivirus", "pass", {"product": "Microsoft Defender", "signature_age_days": 0}),
+    check("lgwan", "antivirus", "fail", {"installed": False}),
+]

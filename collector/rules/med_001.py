@@ -8,9 +8,10 @@ def evaluate(s, params):
         return None
     # usb.allowed always means it was let through; usb.attached reports the mode in force.
     if s.kind == "usb.allowed" or (s.kind == "usb.attached" and s.payload.get("mode", "block") != "block"):
-        return Flag(N_("{device} allowed in mode {mode}", device=device_label(s.payload),
-                       mode=s.payload.get("mode", "")),
-                    {"device": s.payload, "decided_by": s.payload.get("decided_by", "")})
+        return Flag(
+            N_("{device} allowed in mode {mode}", device=device_label(s.payload), mode=s.payload.get("mode", "")),
+            {"device": s.payload, "decided_by": s.payload.get("decided_by", "")},
+        )
     return None
 
 
@@ -21,15 +22,20 @@ RULE = Rule(
     clause_bp=("BP6(3)①",),
     clause_g=("4.4",),
     evidence_text=N_("usb.attached / usb.allowed events (device, deciding rule, mode)"),
-    remediation_text=N_("Remove the device, confirm the terminal enforces mode block, and investigate any data "
-                      "taken out."),
+    remediation_text=N_(
+        "Remove the device, confirm the terminal enforces mode block, and investigate any data taken out."
+    ),
     evaluate=evaluate,
     kinds=("usb.attached", "usb.allowed"),
 )
 
 STORAGE = {"vendor_id": "0781", "product_id": "5581", "product_name": "Cruzer", "interface_classes": ["08:06:50"]}
-FLAGS = [event("mynumber", "usb.allowed", {**STORAGE, "mode": "audit", "decided_by": "default"}),
-         event("mynumber", "usb.attached", {**STORAGE, "mode": "read_only"})]
-PASSES = [event("mynumber", "usb.blocked", {**STORAGE, "mode": "block"}),
-          event("mynumber", "usb.attached", {**STORAGE, "mode": "block"}),
-          event("mynumber", "usb.allowed", {"vendor_id": "046d", "interface_classes": ["03:01:01"]})]
+FLAGS = [
+    event("mynumber", "usb.allowed", {**STORAGE, "mode": "audit", "decided_by": "default"}),
+    event("mynumber", "usb.attached", {**STORAGE, "mode": "read_only"}),
+]
+PASSES = [
+    event("mynumber", "usb.blocked", {**STORAGE, "mode": "block"}),
+    event("mynumber", "usb.attached", {**STORAGE, "mode": "block"}),
+    event("mynumber", "usb.allowed", {"vendor_id": "046d", "interface_classes": ["03:01:01"]}),
+]

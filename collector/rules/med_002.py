@@ -5,9 +5,15 @@ from collector.rules.base import N_, Flag, Rule, event
 
 def evaluate(s, params):
     p = s.payload
-    return Flag(N_("{path} ({size} bytes) written by {user}", path=p.get('path', '?'), size=p.get('size', 0),
-                   user=p.get('user', '') or '?'),
-                {k: p.get(k) for k in ("path", "size", "sha256", "user", "device_serial") if p.get(k)})
+    return Flag(
+        N_(
+            "{path} ({size} bytes) written by {user}",
+            path=p.get("path", "?"),
+            size=p.get("size", 0),
+            user=p.get("user", "") or "?",
+        ),
+        {k: p.get(k) for k in ("path", "size", "sha256", "user", "device_serial") if p.get(k)},
+    )
 
 
 RULE = Rule(

@@ -14,12 +14,20 @@ def evaluate(s, params):
         return None
     decided_by = str(s.payload.get("decided_by", ""))
     basis = parse_basis(decided_by)
-    if basis.kind == "temporary" or (basis.kind == "rule" and basis.target == "allow") or decided_by.startswith(
-            ("allow", "approval:")):
+    if (
+        basis.kind == "temporary"
+        or (basis.kind == "rule" and basis.target == "allow")
+        or decided_by.startswith(("allow", "approval:"))
+    ):
         return None
-    return Flag(N_("{device} allowed without an approval (decided by {decided_by})", device=device_label(s.payload),
-                   decided_by=decided_by or '-'),
-                {"device": s.payload, "decided_by": decided_by})
+    return Flag(
+        N_(
+            "{device} allowed without an approval (decided by {decided_by})",
+            device=device_label(s.payload),
+            decided_by=decided_by or "-",
+        ),
+        {"device": s.payload, "decided_by": decided_by},
+    )
 
 
 RULE = Rule(
@@ -29,8 +37,9 @@ RULE = Rule(
     clause_bp=("BP6(4)",),
     clause_g=("4.4",),
     evidence_text=N_("usb.allowed events whose deciding rule is not an approved-device entry"),
-    remediation_text=N_("Stop using the device; register it as an approved device if needed; set the terminal "
-                      "to allowlist."),
+    remediation_text=N_(
+        "Stop using the device; register it as an approved device if needed; set the terminal to allowlist."
+    ),
     evaluate=evaluate,
     kinds=("usb.allowed",),
 )
@@ -38,8 +47,14 @@ RULE = Rule(
 _DEV = {"vendor_id": "0781", "product_id": "5581", "serial": "4C53", "interface_classes": ["08:06:50"]}
 FLAGS = [event("lgwan", "usb.allowed", {**_DEV, "mode": "audit", "decided_by": "default"})]
 FLAGS.append(event("internet", "usb.allowed", {**_DEV, "mode": "audit", "decided_by": "mode:audit"}))
-PASSES = [event("lgwan", "usb.allowed", {**_DEV, "mode": "allowlist",
-                                         "decided_by": 'rule 3: allow id 0781:5581 serial "4C53"'}),
-          event("lgwan", "usb.allowed", {**_DEV, "mode": "allowlist",
-                                         "decided_by": "temporary 12 until 2026-11-30T08:00:00+00:00"}),
-          event("internet", "usb.blocked", {**_DEV, "mode": "allowlist", "decided_by": "default"})]
+PASSES = [
+    event(
+        "lgwan", "usb.allowed", {**_DEV, "mode": "allowlist", "decided_by": 'rule 3: allow id 0781:5581 serial "4C53"'}
+    ),
+    event(
+        "lgwan",
+        "usb.allowed",
+        {**_DEV, "mode": "allowlist", "decided_by": "temporary 12 until 2026-11-30T08:00:00+00:00"},
+    ),
+    event("internet", "usb.blocked", {**_DEV, "mode": "allowlist", "decided_by": "default"}),
+]

@@ -17,9 +17,14 @@ def evaluate(s, params):
     decided_by = str(s.payload.get("decided_by", ""))
     until = parse_basis(decided_by).until
     if decided_by.startswith(_OUTSIDE) or (s.kind == "usb.allowed" and until is not None and s.at > until):
-        return Flag(N_("{device} used outside its approval (decided by {decided_by})", device=device_label(s.payload),
-                       decided_by=decided_by),
-                    {"device": s.payload, "decided_by": decided_by})
+        return Flag(
+            N_(
+                "{device} used outside its approval (decided by {decided_by})",
+                device=device_label(s.payload),
+                decided_by=decided_by,
+            ),
+            {"device": s.payload, "decided_by": decided_by},
+        )
     return None
 
 
@@ -36,9 +41,13 @@ RULE = Rule(
 )
 
 _DEV = {"vendor_id": "0781", "product_id": "5581", "serial": "4C53", "interface_classes": ["08:06:50"]}
-FLAGS = [event("lgwan", "usb.blocked", {**_DEV, "decided_by": "approval-expired:12"}),
-         event("internet", "usb.allowed", {**_DEV, "mode": "audit", "decided_by": "approval-user:12"})]
+FLAGS = [
+    event("lgwan", "usb.blocked", {**_DEV, "decided_by": "approval-expired:12"}),
+    event("internet", "usb.allowed", {**_DEV, "mode": "audit", "decided_by": "approval-user:12"}),
+]
 FLAGS.append(event("lgwan", "usb.allowed", {**_DEV, "decided_by": "temporary 7 until 2026-11-01T00:00:00+00:00"}))
-PASSES = [event("lgwan", "usb.allowed", {**_DEV, "decided_by": "approval:12"}),
-          event("lgwan", "usb.allowed", {**_DEV, "decided_by": "temporary 7 until 2026-11-30T00:00:00+00:00"}),
-          event("lgwan", "usb.blocked", {**_DEV, "decided_by": "default"})]
+PASSES = [
+    event("lgwan", "usb.allowed", {**_DEV, "decided_by": "approval:12"}),
+    event("lgwan", "usb.allowed", {**_DEV, "decided_by": "temporary 7 until 2026-11-30T00:00:00+00:00"}),
+    event("lgwan", "usb.blocked", {**_DEV, "decided_by": "default"}),
+]

@@ -7,10 +7,16 @@ def evaluate(s, params):
     # The fact provider counts this agent's usb.blocked events in the window, this one included.
     recent = int(s.facts.get("recent_blocks", 1))
     escalate = recent >= params["escalate_count"]
-    return Flag(N_("{device} blocked ({count} times in {hours} h)", device=device_label(s.payload),
-                   count=f"{recent}{'+' if escalate else ''}", hours=params['window_hours']),
-                {"device": s.payload, "recent_blocks": recent},
-                severity="high" if escalate else None)
+    return Flag(
+        N_(
+            "{device} blocked ({count} times in {hours} h)",
+            device=device_label(s.payload),
+            count=f"{recent}{'+' if escalate else ''}",
+            hours=params["window_hours"],
+        ),
+        {"device": s.payload, "recent_blocks": recent},
+        severity="high" if escalate else None,
+    )
 
 
 RULE = Rule(
@@ -24,8 +30,10 @@ RULE = Rule(
     evaluate=evaluate,
     kinds=("usb.blocked",),
     facts=("recent_blocks",),
-    params={"escalate_count": Param(3, "blocks within the window that raise the severity to high", 1, 1000),
-            "window_hours": Param(24, "window for counting repeated blocks, in hours", 1, 24 * 30)},
+    params={
+        "escalate_count": Param(3, "blocks within the window that raise the severity to high", 1, 1000),
+        "window_hours": Param(24, "window for counting repeated blocks, in hours", 1, 24 * 30),
+    },
 )
 
 _DEV = {"vendor_id": "0781", "product_id": "5581", "interface_classes": ["08:06:50"], "mode": "block"}

@@ -31,6 +31,7 @@ RULE = Rule(
 )
 
 FLAGS = [check("mynumber", "network_segment", "fail", {"probes": [{"target": "10.20.0.1:443", "result": "connected"}]})]
-PASSES = [check("mynumber", "network_segment", "pass", {"probes": [{"target": "10.20.0.1:443", "result": "timeout"}]}),
-          check("internet", "network_segment", "fail", {"probes": [{"target": "198.51.100.1:443",
-                                                                     "result": "connected"}]})]
+PASSES = [
+    check("mynumber", "network_segment", "pass", {"probes": [{"target": "10.20.0.1:443", "result": "timeout"}]}),
+    check("internet", "network_segment", "fail", {"probes": [{"target": "198.51.100.1:443", "result": "connected"}]}),
+]

@@ -17,8 +17,9 @@ def evaluate(s, params):
     many = len(counted) > params["max_active_interfaces"]
     facts = {"active": ev.active, "outside_registered": outside, "usb_network": usb}
     if outside and many:
-        return Flag(N_("network not registered for the segment; {count} active network interfaces",
-                       count=len(counted)), facts)
+        return Flag(
+            N_("network not registered for the segment; {count} active network interfaces", count=len(counted)), facts
+        )
     if outside:
         return Flag(N_("network not registered for the segment"), facts)
     if many and usb:
@@ -42,11 +43,17 @@ RULE = Rule(
     params=PARAMS["NET-003"],
 )
 
-FLAGS = [check("lgwan", "network_segment", "fail", {"active": ["eth0", "wlan0"], "outside_registered": []}),
-         check("lgwan", "network_segment", "fail", {"active": ["eth0"], "outside_registered": ["eth0 192.0.2.10/24"]}),
-         check("mynumber", "network_segment", "fail", {"active": ["eth0"], "outside_registered": [],
-                                                       "usb_network": ["usb0"]})]
-PASSES = [check("lgwan", "network_segment", "pass", {"active": ["eth0"], "outside_registered": []}),
-          check("lgwan", "network_segment", "pass", {"active": ["usb0"], "outside_registered": [],
-                                                     "usb_network": ["usb0"]}),  # the only NIC is a USB one
-          check("lgwan", "network_segment", "error", {"error": "no netlink"})]
+FLAGS = [
+    check("lgwan", "network_segment", "fail", {"active": ["eth0", "wlan0"], "outside_registered": []}),
+    check("lgwan", "network_segment", "fail", {"active": ["eth0"], "outside_registered": ["eth0 192.0.2.10/24"]}),
+    check(
+        "mynumber", "network_segment", "fail", {"active": ["eth0"], "outside_registered": [], "usb_network": ["usb0"]}
+    ),
+]
+PASSES = [
+    check("lgwan", "network_segment", "pass", {"active": ["eth0"], "outside_registered": []}),
+    check(
+        "lgwan", "network_segment", "pass", {"active": ["usb0"], "outside_registered": [], "usb_network": ["usb0"]}
+    ),  # the only NIC is a USB one
+    check("lgwan", "network_segment", "error", {"error": "no netlink"}),
+]

@@ -32,7 +32,9 @@ RULE = Rule(
     params=PARAMS["OPS-001"],
 )
 
-FLAGS = [check("lgwan", "time_sync", "fail", {"synchronised": True, "offset_seconds": 125.0, "service": "chrony"}),
-         check("lgwan", "time_sync", "fail", {"synchronised": False, "service": "w32time"}),
-         check("lgwan", "time_sync", "fail", {"tried": ["chronyc: not found"]})]
+FLAGS = [
+    check("lgwan", "time_sync", "fail", {"synchronised": True, "offset_seconds": 125.0, "service": "chrony"}),
+    check("lgwan", "time_sync", "fail", {"synchronised": False, "service": "w32time"}),
+    check("lgwan", "time_sync", "fail", {"tried": ["chronyc: not found"]}),
+]
 PASSES = [check("lgwan", "time_sync", "pass", {"synchronised": True, "offset_seconds": -0.004, "service": "chrony"})]

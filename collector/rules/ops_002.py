@@ -48,15 +48,22 @@ RULE = Rule(
     remediation_text=N_("Check the terminal's power, network and the agent service."),
     evaluate=evaluate,
     state="heartbeat",
-    params={"minutes": Param(15, "minutes without contact before the terminal is flagged", 1, 7 * 24 * 60),
-            "office_hours_only": Param(True, "flag only during office hours (Japan time)"),
-            "office_hours": Param("08:00-19:00", "office hours HH:MM-HH:MM, Japan time", extra=_hours_ok),
-            "office_days": Param([1, 2, 3, 4, 5], "office days, ISO weekday numbers (1 = Monday)",
-                                 extra=_days_ok)},
+    params={
+        "minutes": Param(15, "minutes without contact before the terminal is flagged", 1, 7 * 24 * 60),
+        "office_hours_only": Param(True, "flag only during office hours (Japan time)"),
+        "office_hours": Param("08:00-19:00", "office hours HH:MM-HH:MM, Japan time", extra=_hours_ok),
+        "office_days": Param([1, 2, 3, 4, 5], "office days, ISO weekday numbers (1 = Monday)", extra=_days_ok),
+    },
 )
 
 FLAGS = [event("lgwan", "state.heartbeat", {"last_seen_at": (EXAMPLE_AT - timedelta(minutes=40)).isoformat()})]
-PASSES = [event("lgwan", "state.heartbeat", {"last_seen_at": (EXAMPLE_AT - timedelta(minutes=3)).isoformat()}),
-          # Sunday night: off hours, not flagged
-          event("lgwan", "state.heartbeat", {"last_seen_at": "2026-11-01T10:00:00+00:00"},
-                at=datetime(2026, 11, 1, 13, 0, tzinfo=UTC))]
+PASSES = [
+    event("lgwan", "state.heartbeat", {"last_seen_at": (EXAMPLE_AT - timedelta(minutes=3)).isoformat()}),
+    # Sunday night: off hours, not flagged
+    event(
+        "lgwan",
+        "state.heartbeat",
+        {"last_seen_at": "2026-11-01T10:00:00+00:00"},
+        at=datetime(2026, 11, 1, 13, 0, tzinfo=UTC),
+    ),
+]

@@ -26,13 +26,20 @@ RULE = Rule(
     remediation_text=N_("Find out who stopped the agent and why; restart it."),
     evaluate=evaluate,
     kinds=("agent.stopped", "agent.started"),
-    params={"allowed_reasons": Param(["service-stop", "system-shutdown", "upgrade"],
-                                     "stop reasons that are the service manager's own"),
-            "flag_unclean_exit": Param(True, "flag a start after an unclean end (killed, crashed)")},
+    params={
+        "allowed_reasons": Param(
+            ["service-stop", "system-shutdown", "upgrade"], "stop reasons that are the service manager's own"
+        ),
+        "flag_unclean_exit": Param(True, "flag a start after an unclean end (killed, crashed)"),
+    },
 )
 
-FLAGS = [event("lgwan", "agent.stopped", {"reason": "signal:SIGKILL"}),
-         event("lgwan", "agent.stopped", {"reason": "uninstall"}),
-         event("lgwan", "agent.started", {"previous_exit": "unclean"})]
-PASSES = [event("lgwan", "agent.stopped", {"reason": "service-stop"}),
-          event("lgwan", "agent.started", {"previous_exit": "clean"})]
+FLAGS = [
+    event("lgwan", "agent.stopped", {"reason": "signal:SIGKILL"}),
+    event("lgwan", "agent.stopped", {"reason": "uninstall"}),
+    event("lgwan", "agent.started", {"previous_exit": "unclean"}),
+]
+PASSES = [
+    event("lgwan", "agent.stopped", {"reason": "service-stop"}),
+    event("lgwan", "agent.started", {"previous_exit": "clean"}),
+]

@@ -8,8 +8,15 @@ def evaluate(s, params):
     until = parse_time(s.payload.get("until"))
     if until is None or s.at <= until:
         return None
-    return Flag(N_("exception #{id} for {rule} expired {until}", id=s.payload.get('exception_id'),
-                   rule=s.payload.get('rule_id'), until=until.date().isoformat()), dict(s.payload))
+    return Flag(
+        N_(
+            "exception #{id} for {rule} expired {until}",
+            id=s.payload.get("exception_id"),
+            rule=s.payload.get("rule_id"),
+            until=until.date().isoformat(),
+        ),
+        dict(s.payload),
+    )
 
 
 RULE = Rule(

@@ -16,15 +16,20 @@ def evaluate(s, params):
         return Clear(N_("no pending security updates"), {"pending_security": 0})
     oldest, critical = aged(ev.oldest_security_days, s), aged(ev.oldest_critical_days, s)
     if critical is not None and critical > params["critical_days"]:
-        return Flag(N_("{pending} security updates, a critical one pending {days} days", pending=pending,
-                       days=round(critical)),
-                    {"pending_security": pending, "oldest_critical_days": round(critical, 1)})
+        return Flag(
+            N_("{pending} security updates, a critical one pending {days} days", pending=pending, days=round(critical)),
+            {"pending_security": pending, "oldest_critical_days": round(critical, 1)},
+        )
     if oldest is not None and oldest > params["days"]:
-        return Flag(N_("{pending} security updates, oldest {days} days", pending=pending, days=round(oldest)),
-                    {"pending_security": pending, "oldest_days": round(oldest, 1)})
+        return Flag(
+            N_("{pending} security updates, oldest {days} days", pending=pending, days=round(oldest)),
+            {"pending_security": pending, "oldest_days": round(oldest, 1)},
+        )
     if oldest is not None:
-        return Clear(N_("{pending} pending updates within policy ({days} days)", pending=pending, days=round(oldest)),
-                     {"pending_security": pending})
+        return Clear(
+            N_("{pending} pending updates within policy ({days} days)", pending=pending, days=round(oldest)),
+            {"pending_security": pending},
+        )
     return None
 
 
@@ -44,11 +49,43 @@ RULE = Rule(
 )
 
 _CRITICAL = [{"name": "openssl", "critical": True, "age_days": 20.0}]
-FLAGS = [check("lgwan", "patch", "fail", {"backend": "apt", "pending_security": [{"name": "openssl"}],
-                                          "pending_security_count": 1, "oldest_security_days": 41.5}),
-         check("lgwan", "patch", "fail", {"backend": "dnf", "pending_security": _CRITICAL, "pending_security_count": 1,
-                                          "oldest_security_days": 20.0, "oldest_critical_days": 20.0})]
-PASSES = [check("lgwan", "patch", "pass", {"backend": "apt", "pending_security": [], "pending_security_count": 0}),
-          check("lgwan", "patch", "pass", {"backend": "apt", "pending_security": [{"name": "openssl"}],
-                                           "pending_security_count": 1, "oldest_security_days": 8.0}),
-          check("lgwan", "patch", "error", {"error": "apt-get failed"})]
+FLAGS = [
+    check(
+        "lgwan",
+        "patch",
+        "fail",
+        {
+            "backend": "apt",
+            "pending_security": [{"name": "openssl"}],
+            "pending_security_count": 1,
+            "oldest_security_days": 41.5,
+        },
+    ),
+    check(
+        "lgwan",
+        "patch",
+        "fail",
+        {
+            "backend": "dnf",
+            "pending_security": _CRITICAL,
+            "pending_security_count": 1,
+            "oldest_security_days": 20.0,
+            "oldest_critical_days": 20.0,
+        },
+    ),
+]
+PASSES = [
+    check("lgwan", "patch", "pass", {"backend": "apt", "pending_security": [], "pending_security_count": 0}),
+    check(
+        "lgwan",
+        "patch",
+        "pass",
+        {
+            "backend": "apt",
+            "pending_security": [{"name": "openssl"}],
+            "pending_security_count": 1,
+            "oldest_security_days": 8.0,
+        },
+    ),
+    check("lgwan", "patch", "error", {"error": "apt-get failed"}),
+]

@@ -18,10 +18,14 @@ def evaluate(s, params):
     if age is None:
         return None
     if age > params["days"]:
-        return Flag(N_("update source last refreshed {days} days ago", days=round(age)),
-                    {"source_refreshed": ev.source_refreshed})
-    return Clear(N_("update source last refreshed {days} days ago", days=round(age, 1)),
-                 {"source_refreshed": ev.source_refreshed})
+        return Flag(
+            N_("update source last refreshed {days} days ago", days=round(age)),
+            {"source_refreshed": ev.source_refreshed},
+        )
+    return Clear(
+        N_("update source last refreshed {days} days ago", days=round(age, 1)),
+        {"source_refreshed": ev.source_refreshed},
+    )
 
 
 RULE = Rule(
@@ -39,10 +43,17 @@ RULE = Rule(
     params=PARAMS["PAT-002"],
 )
 
-FLAGS = [check("internet", "patch", "pass", {"backend": "apt", "source_refreshed": "2026-10-01T00:00:00+00:00"}),
-         check("lgwan", "patch", "fail", {"backend": "dnf", "never_refreshed": True}),
-         check("lgwan", "patch", "fail", {"backend": "apt", "security_source_configured": False,
-                                          "source_refreshed": "2026-11-01T00:00:00+00:00"})]
-PASSES = [check("internet", "patch", "pass", {"backend": "windows_update",
-                                              "source_refreshed": "2026-11-01T00:00:00+00:00"}),
-          check("internet", "patch", "error", {"error": "dnf failed"})]
+FLAGS = [
+    check("internet", "patch", "pass", {"backend": "apt", "source_refreshed": "2026-10-01T00:00:00+00:00"}),
+    check("lgwan", "patch", "fail", {"backend": "dnf", "never_refreshed": True}),
+    check(
+        "lgwan",
+        "patch",
+        "fail",
+        {"backend": "apt", "security_source_configured": False, "source_refreshed": "2026-11-01T00:00:00+00:00"},
+    ),
+]
+PASSES = [
+    check("internet", "patch", "pass", {"backend": "windows_update", "source_refreshed": "2026-11-01T00:00:00+00:00"}),
+    check("internet", "patch", "error", {"error": "dnf failed"}),
+]

@@ -35,5 +35,7 @@ RULE = Rule(
 )
 
 FLAGS = [check("lgwan", "patch", "pass", {"reboot_required": True, "reboot_required_since": "2026-10-20T00:00:00Z"})]
-PASSES = [check("lgwan", "patch", "pass", {"reboot_required": False}),
-          check("lgwan", "patch", "pass", {"reboot_required": True, "reboot_required_since": "2026-11-01T00:00:00Z"})]
+PASSES = [
+    check("lgwan", "patch", "pass", {"reboot_required": False}),
+    check("lgwan", "patch", "pass", {"reboot_required": True, "reboot_required_since": "2026-11-01T00:00:00Z"}),
+]

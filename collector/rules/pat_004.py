@@ -9,7 +9,7 @@ def evaluate(s, params):
     ev = s.evidence
     eos = parse_time(ev.end_of_support)
     if eos is not None:
-        detail = N_("{release} end of support {date}", release=ev.release or 'OS', date=ev.end_of_support)
+        detail = N_("{release} end of support {date}", release=ev.release or "OS", date=ev.end_of_support)
         facts = {"release": ev.release, "end_of_support": ev.end_of_support}
         return Flag(detail, facts) if s.at >= eos else Clear(detail, facts)
     return check_fallback(s, N_("operating system not supported"))
@@ -29,6 +29,8 @@ RULE = Rule(
     recheck=True,
 )
 
-FLAGS = [check("lgwan", "os_support", "fail", {"release": "Windows 10 22H2", "end_of_support": "2025-10-14"}),
-         check("lgwan", "os_support", "fail")]
+FLAGS = [
+    check("lgwan", "os_support", "fail", {"release": "Windows 10 22H2", "end_of_support": "2025-10-14"}),
+    check("lgwan", "os_support", "fail"),
+]
 PASSES = [check("lgwan", "os_support", "pass", {"release": "Debian 12", "end_of_support": "2028-06-30"})]

@@ -60,9 +60,11 @@ def run_tick(engine: Engine, now: datetime, interval: float, collector: str | No
     tick = tick_of(now, interval)
     with engine.begin() as conn:
         claimed = conn.execute(
-            dialect_insert(conn, rule_ticks).values(job=JOB, tick=tick, collector=(collector or socket.gethostname())
-                                                   [:100], finished_at=now)
-            .on_conflict_do_nothing(index_elements=["job", "tick"]).returning(rule_ticks.c.job)).scalar()
+            dialect_insert(conn, rule_ticks)
+            .values(job=JOB, tick=tick, collector=(collector or socket.gethostname())[:100], finished_at=now)
+            .on_conflict_do_nothing(index_elements=["job", "tick"])
+            .returning(rule_ticks.c.job)
+        ).scalar()
         if claimed is None:
             return False
         evaluate_state(conn, now)
@@ -86,68 +88,98 @@ def _lock(conn: Connection, agent_id: str) -> None:
 
 def _heartbeats(conn: Connection, now: datetime, documents: dict[str, dict[str, Any]]) -> None:
     rule = RULES["OPS-002"]
-    open_ids = set(conn.execute(select(violations.c.agent_id).where(
-        violations.c.rule_id == rule.id, violations.c.active_key.is_not(None))).scalars())
+    open_ids = set(
+        conn.execute(
+            select(violations.c.agent_id).where(violations.c.rule_id == rule.id, violations.c.active_key.is_not(None))
+        ).scalars()
+    )
     for segment in rule.segments:
         params = params_for(documents[segment], rule)
         if params is None:
             continue
         cutoff = now - timedelta(minutes=params["minutes"])
         # Only silent terminals and those with OPS-002 open need a look: not the whole fleet every tick.
-        stale = or_(agents.c.last_seen_at < cutoff,
-                    and_(agents.c.last_seen_at.is_(None), agents.c.enrolled_at < cutoff))
-        rows = conn.execute(select(agents.c.id, agents.c.department, agents.c.segment, agents.c.last_seen_at,
-                                   agents.c.enrolled_at).where(agents.c.segment == segment,
-                                                               agents.c.revoked_at.is_(None),
-                                                               agents.c.superseded_by.is_(None),
-                                                               or_(stale, agents.c.id.in_(sorted(open_ids)))))
+        stale = or_(
+            agents.c.last_seen_at < cutoff, and_(agents.c.last_seen_at.is_(None), agents.c.enrolled_at < cutoff)
+        )
+        rows = conn.execute(
+            select(
+                agents.c.id, agents.c.department, agents.c.segment, agents.c.last_seen_at, agents.c.enrolled_at
+            ).where(
+                agents.c.segment == segment,
+                agents.c.revoked_at.is_(None),
+                agents.c.superseded_by.is_(None),
+                or_(stale, agents.c.id.in_(sorted(open_ids))),
+            )
+        )
         for r in rows:
             seen = r.last_seen_at or r.enrolled_at
             subject = Subject(segment, STATE_KINDS["heartbeat"], {"last_seen_at": seen.isoformat()}, now)
             outcome = rule.evaluate(subject, params) if applies(rule, subject) else None
             if outcome is not None:
                 _lock(conn, r.id)
-                apply_outcomes(conn, AgentInfo(r.id, r.segment, r.department), {rule.id: [(outcome, _Ev(None, now))]},
-                               state=True)
+                apply_outcomes(
+                    conn, AgentInfo(r.id, r.segment, r.department), {rule.id: [(outcome, _Ev(None, now))]}, state=True
+                )
 
 
 def _certificates(conn: Connection, now: datetime, documents: dict[str, dict[str, Any]]) -> None:
     """OPS-006 on agents whose certificate on record is near its end, and clears once it was renewed."""
     rule = RULES["OPS-006"]
-    open_ids = set(conn.execute(select(violations.c.agent_id).where(
-        violations.c.rule_id == rule.id, violations.c.active_key.is_not(None))).scalars())
+    open_ids = set(
+        conn.execute(
+            select(violations.c.agent_id).where(violations.c.rule_id == rule.id, violations.c.active_key.is_not(None))
+        ).scalars()
+    )
     for segment in rule.segments:
         params = params_for(documents[segment], rule)
         if params is None:
             continue
         # Only certificates inside the window and open findings need a look: not the whole fleet every tick.
         near = agents.c.cert_not_after < now + timedelta(days=params["days"])
-        rows = conn.execute(select(agents.c.id, agents.c.department, agents.c.segment, agents.c.cert_not_after,
-                                   agents.c.cert_serial).where(agents.c.segment == segment,
-                                                               agents.c.revoked_at.is_(None),
-                                                               agents.c.superseded_by.is_(None),
-                                                               or_(near, agents.c.id.in_(sorted(open_ids)))))
+        rows = conn.execute(
+            select(
+                agents.c.id, agents.c.department, agents.c.segment, agents.c.cert_not_after, agents.c.cert_serial
+            ).where(
+                agents.c.segment == segment,
+                agents.c.revoked_at.is_(None),
+                agents.c.superseded_by.is_(None),
+                or_(near, agents.c.id.in_(sorted(open_ids))),
+            )
+        )
         for r in rows:
-            subject = Subject(segment, STATE_KINDS["certificate"],
-                              {"not_after": r.cert_not_after.isoformat(), "serial": r.cert_serial}, now)
+            subject = Subject(
+                segment,
+                STATE_KINDS["certificate"],
+                {"not_after": r.cert_not_after.isoformat(), "serial": r.cert_serial},
+                now,
+            )
             outcome = rule.evaluate(subject, params) if applies(rule, subject) else None
             if outcome is not None:
                 _lock(conn, r.id)
-                apply_outcomes(conn, AgentInfo(r.id, r.segment, r.department), {rule.id: [(outcome, _Ev(None, now))]},
-                               state=True)
+                apply_outcomes(
+                    conn, AgentInfo(r.id, r.segment, r.department), {rule.id: [(outcome, _Ev(None, now))]}, state=True
+                )
 
 
 def _rechecks(conn: Connection, now: datetime, documents: dict[str, dict[str, Any]]) -> None:
     rules = [r for r in RULES.values() if r.recheck]
     check_ids = sorted({r.check_id for r in rules if r.check_id})
-    rows = conn.execute(select(check_state, agents.c.segment, agents.c.department)
-                        .join(agents, agents.c.id == check_state.c.agent_id)
-                        .where(check_state.c.check_id.in_(check_ids), agents.c.revoked_at.is_(None),
-                               agents.c.superseded_by.is_(None)))
+    rows = conn.execute(
+        select(check_state, agents.c.segment, agents.c.department)
+        .join(agents, agents.c.id == check_state.c.agent_id)
+        .where(check_state.c.check_id.in_(check_ids), agents.c.revoked_at.is_(None), agents.c.superseded_by.is_(None))
+    )
     for r in rows:
-        subject = Subject(r.segment, "check.result", r.payload, now, r.event_id,
-                          evidence=typed_evidence(r.payload),
-                          facts={"observed_at": r.occurred_at})
+        subject = Subject(
+            r.segment,
+            "check.result",
+            r.payload,
+            now,
+            r.event_id,
+            evidence=typed_evidence(r.payload),
+            facts={"observed_at": r.occurred_at},
+        )
         outcomes: dict[str, list] = defaultdict(list)
         for rule in rules:
             params = params_for(documents[r.segment], rule)
@@ -163,16 +195,31 @@ def _rechecks(conn: Connection, now: datetime, documents: dict[str, dict[str, An
 
 def _expired_exceptions(conn: Connection, now: datetime) -> None:
     """An excepted violation still active after its exception expired: OPS-005, and it is no longer excepted."""
-    rows = conn.execute(select(violations.c.id, violations.c.agent_id, violations.c.last_event_id,
-                               agents.c.segment, agents.c.department, exceptions.c.id.label("exc_id"),
-                               exceptions.c.rule_id.label("exc_rule"), exceptions.c.until)
-                        .join(exceptions, exceptions.c.id == violations.c.exception_id)
-                        .join(agents, agents.c.id == violations.c.agent_id)
-                        .where(violations.c.active_key.is_not(None), exceptions.c.until < now)).all()
+    rows = conn.execute(
+        select(
+            violations.c.id,
+            violations.c.agent_id,
+            violations.c.last_event_id,
+            agents.c.segment,
+            agents.c.department,
+            exceptions.c.id.label("exc_id"),
+            exceptions.c.rule_id.label("exc_rule"),
+            exceptions.c.until,
+        )
+        .join(exceptions, exceptions.c.id == violations.c.exception_id)
+        .join(agents, agents.c.id == violations.c.agent_id)
+        .where(violations.c.active_key.is_not(None), exceptions.c.until < now)
+    ).all()
     for r in rows:
         _lock(conn, r.agent_id)
-        _exception_used(conn, AgentInfo(r.agent_id, r.segment, r.department),
-                        _Exc(r.exc_id, r.exc_rule, r.until), now, r.last_event_id, r.id)
+        _exception_used(
+            conn,
+            AgentInfo(r.agent_id, r.segment, r.department),
+            _Exc(r.exc_id, r.exc_rule, r.until),
+            now,
+            r.last_event_id,
+            r.id,
+        )
         conn.execute(update(violations).where(violations.c.id == r.id).values(exception_id=None))
 
 
@@ -183,8 +230,13 @@ class _Exc:
         self.id, self.rule_id, self.until = id, rule_id, until
 
 
-async def run_forever(engine: Engine, interval: float, collector: str,
-                      observe: Callable[[float], None] | None = None, failed: Callable[[], None] | None = None) -> None:
+async def run_forever(
+    engine: Engine,
+    interval: float,
+    collector: str,
+    observe: Callable[[float], None] | None = None,
+    failed: Callable[[], None] | None = None,
+) -> None:
     """The serve loop's task: a tick every `interval` seconds, errors logged and retried next tick.
 
     observe gets the duration of each tick this process ran (not those another collector claimed), failed is

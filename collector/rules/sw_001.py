@@ -35,9 +35,30 @@ RULE = Rule(
     params=PARAMS["SW-001"],
 )
 
-FLAGS = [check("internet", "software", "fail", {"installed": 812, "forbidden": [
-    {"name": "dropbox", "version": "1.0", "pattern": "dropbox*"}], "not_permitted": [], "allowlist_enforced": False}),
-         check("internet", "software", "fail", {"installed": 812, "forbidden": [], "not_permitted": ["vim"],
-                                                "allowlist_enforced": True})]
-PASSES = [check("internet", "software", "pass", {"installed": 812, "forbidden": [], "not_permitted": [],
-                                                 "allowlist_enforced": False})]
+FLAGS = [
+    check(
+        "internet",
+        "software",
+        "fail",
+        {
+            "installed": 812,
+            "forbidden": [{"name": "dropbox", "version": "1.0", "pattern": "dropbox*"}],
+            "not_permitted": [],
+            "allowlist_enforced": False,
+        },
+    ),
+    check(
+        "internet",
+        "software",
+        "fail",
+        {"installed": 812, "forbidden": [], "not_permitted": ["vim"], "allowlist_enforced": True},
+    ),
+]
+PASSES = [
+    check(
+        "internet",
+        "software",
+        "pass",
+        {"installed": 812, "forbidden": [], "not_permitted": [], "allowlist_enforced": False},
+    )
+]

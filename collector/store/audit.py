@@ -39,13 +39,23 @@ def login_name() -> str:
         return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
-def entry_hash(previous: str, *, at: datetime, actor: str, os_user: str | None, action: str, target: str,
-               details: dict[str, Any]) -> str:
+def entry_hash(
+    previous: str, *, at: datetime, actor: str, os_user: str | None, action: str, target: str, details: dict[str, Any]
+) -> str:
     """SHA-256 over the previous hash and a canonical form of the content (what both backends give back)."""
     content = json.dumps(
-        {"at": at.astimezone(UTC).isoformat(timespec="microseconds"), "actor": actor, "os_user": os_user,
-         "action": action, "target": target, "details": details},
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        {
+            "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "actor": actor,
+            "os_user": os_user,
+            "action": action,
+            "target": target,
+            "details": details,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(f"{previous}\n{content}".encode()).hexdigest()
 
 
@@ -54,8 +64,16 @@ def _last_hash(conn: Connection) -> str:
     return last or GENESIS
 
 
-def record(conn: Connection, *, at: datetime, actor: str, action: str, target: str,
-           details: dict[str, Any] | None = None, os_user: str | None = None) -> None:
+def record(
+    conn: Connection,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict[str, Any] | None = None,
+    os_user: str | None = None,
+) -> None:
     """Write one entry, inside the caller's transaction: the action and its record commit together.
 
     os_user defaults to this process's login name: the CLI's operator, or the collector's service account.
@@ -66,8 +84,14 @@ def record(conn: Connection, *, at: datetime, actor: str, action: str, target: s
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CHAIN_LOCK_KEY})")
     # Normalized as the store gives it back (UTC microseconds, JSON), so verify recomputes the same hash.
     at = at.astimezone(UTC)
-    values = dict(at=at, actor=actor[:100], action=action, target=target[:200],
-                  details=json.loads(json.dumps(details or {})), os_user=(os_user or login_name())[:100])
+    values = dict(
+        at=at,
+        actor=actor[:100],
+        action=action,
+        target=target[:200],
+        details=json.loads(json.dumps(details or {})),
+        os_user=(os_user or login_name())[:100],
+    )
     chain = entry_hash(_last_hash(conn), **values)
     conn.execute(audit_log.insert().values(**values, chain_hash=chain))
 
@@ -77,16 +101,29 @@ def verify(conn: Connection) -> tuple[int, AuditRow | None]:
     previous, count = GENESIS, 0
     for r in conn.execute(select(audit_log).order_by(audit_log.c.id)):
         row = AuditRow(**r._mapping)
-        expected = entry_hash(previous, at=row.at, actor=row.actor, os_user=row.os_user, action=row.action,
-                              target=row.target, details=row.details)
+        expected = entry_hash(
+            previous,
+            at=row.at,
+            actor=row.actor,
+            os_user=row.os_user,
+            action=row.action,
+            target=row.target,
+            details=row.details,
+        )
         if row.chain_hash != expected:
             return count, row
         previous, count = row.chain_hash, count + 1
     return count, None
 
 
-def list_entries(conn: Connection, *, since: datetime | None = None, action: str | None = None,
-                 actor: str | None = None, limit: int = 100) -> list[AuditRow]:
+def list_entries(
+    conn: Connection,
+    *,
+    since: datetime | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    limit: int = 100,
+) -> list[AuditRow]:
     """Newest first."""
     query = select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
     if since is not None:

@@ -48,9 +48,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if backend == "postgresql":
         return create_engine(url, json_serializer=json_dumps, pool_pre_ping=True, **kwargs)
-    raise ValueError(
-        f"unsupported database URL {make_url(url).render_as_string()!r}: use sqlite or postgresql"
-    )
+    raise ValueError(f"unsupported database URL {make_url(url).render_as_string()!r}: use sqlite or postgresql")
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -20,17 +20,27 @@ def peer_target(address: str) -> str:
     return f"peer:{address}"[:200]
 
 
-def record_refusal(engine: Engine, *, at: datetime, address: str, reason: str, token_id: int | None,
-                   hostname: str) -> None:
+def record_refusal(
+    engine: Engine, *, at: datetime, address: str, reason: str, token_id: int | None, hostname: str
+) -> None:
     with engine.begin() as conn:
-        audit.record(conn, at=at, actor=SYSTEM_ACTOR, action=REFUSED, target=peer_target(address),
-                     details={"peer": address, "reason": reason, "token_id": token_id, "hostname": hostname})
+        audit.record(
+            conn,
+            at=at,
+            actor=SYSTEM_ACTOR,
+            action=REFUSED,
+            target=peer_target(address),
+            details={"peer": address, "reason": reason, "token_id": token_id, "hostname": hostname},
+        )
 
 
 def recent_refusals(engine: Engine, address: str, since: datetime) -> int:
     """Refusals of this address since a moment: shared by every collector on the database, kept over restarts."""
-    query = select(func.count()).select_from(audit_log).where(
-        audit_log.c.action == REFUSED, audit_log.c.target == peer_target(address), audit_log.c.at >= since)
+    query = (
+        select(func.count())
+        .select_from(audit_log)
+        .where(audit_log.c.action == REFUSED, audit_log.c.target == peer_target(address), audit_log.c.at >= since)
+    )
     with engine.connect() as conn:
         return conn.execute(query).scalar_one()
 

@@ -48,10 +48,16 @@ _COLUMNS = ("agent_id", "seq", "event_id", "kind", "severity", "occurred_at", "r
 _insert_sql: dict[tuple[str, str], str] = {}
 # Built once (SQLAlchemy then finds their compiled form in its cache instead of building a construct per batch).
 _AGENT = select(agents.c.segment, agents.c.department).where(agents.c.id == bindparam("agent_id"))
-_AGENT_LOCKED = (select(agents.c.last_seq, agents.c.segment, agents.c.department)
-                 .where(agents.c.id == bindparam("agent_id")).with_for_update())
-_ADVANCE = (update(agents).where(agents.c.id == bindparam("agent_id"))
-            .values(last_seq=bindparam("acked"), last_seen_at=bindparam("seen_at")))
+_AGENT_LOCKED = (
+    select(agents.c.last_seq, agents.c.segment, agents.c.department)
+    .where(agents.c.id == bindparam("agent_id"))
+    .with_for_update()
+)
+_ADVANCE = (
+    update(agents)
+    .where(agents.c.id == bindparam("agent_id"))
+    .values(last_seq=bindparam("acked"), last_seen_at=bindparam("seen_at"))
+)
 
 
 class UnknownAgent(LookupError):
@@ -144,9 +150,7 @@ def _event_insert(conn: Connection) -> str:
     sql = _insert_sql.get(key)
     if sql is None:
         # inline(): no RETURNING of the new id, which an executemany neither needs nor allows.
-        stmt = (
-            dialect_insert(conn, events).inline().on_conflict_do_nothing()
-        )
+        stmt = dialect_insert(conn, events).inline().on_conflict_do_nothing()
         sql = _insert_sql[key] = stmt.compile(dialect=conn.dialect, column_keys=list(_COLUMNS)).string
     return sql
 
@@ -167,8 +171,9 @@ def _unstored(conn: Connection, agent_id: str, chosen: Sequence[Event], last_seq
     # Only a seq at or below last_seq can already be stored: look those up (replays are rare).
     old = [ev.seq for ev in relevant if ev.seq <= last_seq]
     if old:
-        stored = set(conn.execute(select(events.c.seq).where(events.c.agent_id == agent_id,
-                                                             events.c.seq.in_(old))).scalars())
+        stored = set(
+            conn.execute(select(events.c.seq).where(events.c.agent_id == agent_id, events.c.seq.in_(old))).scalars()
+        )
         relevant = [ev for ev in relevant if ev.seq not in stored]
     return relevant
 
@@ -179,14 +184,13 @@ def _not_yet_stored(conn: Connection, agent_id: str, params: list[Any], last_seq
     old = {p["seq"] for p in params if p["seq"] <= last_seq}
     if not old:
         return params
-    stored = set(conn.execute(select(events.c.seq).where(events.c.agent_id == agent_id,
-                                                         events.c.seq.in_(sorted(old)))).scalars())
+    stored = set(
+        conn.execute(select(events.c.seq).where(events.c.agent_id == agent_id, events.c.seq.in_(sorted(old)))).scalars()
+    )
     return [p for p in params if p["seq"] not in stored]
 
 
-def _record_gaps(
-    conn: Connection, agent_id: str, gaps: list[tuple[int, int]], received_at: datetime
-) -> list[Event]:
+def _record_gaps(conn: Connection, agent_id: str, gaps: list[tuple[int, int]], received_at: datetime) -> list[Event]:
     rows: list[dict[str, Any]] = [  # the insert's parameters
         {
             "agent_id": agent_id,
@@ -202,8 +206,16 @@ def _record_gaps(
     ]
     # No conflict target: on PostgreSQL the event_id key also holds occurred_at (partitioned, see partitions.py).
     conn.execute(dialect_insert(conn, events).on_conflict_do_nothing(), rows)
-    return [Event(kind=r["kind"], payload=r["payload"], severity=r["severity"], event_id=r["event_id"],
-                  occurred_at=received_at) for r in rows]
+    return [
+        Event(
+            kind=r["kind"],
+            payload=r["payload"],
+            severity=r["severity"],
+            event_id=r["event_id"],
+            occurred_at=received_at,
+        )
+        for r in rows
+    ]
 
 
 # SQLite has one writer at a time. Writers that all wait in SQLite's busy handler wake in no order (it polls
@@ -279,8 +291,10 @@ def store_batch(
     # The wire carries a check's evidence as JSON text (protobuf stays at the edge): decoded here, it is stored
     # as one nested object that rules, the CLI and reports read as data.
     # (collector.ingest nests while decoding, so its events need no second dataclass each.)
-    batch = [replace(ev, payload=nest(ev.payload)) if "evidence_json" in ev.payload and ev.kind == "check.result"
-             else ev for ev in batch]
+    batch = [
+        replace(ev, payload=nest(ev.payload)) if "evidence_json" in ev.payload and ev.kind == "check.result" else ev
+        for ev in batch
+    ]
     params = _driver_params(engine.dialect.name, agent_id, batch, received_at)
     job = _Job(agent_id, batch, params, received_at, _judge(engine, agent_id, batch))
     if engine.dialect.name == "sqlite":
@@ -306,8 +320,9 @@ def _judge(engine: Engine, agent_id: str, batch: Sequence[Event]) -> Judgement |
         agent = AgentInfo(agent_id, row.segment, row.department)
         judgement = prepare(agent, facts.policy_document(conn, agent.segment), batch)
         flaggable = judgement.flaggable()
-        judgement.exceptions = (vstore.covering_exceptions(conn, agent_id, agent.department, flaggable)
-                                if flaggable else [])
+        judgement.exceptions = (
+            vstore.covering_exceptions(conn, agent_id, agent.department, flaggable) if flaggable else []
+        )
     return judgement
 
 
@@ -414,16 +429,30 @@ def record_refused(engine: Engine, agent_id: str, payload: dict[str, Any], at: d
     Its heartbeats still move last_seen_at, so without this the terminal would look healthy while none of its
     events is stored.
     """
-    row: dict[str, Any] = {"agent_id": agent_id, "seq": None, "event_id": str(uuid7()), "kind": REFUSED_KIND,
-           "severity": GAP_SEVERITY, "occurred_at": at, "received_at": at, "payload": payload}
+    row: dict[str, Any] = {
+        "agent_id": agent_id,
+        "seq": None,
+        "event_id": str(uuid7()),
+        "kind": REFUSED_KIND,
+        "severity": GAP_SEVERITY,
+        "occurred_at": at,
+        "received_at": at,
+        "payload": payload,
+    }
     with _writer_turn(engine), engine.begin() as conn:
         agent = conn.execute(select(agents.c.segment, agents.c.department).where(agents.c.id == agent_id)).one_or_none()
         if agent is None:
             raise UnknownAgent(agent_id)
         conn.execute(dialect_insert(conn, events), [row])
-        evaluate_events(conn, AgentInfo(agent_id, agent.segment, agent.department),
-                        [Event(kind=REFUSED_KIND, payload=payload, severity=GAP_SEVERITY, event_id=row["event_id"],
-                               occurred_at=at)])
+        evaluate_events(
+            conn,
+            AgentInfo(agent_id, agent.segment, agent.department),
+            [
+                Event(
+                    kind=REFUSED_KIND, payload=payload, severity=GAP_SEVERITY, event_id=row["event_id"], occurred_at=at
+                )
+            ],
+        )
 
 
 def touch_agent(

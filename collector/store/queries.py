@@ -196,10 +196,7 @@ def get_agent(bind: Bind, agent_id: str) -> AgentRow | None:
         if row is not None or len(agent_id) < MIN_PREFIX:
             return None if row is None else _agent(row)
         rows = conn.execute(
-            select(agents)
-            .where(agents.c.id.startswith(agent_id, autoescape=True))
-            .order_by(agents.c.id)
-            .limit(5)
+            select(agents).where(agents.c.id.startswith(agent_id, autoescape=True)).order_by(agents.c.id).limit(5)
         ).all()
     if len(rows) > 1:
         raise AmbiguousId(agent_id, [r.id for r in rows])
@@ -248,8 +245,17 @@ def agent_status(bind: Bind, agent_id: str) -> tuple[AgentStatus, AgentRow | Non
     return ("ok" if agent.state == "active" else agent.state), agent
 
 
-def renew_agent_cert(bind: Bind, *, agent_id: str, presented_serial: str, cert_serial: int | str,
-                     cert_sha256: str, cert_not_after: datetime, now: datetime, peer: str = "") -> bool:
+def renew_agent_cert(
+    bind: Bind,
+    *,
+    agent_id: str,
+    presented_serial: str,
+    cert_serial: int | str,
+    cert_sha256: str,
+    cert_not_after: datetime,
+    now: datetime,
+    peer: str = "",
+) -> bool:
     """Record a renewed certificate and its audit entry in one transaction; False if the agent changed
     meanwhile (revoked, superseded, or the presented certificate is no longer on record)."""
     from collector.store import audit
@@ -262,21 +268,45 @@ def renew_agent_cert(bind: Bind, *, agent_id: str, presented_serial: str, cert_s
             return False
         if presented not in (row.cert_serial, row.previous_cert_serial):
             return False
-        conn.execute(update(agents).where(agents.c.id == agent_id).values(
-            previous_cert_serial=row.cert_serial, cert_serial=normalize_serial(cert_serial),
-            cert_sha256=cert_sha256.lower(), cert_not_after=cert_not_after, cert_renewed_at=now))
-        audit.record(conn, at=now, actor=SYSTEM_ACTOR, action="agent.cert_renew", target=f"agent:{agent_id}",
-                     details={"peer": peer, "old_serial": row.cert_serial, "serial": normalize_serial(cert_serial),
-                              "not_after": cert_not_after.isoformat()})
+        conn.execute(
+            update(agents)
+            .where(agents.c.id == agent_id)
+            .values(
+                previous_cert_serial=row.cert_serial,
+                cert_serial=normalize_serial(cert_serial),
+                cert_sha256=cert_sha256.lower(),
+                cert_not_after=cert_not_after,
+                cert_renewed_at=now,
+            )
+        )
+        audit.record(
+            conn,
+            at=now,
+            actor=SYSTEM_ACTOR,
+            action="agent.cert_renew",
+            target=f"agent:{agent_id}",
+            details={
+                "peer": peer,
+                "old_serial": row.cert_serial,
+                "serial": normalize_serial(cert_serial),
+                "not_after": cert_not_after.isoformat(),
+            },
+        )
     return True
 
 
 def forget_previous_cert(bind: Bind, agent_id: str, serial: str) -> None:
     """The agent connected with its renewed certificate: the one before it is no identity any more."""
     with _write(bind) as conn:
-        conn.execute(update(agents).where(agents.c.id == agent_id, agents.c.cert_serial == normalize_serial(serial),
-                                          agents.c.previous_cert_serial.is_not(None))
-                     .values(previous_cert_serial=None))
+        conn.execute(
+            update(agents)
+            .where(
+                agents.c.id == agent_id,
+                agents.c.cert_serial == normalize_serial(serial),
+                agents.c.previous_cert_serial.is_not(None),
+            )
+            .values(previous_cert_serial=None)
+        )
 
 
 # --- enrollment tokens --------------------------------------------------------------------------
@@ -304,9 +334,7 @@ def create_token(
         created_at=created_at,
     )
     with _write(bind) as conn:
-        return _token(
-            conn.execute(enrollment_tokens.insert().values(**values).returning(*enrollment_tokens.c)).one()
-        )
+        return _token(conn.execute(enrollment_tokens.insert().values(**values).returning(*enrollment_tokens.c)).one())
 
 
 def consume_token(bind: Bind, token_hash: str, now: datetime) -> TokenRow:
@@ -341,8 +369,10 @@ def revoke_token(bind: Bind, token_id: int, by: str, at: datetime) -> TokenRow |
     t = enrollment_tokens
     with _write(bind) as conn:
         row = conn.execute(
-            update(t).where(t.c.id == token_id, t.c.revoked_at.is_(None))
-            .values(revoked_at=at, revoked_by=by).returning(*t.c)
+            update(t)
+            .where(t.c.id == token_id, t.c.revoked_at.is_(None))
+            .values(revoked_at=at, revoked_by=by)
+            .returning(*t.c)
         ).one_or_none()
     return None if row is None else _token(row)
 
@@ -390,9 +420,21 @@ def enroll_agent(
             cert_not_after=cert_not_after,
             enrolled_at=now,
         )
-        audit.record(conn, at=now, actor=SYSTEM_ACTOR, action="agent.enroll", target=f"agent:{agent_id}",
-                     details={"peer": peer, "token_id": token.id, "hostname": hostname, "segment": token.segment,
-                              "department": token.department, "previous_agent_id": previous_agent_id or None})
+        audit.record(
+            conn,
+            at=now,
+            actor=SYSTEM_ACTOR,
+            action="agent.enroll",
+            target=f"agent:{agent_id}",
+            details={
+                "peer": peer,
+                "token_id": token.id,
+                "hostname": hostname,
+                "segment": token.segment,
+                "department": token.department,
+                "previous_agent_id": previous_agent_id or None,
+            },
+        )
         if previous_agent_id:
             supersede(conn, old_id=previous_agent_id, new_id=agent_id, machine_id=machine_id, at=now)
     return token
@@ -450,9 +492,7 @@ def set_policy(
     bind: Bind, *, segment: str, version: str, document: dict[str, Any], updated_by: str, updated_at: datetime
 ) -> None:
     """Store (or replace) the policy document of a segment."""
-    values = dict(
-        segment=segment, version=version, document=document, updated_by=updated_by, updated_at=updated_at
-    )
+    values = dict(segment=segment, version=version, document=document, updated_by=updated_by, updated_at=updated_at)
     with _write(bind) as conn:
         insert = dialect_insert(conn, policies).values(**values)
         conn.execute(

@@ -12,9 +12,23 @@ from mamori.evidence.protection import Antivirus, DiskEncryption, Firewall
 from mamori.evidence.software import Failure, MediaControl, Software
 from mamori.evidence.updates import OsSupport, Patch
 
-EVIDENCE: dict[str, type[Evidence]] = {cls.CHECK: cls for cls in (
-    Mfa, Patch, OsSupport, Antivirus, ScreenLock, DiskEncryption, Firewall, TimeSync, Software, LocalAdmin,
-    NetworkSegment, MediaControl)}
+EVIDENCE: dict[str, type[Evidence]] = {
+    cls.CHECK: cls
+    for cls in (
+        Mfa,
+        Patch,
+        OsSupport,
+        Antivirus,
+        ScreenLock,
+        DiskEncryption,
+        Firewall,
+        TimeSync,
+        Software,
+        LocalAdmin,
+        NetworkSegment,
+        MediaControl,
+    )
+}
 
 __all__ = ["EVIDENCE", "Evidence", "Failure", "parse", "stored", "decode_json", "nest"]
 

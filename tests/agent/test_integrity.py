@@ -20,7 +20,7 @@ def setup(tmp_path):
     state = StateDir(tmp_path / "state")
     state.root.mkdir()
     dirs = make_code(tmp_path / "code")
-    state.config.write_text("[log]\nlevel = \"info\"\n")
+    state.config.write_text('[log]\nlevel = "info"\n')
     return state, dirs
 
 
@@ -50,7 +50,7 @@ def test_config_and_policy_edits_between_runs(tmp_path):
     first.at_start()
     state.policy.write_text('{"version": "1"}')
     first.policy_stored(__import__("hashlib").sha256(state.policy.read_bytes()).hexdigest())
-    state.config.write_text("[log]\nlevel = \"debug\"\n")
+    state.config.write_text('[log]\nlevel = "debug"\n')
     state.policy.write_text('{"version": "1", "loosened": true}')
     found = Integrity(state, None, "1.0.0", dirs).at_start()
     assert whats(found) == ["config", "policy_cache"]

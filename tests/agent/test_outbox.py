@@ -50,8 +50,9 @@ def test_unopenable_spool_is_retried(tmp_path, monkeypatch):
 
 def test_disk_full_notice_folds_into_a_later_overflow(tmp_path):
     spool = Spool.open(tmp_path / "spool", capacity=10)
-    spool.record_unstored({"dropped": 3, "capacity": 10, "reason": "disk full",
-                           "max_dropped_severity": "SEVERITY_HIGH"})
+    spool.record_unstored(
+        {"dropped": 3, "capacity": 10, "reason": "disk full", "max_dropped_severity": "SEVERITY_HIGH"}
+    )
     for _ in range(15):
         spool.append("agent.started", {})
     [folded] = _payloads(spool, "spool.overflow")

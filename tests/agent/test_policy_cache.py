@@ -24,8 +24,16 @@ def test_applied_policy_survives_restart(tmp_path):
     assert (tmp_path / "policy.json").stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.parametrize("content", [b"", b"{not json", b"\x00\xff" * 100, json.dumps({"version": "x"}).encode(),
-                                     json.dumps({"version": "x", "document": {"schema": 1}}).encode()])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{not json",
+        b"\x00\xff" * 100,
+        json.dumps({"version": "x"}).encode(),
+        json.dumps({"version": "x", "document": {"schema": 1}}).encode(),
+    ],
+)
 def test_broken_cache_means_strictest(tmp_path, content):
     (tmp_path / "policy.json").write_bytes(content)
     eff = PolicyCache(tmp_path / "policy.json", "lgwan").current
@@ -37,8 +45,11 @@ def test_bad_update_keeps_previous_policy(tmp_path):
     good = policy.DEFAULTS["lgwan"]
     cache.apply("v1", policy.canonical(good))
     before = (tmp_path / "policy.json").read_bytes()
-    for data in (b"{broken", json.dumps({**good, "usb": {"mode": "allow_everything"}}).encode(),
-                 policy.canonical(policy.DEFAULTS["internet"])):  # another segment's policy
+    for data in (
+        b"{broken",
+        json.dumps({**good, "usb": {"mode": "allow_everything"}}).encode(),
+        policy.canonical(policy.DEFAULTS["internet"]),
+    ):  # another segment's policy
         with pytest.raises(policy.PolicyError):
             cache.apply("v2", data)
         assert cache.current.version == "v1"

@@ -22,7 +22,8 @@ def test_adopt_restamps_unsent_events_from_one_for_a_new_identity(tmp_path: Path
         after = [decode_bytes(d) for _, d in sp.pending()]
         assert [e.seq for e in after] == [1, 2, 3]
         assert [(e.event_id, e.occurred_at, e.payload) for e in after] == [
-            (e.event_id, e.occurred_at, e.payload) for e in before]
+            (e.event_id, e.occurred_at, e.payload) for e in before
+        ]
         assert sp.append("agent.enrolled", {"agent_id": "new"}) == 4
         assert reenroll.adopt(sp, tmp_path, "new") == 0  # again (run after enroll): nothing moves
     with Spool.open(tmp_path) as sp:  # the seq mark agrees with the new numbering across a restart

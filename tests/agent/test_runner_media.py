@@ -54,8 +54,12 @@ def test_no_control_is_logged_and_recorded(tmp_path):
     assert event.kind == "check.result" and event.payload["check_id"] == "media_control"
     assert event.payload["status"] == "fail" and event.severity == "high"
     evidence = json.loads(event.payload["evidence_json"])
-    assert evidence == {"active": False, "mode": "block", "reason": "the fake host has no devices to control",
-                        "host": "FakeHost"}
+    assert evidence == {
+        "active": False,
+        "mode": "block",
+        "reason": "the fake host has no devices to control",
+        "host": "FakeHost",
+    }
     spool.close()
 
 
@@ -98,10 +102,21 @@ def _collector_sees(engine, spool, agent_id, feed_seq):
 def test_no_usb_sysfs_opens_med006_and_a_control_that_comes_up_clears_it(tmp_path, engine):
     # A host root without /sys/bus/usb/devices (or, not as root, without the right to authorize).
     agent_id = str(uuid.uuid4())
-    queries.create_agent(engine, agent_id=agent_id, segment="mynumber", department="市民課", hostname="pc-1",
-                         os="linux", os_version="12", agent_version="0.1", machine_id="m", cert_serial=7,
-                         cert_sha256="ab" * 32, cert_not_after=datetime.now(UTC) + timedelta(days=365),
-                         enrolled_at=datetime.now(UTC))
+    queries.create_agent(
+        engine,
+        agent_id=agent_id,
+        segment="mynumber",
+        department="市民課",
+        hostname="pc-1",
+        os="linux",
+        os_version="12",
+        agent_version="0.1",
+        machine_id="m",
+        cert_serial=7,
+        cert_sha256="ab" * 32,
+        cert_not_after=datetime.now(UTC) + timedelta(days=365),
+        enrolled_at=datetime.now(UTC),
+    )
     state = StateDir(tmp_path / "state")
     state.root.mkdir()
     spool = Spool.open(state.spool)

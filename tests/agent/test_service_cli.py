@@ -26,10 +26,19 @@ def fake(monkeypatch, tmp_path):
 
 def enroll_fake(state: StateDir) -> None:
     state.root.mkdir(parents=True, exist_ok=True)
-    state.identity.write_text(json.dumps({
-        "agent_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "segment": "lgwan", "department": "情報政策課",
-        "collector_host": "127.0.0.1", "telemetry_port": 7443, "enroll_port": 7444,
-        "enrolled_at": "2026-11-29T09:00:00+00:00"}))
+    state.identity.write_text(
+        json.dumps(
+            {
+                "agent_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                "segment": "lgwan",
+                "department": "情報政策課",
+                "collector_host": "127.0.0.1",
+                "telemetry_port": 7443,
+                "enroll_port": 7444,
+                "enrolled_at": "2026-11-29T09:00:00+00:00",
+            }
+        )
+    )
     for path in (state.key, state.cert, state.ca_cert):
         path.write_text("-----BEGIN PLACEHOLDER-----\n")
 
@@ -37,8 +46,16 @@ def enroll_fake(state: StateDir) -> None:
 def test_install_registers_this_interpreter_with_the_state_folder(fake, tmp_path, capsys):
     cfg = tmp_path / "agent.toml"
     assert cli.main(["--lang", "en", "service", "install", "--config", str(cfg)]) == 0
-    assert fake.fake_service.argv == [sys.executable, "-m", "agent.cli", "run", "--state-dir",
-                                      str(tmp_path / "state"), "--config", str(cfg)]
+    assert fake.fake_service.argv == [
+        sys.executable,
+        "-m",
+        "agent.cli",
+        "run",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--config",
+        str(cfg),
+    ]
     assert fake.fake_service.running
     assert "Installed the agent service" in capsys.readouterr().out
 

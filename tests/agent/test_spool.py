@@ -282,8 +282,11 @@ def test_overflow_drops_stored_even_when_all_more_severe(tmp_path: Path) -> None
         assert [e.kind for e in evs[:2]] == ["spool.corrupt", "agent.tamper"] and evs[1].seq == 4
         [overflow] = [e for e in evs if e.kind == "spool.overflow"]
         assert overflow.payload == {
-            "dropped": 2, "capacity": 10, "max_dropped_severity": "SEVERITY_CRITICAL",
-            "first_seq": 2, "last_seq": 3,
+            "dropped": 2,
+            "capacity": 10,
+            "max_dropped_severity": "SEVERITY_CRITICAL",
+            "first_seq": 2,
+            "last_seq": 3,
         }
         assert info in {e.seq for e in evs}
 

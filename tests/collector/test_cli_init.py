@@ -19,8 +19,9 @@ def run(capsys, *args):
 
 def test_init_creates_ca_config_and_migrated_database(tmp_path, capsys):
     data = tmp_path / "c"
-    code, out, _err = run(capsys, "--data-dir", str(data), "init", "--host", "collector.lg.jp,127.0.0.1",
-                          "--listen", "127.0.0.1:9443")
+    code, out, _err = run(
+        capsys, "--data-dir", str(data), "init", "--host", "collector.lg.jp,127.0.0.1", "--listen", "127.0.0.1:9443"
+    )
     assert code == 0 and "Initialised" in out
     assert (data / "ca.key").stat().st_mode & 0o777 == 0o600
     assert (data / "server.key").stat().st_mode & 0o777 == 0o600
@@ -64,16 +65,48 @@ def test_missing_data_dir_says_what_to_do(tmp_path, capsys, monkeypatch):
 def test_tokens_are_stored_hashed_with_their_limits(tmp_path, capsys):
     data = tmp_path / "c"
     run(capsys, "--data-dir", str(data), "init", "--host", "h")
-    code, out, _err = run(capsys, "--data-dir", str(data), "token", "create", "--segment", "mynumber",
-                          "--department", "市民課", "--uses", "3", "--expires", "2h", "--json")
+    code, out, _err = run(
+        capsys,
+        "--data-dir",
+        str(data),
+        "token",
+        "create",
+        "--segment",
+        "mynumber",
+        "--department",
+        "市民課",
+        "--uses",
+        "3",
+        "--expires",
+        "2h",
+        "--json",
+    )
     assert code == 0
     token = json.loads(out)["token"]
     raw = (data / "mamori.db").read_bytes()
     assert token.encode() not in raw, "the token itself is never stored"
     (row,) = queries.list_tokens(make_engine(f"sqlite:///{data / 'mamori.db'}"))
     assert (row.segment, row.department, row.uses_left) == ("mynumber", "市民課", 3)
-    assert run(capsys, "--data-dir", str(data), "token", "create", "--segment", "lgwan", "--department", "x",
-               "--expires", "soon")[0] == 2
-    assert run(capsys, "--data-dir", str(data), "token", "create", "--segment", "lgwan", "--department", "x",
-               "--uses", "0")[0] == 2
+    assert (
+        run(
+            capsys,
+            "--data-dir",
+            str(data),
+            "token",
+            "create",
+            "--segment",
+            "lgwan",
+            "--department",
+            "x",
+            "--expires",
+            "soon",
+        )[0]
+        == 2
+    )
+    assert (
+        run(
+            capsys, "--data-dir", str(data), "token", "create", "--segment", "lgwan", "--department", "x", "--uses", "0"
+        )[0]
+        == 2
+    )
     assert len(queries.list_tokens(make_engine(f"sqlite:///{data / 'mamori.db'}"))) == 1

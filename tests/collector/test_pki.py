@@ -91,8 +91,9 @@ def test_private_files_are_owner_only(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.parametrize("text,expected", [("365d", timedelta(days=365)), ("12h", timedelta(hours=12)),
-                                           ("3m", timedelta(minutes=3))])
+@pytest.mark.parametrize(
+    "text,expected", [("365d", timedelta(days=365)), ("12h", timedelta(hours=12)), ("3m", timedelta(minutes=3))]
+)
 def test_durations(text, expected):
     assert pki.parse_duration(text) == expected
 

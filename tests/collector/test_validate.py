@@ -14,21 +14,42 @@ from tests.collector.store.test_store_ingest import T0, _agent, _stored_seqs
 
 
 def _events(seqs):
-    return [events.Event(kind="usb.blocked", payload={}, severity="medium", seq=s, event_id=str(uuid7()),
-                         occurred_at=T0) for s in seqs]
+    return [
+        events.Event(kind="usb.blocked", payload={}, severity="medium", seq=s, event_id=str(uuid7()), occurred_at=T0)
+        for s in seqs
+    ]
+
 
 # One payload per kind as the agent writes them, at their largest plausible sizes.
 REAL = {
-    "agent.started": {"agent_version": "0.1.0", "hostname": "pc-01", "os": "linux", "os_version": "Debian 12",
-                      "pid": 4242, "previous_exit": "clean"},
+    "agent.started": {
+        "agent_version": "0.1.0",
+        "hostname": "pc-01",
+        "os": "linux",
+        "os_version": "Debian 12",
+        "pid": 4242,
+        "previous_exit": "clean",
+    },
     "agent.stopped": {"reason": "signal:SIGTERM", "spool_depth": 100_000},
     "agent.tamper": {"what": "spool", "detail": "x" * 2000},
     "policy.rejected": {"version": "v" * 64, "reason": "r" * 500},
-    "usb.blocked": {"vendor_id": "0781", "product_id": "5581", "serial": "4C53", "interface_classes": ["08:06:50"] * 8,
-                    "port": "1-2.3", "decided_by": "default", "mode": "block"},
+    "usb.blocked": {
+        "vendor_id": "0781",
+        "product_id": "5581",
+        "serial": "4C53",
+        "interface_classes": ["08:06:50"] * 8,
+        "port": "1-2.3",
+        "decided_by": "default",
+        "mode": "block",
+    },
     "media.write": {"path": "/media/usb/" + "d/" * 1000, "size": 2**40, "sha256": "ab" * 32},
-    "check.result": {"check_id": "software", "status": "pass", "summary": "s" * 300,
-                     "evidence_json": "[" + ",".join(['"pkg"'] * 100_000) + "]", "full_report": True},
+    "check.result": {
+        "check_id": "software",
+        "status": "pass",
+        "summary": "s" * 300,
+        "evidence_json": "[" + ",".join(['"pkg"'] * 100_000) + "]",
+        "full_report": True,
+    },
 }
 
 
@@ -42,18 +63,27 @@ def _batch(*raw: bytes) -> telemetry_pb2.AgentMessage:
 def test_what_real_agents_send_passes():
     batch = _batch(*(events.encode(kind, payload, seq=i) for i, (kind, payload) in enumerate(REAL.items(), 1)))
     validate.agent_message(batch, max_batch=5000)
-    validate.agent_message(telemetry_pb2.AgentMessage(hello=telemetry_pb2.Hello(
-        agent_version="0.1.0", policy_version="v" * 64, next_seq=12)), max_batch=5000)
-    validate.agent_message(telemetry_pb2.AgentMessage(heartbeat=telemetry_pb2.Heartbeat(
-        spool_depth=3, policy_version="lgwan-3", policy_mode="collector", uptime_seconds=10**9)), max_batch=5000)
+    validate.agent_message(
+        telemetry_pb2.AgentMessage(
+            hello=telemetry_pb2.Hello(agent_version="0.1.0", policy_version="v" * 64, next_seq=12)
+        ),
+        max_batch=5000,
+    )
+    validate.agent_message(
+        telemetry_pb2.AgentMessage(
+            heartbeat=telemetry_pb2.Heartbeat(
+                spool_depth=3, policy_version="lgwan-3", policy_mode="collector", uptime_seconds=10**9
+            )
+        ),
+        max_batch=5000,
+    )
 
 
 def test_batch_count_and_event_size_are_bounded():
     many = _batch(*(events.encode("agent.stopped", {}, seq=i) for i in range(1, 12)))
     with pytest.raises(validate.Invalid, match="exceeds the limit of 10"):
         validate.agent_message(many, max_batch=10)
-    big = events.encode("check.result", {"check_id": "x", "evidence_json": "e" * (validate.MAX_EVENT_BYTES + 1)},
-                        seq=1)
+    big = events.encode("check.result", {"check_id": "x", "evidence_json": "e" * (validate.MAX_EVENT_BYTES + 1)}, seq=1)
     with pytest.raises(validate.Invalid, match="bytes exceeds"):
         validate.agent_message(_batch(big), max_batch=10)
 

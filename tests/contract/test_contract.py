@@ -44,11 +44,21 @@ class Pipeline:
 
     def terminal(self, segment: str) -> str:
         agent_id = str(uuid.uuid4())
-        queries.create_agent(self.engine, agent_id=agent_id, segment=segment, department="市民課",
-                             hostname=f"pc-{agent_id[:4]}", os="linux", os_version="12", agent_version="0.1",
-                             machine_id=agent_id, cert_serial=uuid.uuid4().int, cert_sha256="ab" * 32,
-                             cert_not_after=datetime.now(UTC) + timedelta(days=365),
-                             enrolled_at=datetime(2020, 1, 1, tzinfo=UTC))
+        queries.create_agent(
+            self.engine,
+            agent_id=agent_id,
+            segment=segment,
+            department="市民課",
+            hostname=f"pc-{agent_id[:4]}",
+            os="linux",
+            os_version="12",
+            agent_version="0.1",
+            machine_id=agent_id,
+            cert_serial=uuid.uuid4().int,
+            cert_sha256="ab" * 32,
+            cert_not_after=datetime.now(UTC) + timedelta(days=365),
+            enrolled_at=datetime(2020, 1, 1, tzinfo=UTC),
+        )
         return agent_id
 
     def context(self, segment: str, root: Path = Path("/"), rules: dict | None = None, **kw) -> Context:
@@ -56,8 +66,14 @@ class Pipeline:
         if rules:
             document["rules"] = rules
         document = policy.validate(document)
-        queries.set_policy(self.engine, segment=segment, version=policy.version_of(document), document=document,
-                           updated_by="test", updated_at=datetime.now(UTC))
+        queries.set_policy(
+            self.engine,
+            segment=segment,
+            version=policy.version_of(document),
+            document=document,
+            updated_by="test",
+            updated_at=datetime.now(UTC),
+        )
         return Context(settings=policy.check_settings(document), root=root, segment=segment, **kw)
 
     def run(self, check_id: str, ctx: Context, agent: str | None = None) -> tuple[Result, str]:
@@ -67,10 +83,17 @@ class Pipeline:
         agent = agent or self.terminal(segment)
         self.seq[agent] = self.seq.get(agent, 0) + 1
         module = CHECKS.get(res.check_id, media_state)
-        severity = base.severity(module, res) if module is not media_state else media_state.severity(
-            res.payload(), segment)
-        ev = Event(kind="check.result", payload=res.payload(), severity=severity, seq=self.seq[agent],
-                   event_id=str(uuid7()), occurred_at=at)
+        severity = (
+            base.severity(module, res) if module is not media_state else media_state.severity(res.payload(), segment)
+        )
+        ev = Event(
+            kind="check.result",
+            payload=res.payload(),
+            severity=severity,
+            seq=self.seq[agent],
+            event_id=str(uuid7()),
+            occurred_at=at,
+        )
         store_batch(self.engine, agent, [ev], received_at=at)
         return res, agent
 
@@ -132,11 +155,14 @@ def test_weak_logon_is_only_recommended_on_lgwan(pipe, pam_root):
     assert res.status == "pass" and pipe.open(agent) == {}
 
 
-@pytest.mark.parametrize(("regs", "flagged"), [
-    (["credential_providers_stock.reg"], {"AUT-001"}),
-    (["credential_providers_stock.reg", "scforceoption.reg"], set()),
-    (["credential_providers_stock.reg", "rdp_enabled.reg"], {"AUT-001", "AUT-002"}),
-])
+@pytest.mark.parametrize(
+    ("regs", "flagged"),
+    [
+        (["credential_providers_stock.reg"], {"AUT-001"}),
+        (["credential_providers_stock.reg", "scforceoption.reg"], set()),
+        (["credential_providers_stock.reg", "rdp_enabled.reg"], {"AUT-001", "AUT-002"}),
+    ],
+)
 def test_windows_logon(pipe, regs, flagged):
     res, agent = pipe.run("mfa", pipe.context("mynumber", platform="windows", windows=win(*regs)))
     assert set(pipe.open(agent)) == flagged, res.summary
@@ -152,15 +178,15 @@ def test_a_critical_update_past_critical_days_is_pat_001_and_the_knob_moves_chec
     assert res.status == "fail" and set(pipe.open(agent)) == {"PAT-001"}
     assert pipe.open(agent)["PAT-001"].detail.startswith("3 security updates, a critical one pending")
     # One setting: a laxer critical_days in the policy passes the check and clears the violation alike.
-    res, _ = pipe.run("patch", pipe.context("lgwan", root, rules={"PAT-001": {"days": 90, "critical_days": 60}},
-                                            now=now), agent)
+    res, _ = pipe.run(
+        "patch", pipe.context("lgwan", root, rules={"PAT-001": {"days": 90, "critical_days": 60}}, now=now), agent
+    )
     assert res.status == "pass" and pipe.open(agent) == {}
 
 
 def test_dnf_metadata_not_refreshed_is_pat_002(pipe, tmp_path):
     now = datetime(2024, 6, 20, tzinfo=UTC)
-    ctx = pipe.context("lgwan", dnf_root(tmp_path, now - timedelta(days=20)), rules={"PAT-001": {"days": 90}},
-                       now=now)
+    ctx = pipe.context("lgwan", dnf_root(tmp_path, now - timedelta(days=20)), rules={"PAT-001": {"days": 90}}, now=now)
     res, agent = pipe.run("patch", ctx)
     assert res.status == "fail" and set(pipe.open(agent)) == {"PAT-002"}
 
@@ -181,12 +207,15 @@ def test_apt_without_a_security_source_is_pat_002(pipe, apt_tree):
     assert res.status == "fail" and "PAT-002" in pipe.open(agent)
 
 
-@pytest.mark.parametrize(("name", "regs", "flagged"), [
-    # pending 20 days (critical 14) and the last search 11 days ago: the check reports both, as the rules do
-    ("wua_pending_security.json", ["wsus_policy.reg"], {"PAT-001", "PAT-002"}),
-    ("wua_stale_search.json", [], {"PAT-002"}),
-    ("wua_up_to_date.json", ["wsus_policy.reg"], set()),
-])
+@pytest.mark.parametrize(
+    ("name", "regs", "flagged"),
+    [
+        # pending 20 days (critical 14) and the last search 11 days ago: the check reports both, as the rules do
+        ("wua_pending_security.json", ["wsus_policy.reg"], {"PAT-001", "PAT-002"}),
+        ("wua_stale_search.json", [], {"PAT-002"}),
+        ("wua_up_to_date.json", ["wsus_policy.reg"], set()),
+    ],
+)
 def test_windows_update(pipe, name, regs, flagged):
     ctx = pipe.context("lgwan", platform="windows", windows=wua(name, *regs), now=datetime(2024, 7, 1, tzinfo=UTC))
     res, agent = pipe.run("patch", ctx)
@@ -196,8 +225,13 @@ def test_windows_update(pipe, name, regs, flagged):
 def test_a_windows_reboot_pending_past_its_days_is_pat_003(pipe, tmp_path):
     now = datetime(2024, 7, 1, tzinfo=UTC)
     (tmp_path / "patch_seen.json").write_text(json.dumps({"reboot": (now - timedelta(days=10)).isoformat()}))
-    ctx = pipe.context("lgwan", platform="windows", now=now, state_dir=tmp_path,
-                       windows=wua("wua_up_to_date.json", "wsus_policy.reg", "reboot_required.reg"))
+    ctx = pipe.context(
+        "lgwan",
+        platform="windows",
+        now=now,
+        state_dir=tmp_path,
+        windows=wua("wua_up_to_date.json", "wsus_policy.reg", "reboot_required.reg"),
+    )
     res, agent = pipe.run("patch", ctx)
     assert res.status == "fail" and set(pipe.open(agent)) == {"PAT-003"}
 
@@ -223,9 +257,14 @@ def test_clamav_running_with_stale_signatures_is_mal_002_only(pipe, clam_root, s
     assert res.status == "pass" and pipe.open(agent) == {}
 
 
-@pytest.mark.parametrize(("name", "flagged"), [
-    ("defender_ok.json", set()), ("defender_rtp_off.json", {"MAL-001", "MAL-002"}),
-    ("defender_passive.json", {"MAL-001"})])
+@pytest.mark.parametrize(
+    ("name", "flagged"),
+    [
+        ("defender_ok.json", set()),
+        ("defender_rtp_off.json", {"MAL-001", "MAL-002"}),
+        ("defender_passive.json", {"MAL-001"}),
+    ],
+)
 def test_defender(pipe, name, flagged):
     ctx = pipe.context("lgwan", platform="windows", windows=windows.RegFileSource([], {"defender": recorded(name)}))
     res, agent = pipe.run("antivirus", ctx)
@@ -248,9 +287,14 @@ def test_screen_lock_and_the_one_max_minutes_knob(pipe, gnome):
 # --- disk_encryption, firewall, time_sync, software, os_support -------------------------------------
 
 
-@pytest.mark.parametrize(("name", "laptop", "flagged", "severity"), [
-    ("luks_lvm_laptop.json", True, set(), None), ("plain_desktop.json", False, {"ENC-001"}, "medium"),
-    ("plain_desktop.json", True, {"ENC-001"}, "high")])
+@pytest.mark.parametrize(
+    ("name", "laptop", "flagged", "severity"),
+    [
+        ("luks_lvm_laptop.json", True, set(), None),
+        ("plain_desktop.json", False, {"ENC-001"}, "medium"),
+        ("plain_desktop.json", True, {"ENC-001"}, "high"),
+    ],
+)
 def test_disk_encryption(pipe, tmp_path, name, laptop, flagged, severity):
     res, agent = pipe.run("disk_encryption", pipe.context("lgwan", root_with(tmp_path, name, laptop=laptop)))
     assert set(pipe.open(agent)) == flagged, res.summary
@@ -258,8 +302,9 @@ def test_disk_encryption(pipe, tmp_path, name, laptop, flagged, severity):
         assert pipe.open(agent)["ENC-001"].severity == severity
 
 
-@pytest.mark.parametrize(("regs", "flagged"), [
-    (["firewall_all_on.reg"], set()), (["firewall_gpo_public_off.reg"], {"NET-001"})])
+@pytest.mark.parametrize(
+    ("regs", "flagged"), [(["firewall_all_on.reg"], set()), (["firewall_gpo_public_off.reg"], {"NET-001"})]
+)
 def test_windows_firewall(pipe, regs, flagged):
     res, agent = pipe.run("firewall", pipe.context("internet", platform="windows", windows=win(*regs)))
     assert set(pipe.open(agent)) == flagged, res.summary
@@ -270,10 +315,15 @@ def test_no_nftables_is_net_001(pipe, tmp_path):
     assert res.status == "fail" and set(pipe.open(agent)) == {"NET-001"}
 
 
-@pytest.mark.parametrize(("name", "rules", "flagged"), [
-    ("chronyc_tracking_synced.txt", None, set()), ("chronyc_tracking_unsynced.txt", None, {"OPS-001"}),
-    ("chronyc_tracking_offset.txt", None, {"OPS-001"}),
-    ("chronyc_tracking_offset.txt", {"OPS-001": {"max_offset_seconds": 120}}, set())])
+@pytest.mark.parametrize(
+    ("name", "rules", "flagged"),
+    [
+        ("chronyc_tracking_synced.txt", None, set()),
+        ("chronyc_tracking_unsynced.txt", None, {"OPS-001"}),
+        ("chronyc_tracking_offset.txt", None, {"OPS-001"}),
+        ("chronyc_tracking_offset.txt", {"OPS-001": {"max_offset_seconds": 120}}, set()),
+    ],
+)
 def test_chrony(pipe, tmp_path, name, rules, flagged):
     tool(tmp_path, "chronyc", f"cat {DATA / 'time' / name}")
     res, agent = pipe.run("time_sync", pipe.context("lgwan", tmp_path, rules=rules))
@@ -281,8 +331,11 @@ def test_chrony(pipe, tmp_path, name, rules, flagged):
 
 
 def test_windows_time(pipe):
-    ctx = pipe.context("lgwan", platform="windows", windows=windows.RegFileSource(
-        [], {"w32tm_status": (DATA / "time" / "w32tm_unsynced.txt").read_text()}))
+    ctx = pipe.context(
+        "lgwan",
+        platform="windows",
+        windows=windows.RegFileSource([], {"w32tm_status": (DATA / "time" / "w32tm_unsynced.txt").read_text()}),
+    )
     res, agent = pipe.run("time_sync", ctx)
     assert res.status == "fail" and set(pipe.open(agent)) == {"OPS-001"}
 
@@ -291,8 +344,9 @@ def test_software_permitted_list_is_sw_001s_parameter_on_the_terminal_too(pipe, 
     tree = apt_tree()
     res, agent = pipe.run("software", pipe.context("lgwan", tree.root, rules={"SW-001": {"permitted": ["lib*"]}}))
     assert res.status == "fail" and "mamori-demo" in pipe.open(agent)["SW-001"].detail
-    res, _ = pipe.run("software", pipe.context("lgwan", tree.root, rules={"SW-001": {"permitted": ["mamori-*"]}}),
-                      agent)
+    res, _ = pipe.run(
+        "software", pipe.context("lgwan", tree.root, rules={"SW-001": {"permitted": ["mamori-*"]}}), agent
+    )
     assert res.status == "pass" and pipe.open(agent) == {}
 
 
@@ -303,9 +357,13 @@ def test_windows_forbidden_software(pipe):
     assert res.status == "fail" and set(pipe.open(agent)) == {"SW-001"}
 
 
-@pytest.mark.parametrize(("release", "flagged"), [
-    ('ID=debian\nVERSION_ID="10"\nPRETTY_NAME="Debian GNU/Linux 10 (buster)"\n', {"PAT-004"}),
-    ('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n', set())])
+@pytest.mark.parametrize(
+    ("release", "flagged"),
+    [
+        ('ID=debian\nVERSION_ID="10"\nPRETTY_NAME="Debian GNU/Linux 10 (buster)"\n', {"PAT-004"}),
+        ('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n', set()),
+    ],
+)
 def test_os_support(pipe, tmp_path, release, flagged):
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/os-release").write_text(release)
@@ -317,20 +375,28 @@ def test_os_support(pipe, tmp_path, release, flagged):
 
 # --- network_segment: NET-002 / NET-003; media_control: MED-006 -------------------------------------
 
-TWO_NICS = ("ip link set lo up\nip link add d0 type veth peer name p0\nip addr add 10.20.1.5/24 dev d0\n"
-            "ip link set p0 up\nip link set d0 up\nip link add d1 type veth peer name p1\n"
-            "ip addr add 10.20.2.5/24 dev d1\nip link set p1 up\nip link set d1 up")
-LISTENER = ('"$0" -c "import socket,time; s=socket.socket(); s.bind((\'127.0.0.1\', 18443)); s.listen(); '
-            'time.sleep(8)" >/dev/null 2>&1 &\nsleep 0.5')
+TWO_NICS = (
+    "ip link set lo up\nip link add d0 type veth peer name p0\nip addr add 10.20.1.5/24 dev d0\n"
+    "ip link set p0 up\nip link set d0 up\nip link add d1 type veth peer name p1\n"
+    "ip addr add 10.20.2.5/24 dev d1\nip link set p1 up\nip link set d1 up"
+)
+LISTENER = (
+    '"$0" -c "import socket,time; s=socket.socket(); s.bind((\'127.0.0.1\', 18443)); s.listen(); '
+    'time.sleep(8)" >/dev/null 2>&1 &\nsleep 0.5'
+)
 
 
-@pytest.mark.parametrize(("rules", "flagged"), [
-    (None, {"NET-002", "NET-003"}), ({"NET-003": {"max_active_interfaces": 2}}, {"NET-002"})])
+@pytest.mark.parametrize(
+    ("rules", "flagged"), [(None, {"NET-002", "NET-003"}), ({"NET-003": {"max_active_interfaces": 2}}, {"NET-002"})]
+)
 def test_network_segment_in_a_namespace(pipe, rules, flagged):
     ctx = pipe.context("mynumber", rules=rules)
     settings = {k: ctx.settings[k] for k in ("max_active_interfaces",)}
-    got = in_netns(TWO_NICS + "\n" + LISTENER, "network_segment",
-                   {**settings, "networks": ["10.20.0.0/16"], "probe_targets": ["127.0.0.1:18443"]})
+    got = in_netns(
+        TWO_NICS + "\n" + LISTENER,
+        "network_segment",
+        {**settings, "networks": ["10.20.0.0/16"], "probe_targets": ["127.0.0.1:18443"]},
+    )
     res = Result(got["status"], got["summary"], got["evidence"], check_id="network_segment")
     _, agent = pipe.send(res, "mynumber", datetime.now(UTC))
     assert set(pipe.open(agent)) == flagged, got["summary"]

@@ -30,10 +30,12 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_cli(module: str, *args: str, check: bool = True, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          env=_env(env), timeout=timeout)
+def run_cli(
+    module: str, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, env=_env(env), timeout=timeout
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{module} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -61,8 +63,9 @@ class _Process:
         self.starts += 1
         self.log_path = folder.parent / f"{folder.name}-{self.starts}.log"
         with self.log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([sys.executable, "-m", *argv], stdout=log, stderr=subprocess.STDOUT,
-                                         env=_env())
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", *argv], stdout=log, stderr=subprocess.STDOUT, env=_env()
+            )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
@@ -89,25 +92,54 @@ class Collector(_Process):
         return run_cli("collector.cli", "--data-dir", str(self.data_dir), *args, check=check)
 
     def init(self, database_url: str | None = None) -> Collector:
-        args = ["init", "--host", "127.0.0.1,localhost", "--listen", f"127.0.0.1:{self.port}",
-                "--enroll-listen", f"127.0.0.1:{self.enroll_port}"]
+        args = [
+            "init",
+            "--host",
+            "127.0.0.1,localhost",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--enroll-listen",
+            f"127.0.0.1:{self.enroll_port}",
+        ]
         if database_url:
             args += ["--database-url", database_url]
         self.cli(*args)
         return self
 
-    def token(self, segment: str = "lgwan", department: str = "情報政策課", uses: int = 1,
-              expires: str = "1h") -> str:
-        out = self.cli("token", "create", "--segment", segment, "--department", department, "--uses", str(uses),
-                       "--expires", expires, "--json")
+    def token(self, segment: str = "lgwan", department: str = "情報政策課", uses: int = 1, expires: str = "1h") -> str:
+        out = self.cli(
+            "token",
+            "create",
+            "--segment",
+            segment,
+            "--department",
+            department,
+            "--uses",
+            str(uses),
+            "--expires",
+            expires,
+            "--json",
+        )
         return json.loads(out.stdout)["token"]
 
     def start(self) -> Collector:
-        self._spawn(self.data_dir, ["collector.cli", "--data-dir", str(self.data_dir), "serve",
-                                    "--listen", f"127.0.0.1:{self.port}",
-                                    "--enroll-listen", f"127.0.0.1:{self.enroll_port}"])
-        wait_for(lambda: b"serving telemetry" in self.log_path.read_bytes() or self.proc.poll() is not None,
-                 what="collector start")
+        self._spawn(
+            self.data_dir,
+            [
+                "collector.cli",
+                "--data-dir",
+                str(self.data_dir),
+                "serve",
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--enroll-listen",
+                f"127.0.0.1:{self.enroll_port}",
+            ],
+        )
+        wait_for(
+            lambda: b"serving telemetry" in self.log_path.read_bytes() or self.proc.poll() is not None,
+            what="collector start",
+        )
         if self.proc.poll() is not None:
             raise AssertionError(f"collector exited:\n{self.log_path.read_text()}")
         return self
@@ -129,8 +161,17 @@ class Agent(_Process):
         return run_cli("agent.cli", "--state-dir", str(self.state_dir), *args, check=check)
 
     def enroll(self, collector: Collector, token: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = self.cli("enroll", "--collector", f"127.0.0.1:{collector.enroll_port}", "--token", token,
-                        "--ca-cert", str(collector.data_dir / "ca.crt"), "--json", check=check)
+        proc = self.cli(
+            "enroll",
+            "--collector",
+            f"127.0.0.1:{collector.enroll_port}",
+            "--token",
+            token,
+            "--ca-cert",
+            str(collector.data_dir / "ca.crt"),
+            "--json",
+            check=check,
+        )
         if proc.returncode == 0:
             self.agent_id = json.loads(proc.stdout)["agent_id"]
         return proc

@@ -64,11 +64,13 @@ def test_telemetry_refuses_bad_client_certificates(collector, make_agent, kind):
         other_key, other_cert = clients.pki.create_ca("Attacker CA")
         key, cert = clients.issued_by(other_key, other_cert, agent.agent_id)
     elif kind == "expired":
-        key, cert = clients.issued_by(ca_key, ca(collector), agent.agent_id,
-                                      not_before=datetime.now(UTC) - timedelta(days=10), days=1)
+        key, cert = clients.issued_by(
+            ca_key, ca(collector), agent.agent_id, not_before=datetime.now(UTC) - timedelta(days=10), days=1
+        )
     else:
-        key, cert = clients.issued_by(ca_key, ca(collector), agent.agent_id,
-                                      not_before=datetime.now(UTC) + timedelta(days=1), days=10)
+        key, cert = clients.issued_by(
+            ca_key, ca(collector), agent.agent_id, not_before=datetime.now(UTC) + timedelta(days=1), days=10
+        )
     with pytest.raises(grpc.RpcError) as err:
         ok_stream(collector, key, cert, clients.batch(clients.event(1)))
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE  # the TLS handshake itself fails
@@ -79,8 +81,9 @@ def test_certificate_from_our_ca_for_unknown_agent_is_refused(collector, make_ag
     collector.start()
     enroll_one(collector, make_agent)
     before = snapshot(collector)
-    key, cert = clients.issued_by((collector.data_dir / "ca.key").read_bytes(), ca(collector),
-                                  "00000000-0000-4000-8000-000000000000")
+    key, cert = clients.issued_by(
+        (collector.data_dir / "ca.key").read_bytes(), ca(collector), "00000000-0000-4000-8000-000000000000"
+    )
     with pytest.raises(grpc.RpcError) as err:
         ok_stream(collector, key, cert, clients.batch(clients.event(1)))
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -90,8 +93,7 @@ def test_certificate_from_our_ca_for_unknown_agent_is_refused(collector, make_ag
 def test_revoked_agent_stream_closed_and_next_connection_refused(collector, make_agent):
     collector.start()
     agent = enroll_one(collector, make_agent)
-    agent.write_config(shipper={"heartbeat_seconds": 1.0, "backoff_initial_seconds": 0.2,
-                                "backoff_max_seconds": 1.0})
+    agent.write_config(shipper={"heartbeat_seconds": 1.0, "backoff_initial_seconds": 0.2, "backoff_max_seconds": 1.0})
     agent.start()
     wait_for(lambda: "connected to collector" in agent.log(), what="agent connected")
     collector.cli("agents", "revoke", agent.agent_id[:8], "--by", "tester")

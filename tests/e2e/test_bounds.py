@@ -53,8 +53,9 @@ def heartbeat(**fields) -> telemetry_pb2.AgentMessage:
 
 
 def usb_event(seq: int, classes: int) -> bytes:
-    return clients.events.encode("usb.attached", {"vendor_id": "0781", "interface_classes": ["08:06:50"] * classes},
-                                 seq=seq)
+    return clients.events.encode(
+        "usb.attached", {"vendor_id": "0781", "interface_classes": ["08:06:50"] * classes}, seq=seq
+    )
 
 
 BAD = {
@@ -170,8 +171,11 @@ def test_enrollment_request_out_of_bounds(collector, field):
 
     collector.start()
     token = collector.token()
-    request = enrollment_pb2.EnrollRequest(token=token, csr_pem=make_csr(new_private_key(), "x"),
-                                           host=enrollment_pb2.HostFacts(hostname="pc", machine_id="m"))
+    request = enrollment_pb2.EnrollRequest(
+        token=token,
+        csr_pem=make_csr(new_private_key(), "x"),
+        host=enrollment_pb2.HostFacts(hostname="pc", machine_id="m"),
+    )
     if field == "hostname_nul":
         request.host.hostname = "pc\x00"
     elif field == "long_token":
@@ -212,10 +216,15 @@ def test_a_spool_holding_out_of_bounds_events_drains_and_what_follows_arrives(ed
     got = {e["seq"]: e for e in collector.events("--agent", agent.agent_id)}
     assert set(range(1, last + 6)) <= set(got), "nothing lost, nothing refused (the run adds agent.started...)"
     assert [got[s]["kind"] for s in range(last - 1, last + 6)] == ["check.result"] * 2 + ["event.oversize"] * 2 + [
-        "check.result"] * 3
+        "check.result"
+    ] * 3
     cut = got[last + 1]["payload"]
     assert (cut["original_kind"], cut["field"], int(cut["size"]), int(cut["limit"])) == (
-        "media.write", "media_write.path", len(path), 4096)
+        "media.write",
+        "media_write.path",
+        len(path),
+        4096,
+    )
     assert got[last + 2]["payload"]["original_kind"] == "unknown"
     assert not collector.events("--kind", "batch.refused")
     flagged = json.loads(collector.cli("violations", "list", "--json").stdout)

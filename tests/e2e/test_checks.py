@@ -36,9 +36,18 @@ def test_agent_run_records_every_check_and_the_collector_stores_them(collector, 
     # The same unchanged results are not recorded again by a restarted agent.
     before = len(got)
     agent.start()
-    wait_for(lambda: "agent.started" in [e["kind"] for e in collector.events("--agent", agent.agent_id)
-                                         if e["seq"] and e["seq"] > max(x["seq"] for x in got)],
-             timeout=60, what="second start stored")
+    wait_for(
+        lambda: (
+            "agent.started"
+            in [
+                e["kind"]
+                for e in collector.events("--agent", agent.agent_id)
+                if e["seq"] and e["seq"] > max(x["seq"] for x in got)
+            ]
+        ),
+        timeout=60,
+        what="second start stored",
+    )
     time.sleep(5)  # the checks' first round after the restart
     agent.stop()
     after = collector.events("--agent", agent.agent_id, "--kind", "check.result")

@@ -6,10 +6,16 @@ import time
 
 from tests.e2e.harness import wait_for
 
-FAST = {"shipper": {"heartbeat_seconds": 1.0, "backoff_initial_seconds": 0.2, "backoff_max_seconds": 1.0,
-                    "batch_max_events": 50},
-        # Delivery is counted event by event here; the posture checks' own events have their own e2e test.
-        "checks": {"enabled": False}}
+FAST = {
+    "shipper": {
+        "heartbeat_seconds": 1.0,
+        "backoff_initial_seconds": 0.2,
+        "backoff_max_seconds": 1.0,
+        "batch_max_events": 50,
+    },
+    # Delivery is counted event by event here; the posture checks' own events have their own e2e test.
+    "checks": {"enabled": False},
+}
 
 
 def seqs(events, agent_id):
@@ -25,9 +31,11 @@ def enrolled(collector, make_agent, name, segment="lgwan"):
 
 def delivered_all(collector, agent, n):
     """Wait until the agent's spool is empty and the collector holds seqs 1..n without holes."""
+
     def check():
         got = seqs(collector.events("--agent", agent.agent_id), agent.agent_id)
         return got if len(got) >= n else None
+
     return wait_for(check, timeout=60, interval=0.5, what=f"{n} events from {agent.agent_id}")
 
 
@@ -99,5 +107,4 @@ def test_agent_killed_mid_batch_nothing_lost_nothing_duplicated(collector, make_
     got = delivered_all(collector, a, 3004)
     assert got == list(range(1, len(got) + 1))
     started = [e for e in collector.events("--agent", a.agent_id, "--kind", "agent.started")]
-    assert [e["payload"].get("previous_exit") for e in sorted(started, key=lambda e: e["seq"])] == [
-        "first", "unclean"]
+    assert [e["payload"].get("previous_exit") for e in sorted(started, key=lambda e: e["seq"])] == ["first", "unclean"]

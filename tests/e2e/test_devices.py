@@ -22,8 +22,21 @@ def test_approval_and_revocation_reach_the_running_agent(collector, make_agent):
 
     wait_for(lambda: cached_usb() is not None, timeout=30, what="first policy")
     until = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    perm = json.loads(collector.cli("devices", "approve", "--serial", "E2E-SER", "--agent", agent.agent_id,
-                                    "--until", until, "--reason", "e2e", "--json").stdout)
+    perm = json.loads(
+        collector.cli(
+            "devices",
+            "approve",
+            "--serial",
+            "E2E-SER",
+            "--agent",
+            agent.agent_id,
+            "--until",
+            until,
+            "--reason",
+            "e2e",
+            "--json",
+        ).stdout
+    )
     usb = wait_for(lambda: (u := cached_usb()) and u["temporary"] and u, timeout=30, what="approval on the agent")
     assert usb["temporary"][0]["id"] == perm["id"] and usb["temporary"][0]["serial"] == "E2E-SER"
     collector.cli("devices", "revoke", perm["id"])

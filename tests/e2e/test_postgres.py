@@ -27,8 +27,9 @@ def test_agent_moved_between_two_collectors_mid_stream(tmp_path, postgres_server
     try:
         for c in (first, second):
             cfg = c.data_dir / "collector.toml"
-            cfg.write_text(cfg.read_text().replace("advertised_telemetry_port = 0",
-                                                   f"advertised_telemetry_port = {balancer.port}"))
+            cfg.write_text(
+                cfg.read_text().replace("advertised_telemetry_port = 0", f"advertised_telemetry_port = {balancer.port}")
+            )
             c.start()
         agent = make_agent("a")
         agent.enroll(first, first.token())
@@ -38,8 +39,10 @@ def test_agent_moved_between_two_collectors_mid_stream(tmp_path, postgres_server
         wait_for(lambda: len(first.events("--agent", agent.agent_id)) > 100, what="delivery through the first")
         balancer.switch(second.port)
         agent.emit(500)
-        wait_for(lambda: "connected" in second.log() and agent.agent_id in second.log(),
-                 what="the agent reconnected through the second collector")
+        wait_for(
+            lambda: "connected" in second.log() and agent.agent_id in second.log(),
+            what="the agent reconnected through the second collector",
+        )
         first.kill9()
         got = delivered_all(second, agent, 3504)
         assert got == list(range(1, len(got) + 1)), "every event exactly once across both collectors"

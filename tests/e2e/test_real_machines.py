@@ -20,8 +20,9 @@ def test_second_run_on_the_same_state_folder_is_refused(collector, make_agent):
     a.write_config(**FAST)
     a.start()
     wait_event(collector, a, "agent.started", lambda e: True, "first start")
-    second = run_cli("agent.cli", "--state-dir", str(a.state_dir), "run", check=False, timeout=20,
-                     env={"MAMORI_LANG": "ja"})
+    second = run_cli(
+        "agent.cli", "--state-dir", str(a.state_dir), "run", check=False, timeout=20, env={"MAMORI_LANG": "ja"}
+    )
     assert second.returncode == 1
     lines = second.stderr.strip().splitlines()
     assert len(lines) == 1 and "既に" in lines[0], second.stderr
@@ -35,8 +36,14 @@ def test_second_run_on_the_same_state_folder_is_refused(collector, make_agent):
 
 
 def _status(agent, lang="en"):
-    return run_cli("agent.cli", "--state-dir", str(agent.state_dir), "status", *(["--json"] if lang == "json" else []),
-                   env={"MAMORI_LANG": "ja" if lang == "ja" else "en"})
+    return run_cli(
+        "agent.cli",
+        "--state-dir",
+        str(agent.state_dir),
+        "status",
+        *(["--json"] if lang == "json" else []),
+        env={"MAMORI_LANG": "ja" if lang == "ja" else "en"},
+    )
 
 
 def test_status_shows_what_the_agent_enforces_after_the_cache_was_edited(collector, make_agent):
@@ -53,18 +60,26 @@ def test_status_shows_what_the_agent_enforces_after_the_cache_was_edited(collect
     record["document"]["usb"]["mode"] = "audit"
     cache.write_text(json.dumps(record))
     a.start()
-    running = wait_for(lambda: (s := json.loads(_status(a, "json").stdout))["running"]
-                       and s["status_updated_at"] and s, what="status of the running agent")
-    assert (running["policy_source"], running["usb_mode"], running["policy_cache_rejected"]) == \
-        ("strictest", "block", True), running
+    running = wait_for(
+        lambda: (s := json.loads(_status(a, "json").stdout))["running"] and s["status_updated_at"] and s,
+        what="status of the running agent",
+    )
+    assert (running["policy_source"], running["usb_mode"], running["policy_cache_rejected"]) == (
+        "strictest",
+        "block",
+        True,
+    ), running
     assert "最も厳しいポリシー" in _status(a, "ja").stdout
     a.stop()
     a.start()  # a restart still does not trust the edit, and says so
     wait_for(lambda: "enforcing the strictest policy" in a.log(), what="the next run distrusts the edit too")
     a.stop()
     stopped = json.loads(_status(a, "json").stdout)
-    assert (stopped["policy_source"], stopped["usb_mode"], stopped["policy_cache_rejected"]) == \
-        ("strictest", "block", True), stopped
+    assert (stopped["policy_source"], stopped["usb_mode"], stopped["policy_cache_rejected"]) == (
+        "strictest",
+        "block",
+        True,
+    ), stopped
 
 
 @pytest.fixture
@@ -72,8 +87,10 @@ def small_disk(tmp_path):
     """A 2 MiB tmpfs to hold an agent's state folder, unmounted at the end."""
     where = tmp_path / "a"
     where.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("mounting a tmpfs is not permitted here (needs root)")
     yield where
     subprocess.run(["umount", "-l", str(where)], check=False)
@@ -123,8 +140,13 @@ def test_full_disk_keeps_the_agent_running_and_reports_what_it_could_not_record(
     wait_for(lambda: "changed while the agent runs" in a.log(), what="the second run notices the edit")
     assert a.proc.poll() is None, a.log()
     filler.unlink()
-    first = wait_event(collector, a, "spool.overflow", lambda e: e["payload"].get("reason") == "disk full",
-                       "spool.overflow once space returns")
+    first = wait_event(
+        collector,
+        a,
+        "spool.overflow",
+        lambda e: e["payload"].get("reason") == "disk full",
+        "spool.overflow once space returns",
+    )
     p = first["payload"]
     assert p["dropped"] >= 2 and p["first_lost_at"] <= p["last_lost_at"], p
     assert p["max_dropped_severity"] == "SEVERITY_HIGH"  # agent.stopped after a signal from a person
@@ -140,9 +162,14 @@ def test_full_disk_keeps_the_agent_running_and_reports_what_it_could_not_record(
     status = json.loads(_status(a, "json").stdout)  # status works on the full disk too, and tells the loss
     assert status["running"] and status["events_not_recorded"] >= 1, status
     filler.unlink()
-    wait_for(lambda: len([e for e in events_of(collector, a, "spool.overflow")
-                          if e["payload"].get("reason") == "disk full"]) == 2, timeout=60,
-             what="the start's own events counted and reported")
+    wait_for(
+        lambda: (
+            len([e for e in events_of(collector, a, "spool.overflow") if e["payload"].get("reason") == "disk full"])
+            == 2
+        ),
+        timeout=60,
+        what="the start's own events counted and reported",
+    )
     assert a.proc.poll() is None
     a.stop()
 
@@ -178,8 +205,10 @@ def test_restored_state_folder_delivers_everything_and_is_recorded(collector, ma
     assert len(tests) == 4, [(e["kind"], e["seq"], e["payload"]) for e in new]
     tamper = [e for e in new if e["kind"] == "agent.tamper"]
     assert [t["payload"]["what"] for t in tamper] == ["restored"], tamper
-    assert any(v["rule_id"] == "OPS-003" for v in json.loads(
-        collector.cli("violations", "list", "--agent", a.agent_id, "--json").stdout))
+    assert any(
+        v["rule_id"] == "OPS-003"
+        for v in json.loads(collector.cli("violations", "list", "--agent", a.agent_id, "--json").stdout)
+    )
     a.stop()
 
 
@@ -207,7 +236,10 @@ def test_a_terminal_whose_batches_keep_failing_is_a_violation(collector, make_ag
     refused = wait_event(collector, a, "batch.refused", lambda e: True, "refusals recorded by the collector")
     assert refused["seq"] is None and refused["payload"]["consecutive"] == 3
     assert "event_id is not a UUIDv7" in refused["payload"]["error"]  # the wire-edge validation's words
-    [v] = [v for v in json.loads(collector.cli("violations", "list", "--agent", a.agent_id, "--json").stdout)
-           if v["rule_id"] == "OPS-003"]
+    [v] = [
+        v
+        for v in json.loads(collector.cli("violations", "list", "--agent", a.agent_id, "--json").stdout)
+        if v["rule_id"] == "OPS-003"
+    ]
     assert "3 batches in a row refused" in v["detail"]
     a.stop()

@@ -19,9 +19,17 @@ def seqs(collector, agent_id):
 
 
 def reenroll(agent, collector):
-    out = agent.cli("enroll", "--collector", f"127.0.0.1:{collector.enroll_port}", "--token",
-                    collector.token(segment="mynumber", department="市民課"),
-                    "--ca-cert", str(collector.data_dir / "ca.crt"), "--json", "--force")
+    out = agent.cli(
+        "enroll",
+        "--collector",
+        f"127.0.0.1:{collector.enroll_port}",
+        "--token",
+        collector.token(segment="mynumber", department="市民課"),
+        "--ca-cert",
+        str(collector.data_dir / "ca.crt"),
+        "--json",
+        "--force",
+    )
     old, agent.agent_id = agent.agent_id, json.loads(out.stdout)["agent_id"]
     return old, out
 
@@ -33,9 +41,15 @@ def test_reenroll_delivers_unsent_events_under_the_new_id_and_supersedes_the_old
     agent.write_config(shipper=SHIPPER)
     agent.emit(2, kind="media.write")  # MED-002: an open violation on the old record
     agent.start()
-    wait_for(lambda: {e["payload"]["check_id"] for e in collector.events("--agent", agent.agent_id,
-                                                                           "--kind", "check.result")} >= set(CHECKS),
-             timeout=120, interval=1.0, what="the old identity's first full posture")
+    wait_for(
+        lambda: (
+            {e["payload"]["check_id"] for e in collector.events("--agent", agent.agent_id, "--kind", "check.result")}
+            >= set(CHECKS)
+        ),
+        timeout=120,
+        interval=1.0,
+        what="the old identity's first full posture",
+    )
     agent.stop()
     collector.stop()
     agent.emit(5)  # recorded while the collector is away: unsent under the old identity
@@ -48,6 +62,7 @@ def test_reenroll_delivers_unsent_events_under_the_new_id_and_supersedes_the_old
         got = collector.events("--agent", agent.agent_id, "--kind", "check.result")
         full = {e["payload"]["check_id"] for e in got if e["payload"].get("full_report")}
         return full >= set(CHECKS) and agent.spool_depth() == 0
+
     wait_for(full_posture, timeout=120, interval=1.0, what="the new identity's full posture report")
     agent.stop()
 
@@ -58,8 +73,11 @@ def test_reenroll_delivers_unsent_events_under_the_new_id_and_supersedes_the_old
     new_events = collector.events("--agent", agent.agent_id)
     assert sum(1 for e in new_events if e["payload"].get("check_id") == "mamori.test_event") == 5, "none lost"
     kinds = [e["kind"] for e in sorted(new_events, key=lambda e: e["seq"] or 0)]
-    assert kinds.index("agent.enrolled") > max(i for i, e in enumerate(sorted(new_events, key=lambda e: e["seq"] or 0))
-                                               if e["payload"].get("check_id") == "mamori.test_event")
+    assert kinds.index("agent.enrolled") > max(
+        i
+        for i, e in enumerate(sorted(new_events, key=lambda e: e["seq"] or 0))
+        if e["payload"].get("check_id") == "mamori.test_event"
+    )
     violations = json.loads(collector.cli("violations", "list", "--json").stdout)
     assert not [v for v in violations if v["rule_id"] == "OPS-003"]
     assert [v["status"] for v in violations if v["agent_id"] == old and v["rule_id"] == "MED-002"] == ["resolved"]
@@ -91,9 +109,20 @@ def test_reenroll_while_the_old_service_runs_loses_nothing_and_raises_no_gap(col
     wait_for(lambda: agent.spool_depth() == 0 and seqs(collector, agent.agent_id), timeout=60, what="first delivery")
     # The service is not restarted yet. Without --lang the CLI speaks Japanese and says what to do.
     old = agent.agent_id
-    out = run_cli("agent.cli", "--state-dir", str(agent.state_dir), "enroll", "--force",
-                  "--collector", f"127.0.0.1:{collector.enroll_port}", "--token", collector.token(segment="mynumber"),
-                  "--ca-cert", str(collector.data_dir / "ca.crt"), env={"MAMORI_LANG": "ja"})
+    out = run_cli(
+        "agent.cli",
+        "--state-dir",
+        str(agent.state_dir),
+        "enroll",
+        "--force",
+        "--collector",
+        f"127.0.0.1:{collector.enroll_port}",
+        "--token",
+        collector.token(segment="mynumber"),
+        "--ca-cert",
+        str(collector.data_dir / "ca.crt"),
+        env={"MAMORI_LANG": "ja"},
+    )
     assert "サービスを再起動してください" in out.stdout and old in out.stdout
     agent.agent_id = json.loads(agent.cli("status", "--json").stdout)["agent_id"]
     assert agent.agent_id != old
@@ -101,8 +130,14 @@ def test_reenroll_while_the_old_service_runs_loses_nothing_and_raises_no_gap(col
     wait_for(lambda: agent.spool_depth() == 0, timeout=60, what="delivery by the not yet restarted service")
     agent.stop()
     agent.start()  # the restart the CLI asked for
-    wait_for(lambda: "agent.started" in [e["kind"] for e in collector.events("--agent", agent.agent_id)]
-             and agent.spool_depth() == 0, timeout=60, what="delivery after the restart")
+    wait_for(
+        lambda: (
+            "agent.started" in [e["kind"] for e in collector.events("--agent", agent.agent_id)]
+            and agent.spool_depth() == 0
+        ),
+        timeout=60,
+        what="delivery after the restart",
+    )
     agent.stop()
     got = seqs(collector, agent.agent_id)
     assert got == list(range(1, len(got) + 1))

@@ -84,9 +84,13 @@ def test_whole_spool_folder_deleted_new_events_still_stored(collector, make_agen
     shutil.rmtree(agent.state_dir / "spool")
     agent.emit(7)
     agent.start()
+
     def emitted():
-        return [e for e in collector.events("--agent", agent.agent_id, "--kind", "check.result")
-                if e["payload"].get("check_id") == "mamori.test_event"]
+        return [
+            e
+            for e in collector.events("--agent", agent.agent_id, "--kind", "check.result")
+            if e["payload"].get("check_id") == "mamori.test_event"
+        ]
 
     wait_for(lambda: len(emitted()) == 7, what="the 7 new events stored, not discarded as replays")
     tamper = collector.events("--kind", "agent.tamper")

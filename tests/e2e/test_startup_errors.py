@@ -46,8 +46,14 @@ def test_serve_on_a_port_in_use(collector):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", collector.port))
         squatter.listen()
-        proc = collector_cli(collector.data_dir, "serve", "--listen", f"127.0.0.1:{collector.port}",
-                             "--enroll-listen", f"127.0.0.1:{collector.enroll_port}")
+        proc = collector_cli(
+            collector.data_dir,
+            "serve",
+            "--listen",
+            f"127.0.0.1:{collector.port}",
+            "--enroll-listen",
+            f"127.0.0.1:{collector.enroll_port}",
+        )
     one_line_error(proc, f"ポート {collector.port}", "既に使われています", "server.listen")
 
 

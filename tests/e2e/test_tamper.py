@@ -7,8 +7,11 @@ import os
 
 from tests.e2e.harness import wait_for
 
-FAST = {"shipper": {"heartbeat_seconds": 1.0, "backoff_initial_seconds": 0.2, "backoff_max_seconds": 1.0},
-        "watchdog": {"interval_seconds": 0.2}, "integrity": {"check_seconds": 0.5}}
+FAST = {
+    "shipper": {"heartbeat_seconds": 1.0, "backoff_initial_seconds": 0.2, "backoff_max_seconds": 1.0},
+    "watchdog": {"interval_seconds": 0.2},
+    "integrity": {"check_seconds": 0.5},
+}
 
 
 def events_of(collector, agent, kind):
@@ -18,6 +21,7 @@ def events_of(collector, agent, kind):
 def wait_event(collector, agent, kind, match, what):
     def find():
         return [e for e in events_of(collector, agent, kind) if match(e)]
+
     return wait_for(find, timeout=60, interval=0.3, what=what)[0]
 
 
@@ -37,8 +41,9 @@ def test_stops_are_recorded_with_their_sender(collector, make_agent):
     wait_for(lambda: len(events_of(collector, a, "agent.started")) == 2, what="second start")
     a.kill9()
     a.start()
-    killed = wait_event(collector, a, "agent.stopped", lambda e: "killed" in e["payload"]["reason"],
-                        "kill -9 found at the next start")
+    killed = wait_event(
+        collector, a, "agent.stopped", lambda e: "killed" in e["payload"]["reason"], "kill -9 found at the next start"
+    )
     assert killed["severity"] == "high"
     starts = events_of(collector, a, "agent.started")
     assert [e["payload"]["previous_exit"] for e in starts] == ["first", "clean", "unclean"]
@@ -59,14 +64,20 @@ def test_edited_policy_cache_is_reported_and_not_trusted(collector, make_agent):
     record["document"]["usb"]["mode"] = "audit"  # someone loosens the cached policy by hand
     cache.write_text(json.dumps(record))
     a.start()
-    tamper = wait_event(collector, a, "agent.tamper", lambda e: e["payload"]["what"] == "policy_cache",
-                        "policy cache tamper")
+    tamper = wait_event(
+        collector, a, "agent.tamper", lambda e: e["payload"]["what"] == "policy_cache", "policy cache tamper"
+    )
     assert tamper["severity"] == "high"
     applied = [e for e in events_of(collector, a, "policy.applied") if e["seq"] > tamper["seq"]]
     assert applied[0]["payload"]["mode"] == "strictest", "an edited cache is not trusted"
     # The collector sends the policy again on connect; the agent's own write is the new baseline.
-    wait_for(lambda: any(e["payload"]["mode"] == "collector" and e["seq"] > tamper["seq"]
-                         for e in events_of(collector, a, "policy.applied")), what="policy re-sent")
+    wait_for(
+        lambda: any(
+            e["payload"]["mode"] == "collector" and e["seq"] > tamper["seq"]
+            for e in events_of(collector, a, "policy.applied")
+        ),
+        what="policy re-sent",
+    )
     a.stop()
     a.start()
     wait_for(lambda: len(events_of(collector, a, "agent.started")) == 3, what="third start")
@@ -82,15 +93,20 @@ def test_config_edits_are_reported_at_start_and_while_running(collector, make_ag
     wait_event(collector, a, "agent.started", lambda e: True, "start")
     with config.open("a") as f:
         f.write("# edited while running\n")
-    running = wait_event(collector, a, "agent.tamper", lambda e: e["payload"]["what"] == "config",
-                         "config edited while running")
+    running = wait_event(
+        collector, a, "agent.tamper", lambda e: e["payload"]["what"] == "config", "config edited while running"
+    )
     assert "while the agent runs" in running["payload"]["detail"] and running["severity"] == "medium"
     a.stop()
     with config.open("a") as f:
         f.write("# edited while stopped\n")
     a.start()
-    wait_for(lambda: [e for e in events_of(collector, a, "agent.tamper")
-                      if "since the last start" in e["payload"]["detail"]], what="config edit found at start")
+    wait_for(
+        lambda: [
+            e for e in events_of(collector, a, "agent.tamper") if "since the last start" in e["payload"]["detail"]
+        ],
+        what="config edit found at start",
+    )
 
 
 def test_self_watchdog_restarts_the_agent_and_reports_it(collector, make_agent):
@@ -99,8 +115,13 @@ def test_self_watchdog_restarts_the_agent_and_reports_it(collector, make_agent):
     a.enroll(collector, collector.token())
     a.write_config(**{**FAST, "watchdog": {"interval_seconds": 0.2, "memory_limit_mib": 1}})
     a.start()
-    stopped = wait_event(collector, a, "agent.stopped", lambda e: e["payload"]["reason"].startswith(
-        "watchdog: memory"), "watchdog restart")
+    stopped = wait_event(
+        collector,
+        a,
+        "agent.stopped",
+        lambda e: e["payload"]["reason"].startswith("watchdog: memory"),
+        "watchdog restart",
+    )
     assert stopped["severity"] == "medium"
     # Restarted in place (exec: same PID, so systemd keeps tracking it), after an orderly shutdown.
     after = wait_event(collector, a, "agent.started", lambda e: e["seq"] > stopped["seq"], "restart")

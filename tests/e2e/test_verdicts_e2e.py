@@ -83,10 +83,16 @@ def test_real_checks_give_the_violations_and_reports_they_should(collector, make
     engine = make_engine(f"sqlite:///{collector.data_dir / 'mamori.db'}")
     try:
         with engine.begin() as conn:
-            conn.execute(sa.update(agents).where(agents.c.id == agent.agent_id)
-                         .values(enrolled_at=last_month - timedelta(days=31)))
-            conn.execute(sa.update(violations).where(violations.c.id == old_id)
-                         .values(first_seen=last_month + timedelta(days=2, hours=3)))
+            conn.execute(
+                sa.update(agents)
+                .where(agents.c.id == agent.agent_id)
+                .values(enrolled_at=last_month - timedelta(days=31))
+            )
+            conn.execute(
+                sa.update(violations)
+                .where(violations.c.id == old_id)
+                .values(first_seen=last_month + timedelta(days=2, hours=3))
+            )
     finally:
         engine.dispose()
     old_rule = next(r["rule_id"] for r in by_check_rules.values() if r["id"] == old_id)

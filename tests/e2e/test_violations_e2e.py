@@ -24,7 +24,8 @@ def test_media_write_on_mynumber_is_a_violation_when_acked(collector, make_agent
     # The test agent cannot control this machine's USB (not root, or no USB sysfs): that is MED-006, not ours here.
     rows = [r for r in rows if r["rule_id"] != "MED-006"]
     assert [(r["rule_id"], r["severity"], r["status"], r["count"]) for r in rows] == [
-        ("MED-002", "critical", "open", 3)]
+        ("MED-002", "critical", "open", 3)
+    ]
     assert rows[0]["agent_id"] == agent.agent_id and rows[0]["department"] == "市民課"
 
 
@@ -32,20 +33,38 @@ def test_serve_runs_state_rules_on_its_tick(collector, tmp_path):
     config = collector.data_dir / "collector.toml"
     config.write_text(config.read_text().replace("tick_seconds = 60.0", "tick_seconds = 1.0"))
     policy = tmp_path / "lgwan.toml"
-    policy.write_text(collector.cli("policy", "show", "--segment", "lgwan").stdout
-                      .replace("office_hours_only = true", "office_hours_only = false"))
+    policy.write_text(
+        collector.cli("policy", "show", "--segment", "lgwan").stdout.replace(
+            "office_hours_only = true", "office_hours_only = false"
+        )
+    )
     collector.cli("policy", "set", str(policy))
     engine = make_engine(f"sqlite:///{collector.data_dir / 'mamori.db'}")
     long_ago = datetime.now(UTC) - timedelta(hours=2)
     try:
-        queries.create_agent(engine, agent_id=str(uuid.uuid4()), segment="lgwan", department="税務課",
-                             hostname="silent-pc", os="linux", os_version="12", agent_version="0.1",
-                             machine_id="m", cert_serial=1, cert_sha256="ab" * 32,
-                             cert_not_after=long_ago + timedelta(days=365), enrolled_at=long_ago)
+        queries.create_agent(
+            engine,
+            agent_id=str(uuid.uuid4()),
+            segment="lgwan",
+            department="税務課",
+            hostname="silent-pc",
+            os="linux",
+            os_version="12",
+            agent_version="0.1",
+            machine_id="m",
+            cert_serial=1,
+            cert_sha256="ab" * 32,
+            cert_not_after=long_ago + timedelta(days=365),
+            enrolled_at=long_ago,
+        )
     finally:
         engine.dispose()
     collector.start()
-    rows = wait_for(lambda: json.loads(collector.cli("violations", "list", "--json").stdout), timeout=30,
-                    interval=0.5, what="OPS-002 from the scheduler")
+    rows = wait_for(
+        lambda: json.loads(collector.cli("violations", "list", "--json").stdout),
+        timeout=30,
+        interval=0.5,
+        what="OPS-002 from the scheduler",
+    )
     assert [(r["rule_id"], r["hostname"]) for r in rows] == [("OPS-002", "silent-pc")]
     assert "state rules ran" in collector.log()

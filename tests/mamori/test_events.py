@@ -20,8 +20,7 @@ def test_uuid7_is_version_7_and_time_ordered():
 
 
 def test_roundtrip_keeps_kind_payload_and_severity():
-    data = events.encode("usb.blocked", {"vendor_id": "0781", "serial": "S1", "interface_classes": ["08:06:50"]},
-                         seq=7)
+    data = events.encode("usb.blocked", {"vendor_id": "0781", "serial": "S1", "interface_classes": ["08:06:50"]}, seq=7)
     ev = events.decode_bytes(data)
     assert (ev.kind, ev.seq, ev.severity) == ("usb.blocked", 7, "medium")
     assert ev.payload == {"vendor_id": "0781", "serial": "S1", "interface_classes": ["08:06:50"]}
@@ -50,14 +49,17 @@ def _msg(**changes):
     return msg
 
 
-@pytest.mark.parametrize("changes,fragment", [
-    ({"seq": 0}, "sequence"),
-    ({"event_id": str(uuid.uuid4())}, "UUIDv7"),
-    ({"kind": 999}, "unknown event kind"),
-    ({"kind": pb.EVENT_KIND_SEQUENCE_GAP}, "only be recorded by the collector"),
-    ({"kind": pb.EVENT_KIND_USB_BLOCKED}, "needs payload usb"),
-    ({"severity": 9}, "severity"),
-])
+@pytest.mark.parametrize(
+    "changes,fragment",
+    [
+        ({"seq": 0}, "sequence"),
+        ({"event_id": str(uuid.uuid4())}, "UUIDv7"),
+        ({"kind": 999}, "unknown event kind"),
+        ({"kind": pb.EVENT_KIND_SEQUENCE_GAP}, "only be recorded by the collector"),
+        ({"kind": pb.EVENT_KIND_USB_BLOCKED}, "needs payload usb"),
+        ({"severity": 9}, "severity"),
+    ],
+)
 def test_decode_refuses_contract_breaches(changes, fragment):
     with pytest.raises(events.EventError, match=fragment):
         events.decode(_msg(**changes))

@@ -57,9 +57,16 @@ def test_every_message_has_a_japanese_translation():
     assert not missing, f"add Japanese for these messages to mamori.po: {missing}"
 
 
-@pytest.mark.parametrize("env,expected", [({}, "ja"), ({"LANG": "en_US.UTF-8"}, "en"),
-                                          ({"LANG": "ja_JP.UTF-8"}, "ja"), ({"LANG": "C.UTF-8"}, "ja"),
-                                          ({"MAMORI_LANG": "en", "LANG": "ja_JP.UTF-8"}, "en")])
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({}, "ja"),
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LANG": "ja_JP.UTF-8"}, "ja"),
+        ({"LANG": "C.UTF-8"}, "ja"),
+        ({"MAMORI_LANG": "en", "LANG": "ja_JP.UTF-8"}, "en"),
+    ],
+)
 def test_language_choice(monkeypatch, env, expected):
     from mamori import i18n
 
@@ -85,6 +92,6 @@ def test_every_report_label_has_japanese_in_the_catalogue():
     from collector.reports.labels import wording as t
 
     missing = sorted(key for key, english in LABELS.items() if t(key, "ja") == english)
-    assert not missing, f"add msgctxt \"report.KEY\" entries with Japanese to mamori.po: {missing}"
+    assert not missing, f'add msgctxt "report.KEY" entries with Japanese to mamori.po: {missing}'
     assert t("detail", "ja") != t("violations", "ja")  # one English word, two Japanese terms
     assert t("detail", "en") == LABELS["detail"]

@@ -20,7 +20,8 @@ COPIES = {
     "severities": re.compile(r'["\']info["\'],\s*["\']low["\'],\s*["\']medium["\'],\s*["\']high["\']'),
     "violation statuses": re.compile(r'["\']open["\'],\s*["\']acknowledged["\'],\s*["\']resolved["\']'),
     "a label table": re.compile(
-        r'["\'](critical|mynumber|open|acknowledged|expired|not_applicable)["\']:\s*(_\(|\(["\'])'),
+        r'["\'](critical|mynumber|open|acknowledged|expired|not_applicable)["\']:\s*(_\(|\(["\'])'
+    ),
     "Japan time": re.compile(r'timedelta\(hours=9\)\)|ZoneInfo\(["\']Asia/Tokyo["\']\)'),
 }
 
@@ -36,8 +37,11 @@ def _sources():
 
 @pytest.mark.parametrize("what", COPIES)
 def test_defined_only_in_the_shared_package(what):
-    copies = [f"{rel}:{text.count(chr(10), 0, m.start()) + 1}"
-              for rel, text in _sources() for m in COPIES[what].finditer(text)]
+    copies = [
+        f"{rel}:{text.count(chr(10), 0, m.start()) + 1}"
+        for rel, text in _sources()
+        for m in COPIES[what].finditer(text)
+    ]
     assert not copies, f"{what} defined again (import it from mamori.labels / mamori.clock): {copies}"
 
 

@@ -28,8 +28,13 @@ def test_strictest_blocks_everything():
         doc = policy.strictest(seg)
         # usb.network keeps the segment's default: blocking a USB NIC could cut a terminal off from its collector.
         network = "audit" if seg in ("lgwan", "internet") else "block"
-        assert doc["usb"] == {"mode": "block", "allow": [], "temporary": [], "restore_on_exit": False,
-                              "network": network}
+        assert doc["usb"] == {
+            "mode": "block",
+            "allow": [],
+            "temporary": [],
+            "restore_on_exit": False,
+            "network": network,
+        }
         assert policy.validate(doc)
 
 
@@ -41,15 +46,18 @@ def test_version_is_stable_and_content_sensitive():
     assert policy.version_of(a) != policy.version_of(b)
 
 
-@pytest.mark.parametrize("mutate,fragment", [
-    (lambda d: d.update(schema=2), "schema"),
-    (lambda d: d.update(segment="dmz"), "segment"),
-    (lambda d: d["usb"].update(mode="allow_all"), "usb.mode"),
-    (lambda d: d["usb"].update(allow="everything"), "usb.allow"),
-    (lambda d: d["usb"].update(network="allow"), "usb.network"),
-    (lambda d: d.update(extra=1), "unknown key"),
-    (lambda d: d["checks"].update(x=1) or d.update(checks=[]), "checks"),
-])
+@pytest.mark.parametrize(
+    "mutate,fragment",
+    [
+        (lambda d: d.update(schema=2), "schema"),
+        (lambda d: d.update(segment="dmz"), "segment"),
+        (lambda d: d["usb"].update(mode="allow_all"), "usb.mode"),
+        (lambda d: d["usb"].update(allow="everything"), "usb.allow"),
+        (lambda d: d["usb"].update(network="allow"), "usb.network"),
+        (lambda d: d.update(extra=1), "unknown key"),
+        (lambda d: d["checks"].update(x=1) or d.update(checks=[]), "checks"),
+    ],
+)
 def test_invalid_documents_are_rejected(mutate, fragment):
     doc = json.loads(json.dumps(policy.DEFAULTS["lgwan"]))
     mutate(doc)
@@ -74,8 +82,13 @@ def test_check_thresholds_default_per_rules_md():
 
 
 def test_check_settings_fill_missing_thresholds_from_the_segment():
-    doc = {"schema": 1, "segment": "lgwan", "usb": {"mode": "audit"}, "rules": {"PAT-001": {"days": 10}},
-           "checks": {"probe_timeout_seconds": 1}}
+    doc = {
+        "schema": 1,
+        "segment": "lgwan",
+        "usb": {"mode": "audit"},
+        "rules": {"PAT-001": {"days": 10}},
+        "checks": {"probe_timeout_seconds": 1},
+    }
     merged = policy.check_settings(policy.validate(doc))
     assert merged["patch_max_age_days"] == 10 and merged["reboot_max_days"] == 7
     assert merged["mfa_required"] is False and merged["probe_timeout_seconds"] == 1
@@ -98,25 +111,32 @@ def test_a_threshold_is_one_knob_the_rule_parameter():
 
 
 def test_documents_of_the_earlier_layout_are_upgraded_not_refused():
-    old = {"schema": 1, "segment": "lgwan", "usb": {"mode": "audit"},
-           "checks": {"screen_lock_max_minutes": 5, "patch_max_age_days": 20, "networks": ["10.0.0.0/8"]},
-           "rules": {"PAT-001": {"days": 25}}}
+    old = {
+        "schema": 1,
+        "segment": "lgwan",
+        "usb": {"mode": "audit"},
+        "checks": {"screen_lock_max_minutes": 5, "patch_max_age_days": 20, "networks": ["10.0.0.0/8"]},
+        "rules": {"PAT-001": {"days": 25}},
+    }
     doc = policy.parse(json.dumps(old).encode())
     assert doc["checks"] == {"networks": ["10.0.0.0/8"]}
     assert doc["rules"] == {"AUT-003": {"max_minutes": 5}, "PAT-001": {"days": 25}}  # the rules value wins
     assert policy.check_settings(doc)["screen_lock_max_minutes"] == 5
 
 
-@pytest.mark.parametrize(("checks", "field"), [
-    ({"probe_timeout_seconds": 0}, "checks.probe_timeout_seconds"),
-    ({"probe_timeout_seconds": True}, "checks.probe_timeout_seconds"),
-    ({"software_forbidden": "winny"}, "checks.software_forbidden"),
-    ({"software_forbidden": [""]}, "checks.software_forbidden"),
-    ({"networks": ["10.0.0.0/33"]}, "checks.networks"),
-    ({"probe_targets": ["intranet.example:443"]}, "checks.probe_targets"),
-    ({"probe_targets": ["10.0.0.1:0"]}, "checks.probe_targets"),
-    ({"screenlock": 10}, "checks"),
-])
+@pytest.mark.parametrize(
+    ("checks", "field"),
+    [
+        ({"probe_timeout_seconds": 0}, "checks.probe_timeout_seconds"),
+        ({"probe_timeout_seconds": True}, "checks.probe_timeout_seconds"),
+        ({"software_forbidden": "winny"}, "checks.software_forbidden"),
+        ({"software_forbidden": [""]}, "checks.software_forbidden"),
+        ({"networks": ["10.0.0.0/33"]}, "checks.networks"),
+        ({"probe_targets": ["intranet.example:443"]}, "checks.probe_targets"),
+        ({"probe_targets": ["10.0.0.1:0"]}, "checks.probe_targets"),
+        ({"screenlock": 10}, "checks"),
+    ],
+)
 def test_bad_check_settings_are_rejected_naming_the_field(checks, field):
     doc = {"schema": 1, "segment": "mynumber", "usb": {"mode": "block"}, "checks": checks}
     with pytest.raises(policy.PolicyError) as err:
@@ -125,8 +145,17 @@ def test_bad_check_settings_are_rejected_naming_the_field(checks, field):
 
 
 def test_good_check_settings_are_accepted():
-    doc = {"schema": 1, "segment": "mynumber", "usb": {"mode": "block"}, "checks": {
-        "networks": ["10.20.0.0/16", "fd00::/8"], "probe_targets": ["10.30.0.1:443", "[fd00::1]:22"],
-        "probe_timeout_seconds": 5, "software_forbidden": ["winny*"], "disabled": ["software"]},
-        "rules": {"OPS-001": {"max_offset_seconds": 5}, "SW-001": {"permitted": ["libreoffice*"]}}}
+    doc = {
+        "schema": 1,
+        "segment": "mynumber",
+        "usb": {"mode": "block"},
+        "checks": {
+            "networks": ["10.20.0.0/16", "fd00::/8"],
+            "probe_targets": ["10.30.0.1:443", "[fd00::1]:22"],
+            "probe_timeout_seconds": 5,
+            "software_forbidden": ["winny*"],
+            "disabled": ["software"],
+        },
+        "rules": {"OPS-001": {"max_offset_seconds": 5}, "SW-001": {"permitted": ["libreoffice*"]}},
+    }
     assert policy.validate(doc) == doc

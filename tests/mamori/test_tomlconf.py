@@ -25,19 +25,27 @@ def write(tmp_path, text):
 
 def test_defaults_and_overrides(tmp_path):
     values = load(write(tmp_path, "[server]\nlimit = 3\nratio = 2\n"), SCHEMA)
-    assert values == {"server.listen": "0.0.0.0:7443", "server.limit": 3, "server.ratio": 2.0, "db.url": "",
-                      "db.hosts": []}
+    assert values == {
+        "server.listen": "0.0.0.0:7443",
+        "server.limit": 3,
+        "server.ratio": 2.0,
+        "db.url": "",
+        "db.hosts": [],
+    }
 
 
-@pytest.mark.parametrize("text,line,fragment", [
-    ("[server]\n\nlimit = \"x\"\n", 3, "key 'server.limit': expected int, got str"),
-    ("[server]\nlimit = 0\n", 2, "key 'server.limit': must be greater than 0"),
-    ("[server]\nlimit = true\n", 2, "key 'server.limit': expected int, got bool"),
-    ("[server]\nlisten = \"nowhere\"\n", 2, "key 'server.listen': must be HOST:PORT"),
-    ("[db]\nurl = \"\"\nuser = \"x\"\n", 3, "key 'db.user': unknown key"),
-    ("[nosuch]\nx = 1\n", 1, "key 'nosuch': unknown section"),
-    ("[server]\nlimit = \n", 2, "TOML syntax error"),
-])
+@pytest.mark.parametrize(
+    "text,line,fragment",
+    [
+        ('[server]\n\nlimit = "x"\n', 3, "key 'server.limit': expected int, got str"),
+        ("[server]\nlimit = 0\n", 2, "key 'server.limit': must be greater than 0"),
+        ("[server]\nlimit = true\n", 2, "key 'server.limit': expected int, got bool"),
+        ('[server]\nlisten = "nowhere"\n', 2, "key 'server.listen': must be HOST:PORT"),
+        ('[db]\nurl = ""\nuser = "x"\n', 3, "key 'db.user': unknown key"),
+        ("[nosuch]\nx = 1\n", 1, "key 'nosuch': unknown section"),
+        ("[server]\nlimit = \n", 2, "TOML syntax error"),
+    ],
+)
 def test_errors_name_file_line_and_key(tmp_path, text, line, fragment):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:

@@ -53,9 +53,9 @@ def test_huge_rule_rejected():
 
 
 def test_id_wildcards_and_serial():
-    assert parse_rule('allow id 0781:*').matches(STICK)
-    assert parse_rule('allow id *:*').matches(KBD)
-    assert not parse_rule('allow id 0781:5582').matches(STICK)
+    assert parse_rule("allow id 0781:*").matches(STICK)
+    assert parse_rule("allow id *:*").matches(KBD)
+    assert not parse_rule("allow id 0781:5582").matches(STICK)
     assert parse_rule('allow id 0781:5581 serial "4C530001230927117325"').matches(STICK)
     assert not parse_rule('allow id 0781:5581 serial "OTHER"').matches(STICK)
     assert parse_rule('allow id 0781:5581 serial ""').matches(Device("0781", "5581"))
@@ -94,7 +94,7 @@ def test_decided_by_is_written_and_read_through_one_format():
     until = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     temp = parse_basis(temporary_basis("p-1", until))
     assert (temp.kind, temp.ref, temp.until) == ("temporary", "p-1", until)
-    rule = parse_basis(parse_rule("allow id 0781:5567 serial \"S1\"", line=3).label())
+    rule = parse_basis(parse_rule('allow id 0781:5567 serial "S1"', line=3).label())
     assert (rule.kind, rule.target, rule.ref) == ("rule", "allow", 'rule 3: allow id 0781:5567 serial "S1"')
     assert parse_basis("rule 4: block id *:*").target == "block"
     assert (parse_basis("mode:allowlist (no rule matched)").kind, parse_basis("mode:audit").ref) == ("mode", "audit")

@@ -69,8 +69,13 @@ def test_install_use_upgrade_remove_purge(debs, root, tmp_path):
     first, upgrade = debs
 
     def chroot(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(["chroot", str(root), *argv], capture_output=True, text=True, timeout=300,
-                              env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+        proc = subprocess.run(
+            ["chroot", str(root), *argv],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+        )
         if check:
             assert proc.returncode == 0, f"{argv} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
         return proc
@@ -103,21 +108,54 @@ def test_install_use_upgrade_remove_purge(debs, root, tmp_path):
     # --- use: the packaged collector serves, the packaged agent enrolls and delivers ---
     port, enroll_port = free_port(), free_port()
     log = (tmp_path / "collector.log").open("wb")
-    server = subprocess.Popen(["chroot", str(root), "/usr/bin/mamori-collector", "serve", "--listen",
-                               f"127.0.0.1:{port}", "--enroll-listen", f"127.0.0.1:{enroll_port}"],
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            "chroot",
+            str(root),
+            "/usr/bin/mamori-collector",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--enroll-listen",
+            f"127.0.0.1:{enroll_port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while b"serving telemetry" not in (tmp_path / "collector.log").read_bytes():
             assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "collector.log").read_text()
             time.sleep(0.2)
-        token = json.loads(chroot("mamori-collector", "token", "create", "--segment", "lgwan", "--department",
-                                  "情報政策課", "--json").stdout)["token"]
-        chroot("mamori-agent", "enroll", "--collector", f"127.0.0.1:{enroll_port}", "--token", token,
-               "--ca-cert", "/var/lib/mamori/ca.crt")
-        agent = subprocess.Popen(["chroot", str(root), "/opt/mamori/agent/bin/mamori-agent", "run", "--state-dir",
-                                  "/var/lib/mamori-agent", "--config", "/etc/mamori/agent.toml"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        token = json.loads(
+            chroot(
+                "mamori-collector", "token", "create", "--segment", "lgwan", "--department", "情報政策課", "--json"
+            ).stdout
+        )["token"]
+        chroot(
+            "mamori-agent",
+            "enroll",
+            "--collector",
+            f"127.0.0.1:{enroll_port}",
+            "--token",
+            token,
+            "--ca-cert",
+            "/var/lib/mamori/ca.crt",
+        )
+        agent = subprocess.Popen(
+            [
+                "chroot",
+                str(root),
+                "/opt/mamori/agent/bin/mamori-agent",
+                "run",
+                "--state-dir",
+                "/var/lib/mamori-agent",
+                "--config",
+                "/etc/mamori/agent.toml",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -137,7 +175,7 @@ def test_install_use_upgrade_remove_purge(debs, root, tmp_path):
 
     # --- upgrade: local config edits and all data stay ---
     agent_conf = root / "etc/mamori/agent.toml"
-    agent_conf.write_text(agent_conf.read_text().replace("level = \"info\"", "level = \"debug\""))
+    agent_conf.write_text(agent_conf.read_text().replace('level = "info"', 'level = "debug"'))
     ca_before = hashlib.sha256((data / "ca.crt").read_bytes()).hexdigest()
     conf_before = conf.read_text()
     identity = (agent_state / "identity.json").read_text()

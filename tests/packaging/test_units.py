@@ -20,13 +20,15 @@ SYSTEMD_UNITS = Path("/usr/lib/systemd/system")
 
 
 def test_rendered_files_are_current():
-    proc = subprocess.run([sys.executable, str(REPO / "packaging/render.py"), "--check"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "packaging/render.py"), "--check"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("name,schema", [("agent.toml", agent_config.SCHEMA),
-                                         ("collector.toml", collector_config.SCHEMA)])
+@pytest.mark.parametrize(
+    "name,schema", [("agent.toml", agent_config.SCHEMA), ("collector.toml", collector_config.SCHEMA)]
+)
 def test_default_configs_document_every_key_and_load_as_defaults(name, schema):
     path = REPO / "packaging/config" / name
     assert load(path, schema) == {k.name: k.default for k in schema}
@@ -53,13 +55,18 @@ def _verify(tmp_path: Path, units: dict[str, str]) -> subprocess.CompletedProces
                 exe.parent.mkdir(parents=True, exist_ok=True)
                 exe.write_text("#!/bin/sh\n")
                 exe.chmod(0o755)
-    return subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}",
-                           *[f"/etc/systemd/system/{n}" for n in units]], capture_output=True, text=True)
+    return subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", f"--root={root}", *[f"/etc/systemd/system/{n}" for n in units]],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path):
-    units = {name: (LINUX / name).read_text(encoding="utf-8")
-             for name in ("mamori-agent.service", "mamori-collector.service")}
+    units = {
+        name: (LINUX / name).read_text(encoding="utf-8")
+        for name in ("mamori-agent.service", "mamori-collector.service")
+    }
     proc = _verify(tmp_path, units)
     # Warnings (unknown keys, bad values) do not change the exit status: any output about our units fails.
     assert proc.returncode == 0 and "mamori" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
@@ -88,8 +95,9 @@ def test_agent_unit_keeps_sysfs_writable_and_restarts_always():
     assert d["ProtectKernelTunables"] == ["no"] and d["PrivateDevices"] == ["no"] and d["ProtectClock"] == ["no"]
     assert d["ProtectSystem"] == ["strict"] and d["ReadWritePaths"] == ["/var/lib/mamori-agent"]
     assert "User" not in d  # root
-    assert d["ExecStart"] == ["/opt/mamori/agent/bin/mamori-agent run --state-dir /var/lib/mamori-agent "
-                              "--config /etc/mamori/agent.toml"]
+    assert d["ExecStart"] == [
+        "/opt/mamori/agent/bin/mamori-agent run --state-dir /var/lib/mamori-agent --config /etc/mamori/agent.toml"
+    ]
 
 
 def test_collector_unit_runs_unprivileged_with_its_own_state():

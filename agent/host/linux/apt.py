@@ -45,8 +45,11 @@ class Source:
 
     @property
     def security(self) -> bool:
-        return (self.suite.endswith("-security") or self.suite.endswith("/updates")
-                or "security" in f"{self.origin} {self.label}".lower())
+        return (
+            self.suite.endswith("-security")
+            or self.suite.endswith("/updates")
+            or "security" in f"{self.origin} {self.label}".lower()
+        )
 
 
 @dataclass
@@ -114,8 +117,16 @@ def sources(root: Path, problems: list[str]) -> list[Source]:
             date = parsedate_to_datetime(rel["Date"]) if "Date" in rel else None
         except (TypeError, ValueError):
             problems.append(f"{path}: unreadable Date field")
-        out.append(Source(path.name, rel.get("Origin", ""), rel.get("Label", rel.get("Origin", "")),
-                          rel.get("Suite", rel.get("Codename", "")), date, _mtime(path)))
+        out.append(
+            Source(
+                path.name,
+                rel.get("Origin", ""),
+                rel.get("Label", rel.get("Origin", "")),
+                rel.get("Suite", rel.get("Codename", "")),
+                date,
+                _mtime(path),
+            )
+        )
     return out
 
 
@@ -186,8 +197,7 @@ def dpkg_last_upgrade(root: Path) -> datetime | None:
 
 def state(root: Path, timeout: float = 120) -> AptState:
     st = AptState()
-    done = run(["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1", *apt_options(root), "dist-upgrade"],
-               timeout=timeout)
+    done = run(["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1", *apt_options(root), "dist-upgrade"], timeout=timeout)
     if done.returncode != 0:
         raise HostIOError(0, f"apt-get -s dist-upgrade failed ({done.returncode}): {done.stderr.strip()[:300]}")
     st.pending = parse_simulation(done.stdout)

@@ -62,6 +62,7 @@ class LinuxHost:
         from agent.host.linux.media import LinuxMediaControl
 
         return LinuxMediaControl(emit, self.root)
+
     def service(self) -> ServiceManager:
         from agent.host.linux.systemd import SystemdService
 
@@ -71,7 +72,6 @@ class LinuxHost:
         from mamori.logsetup import stderr_handler
 
         return stderr_handler()  # under systemd: the journal, with priorities
-
 
     def watch_stop(self, on_stop: Callable[[StopRequest], None]) -> bool:
         """Take SIGTERM/SIGINT/SIGHUP with sigwaitinfo, which tells who sent them.
@@ -96,8 +96,9 @@ class LinuxHost:
         return 0  # not reached
 
 
-def describe_stop(signo: int, pid: int, uid: int, root: Path = Path("/"),
-                  under_service_manager: bool | None = None) -> StopRequest:
+def describe_stop(
+    signo: int, pid: int, uid: int, root: Path = Path("/"), under_service_manager: bool | None = None
+) -> StopRequest:
     """Orderly only when systemd (PID 1) sent it to the service it started ($INVOCATION_ID is set)."""
     name = signal.Signals(signo).name
     if under_service_manager is None:

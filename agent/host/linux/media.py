@@ -70,9 +70,15 @@ class LinuxMediaControl:
                     self.media.refresh()
         except Exception as exc:  # never silently: the log and MED-006 show why enforcement stopped watching
             log.exception("the USB guard loop failed; devices stay as last decided, deny-by-default stays on")
-            self.emit("check.result", media_state.payload(False, str(self.document.get("usb", {}).get("mode", "")),
-                                                          f"USB guard failed: {type(exc).__name__}: {exc}",
-                                                          "LinuxHost"))
+            self.emit(
+                "check.result",
+                media_state.payload(
+                    False,
+                    str(self.document.get("usb", {}).get("mode", "")),
+                    f"USB guard failed: {type(exc).__name__}: {exc}",
+                    "LinuxHost",
+                ),
+            )
         finally:
             events.close()
 

@@ -10,12 +10,24 @@ from pathlib import Path
 
 from agent.host.sysio import HostIOError, read_text
 
-KEYS = ("authenticationmethods", "passwordauthentication", "pubkeyauthentication",
-        "kbdinteractiveauthentication", "usepam", "permitrootlogin")
+KEYS = (
+    "authenticationmethods",
+    "passwordauthentication",
+    "pubkeyauthentication",
+    "kbdinteractiveauthentication",
+    "usepam",
+    "permitrootlogin",
+)
 ALIASES = {"challengeresponseauthentication": "kbdinteractiveauthentication"}
 # OpenSSH's compiled-in defaults (distributions change them in the shipped file, which we read).
-DEFAULTS = {"authenticationmethods": "any", "passwordauthentication": "yes", "pubkeyauthentication": "yes",
-            "kbdinteractiveauthentication": "yes", "usepam": "no", "permitrootlogin": "prohibit-password"}
+DEFAULTS = {
+    "authenticationmethods": "any",
+    "passwordauthentication": "yes",
+    "pubkeyauthentication": "yes",
+    "kbdinteractiveauthentication": "yes",
+    "usepam": "no",
+    "permitrootlogin": "prohibit-password",
+}
 MAX_FILES = 64
 
 
@@ -83,5 +95,9 @@ def _read(path: Path, root: Path, cfg: SshdConfig, state: dict[str, object], dep
         if key in KEYS:
             target = state["current"] if state["current"] is not None else cfg.global_opts
             assert isinstance(target, dict)
-            target.setdefault(key, value.split("#", 1)[0].strip().lower() if key != "authenticationmethods"
-                              else value.split("#", 1)[0].strip())
+            target.setdefault(
+                key,
+                value.split("#", 1)[0].strip().lower()
+                if key != "authenticationmethods"
+                else value.split("#", 1)[0].strip(),
+            )

@@ -86,8 +86,9 @@ WantedBy=multi-user.target
 
 def render_unit(exec_start: Sequence[str], state_dir: Path) -> str:
     """The agent's unit file for the given command line and state folder."""
-    return _SERVICE.format(exec_start=" ".join(_quote(a) for a in exec_start), ident=SYSLOG_IDENTIFIER,
-                           state_dir=_quote(str(state_dir)))
+    return _SERVICE.format(
+        exec_start=" ".join(_quote(a) for a in exec_start), ident=SYSLOG_IDENTIFIER, state_dir=_quote(str(state_dir))
+    )
 
 
 def _quote(arg: str) -> str:
@@ -152,8 +153,9 @@ class SystemdService:
         return True
 
     def state(self) -> ServiceState:
-        out = self.run(["systemctl", "show", UNIT_NAME, "--property=LoadState,UnitFileState,ActiveState,"
-                                                        "MainPID,FragmentPath"])
+        out = self.run(
+            ["systemctl", "show", UNIT_NAME, "--property=LoadState,UnitFileState,ActiveState,MainPID,FragmentPath"]
+        )
         props = parse_show(out.stdout)
         return ServiceState(
             installed=props.get("LoadState") == "loaded",

@@ -65,8 +65,7 @@ class UeventSocket:
     """The kernel's uevent multicast group (no udev needed; works in an initramfs)."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC,
-                                  NETLINK_KOBJECT_UEVENT)
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         self.sock.bind((0, 1))
 
@@ -191,18 +190,30 @@ class Sysfs:
         walked = usbhash.walk(raw)
         # USBGuard's own hash and parent-hash, so a `usbguard generate-policy` file names devices here too.
         connect = "" if path.name.startswith("usb") else read_raw(path / "port/connect_type")
-        return Device(vendor_id=vendor, product_id=product, name=read_attribute(path / "product"),
-                      serial=read_attribute(path / "serial"), port=path.name, interfaces=interfaces,
-                      hash=self.usbguard_hash(path, vendor, product, name_raw, serial_raw, raw) or "",
-                      parent_hash=self.parent_hash(path), connect_type=connect,
-                      interface_types=walked.interface_types if walked else (), name_raw=name_raw,
-                      serial_raw=serial_raw)
+        return Device(
+            vendor_id=vendor,
+            product_id=product,
+            name=read_attribute(path / "product"),
+            serial=read_attribute(path / "serial"),
+            port=path.name,
+            interfaces=interfaces,
+            hash=self.usbguard_hash(path, vendor, product, name_raw, serial_raw, raw) or "",
+            parent_hash=self.parent_hash(path),
+            connect_type=connect,
+            interface_types=walked.interface_types if walked else (),
+            name_raw=name_raw,
+            serial_raw=serial_raw,
+        )
 
     @staticmethod
     def usbguard_hash(path: Path, vendor: str, product: str, name: str, serial: str, raw: bytes) -> str | None:
-        return usbhash.device_hash(name=name, vendor_id=read_raw(path / "idVendor") or vendor,
-                                   product_id=read_raw(path / "idProduct") or product, serial=serial,
-                                   descriptors=raw)
+        return usbhash.device_hash(
+            name=name,
+            vendor_id=read_raw(path / "idVendor") or vendor,
+            product_id=read_raw(path / "idProduct") or product,
+            serial=serial,
+            descriptors=raw,
+        )
 
     def parent_hash(self, path: Path) -> str:
         """USBGuard's parent-hash: the parent device's hash, or for a root hub the hash of its controller's path."""
@@ -210,16 +221,19 @@ class Sysfs:
             real = path.resolve()
             sysroot = (self.root / "sys").resolve()
             parent = real.parent
-            devtype = next((line[8:] for line in read_raw(parent / "uevent", 8192).splitlines()
-                            if line.startswith("DEVTYPE=")), "")
+            devtype = next(
+                (line[8:] for line in read_raw(parent / "uevent", 8192).splitlines() if line.startswith("DEVTYPE=")), ""
+            )
             if devtype == "usb_device":
                 try:
                     with open(parent / "descriptors", "rb") as handle:
                         raw = handle.read(MAX_DESCRIPTORS)
                 except OSError:
                     return ""
-                return self.usbguard_hash(parent, "", "", read_raw(parent / "product"), read_raw(parent / "serial"),
-                                          raw) or ""
+                return (
+                    self.usbguard_hash(parent, "", "", read_raw(parent / "product"), read_raw(parent / "serial"), raw)
+                    or ""
+                )
             return usbhash.path_hash("/" + str(parent.relative_to(sysroot)))
         except (OSError, ValueError):
             return ""
@@ -280,8 +294,10 @@ class Sysfs:
             previous[""] = (read_attribute(self.core_default), "")
             self.write(self.core_default, "0")
         for hub in self.root_hubs():
-            previous[hub.name] = (read_attribute(hub / "authorized_default"),
-                                  read_attribute(hub / "interface_authorized_default"))
+            previous[hub.name] = (
+                read_attribute(hub / "authorized_default"),
+                read_attribute(hub / "interface_authorized_default"),
+            )
             self.deny_hub(hub)
         return previous
 

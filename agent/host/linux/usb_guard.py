@@ -26,8 +26,15 @@ class Events(Protocol):
 class Guard:
     """Keeps every USB device in line with the policy; call start(), then handle()/tick() or run()."""
 
-    def __init__(self, sysfs: Sysfs, policy: UsbPolicy, emit: Emit, *, dev_root: Path = Path("/dev"),
-                 clock: Callable[[], datetime] = lambda: clock.now()):
+    def __init__(
+        self,
+        sysfs: Sysfs,
+        policy: UsbPolicy,
+        emit: Emit,
+        *,
+        dev_root: Path = Path("/dev"),
+        clock: Callable[[], datetime] = lambda: clock.now(),
+    ):
         self.sysfs = sysfs
         self.policy = policy
         self.emit = emit
@@ -123,17 +130,26 @@ class Guard:
         tracked = Tracked(device, decision, self.sysfs.vendor_name(path))
         self.tracked[path.name] = tracked
         self._enforce(path, decision)
-        changed = old is None or (old.decision.storage, old.decision.decided_by) != (decision.storage,
-                                                                                     decision.decided_by)
+        changed = old is None or (old.decision.storage, old.decision.decided_by) != (
+            decision.storage,
+            decision.decided_by,
+        )
         if announce or changed:
             body = payload(device, decision, tracked.vendor_name)
             if announce:
                 self.emit("usb.attached", body)
             if announce or decision.has_storage or not decision.interfaces:
                 self.emit(decision.event_kind, body)
-            log.info("%s %s:%s serial=%r interfaces=%s: %s (%s)", path.name, device.vendor_id,
-                     device.product_id, device.serial, ",".join(device.interfaces),
-                     f"storage {decision.storage}" if decision.has_storage else "no storage", decision.decided_by)
+            log.info(
+                "%s %s:%s serial=%r interfaces=%s: %s (%s)",
+                path.name,
+                device.vendor_id,
+                device.product_id,
+                device.serial,
+                ",".join(device.interfaces),
+                f"storage {decision.storage}" if decision.has_storage else "no storage",
+                decision.decided_by,
+            )
 
     def _enforce(self, path: Path, decision: Decision) -> None:
         if not decision.device_allowed or path.name in self.cut_off:
@@ -206,8 +222,9 @@ class Guard:
         if self.policy.network == BLOCK:
             self._cut_off(owner_path, self.tracked.get(owner_path.name), f"network interface {name} appeared")
         else:
-            log.warning("USB network interface %s on %s (usb.network audit: reported by network_segment)", name,
-                        owner_path.name)
+            log.warning(
+                "USB network interface %s on %s (usb.network audit: reported by network_segment)", name, owner_path.name
+            )
 
     def _protect(self, devname: str) -> None:
         node = self.dev_root / devname

@@ -20,8 +20,10 @@ from mamori.i18n import _
 
 SERVICE_NAME = "MamoriAgent"
 DISPLAY_NAME = "Mamori Agent"
-DESCRIPTION = ("Mamori endpoint agent: removable media control, posture checks and the audit trail for the "
-               "information security policy. Stopping it is reported to security staff.")
+DESCRIPTION = (
+    "Mamori endpoint agent: removable media control, posture checks and the audit trail for the "
+    "information security policy. Stopping it is reported to security staff."
+)
 EVENT_SOURCE = SERVICE_NAME
 # SCM recovery: restart after 5 s, again after 5 s, then every 30 s; the failure count resets after a day.
 RESTART_DELAYS_MS = (5_000, 5_000, 30_000)
@@ -59,8 +61,9 @@ class Win32:
         self.message_dll = servicemanager.__file__  # holds the generic message strings the Event Log shows
 
 
-def service_command(state_dir: Path, config: str | None, frozen: bool | None = None,
-                    executable: str | None = None) -> list[str]:
+def service_command(
+    state_dir: Path, config: str | None, frozen: bool | None = None, executable: str | None = None
+) -> list[str]:
     """What the SCM starts: the frozen mamori-agent.exe, or python -m agent.host.windows.service, plus options."""
     frozen = getattr(sys, "frozen", False) if frozen is None else frozen
     exe = executable or sys.executable
@@ -104,20 +107,50 @@ class WindowsService:
         try:
             try:
                 handle = a.svc.CreateService(
-                    scm, SERVICE_NAME, DISPLAY_NAME, a.svc.SERVICE_ALL_ACCESS, a.svc.SERVICE_WIN32_OWN_PROCESS,
-                    a.svc.SERVICE_AUTO_START, a.svc.SERVICE_ERROR_NORMAL, image, None, 0, None, None, None)
+                    scm,
+                    SERVICE_NAME,
+                    DISPLAY_NAME,
+                    a.svc.SERVICE_ALL_ACCESS,
+                    a.svc.SERVICE_WIN32_OWN_PROCESS,
+                    a.svc.SERVICE_AUTO_START,
+                    a.svc.SERVICE_ERROR_NORMAL,
+                    image,
+                    None,
+                    0,
+                    None,
+                    None,
+                    None,
+                )
             except a.error as exc:
                 if exc.winerror != ERROR_SERVICE_EXISTS:
                     raise ServiceError(f"CreateService: {exc.strerror}") from None
                 handle = a.svc.OpenService(scm, SERVICE_NAME, a.svc.SERVICE_ALL_ACCESS)
                 nc = a.svc.SERVICE_NO_CHANGE
-                a.svc.ChangeServiceConfig(handle, a.svc.SERVICE_WIN32_OWN_PROCESS, a.svc.SERVICE_AUTO_START, nc,
-                                          image, None, 0, None, None, None, DISPLAY_NAME)
+                a.svc.ChangeServiceConfig(
+                    handle,
+                    a.svc.SERVICE_WIN32_OWN_PROCESS,
+                    a.svc.SERVICE_AUTO_START,
+                    nc,
+                    image,
+                    None,
+                    0,
+                    None,
+                    None,
+                    None,
+                    DISPLAY_NAME,
+                )
             try:
                 a.svc.ChangeServiceConfig2(handle, a.svc.SERVICE_CONFIG_DESCRIPTION, DESCRIPTION)
-                a.svc.ChangeServiceConfig2(handle, a.svc.SERVICE_CONFIG_FAILURE_ACTIONS, {
-                    "ResetPeriod": RESET_PERIOD_S, "RebootMsg": None, "Command": None,
-                    "Actions": [(a.svc.SC_ACTION_RESTART, delay) for delay in RESTART_DELAYS_MS]})
+                a.svc.ChangeServiceConfig2(
+                    handle,
+                    a.svc.SERVICE_CONFIG_FAILURE_ACTIONS,
+                    {
+                        "ResetPeriod": RESET_PERIOD_S,
+                        "RebootMsg": None,
+                        "Command": None,
+                        "Actions": [(a.svc.SC_ACTION_RESTART, delay) for delay in RESTART_DELAYS_MS],
+                    },
+                )
                 # Also when the agent exits with an error status (self-watchdog restart), not only on a crash.
                 a.svc.ChangeServiceConfig2(handle, a.svc.SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, True)
                 a.evt.AddSourceToRegistry(EVENT_SOURCE, a.message_dll, "Application")
@@ -156,6 +189,7 @@ class WindowsService:
             except self.api.error as exc:
                 if exc.winerror != ERROR_SERVICE_NOT_ACTIVE:
                     raise ServiceError(f"ControlService: {exc.strerror}") from None
+
         self._with_service(stop)
 
     def uninstall(self) -> bool:
@@ -175,17 +209,28 @@ class WindowsService:
 
     def state(self) -> ServiceState:
         a = self.api
-        states = {a.svc.SERVICE_STOPPED: "stopped", a.svc.SERVICE_START_PENDING: "starting",
-                  a.svc.SERVICE_STOP_PENDING: "stopping", a.svc.SERVICE_RUNNING: "running"}
-        starts = {a.svc.SERVICE_AUTO_START: "auto", a.svc.SERVICE_DEMAND_START: "demand",
-                  a.svc.SERVICE_DISABLED: "disabled"}
+        states = {
+            a.svc.SERVICE_STOPPED: "stopped",
+            a.svc.SERVICE_START_PENDING: "starting",
+            a.svc.SERVICE_STOP_PENDING: "stopping",
+            a.svc.SERVICE_RUNNING: "running",
+        }
+        starts = {
+            a.svc.SERVICE_AUTO_START: "auto",
+            a.svc.SERVICE_DEMAND_START: "demand",
+            a.svc.SERVICE_DISABLED: "disabled",
+        }
 
         def query(handle: Any) -> ServiceState:
             status = a.svc.QueryServiceStatusEx(handle)
             config = a.svc.QueryServiceConfig(handle)
-            return ServiceState(True, starts.get(config[1], str(config[1])),
-                                states.get(status["CurrentState"], str(status["CurrentState"])),
-                                int(status.get("ProcessId", 0)), config[3])
+            return ServiceState(
+                True,
+                starts.get(config[1], str(config[1])),
+                states.get(status["CurrentState"], str(status["CurrentState"])),
+                int(status.get("ProcessId", 0)),
+                config[3],
+            )
 
         return self._with_service(query, missing_ok=True) or ServiceState(False, "-", "-", 0, "")
 
@@ -231,7 +276,6 @@ class WindowsHost:
         from agent.host.windows.media import WindowsMediaControl
 
         return WindowsMediaControl(emit)
-
 
     def service(self) -> WindowsService:
         return WindowsService(self._api)
@@ -283,7 +327,7 @@ def _norm(key: str) -> str:
     key = key.strip().strip("[]")
     for short, full in (("HKLM\\", HKLM + "\\"), ("HKCU\\", "HKEY_CURRENT_USER\\")):
         if key.upper().startswith(short):
-            key = full + key[len(short):]
+            key = full + key[len(short) :]
     return key.lower()
 
 
@@ -316,7 +360,7 @@ def parse_reg(text: str) -> dict[str, dict[str, object]]:
             name, data = "", line[2:]
         elif line.startswith('"'):
             end = _closing_quote(line)
-            name, data = line[1:end].replace('\\\\', '\\').replace('\\"', '"'), line[end + 2:]
+            name, data = line[1:end].replace("\\\\", "\\").replace('\\"', '"'), line[end + 2 :]
         else:
             continue
         current[name] = _reg_value(data)
@@ -337,7 +381,7 @@ def _closing_quote(line: str) -> int:
 
 def _reg_value(data: str) -> object:
     if data.startswith('"'):
-        return data[1:-1].replace('\\\\', '\\').replace('\\"', '"')
+        return data[1:-1].replace("\\\\", "\\").replace('\\"', '"')
     if data.startswith("dword:"):
         return int(data[6:], 16)
     if data.startswith("hex(b):"):
@@ -367,7 +411,7 @@ class RegFileSource(Source):
 
     def subkeys(self, key: str) -> list[str]:
         prefix = _norm(key) + "\\"
-        return sorted({k[len(prefix):].split("\\", 1)[0] for k in self.keys if k.startswith(prefix)})
+        return sorted({k[len(prefix) :].split("\\", 1)[0] for k in self.keys if k.startswith(prefix)})
 
     def query(self, name: str) -> object:
         if name not in self.queries:
@@ -427,18 +471,24 @@ class LiveSource(Source):
 # Fixed PowerShell queries (never built from input); each prints JSON.
 QUERIES = {
     "w32tm_status": "w32tm /query /status /verbose | Out-String | ConvertTo-Json",
-    "defender": ("Get-MpComputerStatus|Select-Object AMServiceEnabled,AntivirusEnabled,RealTimeProtectionEnabled,"
-                 "AntivirusSignatureAge,AntivirusSignatureVersion,AMRunningMode,"
-                 "@{n='AntivirusSignatureLastUpdated';e={$_.AntivirusSignatureLastUpdated.ToString('o')}}"
-                 "|ConvertTo-Json"),
-    "bitlocker": ("@(Get-BitLockerVolume|%{[pscustomobject]@{MountPoint=$_.MountPoint;"
-                  "VolumeType=\"$($_.VolumeType)\";ProtectionStatus=\"$($_.ProtectionStatus)\";"
-                  "VolumeStatus=\"$($_.VolumeStatus)\";EncryptionPercentage=$_.EncryptionPercentage;"
-                  "EncryptionMethod=\"$($_.EncryptionMethod)\";"
-                  "KeyProtector=@($_.KeyProtector|%{\"$($_.KeyProtectorType)\"})}})|ConvertTo-Json -Depth 3"),
-    "local_admins": ("@(Get-LocalGroupMember -SID S-1-5-32-544|%{[pscustomobject]@{Name=$_.Name;"
-                     "SID=$_.SID.Value;ObjectClass=$_.ObjectClass;PrincipalSource=\"$($_.PrincipalSource)\"}})"
-                     "|ConvertTo-Json -Depth 3"),
+    "defender": (
+        "Get-MpComputerStatus|Select-Object AMServiceEnabled,AntivirusEnabled,RealTimeProtectionEnabled,"
+        "AntivirusSignatureAge,AntivirusSignatureVersion,AMRunningMode,"
+        "@{n='AntivirusSignatureLastUpdated';e={$_.AntivirusSignatureLastUpdated.ToString('o')}}"
+        "|ConvertTo-Json"
+    ),
+    "bitlocker": (
+        "@(Get-BitLockerVolume|%{[pscustomobject]@{MountPoint=$_.MountPoint;"
+        'VolumeType="$($_.VolumeType)";ProtectionStatus="$($_.ProtectionStatus)";'
+        'VolumeStatus="$($_.VolumeStatus)";EncryptionPercentage=$_.EncryptionPercentage;'
+        'EncryptionMethod="$($_.EncryptionMethod)";'
+        'KeyProtector=@($_.KeyProtector|%{"$($_.KeyProtectorType)"})}})|ConvertTo-Json -Depth 3'
+    ),
+    "local_admins": (
+        "@(Get-LocalGroupMember -SID S-1-5-32-544|%{[pscustomobject]@{Name=$_.Name;"
+        'SID=$_.SID.Value;ObjectClass=$_.ObjectClass;PrincipalSource="$($_.PrincipalSource)"}})'
+        "|ConvertTo-Json -Depth 3"
+    ),
     "windows_update": (
         "$s=New-Object -ComObject Microsoft.Update.Session;$q=$s.CreateUpdateSearcher();"
         "$r=$q.Search(\"IsInstalled=0 and IsHidden=0 and Type='Software'\");"
@@ -449,7 +499,8 @@ QUERIES = {
         "%{[pscustomobject]@{Date=$_.Date.ToString('o');Title=$_.Title;ResultCode=$_.ResultCode;"
         "Operation=$_.Operation}}});$a=New-Object -ComObject Microsoft.Update.AutoUpdate;"
         "[pscustomobject]@{Pending=$p;History=$h;LastSearchSuccess=$a.Results.LastSearchSuccessDate.ToString('o');"
-        "LastInstallSuccess=$a.Results.LastInstallationSuccessDate.ToString('o')}|ConvertTo-Json -Depth 4"),
+        "LastInstallSuccess=$a.Results.LastInstallationSuccessDate.ToString('o')}|ConvertTo-Json -Depth 4"
+    ),
 }
 
 # ---- Logon MFA (Windows Hello for Business, smart-card-forced logon, credential providers) ------------
@@ -463,18 +514,33 @@ PASSWORD_CP = "{60b78e88-ead8-445c-9cfd-0b87f74ea6cd}"
 TS_KEY = HKLM + r"\SYSTEM\CurrentControlSet\Control\Terminal Server"
 TS_POLICY = HKLM + r"\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services"
 # Credential providers that ship with Windows (lower case); anything else is third-party.
-INBOX_CPS = {g.lower() for g in (
-    "{01A30791-40AE-4653-AB2E-FD210019AE88}", "{1b283861-754f-4022-ad47-a5eaaa618894}",
-    "{1ee7337f-85ac-45e2-a23c-37c753209769}", "{2135f72a-90b5-4ed3-a7f1-8bb705ac276a}",
-    "{25CBB996-92ED-457e-B28C-4774084BD562}", "{27FBDB57-B613-4AF2-9D7E-4FA7A66C21AD}",
-    "{3dd6bec0-8193-4ffe-ae25-e08e39ea4063}", "{48B4E58D-2791-456C-9091-D524C6C706F2}",
-    "{600e7adb-da3e-41a4-9225-3c0399e88c0c}", PASSWORD_CP, "{8AF662BF-65A0-4D0A-A540-A338A999D36F}",
-    "{8FD7E19C-3BF7-489B-A72C-846AB3678C96}", "{94596c7e-3744-41ce-893e-bbf09122f76a}",
-    "{BEC09223-B018-416D-A0AC-523971B639F5}", "{C5D7540A-CD51-453B-B22B-05305BA03F07}",
-    "{C885AA15-1764-4293-B82A-0586ADD46B35}", "{cb82ea12-9f71-446d-89e1-8d0924e1256e}",
-    "{D6886603-9D2F-4EB2-B667-1971041FA96B}", "{e74e57b0-6c6d-44d5-9cda-fb2df5ed7435}",
-    "{F8A1793B-7873-4046-B2A7-1F318747F427}", "{f64945df-4fa9-4068-a2fb-61af319edd33}",
-    "{503739d0-4c5e-4cfd-b3ba-d881334f0df2}")}
+INBOX_CPS = {
+    g.lower()
+    for g in (
+        "{01A30791-40AE-4653-AB2E-FD210019AE88}",
+        "{1b283861-754f-4022-ad47-a5eaaa618894}",
+        "{1ee7337f-85ac-45e2-a23c-37c753209769}",
+        "{2135f72a-90b5-4ed3-a7f1-8bb705ac276a}",
+        "{25CBB996-92ED-457e-B28C-4774084BD562}",
+        "{27FBDB57-B613-4AF2-9D7E-4FA7A66C21AD}",
+        "{3dd6bec0-8193-4ffe-ae25-e08e39ea4063}",
+        "{48B4E58D-2791-456C-9091-D524C6C706F2}",
+        "{600e7adb-da3e-41a4-9225-3c0399e88c0c}",
+        PASSWORD_CP,
+        "{8AF662BF-65A0-4D0A-A540-A338A999D36F}",
+        "{8FD7E19C-3BF7-489B-A72C-846AB3678C96}",
+        "{94596c7e-3744-41ce-893e-bbf09122f76a}",
+        "{BEC09223-B018-416D-A0AC-523971B639F5}",
+        "{C5D7540A-CD51-453B-B22B-05305BA03F07}",
+        "{C885AA15-1764-4293-B82A-0586ADD46B35}",
+        "{cb82ea12-9f71-446d-89e1-8d0924e1256e}",
+        "{D6886603-9D2F-4EB2-B667-1971041FA96B}",
+        "{e74e57b0-6c6d-44d5-9cda-fb2df5ed7435}",
+        "{F8A1793B-7873-4046-B2A7-1F318747F427}",
+        "{f64945df-4fa9-4068-a2fb-61af319edd33}",
+        "{503739d0-4c5e-4cfd-b3ba-d881334f0df2}",
+    )
+}
 
 
 class LogonMfa:
@@ -508,18 +574,26 @@ def logon_mfa(src: Source) -> LogonMfa:
     excluded = {g.strip().lower() for g in str(excluded_raw).split(",") if g.strip()}
     providers = {g.lower(): src.values(f"{CP_KEY}\\{g}") or {} for g in src.subkeys(CP_KEY)}
     password_disabled = PASSWORD_CP in excluded or _dword(providers.get(PASSWORD_CP), "Disabled") == 1
-    third_party = {g: str(v.get("", "")) for g, v in providers.items() if g not in INBOX_CPS and
-                   _dword(v, "Disabled") != 1}
-    filters = {g.lower(): str((src.values(f"{CP_FILTER_KEY}\\{g}") or {}).get("", ""))
-               for g in src.subkeys(CP_FILTER_KEY)}
+    third_party = {
+        g: str(v.get("", "")) for g, v in providers.items() if g not in INBOX_CPS and _dword(v, "Disabled") != 1
+    }
+    filters = {
+        g.lower(): str((src.values(f"{CP_FILTER_KEY}\\{g}") or {}).get("", "")) for g in src.subkeys(CP_FILTER_KEY)
+    }
     third_filters = {g: n for g, n in filters.items() if g not in INBOX_CPS}
     ts = src.values(TS_KEY) or {}
     ts_policy = src.values(TS_POLICY) or {}
     deny = _dword(ts_policy, "fDenyTSConnections")
     deny = _dword(ts, "fDenyTSConnections") if deny is None else deny
-    out.facts = {"rdp_enabled": deny == 0, "scforceoption": scforce, "windows_hello_for_business": whfb,
-                 "excluded_credential_providers": sorted(excluded), "password_provider_disabled": password_disabled,
-                 "third_party_credential_providers": third_party, "third_party_filters": third_filters}
+    out.facts = {
+        "rdp_enabled": deny == 0,
+        "scforceoption": scforce,
+        "windows_hello_for_business": whfb,
+        "excluded_credential_providers": sorted(excluded),
+        "password_provider_disabled": password_disabled,
+        "third_party_credential_providers": third_party,
+        "third_party_filters": third_filters,
+    }
     if scforce:
         out.enforced, out.reason = True, _("smart card required (scforceoption=1)")
     elif password_disabled and (whfb or third_party):
@@ -531,8 +605,11 @@ def logon_mfa(src: Source) -> LogonMfa:
         out.enforced = True
         out.reason = _("third-party credential provider {names} with a provider filter").format(names=names)
     else:
-        out.reason = (_("Windows Hello for Business is enabled but the password provider is still available")
-                      if whfb else _("no second factor is enforced and the password provider is available"))
+        out.reason = (
+            _("Windows Hello for Business is enabled but the password provider is still available")
+            if whfb
+            else _("no second factor is enforced and the password provider is available")
+        )
     return out
 
 
@@ -580,9 +657,15 @@ def windows_update(src: Source) -> WindowsUpdate:
             continue
         cats = item.get("Categories") or []
         cats = cats if isinstance(cats, list) else [cats]
-        wu.pending.append({"title": str(item.get("Title", ""))[:200], "kb": str(item.get("KB", "")),
-                           "severity": str(item.get("Severity") or ""), "released": _when(item.get("Released")),
-                           "security": "Security Updates" in cats or bool(item.get("Severity"))})
+        wu.pending.append(
+            {
+                "title": str(item.get("Title", ""))[:200],
+                "kb": str(item.get("KB", "")),
+                "severity": str(item.get("Severity") or ""),
+                "released": _when(item.get("Released")),
+                "security": "Security Updates" in cats or bool(item.get("Severity")),
+            }
+        )
     history = data.get("History") or []
     for item in history if isinstance(history, list) else [history]:
         # ResultCode 2 = succeeded, 3 = succeeded with errors; Operation 1 = installation.
@@ -615,8 +698,7 @@ def firewall_profiles(src: Source) -> dict[str, dict[str, object]]:
         inbound = _dword(gpo, "DefaultInboundAction")
         inbound = _dword(local, "DefaultInboundAction") if inbound is None else inbound
         # Windows defaults: firewall on, inbound blocked (DefaultInboundAction 1 = block, 0 = allow).
-        out[name] = {"enabled": enabled != 0, "inbound_allowed": inbound == 0,
-                     "set_by": "policy" if gpo else "local"}
+        out[name] = {"enabled": enabled != 0, "inbound_allowed": inbound == 0, "set_by": "policy" if gpo else "local"}
     return out
 
 

@@ -111,12 +111,12 @@ def parse_pnp(entities: Any) -> list[WinDevice]:
             continue
         serial = "" if "&" in tail else tail  # "6&2C3A9F1B&0&2": Windows made it up, the device has none
         devices[instance.upper()] = WinDevice(
-            instance, Device(vid, pid, _s(entity.get("Name")), serial, "", tuple(_classes(entity))))
+            instance, Device(vid, pid, _s(entity.get("Name")), serial, "", tuple(_classes(entity)))
+        )
         if entity.get("ConfigManagerErrorCode") == CM_PROB_DISABLED:
             devices[instance.upper()].disabled.add(instance)
     for vid, pid, instance, entity in children:
-        parent = next((d for d in devices.values()
-                       if (d.device.vendor_id, d.device.product_id) == (vid, pid)), None)
+        parent = next((d for d in devices.values() if (d.device.vendor_id, d.device.product_id) == (vid, pid)), None)
         if parent is None:
             continue
         if entity.get("ConfigManagerErrorCode") == CM_PROB_DISABLED:
@@ -204,16 +204,14 @@ class WinRegistry:
     def set_dword(self, key: str, name: str, value: int) -> None:
         import winreg
 
-        with winreg.CreateKeyEx(winreg.HKEY_LOCAL_MACHINE, key, 0,
-                                winreg.KEY_SET_VALUE | winreg.KEY_WOW64_64KEY) as k:
+        with winreg.CreateKeyEx(winreg.HKEY_LOCAL_MACHINE, key, 0, winreg.KEY_SET_VALUE | winreg.KEY_WOW64_64KEY) as k:
             winreg.SetValueEx(k, name, 0, winreg.REG_DWORD, value)
 
     def delete(self, key: str, name: str) -> None:
         import winreg
 
         try:
-            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key, 0,
-                                winreg.KEY_SET_VALUE | winreg.KEY_WOW64_64KEY) as k:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key, 0, winreg.KEY_SET_VALUE | winreg.KEY_WOW64_64KEY) as k:
                 winreg.DeleteValue(k, name)
         except FileNotFoundError:
             pass
@@ -222,13 +220,20 @@ class WinRegistry:
 class WmiPnp:
     """Win32_PnPEntity through PowerShell's CIM cmdlets; enable/disable through pnputil (SetupAPI)."""
 
-    QUERY = ("Get-CimInstance -ClassName Win32_PnPEntity -Filter \"DeviceID LIKE 'USB%'\" | Select-Object "
-             "Name,DeviceID,Manufacturer,PNPClass,Service,Status,ConfigManagerErrorCode,HardwareID,CompatibleID "
-             "| ConvertTo-Json -Depth 3 -Compress")
+    QUERY = (
+        "Get-CimInstance -ClassName Win32_PnPEntity -Filter \"DeviceID LIKE 'USB%'\" | Select-Object "
+        "Name,DeviceID,Manufacturer,PNPClass,Service,Status,ConfigManagerErrorCode,HardwareID,CompatibleID "
+        "| ConvertTo-Json -Depth 3 -Compress"
+    )
 
     def entities(self) -> list[dict[str, Any]]:
-        out = subprocess.run(["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", self.QUERY],
-                             capture_output=True, text=True, timeout=60, check=False).stdout
+        out = subprocess.run(
+            ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", self.QUERY],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        ).stdout
         try:
             data = json.loads(out or "[]")
         except json.JSONDecodeError:
@@ -238,8 +243,9 @@ class WmiPnp:
 
     def set_enabled(self, instance_id: str, enabled: bool) -> bool:
         verb = "/enable-device" if enabled else "/disable-device"
-        proc = subprocess.run(["pnputil.exe", verb, instance_id], capture_output=True, text=True, timeout=60,
-                              check=False)
+        proc = subprocess.run(
+            ["pnputil.exe", verb, instance_id], capture_output=True, text=True, timeout=60, check=False
+        )
         if proc.returncode != 0:
             log.error("pnputil %s %s failed: %s", verb, instance_id, proc.stdout.strip()[:300])
         return proc.returncode == 0
@@ -253,8 +259,14 @@ def attached(root: Path | None = None) -> list[Device]:
 class WindowsMediaControl:
     """Applies the plan at start, on each policy and every few seconds (new devices, expiries)."""
 
-    def __init__(self, emit: Emit, registry: Registry | None = None, pnp: Pnp | None = None,
-                 clock: Callable[[], datetime] = lambda: clock.now(), interval: float = 3.0):
+    def __init__(
+        self,
+        emit: Emit,
+        registry: Registry | None = None,
+        pnp: Pnp | None = None,
+        clock: Callable[[], datetime] = lambda: clock.now(),
+        interval: float = 3.0,
+    ):
         self.emit = emit
         self.registry = registry or WinRegistry()
         self.pnp = pnp or WmiPnp()
@@ -334,5 +346,7 @@ class WindowsMediaControl:
         if self._thread is not None:
             self._thread.join(5)
         if self.document.get("usb", {}).get("restore_on_exit", False):
-            apply_registry(self.registry, Plan(USBSTOR_ON_DEMAND, {g: (False, False, False)
-                                                                  for g in (DISK, CDROM, *WPD)}, [], [], []))
+            apply_registry(
+                self.registry,
+                Plan(USBSTOR_ON_DEMAND, {g: (False, False, False) for g in (DISK, CDROM, *WPD)}, [], [], []),
+            )

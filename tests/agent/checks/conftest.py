@@ -13,8 +13,17 @@ from agent.checks.base import Context
 from mamori import i18n, policy
 
 CACHE = Path(os.environ.get("MAMORI_TEST_CACHE", Path.home() / ".cache" / "mamori-tests")) / "debs"
-PAM_PACKAGES = ("libpam-runtime", "libpam-modules", "login", "openssh-server", "libpam-u2f",
-                "libpam-google-authenticator", "libpam-oath", "libpam-sss", "libpam-pkcs11")
+PAM_PACKAGES = (
+    "libpam-runtime",
+    "libpam-modules",
+    "login",
+    "openssh-server",
+    "libpam-u2f",
+    "libpam-google-authenticator",
+    "libpam-oath",
+    "libpam-sss",
+    "libpam-pkcs11",
+)
 DM_PACKAGES = ("lightdm", "gdm3")
 
 
@@ -29,8 +38,7 @@ def debs(packages: tuple[str, ...]) -> list[Path]:
     CACHE.mkdir(parents=True, exist_ok=True)
     missing = [p for p in packages if not list(CACHE.glob(f"{p}_*.deb"))]
     if missing:
-        proc = subprocess.run(["apt-get", "download", *missing], cwd=CACHE, capture_output=True, text=True,
-                              timeout=600)
+        proc = subprocess.run(["apt-get", "download", *missing], cwd=CACHE, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"apt-get download {missing} failed: {proc.stderr}"
     return [sorted(CACHE.glob(f"{p}_*.deb"))[-1] for p in packages]
 
@@ -117,7 +125,8 @@ def pam_auth_update(root: Path, profiles: list[str]) -> str:
         rendered.append("auth\t" + line.replace("success=end", f"success={len(primary) - i}"))
     template = (root / "usr/share/pam/common-auth").read_text()
     out = template.replace("$auth_primary", "\n".join(rendered)).replace(
-        "$auth_additional", "\n".join("auth\t" + line for _p, line in additional))
+        "$auth_additional", "\n".join("auth\t" + line for _p, line in additional)
+    )
     (root / "etc/pam.d/common-auth").write_text(out)
     return out
 
@@ -132,23 +141,45 @@ class AptTree:
         v2 = self._deb("1.0+deb12u1", "security")
         self._suite("bookworm", v1, "Debian", 100)
         self._suite("bookworm-security", v2, "Debian-Security", security_days_old)
-        for d in ("etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d", "etc/apt/trusted.gpg.d",
-                  "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg/info",
-                  "var/lib/dpkg/updates", "var/log/apt", "run"):
+        for d in (
+            "etc/apt/apt.conf.d",
+            "etc/apt/preferences.d",
+            "etc/apt/sources.list.d",
+            "etc/apt/trusted.gpg.d",
+            "var/lib/apt/lists/partial",
+            "var/cache/apt/archives/partial",
+            "var/lib/dpkg/info",
+            "var/lib/dpkg/updates",
+            "var/log/apt",
+            "run",
+        ):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         (self.root / "var/lib/dpkg/status").write_text("")
         lines = [f"deb [trusted=yes] file:{self.repo} bookworm main"]
         if with_security:
             lines.append(f"deb [trusted=yes] file:{self.repo} bookworm-security main")
         (self.root / "etc/apt/sources.list").write_text("\n".join(lines) + "\n")
-        subprocess.run(["dpkg", f"--root={self.root}", f"--log={self.root}/var/log/dpkg.log", "-i", str(v1)],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            ["dpkg", f"--root={self.root}", f"--log={self.root}/var/log/dpkg.log", "-i", str(v1)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         self.apt("update")
 
     def apt(self, *args: str) -> subprocess.CompletedProcess[str]:
-        opts = ["-o", f"Dir={self.root}", "-o", f"Dir::State::status={self.root}/var/lib/dpkg/status",
-                "-o", "APT::Sandbox::User=root", "-o", f"DPkg::Options::=--root={self.root}",
-                "-o", f"DPkg::Options::=--log={self.root}/var/log/dpkg.log"]
+        opts = [
+            "-o",
+            f"Dir={self.root}",
+            "-o",
+            f"Dir::State::status={self.root}/var/lib/dpkg/status",
+            "-o",
+            "APT::Sandbox::User=root",
+            "-o",
+            f"DPkg::Options::=--root={self.root}",
+            "-o",
+            f"DPkg::Options::=--log={self.root}/var/log/dpkg.log",
+        ]
         proc = subprocess.run(["apt-get", "-q", "-y", *opts, *args], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         return proc
@@ -158,12 +189,15 @@ class AptTree:
         (d / "DEBIAN").mkdir(parents=True)
         (d / "usr/share/doc/mamori-demo").mkdir(parents=True)
         (d / "usr/share/doc/mamori-demo/README").write_text(f"demo {version}\n")
-        (d / "DEBIAN/control").write_text(f"Package: mamori-demo\nVersion: {version}\nArchitecture: all\n"
-                                          "Maintainer: Mamori tests <tests@example.org>\nDescription: test package\n")
+        (d / "DEBIAN/control").write_text(
+            f"Package: mamori-demo\nVersion: {version}\nArchitecture: all\n"
+            "Maintainer: Mamori tests <tests@example.org>\nDescription: test package\n"
+        )
         out = self.repo / "pool" / comp / f"mamori-demo_{version}_all.deb"
         out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(d), str(out)], check=True,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            ["dpkg-deb", "--build", "--root-owner-group", str(d), str(out)], check=True, capture_output=True, timeout=60
+        )
         return out
 
     def _suite(self, name: str, deb: Path, label: str, days_old: float) -> None:
@@ -173,14 +207,21 @@ class AptTree:
 
         sdir = self.repo / "dists" / name / "main/binary-amd64"
         sdir.mkdir(parents=True)
-        packages = subprocess.run(["dpkg-scanpackages", "-m", str(deb.parent.relative_to(self.repo))],
-                                  cwd=self.repo, capture_output=True, text=True, check=True, timeout=60).stdout
+        packages = subprocess.run(
+            ["dpkg-scanpackages", "-m", str(deb.parent.relative_to(self.repo))],
+            cwd=self.repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
         (sdir / "Packages").write_text(packages)
         date = format_datetime(datetime.now(UTC) - timedelta(days=days_old), usegmt=True)
         (self.repo / "dists" / name / "Release").write_text(
             f"Origin: Debian\nLabel: {label}\nSuite: {name}\nCodename: {name}\nDate: {date}\n"
             f"Architectures: amd64 all\nComponents: main\nSHA256:\n"
-            f" {hashlib.sha256(packages.encode()).hexdigest()} {len(packages)} main/binary-amd64/Packages\n")
+            f" {hashlib.sha256(packages.encode()).hexdigest()} {len(packages)} main/binary-amd64/Packages\n"
+        )
 
 
 @pytest.fixture
@@ -206,14 +247,21 @@ def in_netns(setup: str, check_id: str, settings: dict | None = None, segment: s
     import sys
 
     need_root("a network namespace")
-    code = ("import json,sys\nfrom mamori import i18n, policy\nfrom agent.checks import CHECKS\n"
-            "from agent.checks.base import Context, execute\ni18n.setup('en')\n"
-            f"s = policy.check_settings(policy.DEFAULTS[{segment!r}]) | json.loads(sys.argv[1])\n"
-            f"r = execute(CHECKS[{check_id!r}], Context(settings=s, segment={segment!r}))\n"
-            "print(json.dumps({'status': r.status, 'summary': r.summary, 'evidence': r.evidence}))\n")
+    code = (
+        "import json,sys\nfrom mamori import i18n, policy\nfrom agent.checks import CHECKS\n"
+        "from agent.checks.base import Context, execute\ni18n.setup('en')\n"
+        f"s = policy.check_settings(policy.DEFAULTS[{segment!r}]) | json.loads(sys.argv[1])\n"
+        f"r = execute(CHECKS[{check_id!r}], Context(settings=s, segment={segment!r}))\n"
+        "print(json.dumps({'status': r.status, 'summary': r.summary, 'evidence': r.evidence}))\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    script = f"{setup}\nexec \"$0\" -c \"$1\" \"$2\""
-    proc = subprocess.run(["unshare", "--net", "sh", "-ec", script, sys.executable, code,
-                           json.dumps(settings or {})], capture_output=True, text=True, timeout=60, env=env)
+    script = f'{setup}\nexec "$0" -c "$1" "$2"'
+    proc = subprocess.run(
+        ["unshare", "--net", "sh", "-ec", script, sys.executable, code, json.dumps(settings or {})],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)

@@ -31,13 +31,16 @@ def load(ruleset: str) -> str:
     return f"nft -f - <<'EOF'\n{ruleset}\nEOF"
 
 
-@pytest.mark.parametrize(("ruleset", "status", "words"), [
-    (INET_DROP, "pass", "inet filter/input"),
-    (FIREWALLD_STYLE, "pass", "firewalld/filter_INPUT"),
-    (IPV4_ONLY, "fail", "ipv6"),
-    (ACCEPT_ALL, "fail", "ipv4/ipv6"),
-    ("", "fail", "no firewall rules"),
-])
+@pytest.mark.parametrize(
+    ("ruleset", "status", "words"),
+    [
+        (INET_DROP, "pass", "inet filter/input"),
+        (FIREWALLD_STYLE, "pass", "firewalld/filter_INPUT"),
+        (IPV4_ONLY, "fail", "ipv6"),
+        (ACCEPT_ALL, "fail", "ipv4/ipv6"),
+        ("", "fail", "no firewall rules"),
+    ],
+)
 def test_nftables_rulesets(ruleset, status, words):
     res = in_netns(load(ruleset) if ruleset else "true", "firewall")
     assert res["status"] == status, res
@@ -59,15 +62,20 @@ def test_nft_refusing_is_an_error(tmp_path):
 
 
 def test_hostile_nft_json_is_handled():
-    assert linux_firewall.input_filtering({"nftables": [1, "x", {"chain": "bad"}, {"rule": {"expr": None}}]}) == \
-        {"input_chains": [], "filtered": []}
+    assert linux_firewall.input_filtering({"nftables": [1, "x", {"chain": "bad"}, {"rule": {"expr": None}}]}) == {
+        "input_chains": [],
+        "filtered": [],
+    }
     assert linux_firewall.input_filtering([]) == {"input_chains": [], "filtered": []}
 
 
-@pytest.mark.parametrize(("files", "status"), [
-    (["firewall_all_on.reg"], "pass"),
-    (["firewall_all_on.reg", "firewall_gpo_public_off.reg"], "fail"),
-])
+@pytest.mark.parametrize(
+    ("files", "status"),
+    [
+        (["firewall_all_on.reg"], "pass"),
+        (["firewall_all_on.reg", "firewall_gpo_public_off.reg"], "fail"),
+    ],
+)
 def test_windows_profiles(files, status):
     ctx = make_ctx("lgwan")
     ctx.platform = "windows"

@@ -49,9 +49,14 @@ def test_each_check_has_tests_for_each_verdict():
 def test_a_crashing_check_is_an_error_result_not_an_exception():
     import types
 
-    broken = types.SimpleNamespace(ID="broken", PLATFORMS=("linux", "windows"), SEVERITY="low",
-                                   TITLE=N_("B"), REMEDIATION=N_("x"),
-                                   run=lambda ctx: 1 / 0)
+    broken = types.SimpleNamespace(
+        ID="broken",
+        PLATFORMS=("linux", "windows"),
+        SEVERITY="low",
+        TITLE=N_("B"),
+        REMEDIATION=N_("x"),
+        run=lambda ctx: 1 / 0,
+    )
     res = execute(broken, Context(settings={}))
     assert res.status == ERROR and res.evidence["exception"] == "ZeroDivisionError"
     assert res.check_id == "broken"
@@ -62,9 +67,14 @@ def test_a_hanging_check_times_out():
     import types
 
     release = threading.Event()
-    hang = types.SimpleNamespace(ID="hang", PLATFORMS=("linux", "windows"), SEVERITY="low",
-                                 TITLE=N_("H"), REMEDIATION=N_("x"),
-                                 run=lambda ctx: release.wait(10) and Result("pass", ""))
+    hang = types.SimpleNamespace(
+        ID="hang",
+        PLATFORMS=("linux", "windows"),
+        SEVERITY="low",
+        TITLE=N_("H"),
+        REMEDIATION=N_("x"),
+        run=lambda ctx: release.wait(10) and Result("pass", ""),
+    )
     res = execute(hang, Context(settings={}), timeout=0.2)
     release.set()
     assert res.status == ERROR and "did not finish" in res.summary

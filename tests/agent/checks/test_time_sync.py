@@ -25,11 +25,14 @@ def check(root: Path, **settings) -> base.Result:
     return base.execute(time_sync, make_ctx("lgwan", root, **settings))
 
 
-@pytest.mark.parametrize(("recorded", "status", "words"), [
-    ("chronyc_tracking_synced.txt", "pass", "-0.000 s"),
-    ("chronyc_tracking_unsynced.txt", "fail", "not synchronised"),
-    ("chronyc_tracking_offset.txt", "fail", "+95.1 s"),
-])
+@pytest.mark.parametrize(
+    ("recorded", "status", "words"),
+    [
+        ("chronyc_tracking_synced.txt", "pass", "-0.000 s"),
+        ("chronyc_tracking_unsynced.txt", "fail", "not synchronised"),
+        ("chronyc_tracking_offset.txt", "fail", "+95.1 s"),
+    ],
+)
 def test_chrony(tmp_path, recorded, status, words):
     tool(tmp_path, "chronyc", f"cat {DATA / recorded}")
     res = check(tmp_path)
@@ -92,8 +95,13 @@ def test_verdict_is_a_pure_function_of_the_facts():
     far = TimeSyncFacts(service="chrony", synchronised=True, offset_seconds=-61.0)
     assert time_sync.verdict(far, settings).status == "fail"
     assert time_sync.verdict(far, {"clock_max_offset_seconds": 120.0}).status == "pass"
-    unknown = time_sync.verdict(TimeSyncFacts(service="systemd-timesyncd", synchronised=True, ntp_enabled=True),
-                                settings)
+    unknown = time_sync.verdict(
+        TimeSyncFacts(service="systemd-timesyncd", synchronised=True, ntp_enabled=True), settings
+    )
     assert unknown.status == "pass" and unknown.evidence == {
-        "service": "systemd-timesyncd", "synchronised": True, "ntp_enabled": True, "limit_seconds": 60.0}
+        "service": "systemd-timesyncd",
+        "synchronised": True,
+        "ntp_enabled": True,
+        "limit_seconds": 60.0,
+    }
     assert time_sync.verdict(TimeSyncFacts(unavailable="none"), settings).status == "not_applicable"

@@ -101,4 +101,5 @@ class Recorder:
             if isinstance(result, Exception):
                 raise result
             return result(*args) if callable(result) else result
+
         return call

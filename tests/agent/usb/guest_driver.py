@@ -38,9 +38,16 @@ class Driver:
             for ev in sock.receive(1.0):
                 if ev.subsystem in ("block", "usb", "net"):
                     with self.lock:
-                        self.seen.append({"at": time.time(), "action": ev.action, "subsystem": ev.subsystem,
-                                          "devtype": ev.devtype, "devpath": ev.devpath,
-                                          "devname": ev.env.get("DEVNAME", "")})
+                        self.seen.append(
+                            {
+                                "at": time.time(),
+                                "action": ev.action,
+                                "subsystem": ev.subsystem,
+                                "devtype": ev.devtype,
+                                "devpath": ev.devpath,
+                                "devname": ev.env.get("DEVNAME", ""),
+                            }
+                        )
 
     def _emit(self, kind: str, payload: dict[str, Any], severity: str | None = None) -> None:
         with self.lock:
@@ -73,28 +80,46 @@ class Driver:
         for path in self.sysfs.block_devices():
             if path.name.startswith(("sd", "sr")):
                 owner = self.sysfs.usb_ancestor(path)
-                block.append({"name": path.name, "ro": (path / "ro").read_text().strip(),
-                              "usb": owner.name if owner else ""})
+                block.append(
+                    {"name": path.name, "ro": (path / "ro").read_text().strip(), "usb": owner.name if owner else ""}
+                )
         usb = []
         for dev in self.sysfs.usb_devices():
             ifaces = []
             for iface in self.sysfs.interfaces(dev):
                 driver = iface / "driver"
-                ifaces.append({"name": iface.name, "class": self.sysfs.interface_class(iface),
-                               "authorized": self.sysfs.is_authorized(iface),
-                               "driver": os.path.basename(os.readlink(driver)) if driver.exists() else ""})
+                ifaces.append(
+                    {
+                        "name": iface.name,
+                        "class": self.sysfs.interface_class(iface),
+                        "authorized": self.sysfs.is_authorized(iface),
+                        "driver": os.path.basename(os.readlink(driver)) if driver.exists() else "",
+                    }
+                )
             desc = self.sysfs.describe(dev)
-            usb.append({"name": dev.name, "serial": desc.serial if desc else "", "authorized":
-                        self.sysfs.is_authorized(dev), "interfaces": ifaces})
+            usb.append(
+                {
+                    "name": dev.name,
+                    "serial": desc.serial if desc else "",
+                    "authorized": self.sysfs.is_authorized(dev),
+                    "interfaces": ifaces,
+                }
+            )
         hubs = {h.name: (h / "authorized_default").read_text().strip() for h in self.sysfs.root_hubs()}
-        iface_hubs = {h.name: (h / "interface_authorized_default").read_text().strip()
-                      for h in self.sysfs.root_hubs()}
+        iface_hubs = {h.name: (h / "interface_authorized_default").read_text().strip() for h in self.sysfs.root_hubs()}
         with self.lock:
             seen = list(self.seen)
         dev_nodes = sorted(p.name for p in Path("/dev").iterdir() if p.name.startswith("sd"))
         core = Path("/sys/module/usbcore/parameters/authorized_default").read_text().strip()
-        return {"block": block, "usb": usb, "hubs": hubs, "iface_hubs": iface_hubs, "core_default": core,
-                "seen": seen, "dev": dev_nodes}
+        return {
+            "block": block,
+            "usb": usb,
+            "hubs": hubs,
+            "iface_hubs": iface_hubs,
+            "core_default": core,
+            "seen": seen,
+            "dev": dev_nodes,
+        }
 
     def op_events(self, args: dict[str, Any]) -> Any:
         with self.lock:
@@ -103,15 +128,25 @@ class Driver:
         out = []
         for _, data in items:
             ev = events.decode_bytes(data)
-            out.append({"kind": ev.kind, "payload": ev.payload, "severity": ev.severity,
-                        "at": ev.occurred_at.timestamp() if ev.occurred_at else 0.0})
+            out.append(
+                {
+                    "kind": ev.kind,
+                    "payload": ev.payload,
+                    "severity": ev.severity,
+                    "at": ev.occurred_at.timestamp() if ev.occurred_at else 0.0,
+                }
+            )
         return out
 
     def op_agent_start(self, args: dict[str, Any]) -> Any:
         """The real `mamori-agent run` as its own process (what the service starts)."""
         log = open("/tmp/agent.log", "wb")
-        self.agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--state-dir", args["state_dir"]],
-                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.agent = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "run", "--state-dir", args["state_dir"]],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         return self.agent.pid
 
     def op_agent_stop(self, args: dict[str, Any]) -> Any:
@@ -132,9 +167,12 @@ class Driver:
         """The agent's own StorageMatcher as Sysfs builds it: from the guest kernel's modules.alias on /lib/modules."""
         matcher = Sysfs().matcher
         running = self.control.sysfs.matcher if self.control is not None else None
-        return {"release": os.uname().release, "patterns": len(matcher.patterns),
-                "agent_patterns": len(running.patterns) if running is not None else -1,
-                "storage": {m: matcher.matches(m) for m in args["modaliases"]}}
+        return {
+            "release": os.uname().release,
+            "patterns": len(matcher.patterns),
+            "agent_patterns": len(running.patterns) if running is not None else -1,
+            "storage": {m: matcher.matches(m) for m in args["modaliases"]},
+        }
 
     def op_sh(self, args: dict[str, Any]) -> Any:
         proc = subprocess.run(args["cmd"], shell=True, capture_output=True, text=True, timeout=120)

@@ -22,10 +22,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-WANTED_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "xhci_pci", "usb_storage", "sd_mod", "usbhid", "hid_generic",
-                  "cdc_ether",  # usb-net: a two-interface device whose driver claims its data interface
-                  "crc32c_generic", "ext4",  # ext4 asks for crc32c at mount time; no modprobe here
-                  "overlay")  # lays the guest kernel's modules.alias over the host's read-only lib directory
+WANTED_MODULES = (
+    "virtio_pci",
+    "9pnet_virtio",
+    "9p",
+    "xhci_pci",
+    "usb_storage",
+    "sd_mod",
+    "usbhid",
+    "hid_generic",
+    "cdc_ether",  # usb-net: a two-interface device whose driver claims its data interface
+    "crc32c_generic",
+    "ext4",  # ext4 asks for crc32c at mount time; no modprobe here
+    "overlay",
+)  # lays the guest kernel's modules.alias over the host's read-only lib directory
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -78,8 +88,7 @@ def missing_tools() -> str:
 def kernel_package() -> tuple[str, str]:
     """The linux-image package the amd64 meta-package points at, and its candidate version."""
     deps = _run("apt-cache", "depends", "linux-image-amd64")
-    name = next(line.split()[-1] for line in deps.splitlines()
-                if "Depends:" in line and "linux-image-" in line)
+    name = next(line.split()[-1] for line in deps.splitlines() if "Depends:" in line and "linux-image-" in line)
     policy = _run("apt-cache", "policy", name)
     version = next(line.split()[-1] for line in policy.splitlines() if "Candidate:" in line)
     return name, version
@@ -112,8 +121,13 @@ def _load_order(index: dict[str, Path]) -> list[str]:
 
 def _modules_alias(tree: Path, dest: Path) -> str:
     """Copy the kernel's modules.alias (generated with depmod when the package has none) to dest/<release>/."""
-    moddir = next(p for base in ("lib/modules", "usr/lib/modules") if (tree / base).is_dir()
-                  for p in (tree / base).iterdir() if p.is_dir())
+    moddir = next(
+        p
+        for base in ("lib/modules", "usr/lib/modules")
+        if (tree / base).is_dir()
+        for p in (tree / base).iterdir()
+        if p.is_dir()
+    )
     release = moddir.name
     alias = moddir / "modules.alias"
     if not alias.exists():
@@ -166,8 +180,9 @@ def build(cache_root: Path | None = None) -> tuple[Path, Path]:
         (root / "init").write_text(INIT)
         os.chmod(root / "init", 0o755)
         files = subprocess.run(["find", "."], cwd=root, check=True, capture_output=True).stdout
-        archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=files, check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=files, check=True, capture_output=True
+        ).stdout
         tmp_initrd = initrd.with_suffix(".tmp")
         tmp_initrd.write_bytes(gzip.compress(archive, 1))
         shutil.copy2(vmlinuz, kernel.with_suffix(".tmp"))
@@ -241,17 +256,39 @@ class Guest:
         self.console = workdir / "console.log"
         qmp_path, ctl_path = workdir / "qmp.sock", workdir / "ctl.sock"
         cmd = [
-            "qemu-system-x86_64", "-accel", "tcg", "-m", "768", "-smp", "1", "-nodefaults", "-display", "none",
-            "-no-reboot", "-kernel", str(kernel), "-initrd", str(initrd),
-            "-append", f"console=ttyS0 panic=-1 quiet loglevel=4 mamori.wt={worktree}",
-            "-serial", f"file:{self.console}",
-            "-chardev", f"socket,id=ctl,path={ctl_path},server=on,wait=off",
-            "-device", "isa-serial,chardev=ctl",
-            "-qmp", f"unix:{qmp_path},server=on,wait=off",
-            "-device", "qemu-xhci,id=xhci",
-            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={worktree},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
-            "-nic", "none",
+            "qemu-system-x86_64",
+            "-accel",
+            "tcg",
+            "-m",
+            "768",
+            "-smp",
+            "1",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-kernel",
+            str(kernel),
+            "-initrd",
+            str(initrd),
+            "-append",
+            f"console=ttyS0 panic=-1 quiet loglevel=4 mamori.wt={worktree}",
+            "-serial",
+            f"file:{self.console}",
+            "-chardev",
+            f"socket,id=ctl,path={ctl_path},server=on,wait=off",
+            "-device",
+            "isa-serial,chardev=ctl",
+            "-qmp",
+            f"unix:{qmp_path},server=on,wait=off",
+            "-device",
+            "qemu-xhci,id=xhci",
+            "-virtfs",
+            "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+            "-virtfs",
+            f"local,path={worktree},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
+            "-nic",
+            "none",
         ]
         with open(workdir / "qemu.err", "wb") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)

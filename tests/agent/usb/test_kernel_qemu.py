@@ -66,11 +66,16 @@ class VM:
 
     def plug_stick(self, dev_id: str, serial: str, image: str) -> None:
         if image not in self.nodes:
-            self.guest.qmp.execute("blockdev-add", **{"node-name": image, "driver": "raw", "file": {
-                "driver": "file", "filename": str(self.work / f"{image}.img")}})
+            self.guest.qmp.execute(
+                "blockdev-add",
+                **{
+                    "node-name": image,
+                    "driver": "raw",
+                    "file": {"driver": "file", "filename": str(self.work / f"{image}.img")},
+                },
+            )
             self.nodes.add(image)
-        self.guest.qmp.execute("device_add", driver="usb-storage", bus="xhci.0", id=dev_id, drive=image,
-                               serial=serial)
+        self.guest.qmp.execute("device_add", driver="usb-storage", bus="xhci.0", id=dev_id, drive=image, serial=serial)
 
     def plug(self, driver: str, dev_id: str) -> None:
         self.guest.qmp.execute("device_add", driver=driver, bus="xhci.0", id=dev_id)
@@ -86,13 +91,17 @@ class VM:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; state: {self.call('state')}\n"
-                                     f"console:\n{self.guest.tail()}")
+                raise AssertionError(
+                    f"timed out waiting for {what}; state: {self.call('state')}\nconsole:\n{self.guest.tail()}"
+                )
             time.sleep(0.2)
 
     def events(self, kind: str, serial: str | None = None) -> list[dict[str, Any]]:
-        return [e["payload"] for e in self.call("events")
-                if e["kind"] == kind and (serial is None or e["payload"].get("serial") == serial)]
+        return [
+            e["payload"]
+            for e in self.call("events")
+            if e["kind"] == kind and (serial is None or e["payload"].get("serial") == serial)
+        ]
 
     def usb_with_serial(self, serial: str) -> dict[str, Any] | None:
         return next((d for d in self.call("state")["usb"] if d["serial"] == serial), None)
@@ -113,12 +122,16 @@ def test_an_agent_not_enrolled_yet_blocks_storage_and_keeps_the_keyboard(vm: VM)
     """Installed, not enrolled: `mamori-agent run` enforces the strictest policy instead of refusing to run."""
     assert set(vm.call("state")["hubs"].values()) == {"1"}  # nothing denies yet: a fresh terminal
     vm.call("agent_start", state_dir="/tmp/unenrolled")
-    vm.wait("the unenrolled agent denying by default", lambda: set(vm.call("state")["hubs"].values()) == {"0"},
-            timeout=90)
+    vm.wait(
+        "the unenrolled agent denying by default", lambda: set(vm.call("state")["hubs"].values()) == {"0"}, timeout=90
+    )
     vm.plug("usb-kbd", "kbd0")
     vm.plug_stick("stick0", "UNENROLLED-1", "plain")
-    vm.wait("keyboard bound to usbhid", lambda: any(
-        i["driver"] == "usbhid" for d in vm.call("state")["usb"] for i in d["interfaces"]), timeout=30)
+    vm.wait(
+        "keyboard bound to usbhid",
+        lambda: any(i["driver"] == "usbhid" for d in vm.call("state")["usb"] for i in d["interfaces"]),
+        timeout=30,
+    )
     time.sleep(2)
     dev = vm.usb_with_serial("UNENROLLED-1")
     assert dev is not None and dev["authorized"] is False and vm.block_of("UNENROLLED-1") is None
@@ -135,9 +148,18 @@ def test_block_mode_never_gives_a_block_device_and_keyboard_works(vm: VM) -> Non
     assert state["hubs"] and set(state["hubs"].values()) == {"0"}  # deny by default on every root hub
     vm.plug("usb-kbd", "kbd")
     vm.plug("usb-mouse", "mouse")
-    vm.wait("keyboard and mouse bound to usbhid", lambda: sum(
-        1 for d in vm.call("state")["usb"] for i in d["interfaces"]
-        if i["class"].startswith("03:") and i["authorized"] and i["driver"] == "usbhid") == 2)
+    vm.wait(
+        "keyboard and mouse bound to usbhid",
+        lambda: (
+            sum(
+                1
+                for d in vm.call("state")["usb"]
+                for i in d["interfaces"]
+                if i["class"].startswith("03:") and i["authorized"] and i["driver"] == "usbhid"
+            )
+            == 2
+        ),
+    )
     # 20 insertions in a row with usb-storage scanning at once (delay_use=0), then 5 with the default delay.
     for round_, (delay_use, count) in enumerate((("0", 20), ("1", 5))):
         vm.call("sh", cmd=f"echo {delay_use} > /sys/module/usb_storage/parameters/delay_use")
@@ -155,17 +177,23 @@ def test_block_mode_never_gives_a_block_device_and_keyboard_works(vm: VM) -> Non
     assert len(hid) == 2 and all(i["authorized"] and i["driver"] == "usbhid" for i in hid)
     blocked = vm.events("usb.blocked")
     assert len([b for b in blocked if b["serial"].startswith("BLOCKED-")]) == 25
-    assert all(b["decided_by"] == "mode:block" and b["mode"] == "block" and b["interface_classes"] == ["08:06:50"]
-               and b["vendor_id"] == "46f4" and b["port"] for b in blocked)
-    assert any(a["interface_classes"] and a["interface_classes"][0].startswith("03:")
-               for a in vm.events("usb.allowed"))
+    assert all(
+        b["decided_by"] == "mode:block"
+        and b["mode"] == "block"
+        and b["interface_classes"] == ["08:06:50"]
+        and b["vendor_id"] == "46f4"
+        and b["port"]
+        for b in blocked
+    )
+    assert any(a["interface_classes"] and a["interface_classes"][0].startswith("03:") for a in vm.events("usb.allowed"))
     _report_decision_times(vm, state)
 
 
 def _report_decision_times(vm: VM, state: dict[str, Any]) -> None:
     """Plug-to-decision: the kernel's usb_device add uevent (independent listener) to the usb.blocked event."""
-    adds = [s for s in state["seen"] if s["subsystem"] == "usb" and s["devtype"] == "usb_device"
-            and s["action"] == "add"]
+    adds = [
+        s for s in state["seen"] if s["subsystem"] == "usb" and s["devtype"] == "usb_device" and s["action"] == "add"
+    ]
     times = []
     for ev in vm.call("events"):
         if ev["kind"] != "usb.blocked" or not ev["payload"]["serial"].startswith("BLOCKED-"):
@@ -175,8 +203,10 @@ def _report_decision_times(vm: VM, state: dict[str, Any]) -> None:
         times.append((ev["at"] - max(before)) * 1000)
     assert len(times) == 25
     times.sort()
-    print(f"\nplug-to-decision over {len(times)} insertions: median {times[len(times) // 2]:.0f} ms, "
-          f"max {times[-1]:.0f} ms")
+    print(
+        f"\nplug-to-decision over {len(times)} insertions: median {times[len(times) // 2]:.0f} ms, "
+        f"max {times[-1]:.0f} ms"
+    )
 
 
 def test_allowlist_only_the_approved_serial_gets_a_block_device(vm: VM) -> None:
@@ -206,8 +236,9 @@ def test_read_only_the_approved_stick_is_read_only(vm: VM) -> None:
     write = vm.call("sh", cmd=f"dd if=/dev/zero of={node} bs=4096 count=1 oflag=direct 2>&1")
     assert write["rc"] != 0, write
     mount = vm.call("sh", cmd=f"mkdir -p /media/ro && mount -t ext4 -o rw {node} /media/ro 2>&1")
-    assert mount["rc"] != 0 or "ro" in vm.call("sh", cmd="grep /media/ro /proc/mounts")["out"].split()[3].split(","), \
+    assert mount["rc"] != 0 or "ro" in vm.call("sh", cmd="grep /media/ro /proc/mounts")["out"].split()[3].split(","), (
         mount
+    )
     vm.call("sh", cmd="umount /media/ro 2>/dev/null; true")
     assert vm.events("usb.allowed", APPROVED)[-1]["mode"] == "read_only"
     vm.unplug("ro")
@@ -224,8 +255,11 @@ def test_audit_a_file_written_to_a_mounted_stick_is_a_media_write(vm: VM) -> Non
     vm.wait("the export log watching the stick", lambda: "/media/usb" in vm.call("watched"), timeout=20)
     content = "氏名,住所\n山田太郎,東京都\n" * 50
     vm.call("sh", cmd=f"mkdir -p /media/usb/out && printf '%s' '{content}' > /media/usb/out/report.csv")
-    written = vm.wait("media.write for report.csv", lambda: [
-        w for w in vm.events("media.write") if w["path"] == "/media/usb/out/report.csv"], timeout=30)
+    written = vm.wait(
+        "media.write for report.csv",
+        lambda: [w for w in vm.events("media.write") if w["path"] == "/media/usb/out/report.csv"],
+        timeout=30,
+    )
     assert written[0]["sha256"] == hashlib.sha256(content.encode()).hexdigest()
     assert written[0]["size"] == len(content.encode())
     assert written[0]["device_serial"] == serial and written[0]["mount_point"] == "/media/usb"
@@ -243,18 +277,27 @@ def test_audit_files_written_in_the_mount_command_itself_are_logged(vm: VM) -> N
     found = vm.wait("audited stick's block device", lambda: vm.block_of(serial))
     paths = [f"/media/fast/x/f{n}.txt" for n in range(5)]
     writes = "; ".join(f"echo row{n} > {p}" for n, p in enumerate(paths))
-    cmd = (f"mkdir -p /media/fast && mount -t ext4 /dev/{found['name']} /media/fast && mkdir -p /media/fast/x"
-           f" && {writes}")
+    cmd = (
+        f"mkdir -p /media/fast && mount -t ext4 /dev/{found['name']} /media/fast && mkdir -p /media/fast/x && {writes}"
+    )
     assert vm.call("sh", cmd=cmd)["rc"] == 0
-    logged = vm.wait("media.write for all five files", lambda: (lambda got: got if set(paths) <= got else None)(
-        {w["path"] for w in vm.events("media.write") if w["device_serial"] == serial}), timeout=30)
+    logged = vm.wait(
+        "media.write for all five files",
+        lambda: (lambda got: got if set(paths) <= got else None)(
+            {w["path"] for w in vm.events("media.write") if w["device_serial"] == serial}
+        ),
+        timeout=30,
+    )
     assert logged == set(paths)  # nothing written on earlier mounts, and the mount itself is no raw write
     assert vm.call("sh", cmd="umount /media/fast")["rc"] == 0
     # Past the file system: a raw write to the device node is recorded too.
     node = f"/dev/{found['name']}"
     assert vm.call("sh", cmd=f"dd if=/dev/zero of={node} bs=512 count=1 seek=32000 conv=notrunc 2>&1")["rc"] == 0
-    raw = vm.wait("media.write for the raw write", lambda: [
-        w for w in vm.events("media.write") if w["path"] == node and w["device_serial"] == serial], timeout=20)
+    raw = vm.wait(
+        "media.write for the raw write",
+        lambda: [w for w in vm.events("media.write") if w["path"] == node and w["device_serial"] == serial],
+        timeout=20,
+    )
     assert raw[0].get("mount_point", "") == "" and raw[0].get("sha256", "") == ""  # empty: no file, no hash
     vm.unplug("fast")
 
@@ -263,14 +306,20 @@ def test_temporary_permission_expires_on_the_guest_by_its_own_clock(vm: VM) -> N
     guest_now = float(vm.call("sh", cmd="date +%s")["out"].strip())
     until = datetime.fromtimestamp(guest_now + 12, UTC).isoformat()
     serial = "TEMP-PERMIT-3"
-    vm.call("policy", usb={"mode": "block", "temporary": [
-        {"id": "T-42", "serial": serial, "until": until, "reason": "窓口での受け渡し"}]})
+    vm.call(
+        "policy",
+        usb={
+            "mode": "block",
+            "temporary": [{"id": "T-42", "serial": serial, "until": until, "reason": "窓口での受け渡し"}],
+        },
+    )
     vm.plug_stick("temp", serial, "other")
     found = vm.wait("temporarily permitted stick's block device", lambda: vm.block_of(serial))
     assert vm.events("usb.allowed", serial)[-1]["decided_by"].startswith("temporary T-42 until ")
     # No policy update, no collector: only the guest's clock passes the deadline.
-    vm.wait("the block device to go away after expiry", lambda: found["name"] not in vm.call("state")["dev"],
-            timeout=40)
+    vm.wait(
+        "the block device to go away after expiry", lambda: found["name"] not in vm.call("state")["dev"], timeout=40
+    )
     dev = vm.usb_with_serial(serial)
     assert dev is not None and dev["authorized"] is False
     assert vm.events("usb.blocked", serial)[-1]["decided_by"] == "mode:block"
@@ -286,11 +335,22 @@ def test_a_stick_authorized_by_hand_is_cut_off_and_critical(vm: VM) -> None:
     name = vm.usb_with_serial(serial)["name"]
     # Root on the terminal authorizes the refused stick and its interfaces in one go, racing the guard.
     d = f"/sys/bus/usb/devices/{name}"
-    vm.call("sh", cmd=f"echo 1 > {d}/authorized; for i in {d}:*; do echo 1 > $i/authorized; done; "
-                      f"echo {name}:1.0 > /sys/bus/usb/drivers_probe; true")
-    critical = vm.wait("a critical backstop event", lambda: [
-        e for e in vm.call("events") if e["kind"] == "usb.blocked" and e["payload"]["serial"] == serial
-        and e["payload"]["decided_by"].startswith("backstop: ")], timeout=20)
+    vm.call(
+        "sh",
+        cmd=f"echo 1 > {d}/authorized; for i in {d}:*; do echo 1 > $i/authorized; done; "
+        f"echo {name}:1.0 > /sys/bus/usb/drivers_probe; true",
+    )
+    critical = vm.wait(
+        "a critical backstop event",
+        lambda: [
+            e
+            for e in vm.call("events")
+            if e["kind"] == "usb.blocked"
+            and e["payload"]["serial"] == serial
+            and e["payload"]["decided_by"].startswith("backstop: ")
+        ],
+        timeout=20,
+    )
     assert critical[0]["severity"] == "critical"
     time.sleep(2)
     dev = vm.usb_with_serial(serial)
@@ -322,8 +382,11 @@ def test_usb_network_block_on_mynumber_no_network_interface_ever(vm: VM) -> None
     seen_before = len(vm.call("state")["seen"])
     vm.guest.qmp.execute("netdev_add", type="user", id="un1")
     vm.guest.qmp.execute("device_add", driver="usb-net", bus="xhci.0", id="net2", netdev="un1")
-    refused = vm.wait("usb.blocked for the network adapter", lambda: [
-        e for e in vm.events("usb.blocked") if e["decided_by"] == "usb.network: block"], timeout=30)
+    refused = vm.wait(
+        "usb.blocked for the network adapter",
+        lambda: [e for e in vm.events("usb.blocked") if e["decided_by"] == "usb.network: block"],
+        timeout=30,
+    )
     assert any(c.startswith("02:06:") for c in refused[0]["interface_classes"])
     time.sleep(3)
     state = vm.call("state")
@@ -340,10 +403,12 @@ def test_a_controller_added_later_denies_before_any_child_enumerates(vm: VM) -> 
     seen_before = len(vm.call("state")["seen"])
     # A dock: the controller and a stick on it arrive together, the stick is there when its ports are scanned.
     vm.guest.qmp.execute("device_add", driver="qemu-xhci", id="xhci2")
-    vm.guest.qmp.execute("device_add", driver="usb-storage", bus="xhci2.0", id="late", drive="plain",
-                         serial="LATE-CTRL-1")
-    vm.wait("usb.blocked for the stick on the new controller", lambda: vm.events("usb.blocked", "LATE-CTRL-1"),
-            timeout=60)
+    vm.guest.qmp.execute(
+        "device_add", driver="usb-storage", bus="xhci2.0", id="late", drive="plain", serial="LATE-CTRL-1"
+    )
+    vm.wait(
+        "usb.blocked for the stick on the new controller", lambda: vm.events("usb.blocked", "LATE-CTRL-1"), timeout=60
+    )
     time.sleep(2)
     state = vm.call("state")
     new = set(state["hubs"]) - before

@@ -20,14 +20,15 @@ PHONE = Device("04e8", "6860", "Galaxy", "P1", "1-7", ("06:01:01",))
 
 
 def usb(mode, allow=(), temporary=()):
-    doc = policy_doc.DEFAULTS["lgwan"] | {"usb": {"mode": mode, "allow": list(allow), "temporary": list(temporary),
-                                                  "restore_on_exit": False}}
+    doc = policy_doc.DEFAULTS["lgwan"] | {
+        "usb": {"mode": mode, "allow": list(allow), "temporary": list(temporary), "restore_on_exit": False}
+    }
     return compile_usb(policy_doc.validate(doc))
 
 
 @pytest.mark.parametrize("mode", policy_doc.USB_MODES)
 def test_non_storage_always_allowed(mode):
-    pol = usb(mode, ['block id *:*'])
+    pol = usb(mode, ["block id *:*"])
     for dev in (KBD, CARD, HUB):
         d = decide(dev, pol, NOW)
         assert all(v == "allow" for _, v in d.interfaces) and d.device_allowed
@@ -47,7 +48,7 @@ def test_composite_loses_only_storage_interface():
 
 
 def test_allowlist_first_matching_rule_decides():
-    pol = usb("allowlist", ['block serial "SER-NO"', 'allow id 0781:5581'])
+    pol = usb("allowlist", ['block serial "SER-NO"', "allow id 0781:5581"])
     ok, no = decide(STICK, pol, NOW), decide(OTHER, pol, NOW)
     assert ok.storage == "allow" and ok.decided_by == "rule 2: allow id 0781:5581"
     assert no.storage == "block" and no.decided_by.startswith("rule 1: block")
@@ -87,18 +88,22 @@ def test_temporary_with_vendor_product_must_match_them():
 
 def test_no_serial_never_matches_a_temporary_permission():
     temp = {"id": "T-3", "serial": "X", "until": (NOW + timedelta(1)).isoformat()}
-    assert decide(Device("0781", "5581", interfaces=("08:06:50",)), usb("block", temporary=[temp]), NOW).storage \
-        == "block"
+    assert (
+        decide(Device("0781", "5581", interfaces=("08:06:50",)), usb("block", temporary=[temp]), NOW).storage == "block"
+    )
 
 
-@pytest.mark.parametrize("change,where", [
-    (lambda u: u.update(allow=["allow id nope"]), "usb.allow"),
-    (lambda u: u.update(temporary=[{"id": "1", "serial": "S", "until": "2026-04-01T09:00"}]), "until"),
-    (lambda u: u.update(temporary=[{"id": "1", "serial": "S", "until": "tomorrow"}]), "until"),
-    (lambda u: u.update(temporary=[{"id": "1", "until": "2026-04-01T09:00+09:00"}]), "serial"),
-    (lambda u: u.update(temporary="all"), "usb.temporary"),
-    (lambda u: u.update(restore_on_exit="yes"), "restore_on_exit"),
-])
+@pytest.mark.parametrize(
+    "change,where",
+    [
+        (lambda u: u.update(allow=["allow id nope"]), "usb.allow"),
+        (lambda u: u.update(temporary=[{"id": "1", "serial": "S", "until": "2026-04-01T09:00"}]), "until"),
+        (lambda u: u.update(temporary=[{"id": "1", "serial": "S", "until": "tomorrow"}]), "until"),
+        (lambda u: u.update(temporary=[{"id": "1", "until": "2026-04-01T09:00+09:00"}]), "serial"),
+        (lambda u: u.update(temporary="all"), "usb.temporary"),
+        (lambda u: u.update(restore_on_exit="yes"), "restore_on_exit"),
+    ],
+)
 def test_bad_usb_policy_refused(change, where):
     doc = json.loads(json.dumps(policy_doc.DEFAULTS["lgwan"]))
     change(doc["usb"])

@@ -41,11 +41,21 @@ class Cli:
     def agent(self, segment="mynumber", department="市民課", hostname=None, seen=None) -> str:
         agent_id = str(uuid.uuid4())
         now = self.now
-        queries.create_agent(self.engine, agent_id=agent_id, segment=segment, department=department,
-                             hostname=hostname or f"pc-{agent_id[:4]}", os="linux", os_version="12",
-                             agent_version="0.1", machine_id=agent_id, cert_serial=uuid.uuid4().int,
-                             cert_sha256="ab" * 32, cert_not_after=now + timedelta(days=365),
-                             enrolled_at=now - timedelta(days=10))
+        queries.create_agent(
+            self.engine,
+            agent_id=agent_id,
+            segment=segment,
+            department=department,
+            hostname=hostname or f"pc-{agent_id[:4]}",
+            os="linux",
+            os_version="12",
+            agent_version="0.1",
+            machine_id=agent_id,
+            cert_serial=uuid.uuid4().int,
+            cert_sha256="ab" * 32,
+            cert_not_after=now + timedelta(days=365),
+            enrolled_at=now - timedelta(days=10),
+        )
         if seen is not None:
             from collector.store.ingest import touch_agent
 
@@ -55,14 +65,19 @@ class Cli:
     def send(self, agent_id: str, kind: str, payload: dict, at: datetime | None = None):
         at = at or self.now
         self.seq[agent_id] = self.seq.get(agent_id, 0) + 1
-        ev = Event(kind=kind, payload=payload, severity="info", seq=self.seq[agent_id], event_id=str(uuid7()),
-                   occurred_at=at)
+        ev = Event(
+            kind=kind, payload=payload, severity="info", seq=self.seq[agent_id], event_id=str(uuid7()), occurred_at=at
+        )
         store_batch(self.engine, agent_id, [ev], received_at=at)
         return ev
 
     def check(self, agent_id: str, check_id: str, status: str, evidence: dict, at=None):
-        return self.send(agent_id, "check.result", {"check_id": check_id, "status": status,
-                                                    "evidence_json": json.dumps(evidence)}, at)
+        return self.send(
+            agent_id,
+            "check.result",
+            {"check_id": check_id, "status": status, "evidence_json": json.dumps(evidence)},
+            at,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -57,8 +57,11 @@ def test_the_cli_shows_the_detail_in_its_language_and_old_rows_as_stored(cli):
     assert code == 0 and "1 security updates, oldest 42 days" in out
     # A row written before messages were stored has its English text only: shown as it is, in any language.
     with cli.engine.begin() as conn:
-        conn.execute(sa.update(violations).where(violations.c.id == rows["AUT-001-0"]["id"])
-                     .values(detail="MFA check failed", detail_message=None))
+        conn.execute(
+            sa.update(violations)
+            .where(violations.c.id == rows["AUT-001-0"]["id"])
+            .values(detail="MFA check failed", detail_message=None)
+        )
     old = next(v for v in cli.json("violations", "list", "--limit", "1000") if v["hostname"] == "AUT-001-0")
     assert old["detail"] == "MFA check failed"
 
@@ -83,8 +86,11 @@ def test_a_violation_cleared_by_its_rule_shows_the_clearing_in_the_readers_langu
     flag, clear = (judge(pat_001.RULE, s) for s in (pat_001.FLAGS[0], pat_001.PASSES[0]))
     for outcome, days in ((flag, 2), (clear, 1)):
         with cli.engine.begin() as conn:
-            apply_outcomes(conn, info, {"PAT-001": [(outcome, SimpleNamespace(
-                occurred_at=cli.now - timedelta(days=days), event_id=""))]})
+            apply_outcomes(
+                conn,
+                info,
+                {"PAT-001": [(outcome, SimpleNamespace(occurred_at=cli.now - timedelta(days=days), event_id=""))]},
+            )
     [v] = [v for v in cli.json("violations", "list", "--status", "resolved") if v["agent_id"] == agent_id]
     assert v["resolution_note"] == "no pending security updates"  # stored in English, for older readers
     code, out, _ = cli.run("violations", "show", str(v["id"]))

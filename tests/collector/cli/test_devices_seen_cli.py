@@ -178,10 +178,28 @@ def test_import_a_generate_policy_file_as_is_and_the_agent_accepts_it(cli):
     doc = policy_doc.parse(data)
     doc["usb"]["mode"] = "allowlist"
     usb = compile_usb(doc)
-    ok = Device("46f4", "0001", "QEMU USB HARDDRIVE", "MAMORI-OK-0001", "1-1", ("08:06:50",), hash=HASH,
-                parent_hash="RAoFFbYf/KvLFlugqasSHbVw4bRPRWOkutI4A/2Fg+o=", connect_type="hotplug")
-    other = Device("46f4", "0001", "QEMU USB HARDDRIVE", "MAMORI-OTHER-0003", "1-1", ("08:06:50",), hash="x",
-                   parent_hash=ok.parent_hash, connect_type="hotplug")
+    ok = Device(
+        "46f4",
+        "0001",
+        "QEMU USB HARDDRIVE",
+        "MAMORI-OK-0001",
+        "1-1",
+        ("08:06:50",),
+        hash=HASH,
+        parent_hash="RAoFFbYf/KvLFlugqasSHbVw4bRPRWOkutI4A/2Fg+o=",
+        connect_type="hotplug",
+    )
+    other = Device(
+        "46f4",
+        "0001",
+        "QEMU USB HARDDRIVE",
+        "MAMORI-OTHER-0003",
+        "1-1",
+        ("08:06:50",),
+        hash="x",
+        parent_hash=ok.parent_hash,
+        connect_type="hotplug",
+    )
     assert decide(ok, usb, cli.now).storage == "allow"
     assert decide(other, usb, cli.now).storage == "block"
     bad = FIXTURES.parent.parent / "mamori" / "data" / "bad.rules"

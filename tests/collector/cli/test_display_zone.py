@@ -67,19 +67,57 @@ def test_reports_show_times_and_days_in_the_configured_zone(cli, tmp_path):
     assert "発生日時 (UTC)" in text and "令和8年11月10日 01:30" in text
 
 
-@pytest.mark.parametrize("zone,last_instant", [("Asia/Tokyo", "2026-12-31T14:59:59.999999+00:00"),
-                                               ("UTC", "2026-12-31T23:59:59.999999+00:00")])
+@pytest.mark.parametrize(
+    "zone,last_instant",
+    [("Asia/Tokyo", "2026-12-31T14:59:59.999999+00:00"), ("UTC", "2026-12-31T23:59:59.999999+00:00")],
+)
 def test_until_a_date_means_the_end_of_that_day_for_exceptions_and_device_approvals(cli, zone, last_instant):
     _zone(cli, zone)
     agent = cli.agent("lgwan", "市民課", "住民-02")
-    exc = cli.json("exceptions", "add", "--agent", agent, "--rule", "SW-001", "--until", "2026-12-31",
-                   "--reason", "移行期間", "--approved-by", "課長")
-    perm = cli.json("devices", "approve", "--serial", "SN-1", "--agent", agent, "--until", "2026-12-31",
-                    "--reason", "住民票の受け渡し", "--by", "課長")
+    exc = cli.json(
+        "exceptions",
+        "add",
+        "--agent",
+        agent,
+        "--rule",
+        "SW-001",
+        "--until",
+        "2026-12-31",
+        "--reason",
+        "移行期間",
+        "--approved-by",
+        "課長",
+    )
+    perm = cli.json(
+        "devices",
+        "approve",
+        "--serial",
+        "SN-1",
+        "--agent",
+        agent,
+        "--until",
+        "2026-12-31",
+        "--reason",
+        "住民票の受け渡し",
+        "--by",
+        "課長",
+    )
     assert exc["until"] == perm["until"] == last_instant
     # A date and time without an offset is in the display zone too, for both.
-    perm = cli.json("devices", "approve", "--serial", "SN-2", "--agent", agent, "--until", "2026-12-01T17:00",
-                    "--reason", "r", "--by", "課長")
+    perm = cli.json(
+        "devices",
+        "approve",
+        "--serial",
+        "SN-2",
+        "--agent",
+        agent,
+        "--until",
+        "2026-12-01T17:00",
+        "--reason",
+        "r",
+        "--by",
+        "課長",
+    )
     assert datetime.fromisoformat(perm["until"]) == datetime(2026, 12, 1, 17, 0, tzinfo=display.zone_of(zone))
 
 
@@ -87,14 +125,18 @@ def test_devices_list_and_approve_refuse_an_unknown_department(cli):
     agent = cli.agent("lgwan", "市民課", "住民-03")
     other = cli.agent("lgwan", "税務課", "税務-03")
     until = (cli.now + timedelta(days=2)).date().isoformat()
-    for serial, scope in (("SN-A", ["--agent", agent]), ("SN-B", ["--department", "市民課"]),
-                          ("SN-C", ["--agent", other])):
+    for serial, scope in (
+        ("SN-A", ["--agent", agent]),
+        ("SN-B", ["--department", "市民課"]),
+        ("SN-C", ["--agent", other]),
+    ):
         assert cli.run("devices", "approve", "--serial", serial, *scope, "--until", until, "--reason", "r")[0] == 0
     listed = cli.json("devices", "list", "--department", "市民課")
     assert sorted(t["serial"] for t in listed["temporary"]) == ["SN-A", "SN-B"]
-    for command in (["devices", "list", "--department", "市民科"],
-                    ["devices", "approve", "--serial", "SN-D", "--department", "市民科", "--until", until,
-                     "--reason", "r"]):
+    for command in (
+        ["devices", "list", "--department", "市民科"],
+        ["devices", "approve", "--serial", "SN-D", "--department", "市民科", "--until", until, "--reason", "r"],
+    ):
         code, _, err = cli.run(*command)
         assert code == 2 and "所属 市民科 はありません" in err and "市民課" in err
     assert len(cli.json("devices", "list")["temporary"]) == 3

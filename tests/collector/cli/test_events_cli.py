@@ -27,8 +27,20 @@ def test_check_evidence_is_stored_as_an_object_not_json_text(cli):
 
 def test_events_show_by_evidence_id_human_and_json(cli):
     a = cli.agent("mynumber", hostname="住民係-PC01")
-    ev = cli.check(a, "mfa", "fail", {"local_mfa": False, "logon": [{"service": "login", "modules": [
-        {"line": "auth required pam_unix.so", "file": "/etc/pam.d/common-auth"}]}]})
+    ev = cli.check(
+        a,
+        "mfa",
+        "fail",
+        {
+            "local_mfa": False,
+            "logon": [
+                {
+                    "service": "login",
+                    "modules": [{"line": "auth required pam_unix.so", "file": "/etc/pam.d/common-auth"}],
+                }
+            ],
+        },
+    )
     data = cli.json("events", "show", ev.event_id)
     assert data["event_id"] == ev.event_id and data["kind"] == "check.result"
     assert data["payload"]["evidence"]["local_mfa"] is False and "evidence_json" not in data["payload"]
@@ -47,8 +59,11 @@ def test_rows_stored_before_evidence_was_decoded_still_read(cli):
     a = cli.agent("lgwan")
     ev = cli.check(a, "firewall", "fail", {"enabled": False})
     with cli.engine.begin() as conn:  # the layout of an earlier release: evidence as JSON text in the payload
-        conn.execute(update(events).where(events.c.event_id == ev.event_id).values(payload={
-            "check_id": "firewall", "status": "fail", "evidence_json": json.dumps({"enabled": False})}))
+        conn.execute(
+            update(events)
+            .where(events.c.event_id == ev.event_id)
+            .values(payload={"check_id": "firewall", "status": "fail", "evidence_json": json.dumps({"enabled": False})})
+        )
     assert cli.json("events", "show", ev.event_id)["payload"]["evidence"] == {"enabled": False}
     listed = cli.json("events", "list", "--kind", "check.result")
     assert listed[0]["payload"]["evidence"] == {"enabled": False}

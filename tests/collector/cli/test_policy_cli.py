@@ -35,7 +35,8 @@ def test_set_changes_rule_thresholds_and_is_audited(cli, tmp_path):
     code, out, err = cli.run("policy", "set", str(path), "--by", "佐藤")
     assert code == 0, err
     assert cli.json("policy", "show", "--segment", "lgwan")["lgwan"]["document"]["rules"]["AUT-003"] == {
-        "max_minutes": 30}
+        "max_minutes": 30
+    }
     cli.check(agent, "screen_lock", "pass", {"enabled": True, "timeout_seconds": 1200})
     (v,) = cli.json("violations", "list")
     assert v["status"] == "resolved"  # 20 minutes is within the new policy: the state cleared
@@ -43,17 +44,20 @@ def test_set_changes_rule_thresholds_and_is_audited(cli, tmp_path):
     assert (entry["action"], entry["actor"], entry["target"]) == ("policy.set", "佐藤", "policy:lgwan")
 
 
-@pytest.mark.parametrize("change,line_text,reason", [
-    # Anchored at the line start: AUT-003's max_minutes, the one screen-lock threshold.
-    (("\nmax_minutes = 10", "\nmax_minutes = 0"), "max_minutes = 0", "must be at least 1"),
-    (("\nmax_minutes = 10", '\nmax_minutes = "ten"'), 'max_minutes = "ten"', "expected int"),
-    (("[rules.AUT-003]", "[rules.AUT-999]"), "[rules.AUT-999]", "unknown rule"),
-    (('mode = "allowlist"', 'mode = "open"'), 'mode = "open"', "must be one of"),
-    (('office_hours = "08:00-19:00"', 'office_hours = "19:00-08:00"'), 'office_hours = "19', "HH:MM-HH:MM"),
-    (("\nmax_minutes = 10", "\nmax_minutes = = 10"), "max_minutes = = 10", "TOML syntax error"),
-    # A usb rule every agent would refuse is refused here too, by the agents' own parser.
-    (("allow = []", 'allow = ["allow id 1234:zzzz"]'), "allow = [", "is not VID:PID"),
-])
+@pytest.mark.parametrize(
+    "change,line_text,reason",
+    [
+        # Anchored at the line start: AUT-003's max_minutes, the one screen-lock threshold.
+        (("\nmax_minutes = 10", "\nmax_minutes = 0"), "max_minutes = 0", "must be at least 1"),
+        (("\nmax_minutes = 10", '\nmax_minutes = "ten"'), 'max_minutes = "ten"', "expected int"),
+        (("[rules.AUT-003]", "[rules.AUT-999]"), "[rules.AUT-999]", "unknown rule"),
+        (('mode = "allowlist"', 'mode = "open"'), 'mode = "open"', "must be one of"),
+        (('office_hours = "08:00-19:00"', 'office_hours = "19:00-08:00"'), 'office_hours = "19', "HH:MM-HH:MM"),
+        (("\nmax_minutes = 10", "\nmax_minutes = = 10"), "max_minutes = = 10", "TOML syntax error"),
+        # A usb rule every agent would refuse is refused here too, by the agents' own parser.
+        (("allow = []", 'allow = ["allow id 1234:zzzz"]'), "allow = [", "is not VID:PID"),
+    ],
+)
 def test_broken_file_is_refused_with_line_and_the_policy_stays(cli, tmp_path, change, line_text, reason):
     before = cli.json("policy", "show", "--segment", "lgwan")
     text = _shown(cli, "lgwan").replace(*change)
@@ -77,4 +81,5 @@ def test_disabled_rule_does_not_fire(cli, tmp_path):
     cli.check(agent, "firewall", "fail", {"enabled": False})
     assert cli.json("violations", "list") == []
     assert json.loads(json.dumps(cli.json("policy", "show")["internet"]["document"]["rules"]["NET-001"])) == {
-        "enabled": False}
+        "enabled": False
+    }

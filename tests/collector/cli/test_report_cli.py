@@ -20,11 +20,17 @@ from collector.store.models import agents, violations
 NOV = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("text,first,last", [
-    ("2026-11", "2026-11-01", "2026-11-30"), ("2026-Q3", "2026-07-01", "2026-09-30"),
-    ("FY2026", "2026-04-01", "2027-03-31"), ("fy2026-q4", "2027-01-01", "2027-03-31"),
-    ("2026-12", "2026-12-01", "2026-12-31"), ("2026-04-01..2026-09-30", "2026-04-01", "2026-09-30"),
-])
+@pytest.mark.parametrize(
+    "text,first,last",
+    [
+        ("2026-11", "2026-11-01", "2026-11-30"),
+        ("2026-Q3", "2026-07-01", "2026-09-30"),
+        ("FY2026", "2026-04-01", "2027-03-31"),
+        ("fy2026-q4", "2027-01-01", "2027-03-31"),
+        ("2026-12", "2026-12-01", "2026-12-31"),
+        ("2026-04-01..2026-09-30", "2026-04-01", "2026-09-30"),
+    ],
+)
 def test_periods(text, first, last):
     p = parse_period(text)
     assert (p.start.date().isoformat(), p.last_day.isoformat()) == (first, last)
@@ -53,12 +59,31 @@ def store(cli):
     cli.send(a1, "media.write", {"path": "/media/usb/住民票.csv", "user": "tanaka"}, at=NOV.replace(day=3))
     cli.check(b1, "firewall", "fail", {"enabled": False}, at=NOV.replace(day=10))
     cli.check(b2, "software", "fail", {"unauthorised": ["Dropbox"]}, at=NOV.replace(day=12))
-    cli.send(c1, "usb.blocked", {"vendor_id": "0781", "interface_classes": ["08:06:50"]},
-             at=datetime(2026, 10, 20, tzinfo=UTC))
+    cli.send(
+        c1,
+        "usb.blocked",
+        {"vendor_id": "0781", "interface_classes": ["08:06:50"]},
+        at=datetime(2026, 10, 20, tzinfo=UTC),
+    )
     ids = {v["rule_id"]: v["id"] for v in cli.json("violations", "list")}
     assert cli.run("violations", "resolve", str(ids["MED-002"]), "--by", "鈴木", "--note", "回収")[0] == 0
-    assert cli.run("exceptions", "add", "--agent", b2, "--rule", "SW-001", "--until", "2027-03-31", "--reason",
-                   "業務上必要", "--approved-by", "課長")[0] == 0
+    assert (
+        cli.run(
+            "exceptions",
+            "add",
+            "--agent",
+            b2,
+            "--rule",
+            "SW-001",
+            "--until",
+            "2027-03-31",
+            "--reason",
+            "業務上必要",
+            "--approved-by",
+            "課長",
+        )[0]
+        == 0
+    )
     cli.now = datetime(2026, 12, 5, tzinfo=UTC)  # the reports are made after November has ended
     return cli
 
@@ -67,17 +92,23 @@ def _expected_by_department(engine, start, end):
     """Figures straight from the tables: the report must agree with them."""
     with engine.connect() as conn:
         fleet = conn.execute(sa.select(agents.c.id, agents.c.department)).all()
-        rows = conn.execute(sa.select(violations).where(
-            violations.c.first_seen < end,
-            sa.or_(violations.c.resolved_at.is_(None), violations.c.resolved_at >= start))).all()
+        rows = conn.execute(
+            sa.select(violations).where(
+                violations.c.first_seen < end,
+                sa.or_(violations.c.resolved_at.is_(None), violations.c.resolved_at >= start),
+            )
+        ).all()
     out = {}
     for dept in {d for _, d in fleet}:
         members = {a for a, d in fleet if d == dept}
         counted = [r for r in rows if r.department == dept and r.exception_id is None]
         bad = {r.agent_id for r in counted}
-        out[dept] = {"targets": len(members), "violations": len(counted),
-                     "unresolved": sum(r.status != "resolved" or r.resolved_at >= end for r in counted),
-                     "compliance_rate": round((len(members) - len(bad)) / len(members), 4)}
+        out[dept] = {
+            "targets": len(members),
+            "violations": len(counted),
+            "unresolved": sum(r.status != "resolved" or r.resolved_at >= end for r in counted),
+            "compliance_rate": round((len(members) - len(bad)) / len(members), 4),
+        }
     return out, rows
 
 
@@ -92,22 +123,37 @@ def test_json_report_matches_the_store(store, tmp_path):
     data = json.loads(_report(store, tmp_path, "json").read_text(encoding="utf-8"))
     p = parse_period("2026-11")
     expected, rows = _expected_by_department(store.engine, p.start, p.end)
-    got = {r["department"]: {k: r[k] for k in ("targets", "violations", "unresolved", "compliance_rate")}
-           for r in data["by_department"]}
+    got = {
+        r["department"]: {k: r[k] for k in ("targets", "violations", "unresolved", "compliance_rate")}
+        for r in data["by_department"]
+    }
     assert got == expected
     marks = {r["department"]: r["mark"] for r in data["by_department"]}
     # 企画課's MED-005 was first seen in October and is still open: it is in November's report, uncorrected.
     assert marks == {"市民課": "△", "税務課": "×", "企画課": "×"}
-    assert data["total"] == {"targets": 5, "compliant": 2, "compliance_rate": 0.4, "violations": 3,
-                             "unresolved": 2, "mark": "×"}
-    assert sorted(v["rule_id"] for v in data["violations"]) == sorted(r.rule_id for r in rows) == [
-        "MED-002", "MED-005", "NET-001", "SW-001"]
+    assert data["total"] == {
+        "targets": 5,
+        "compliant": 2,
+        "compliance_rate": 0.4,
+        "violations": 3,
+        "unresolved": 2,
+        "mark": "×",
+    }
+    assert (
+        sorted(v["rule_id"] for v in data["violations"])
+        == sorted(r.rule_id for r in rows)
+        == ["MED-002", "MED-005", "NET-001", "SW-001"]
+    )
     assert data["period"]["ended"] is True
     sw = next(v for v in data["violations"] if v["rule_id"] == "SW-001")
     assert sw["exception_id"] is not None and sw["status_name"] == "未対応"
     med = next(v for v in data["violations"] if v["rule_id"] == "MED-002")
-    assert (med["user"], med["checked_by"], med["status_name"], med["clause"]) == ("tanaka", "鈴木", "是正済",
-                                                                                   "BP6(3)①")
+    assert (med["user"], med["checked_by"], med["status_name"], med["clause"]) == (
+        "tanaka",
+        "鈴木",
+        "是正済",
+        "BP6(3)①",
+    )
     assert med["occurred_label"].startswith("令和8年11月3日")
     clause = {r["clause"]: r for r in data["by_clause"]}
     # Every terminal: MED-006 (media control in force) enforces BP6(3)① in all segments.
@@ -129,8 +175,15 @@ def test_xlsx_report(store, tmp_path):
 
     data = json.loads(_report(store, tmp_path, "json").read_text(encoding="utf-8"))
     wb = load_workbook(_report(store, tmp_path, "xlsx"))
-    assert wb.sheetnames == ["概要", "所属別集計", "条項別集計", "系別集計", "違反明細", "例外措置",
-                             "使用された許可デバイス"]
+    assert wb.sheetnames == [
+        "概要",
+        "所属別集計",
+        "条項別集計",
+        "系別集計",
+        "違反明細",
+        "例外措置",
+        "使用された許可デバイス",
+    ]
     summary, detail = wb["所属別集計"], wb["違反明細"]
     for ws in (summary, detail):
         assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
@@ -140,8 +193,13 @@ def test_xlsx_report(store, tmp_path):
     assert header == ["所属", "対象台数", "適合率", "違反件数", "未是正件数", "結果"]
     rows = {r[0]: r[1:] for r in summary.iter_rows(min_row=2, values_only=True)}
     for r in data["by_department"]:
-        assert rows[r["department"]] == (r["targets"], f"{r['compliance_rate'] * 100:.1f}%", r["violations"],
-                                         r["unresolved"], r["mark"])
+        assert rows[r["department"]] == (
+            r["targets"],
+            f"{r['compliance_rate'] * 100:.1f}%",
+            r["violations"],
+            r["unresolved"],
+            r["mark"],
+        )
     assert [c.value for c in detail[1]][:3] == ["点検項目ID", "対応条項", "系"]
     assert detail.max_row - 1 == len(data["violations"])
     assert detail.auto_filter.ref == f"A1:N{detail.max_row}"
@@ -171,8 +229,8 @@ def _png_is_not_blank(path) -> bool:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width = 8, b"", 0
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width = struct.unpack(">I", chunk[:4])[0]
         elif kind == b"IDAT":
@@ -186,19 +244,35 @@ def test_html_report_renders_in_headless_chromium(store, tmp_path):
     out = _report(store, tmp_path, "html")
     html = out.read_text(encoding="utf-8")
     assert html.count("<svg") == 3 and "@page { size: A4" in html and "<script" not in html
-    assert "src=\"http" not in html and "href=\"http" not in html  # self-contained
+    assert 'src="http' not in html and 'href="http' not in html  # self-contained
     assert "住民-01" in html and "令和8年11月1日" in html
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "chromium is missing: run packaging/dev/bootstrap.sh"
     shot = tmp_path / "report.png"
     pdf = tmp_path / "report.pdf"
-    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
-    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1240,1754", out.as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    flags = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    subprocess.run(
+        [*flags, f"--screenshot={shot}", "--window-size=1240,1754", out.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.exists() and _png_is_not_blank(shot)
-    subprocess.run([*flags, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", out.as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [*flags, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", out.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert pdf.read_bytes().startswith(b"%PDF") and b"/MediaBox" in pdf.read_bytes()
     shutil.copy(shot, tmp_path.parent / "report-screenshot.png")
 
@@ -213,30 +287,58 @@ def test_report_errors(cli, tmp_path):
 def test_device_approvals_used_in_the_period(cli, tmp_path):
     pc = cli.agent("lgwan", "市民課", "住民-09")
     other = cli.agent("lgwan", "税務課", "税務-09")
-    code, out, err = cli.run("devices", "approve", "--serial", "SN-7", "--agent", pc, "--until", "2027-01-31T17:00",
-                             "--reason", "住民票の受け渡し", "--by", "課長", "--json")
+    code, out, err = cli.run(
+        "devices",
+        "approve",
+        "--serial",
+        "SN-7",
+        "--agent",
+        pc,
+        "--until",
+        "2027-01-31T17:00",
+        "--reason",
+        "住民票の受け渡し",
+        "--by",
+        "課長",
+        "--json",
+    )
     assert code == 0, err
     perm = json.loads(out)["id"]
     stick = {"vendor_id": "0781", "product_id": "5567", "product_name": "Cruzer", "serial": "SN-7"}
     for day in (5, 6):
-        cli.send(pc, "usb.allowed", {**stick, "decided_by": f"temporary {perm} until 2027-01-31T08:00:00+00:00"},
-                 at=NOV.replace(day=day))
-    cli.send(other, "usb.allowed", {**stick, "serial": "REG-1", "decided_by": "rule 3: allow id 0781:5567"},
-             at=NOV.replace(day=7))
+        cli.send(
+            pc,
+            "usb.allowed",
+            {**stick, "decided_by": f"temporary {perm} until 2027-01-31T08:00:00+00:00"},
+            at=NOV.replace(day=day),
+        )
+    cli.send(
+        other,
+        "usb.allowed",
+        {**stick, "serial": "REG-1", "decided_by": "rule 3: allow id 0781:5567"},
+        at=NOV.replace(day=7),
+    )
     cli.send(other, "usb.allowed", {**stick, "decided_by": "mode:audit"}, at=NOV.replace(day=8))  # no approval
-    cli.send(pc, "usb.allowed", {**stick, "decided_by": f"temporary {perm} until x"},
-             at=datetime(2026, 12, 2, tzinfo=UTC))  # outside the period
+    cli.send(
+        pc, "usb.allowed", {**stick, "decided_by": f"temporary {perm} until x"}, at=datetime(2026, 12, 2, tzinfo=UTC)
+    )  # outside the period
     data = json.loads(_report(cli, tmp_path, "json").read_text(encoding="utf-8"))
     got = {(a["approval"], a["terminal"]): a for a in data["device_approvals"]["items"]}
     assert set(got) == {(f"temporary {perm}", "住民-09"), ("rule 3: allow id 0781:5567", "税務-09")}
     temp = got[(f"temporary {perm}", "住民-09")]
     assert (temp["uses"], temp["serial"], temp["reason"], temp["approved_by"]) == (
-        2, "SN-7", "住民票の受け渡し", "課長")
+        2,
+        "SN-7",
+        "住民票の受け渡し",
+        "課長",
+    )
     assert temp["first_label"].startswith("令和8年11月5日") and temp["device"] == "0781:5567 Cruzer"
     assert got[("rule 3: allow id 0781:5567", "税務-09")]["uses"] == 1
     # The approval cell is in the report's language; the rule itself stays in USBGuard's.
     assert (temp["approval_label"], got[("rule 3: allow id 0781:5567", "税務-09")]["approval_label"]) == (
-        f"一時許可 {perm}", "台帳の規則 3: allow id 0781:5567")
+        f"一時許可 {perm}",
+        "台帳の規則 3: allow id 0781:5567",
+    )
     only = json.loads(_report(cli, tmp_path, "json", "--department", "税務課").read_text(encoding="utf-8"))
     assert [a["terminal"] for a in only["device_approvals"]["items"]] == ["税務-09"]
     from openpyxl import load_workbook
@@ -288,8 +390,23 @@ def test_exceptions_in_the_report_carry_their_state(store, tmp_path):
 
     a = store.agent("lgwan", "税務課", "税務-03")
     store.now = datetime(2026, 11, 22, tzinfo=UTC)
-    assert store.run("exceptions", "add", "--agent", a, "--rule", "NET-001", "--until", "2027-03-31", "--reason",
-                     "検証", "--approved-by", "課長")[0] == 0
+    assert (
+        store.run(
+            "exceptions",
+            "add",
+            "--agent",
+            a,
+            "--rule",
+            "NET-001",
+            "--until",
+            "2027-03-31",
+            "--reason",
+            "検証",
+            "--approved-by",
+            "課長",
+        )[0]
+        == 0
+    )
     store.now = datetime(2026, 11, 25, tzinfo=UTC)
     revoked = store.json("exceptions", "list")[0]["id"]
     assert store.run("exceptions", "revoke", str(revoked), "--note", "不要")[0] == 0

@@ -29,7 +29,11 @@ def test_token_list_shows_states_and_never_the_secret(cli):
 
     listed = {t["id"]: t for t in cli.json("token", "list")}
     assert {i: t["state"] for i, t in listed.items()} == {
-        active_id: "active", used_id: "used_up", revoked_id: "revoked", expired_id: "expired"}
+        active_id: "active",
+        used_id: "used_up",
+        revoked_id: "revoked",
+        expired_id: "expired",
+    }
     assert listed[active_id]["uses_left"] == 3 and listed[revoked_id]["revoked_by"] == "佐藤"
     code, out, _ = cli.run("token", "list")
     assert code == 0

@@ -23,8 +23,10 @@ def test_violations_list_filters_json_and_japanese_table(cli):
     cli.check(lg, "firewall", "fail", {"enabled": False})
     rows = cli.json("violations", "list")
     assert {(r["rule_id"], r["severity"], r["hostname"]) for r in rows} == {
-        ("MED-002", "critical", "住民係-PC01"), ("MED-001", "critical", "住民係-PC01"),
-        ("NET-001", "medium", "税務-PC02")}
+        ("MED-002", "critical", "住民係-PC01"),
+        ("MED-001", "critical", "住民係-PC01"),
+        ("NET-001", "medium", "税務-PC02"),
+    }
     first = next(r for r in rows if r["rule_id"] == "MED-002")
     assert first["status"] == "open" and first["count"] == 1 and first["clause"] == "BP6(3)①"
     assert first["evidence"]["path"] == "/media/usb/住民票.csv" and first["excepted"] is False
@@ -34,8 +36,7 @@ def test_violations_list_filters_json_and_japanese_table(cli):
     assert [r["rule_id"] for r in cli.json("violations", "list", "--rule", "med-001")] == ["MED-001"]
     assert len(cli.json("violations", "list", "--agent", m[:8])) == 2
     # A plain date is a day in Japan time: two days ahead is in the future whatever the hour in UTC.
-    assert cli.json("violations", "list", "--since", (cli.now + timedelta(days=2)).date().isoformat()) \
-        == []
+    assert cli.json("violations", "list", "--since", (cli.now + timedelta(days=2)).date().isoformat()) == []
     code, out, _ = cli.run("violations", "list")
     assert code == 0 and "重大" in out and "未対応" in out and "住民係-PC01" in out and _fits(out)
     code, out, _ = cli.run("violations", "list", lang="en")
@@ -62,7 +63,9 @@ def test_show_ack_resolve_and_audit_log(cli):
     assert code == 2 and "999" in err
     log = cli.json("audit-log", "list")
     assert [(e["action"], e["actor"], e["target"]) for e in log] == [
-        ("violation.resolve", "鈴木", f"violation:{v['id']}"), ("violation.ack", "佐藤", f"violation:{v['id']}")]
+        ("violation.resolve", "鈴木", f"violation:{v['id']}"),
+        ("violation.ack", "佐藤", f"violation:{v['id']}"),
+    ]
     assert log[1]["details"]["note"] == "調査中"
     assert cli.json("audit-log", "list", "--action", "violation.ack")[0]["actor"] == "佐藤"
     code, out, _ = cli.run("audit-log", "list")
@@ -73,8 +76,22 @@ def test_exceptions_add_list_revoke(cli):
     a = cli.agent("internet", "企画課")
     cli.check(a, "software", "fail", {"unauthorised": ["Dropbox"]})
     until = (cli.now + timedelta(days=30)).date().isoformat()
-    added = cli.json("exceptions", "add", "--department", "企画課", "--rule", "SW-001", "--until", until,
-                     "--reason", "広報用の共有に必要", "--approved-by", "情報政策課長", "--by", "佐藤")
+    added = cli.json(
+        "exceptions",
+        "add",
+        "--department",
+        "企画課",
+        "--rule",
+        "SW-001",
+        "--until",
+        until,
+        "--reason",
+        "広報用の共有に必要",
+        "--approved-by",
+        "情報政策課長",
+        "--by",
+        "佐藤",
+    )
     assert added["violations_marked"] == 1 and added["state"] == "active"
     (v,) = cli.json("violations", "list")
     assert v["excepted"] and v["exception_id"] == added["id"]
@@ -83,8 +100,20 @@ def test_exceptions_add_list_revoke(cli):
     assert [e["id"] for e in cli.json("exceptions", "list", "--active")] == [added["id"]]
     code, out, _ = cli.run("exceptions", "list")
     assert code == 0 and "有効" in out and _fits(out)
-    code, _, err = cli.run("exceptions", "add", "--agent", a, "--rule", "SW-001", "--until", "2020-01-01",
-                           "--reason", "x", "--approved-by", "y")
+    code, _, err = cli.run(
+        "exceptions",
+        "add",
+        "--agent",
+        a,
+        "--rule",
+        "SW-001",
+        "--until",
+        "2020-01-01",
+        "--reason",
+        "x",
+        "--approved-by",
+        "y",
+    )
     assert code == 2 and "--until" in err
     code, out, _ = cli.run("exceptions", "revoke", str(added["id"]), "--by", "佐藤")
     assert code == 0
@@ -103,15 +132,25 @@ def test_summary(cli):
     cli.send(a, "media.write", {"path": "/m/x"})
     cli.check(a, "firewall", "fail", {"enabled": False})
     data = cli.json("summary")
-    assert data["agents"]["mynumber"] == {"total": 1, "recent": 1, "today": 0, "silent": 0, "revoked": 0,
-                                         "superseded": 0}
-    assert data["agents"]["lgwan"] == {"total": 2, "recent": 0, "today": 1, "silent": 1, "revoked": 0,
-                                      "superseded": 0}
+    assert data["agents"]["mynumber"] == {
+        "total": 1,
+        "recent": 1,
+        "today": 0,
+        "silent": 0,
+        "revoked": 0,
+        "superseded": 0,
+    }
+    assert data["agents"]["lgwan"] == {"total": 2, "recent": 0, "today": 1, "silent": 1, "revoked": 0, "superseded": 0}
     assert data["open_violations"]["by_severity"]["critical"] == 1
     assert data["open_violations"]["by_severity"]["medium"] == 1
     assert [r["rule_id"] for r in data["open_violations"]["by_rule"]] == ["MED-002", "NET-001"]
-    assert data["top_agents"][0] == {"agent_id": a, "hostname": "PC-A", "department": "市民課", "open": 2,
-                                     "worst_severity": "critical"}
+    assert data["top_agents"][0] == {
+        "agent_id": a,
+        "hostname": "PC-A",
+        "department": "市民課",
+        "open": 2,
+        "worst_severity": "critical",
+    }
     code, out, _ = cli.run("summary")
     assert code == 0 and "PC-A" in out and "重大 1" in out and _fits(out) and len(out.splitlines()) <= 24
 
@@ -127,12 +166,27 @@ def test_token_and_revoke_are_audited(cli):
     assert "mmr_" not in str(log)  # the token itself is never logged
 
 
-@pytest.mark.parametrize("command", [
-    ("violations", "list", "--department", "市民科"),
-    ("report", "--period", "2026-10", "--format", "json", "--out", "r.json", "--department", "市民科"),
-    ("exceptions", "add", "--department", "市民科", "--rule", "SW-001", "--until", "2027-03-31",
-     "--reason", "業務上必要", "--approved-by", "課長"),
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("violations", "list", "--department", "市民科"),
+        ("report", "--period", "2026-10", "--format", "json", "--out", "r.json", "--department", "市民科"),
+        (
+            "exceptions",
+            "add",
+            "--department",
+            "市民科",
+            "--rule",
+            "SW-001",
+            "--until",
+            "2027-03-31",
+            "--reason",
+            "業務上必要",
+            "--approved-by",
+            "課長",
+        ),
+    ],
+)
 def test_an_unknown_department_is_refused_with_the_known_ones(cli, tmp_path, command):
     cli.agent("mynumber", "市民課")
     cli.agent("lgwan", "税務課")

@@ -11,12 +11,48 @@ from collector.rules.base import SEGMENTS, Clear, Flag
 from collector.rules.engine import judge
 from mamori.events import KINDS, SEVERITIES
 
-WAVE1 = ["MED-001", "MED-002", "MED-003", "MED-004", "MED-005", "MED-006", "AUT-001", "AUT-002", "AUT-003",
-         "PAT-001", "PAT-002", "PAT-003", "PAT-004", "MAL-001", "MAL-002", "ENC-001", "NET-001", "NET-002", "NET-003",
-         "SW-001", "OPS-001", "OPS-002", "OPS-003", "OPS-004", "OPS-005",
-         "OPS-006"]  # OPS-006: certificate expiry (issue 11), after the Wave-1 table
-CHECK_IDS = {"mfa", "patch", "antivirus", "screen_lock", "disk_encryption", "firewall", "time_sync", "software",
-             "local_admin", "os_support", "network_segment", "media_control"}
+WAVE1 = [
+    "MED-001",
+    "MED-002",
+    "MED-003",
+    "MED-004",
+    "MED-005",
+    "MED-006",
+    "AUT-001",
+    "AUT-002",
+    "AUT-003",
+    "PAT-001",
+    "PAT-002",
+    "PAT-003",
+    "PAT-004",
+    "MAL-001",
+    "MAL-002",
+    "ENC-001",
+    "NET-001",
+    "NET-002",
+    "NET-003",
+    "SW-001",
+    "OPS-001",
+    "OPS-002",
+    "OPS-003",
+    "OPS-004",
+    "OPS-005",
+    "OPS-006",
+]  # OPS-006: certificate expiry (issue 11), after the Wave-1 table
+CHECK_IDS = {
+    "mfa",
+    "patch",
+    "antivirus",
+    "screen_lock",
+    "disk_encryption",
+    "firewall",
+    "time_sync",
+    "software",
+    "local_admin",
+    "os_support",
+    "network_segment",
+    "media_control",
+}
 
 
 def test_registry_is_exactly_wave_1_in_catalogue_order():
@@ -103,7 +139,7 @@ def test_guideline_clauses_are_confirmed_sections():
 def test_param_validation_messages():
     rule = RULES["OPS-002"]
     assert rule.params["minutes"].check(0) == "must be at least 1"
-    assert rule.params["minutes"].check("15") .startswith("expected int")
+    assert rule.params["minutes"].check("15").startswith("expected int")
     assert rule.params["office_hours"].check("18:00-08:00")
     assert rule.params["office_days"].check([1, 8])
     assert rule.params["office_hours_only"].check(1).startswith("expected bool")
@@ -117,7 +153,13 @@ def test_reported_ages_keep_growing_on_the_schedule():
 
     seen = check("lgwan", "patch", "fail", {"pending_security": [{"name": "openssl"}], "oldest_security_days": 25})
     assert isinstance(judge(RULES["PAT-001"], seen), Clear)
-    later = Subject(seen.segment, seen.kind, seen.payload, EXAMPLE_AT + timedelta(days=10), evidence=seen.evidence,
-                    facts={"observed_at": EXAMPLE_AT})
+    later = Subject(
+        seen.segment,
+        seen.kind,
+        seen.payload,
+        EXAMPLE_AT + timedelta(days=10),
+        evidence=seen.evidence,
+        facts={"observed_at": EXAMPLE_AT},
+    )
     outcome = judge(RULES["PAT-001"], later)
     assert isinstance(outcome, Flag) and outcome.evidence["oldest_days"] == 35

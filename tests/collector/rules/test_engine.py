@@ -24,10 +24,21 @@ STORAGE = {"vendor_id": "0781", "product_id": "5581", "interface_classes": ["08:
 
 def _agent(engine, segment="mynumber", department="市民課") -> str:
     agent_id = str(uuid.uuid4())
-    queries.create_agent(engine, agent_id=agent_id, segment=segment, department=department,
-                         hostname=f"pc-{agent_id[:4]}", os="linux", os_version="12", agent_version="0.1",
-                         machine_id=agent_id, cert_serial=uuid.uuid4().int, cert_sha256="ab" * 32,
-                         cert_not_after=T0 + timedelta(days=365), enrolled_at=T0 - timedelta(days=30))
+    queries.create_agent(
+        engine,
+        agent_id=agent_id,
+        segment=segment,
+        department=department,
+        hostname=f"pc-{agent_id[:4]}",
+        os="linux",
+        os_version="12",
+        agent_version="0.1",
+        machine_id=agent_id,
+        cert_serial=uuid.uuid4().int,
+        cert_sha256="ab" * 32,
+        cert_not_after=T0 + timedelta(days=365),
+        enrolled_at=T0 - timedelta(days=30),
+    )
     return agent_id
 
 
@@ -41,8 +52,9 @@ class Feed:
         batch = []
         for kind, payload in items:
             self.seq = seq or self.seq + 1
-            batch.append(Event(kind=kind, payload=payload, severity="info", seq=self.seq, event_id=str(uuid7()),
-                               occurred_at=at))
+            batch.append(
+                Event(kind=kind, payload=payload, severity="info", seq=self.seq, event_id=str(uuid7()), occurred_at=at)
+            )
         return store_batch(self.engine, self.agent_id, batch, received_at=at), batch
 
 
@@ -59,11 +71,21 @@ def _active(engine, agent_id, rule_id=None):
 def test_critical_event_is_an_open_violation_when_the_batch_is_acked(engine):
     agent = _agent(engine)
     feed = Feed(engine, agent)
-    _, sent = feed.send(("usb.attached", {**STORAGE, "mode": "block"}), ("media.write", {"path": "/m/a.csv"}),
-                        ("media.write", {"path": "/m/b.csv"}), ("agent.started", {}))
+    _, sent = feed.send(
+        ("usb.attached", {**STORAGE, "mode": "block"}),
+        ("media.write", {"path": "/m/a.csv"}),
+        ("media.write", {"path": "/m/b.csv"}),
+        ("agent.started", {}),
+    )
     (v,) = _active(engine, agent)
     assert (v.rule_id, v.severity, v.status, v.count, v.segment, v.department) == (
-        "MED-002", "critical", "open", 2, "mynumber", "市民課")
+        "MED-002",
+        "critical",
+        "open",
+        2,
+        "mynumber",
+        "市民課",
+    )
     assert v.event_id == sent[1].event_id and v.last_event_id == sent[2].event_id
     # a repeat adds to the same violation; a replayed batch counts nothing twice
     feed.send(("media.write", {"path": "/m/c.csv"}), at=T0 + timedelta(hours=1))
@@ -79,8 +101,7 @@ def test_check_rule_auto_resolves_with_the_clearing_evidence(engine):
     feed.send(_check("mfa", "fail", {"local_mfa": False}), at=T0 + timedelta(days=1))
     (v,) = _active(engine, agent)
     assert (v.rule_id, v.count) == ("AUT-001", 2)
-    _, sent = feed.send(_check("mfa", "pass", {"local_mfa": True, "methods": ["pam_u2f"]}),
-                        at=T0 + timedelta(days=2))
+    _, sent = feed.send(_check("mfa", "pass", {"local_mfa": True, "methods": ["pam_u2f"]}), at=T0 + timedelta(days=2))
     assert _active(engine, agent) == []
     with engine.connect() as conn:
         done = vstore.get_violation(conn, v.id)
@@ -113,10 +134,21 @@ def test_repeated_blocks_escalate(engine):
 
 def _exception(engine, agent_id=None, department=None, rule="MED-002", until=T0 + timedelta(days=1)):
     with engine.begin() as conn:
-        return conn.execute(exceptions.insert().values(
-            agent_id=agent_id, department=department, rule_id=rule, valid_from=T0 - timedelta(days=1), until=until,
-            reason="業務上必要", approved_by="課長", created_at=T0, created_by="staff")
-            .returning(exceptions.c.id)).scalar_one()
+        return conn.execute(
+            exceptions.insert()
+            .values(
+                agent_id=agent_id,
+                department=department,
+                rule_id=rule,
+                valid_from=T0 - timedelta(days=1),
+                until=until,
+                reason="業務上必要",
+                approved_by="課長",
+                created_at=T0,
+                created_by="staff",
+            )
+            .returning(exceptions.c.id)
+        ).scalar_one()
 
 
 def test_exceptions_mark_violations_and_use_after_expiry_is_ops_005(engine):
@@ -158,8 +190,13 @@ def test_heartbeat_and_patch_age_on_the_schedule(engine):
     quiet, busy = _agent(engine, segment="lgwan"), _agent(engine, segment="lgwan")
     for a in (quiet, busy):
         queries_touch(engine, a, T0)
-    Feed(engine, busy).send(_check("patch", "fail", {"pending_security": [{"name": "openssl"}],
-                                                     "pending_security_count": 2, "oldest_security_days": 13.0}))
+    Feed(engine, busy).send(
+        _check(
+            "patch",
+            "fail",
+            {"pending_security": [{"name": "openssl"}], "pending_security_count": 2, "oldest_security_days": 13.0},
+        )
+    )
     assert _active(engine, busy) == []  # 13 days: within the 30-day policy
     now = T0 + timedelta(days=18, hours=1)  # Friday 11:00 JST
     queries_touch(engine, busy, now)
@@ -223,4 +260,6 @@ def test_staff_lifecycle_is_audited(engine):
     with engine.connect() as conn:
         log = audit.list_entries(conn)
     assert [(e.action, e.actor, e.target) for e in log] == [
-        ("violation.resolve", "佐藤", f"violation:{v.id}"), ("violation.ack", "佐藤", f"violation:{v.id}")]
+        ("violation.resolve", "佐藤", f"violation:{v.id}"),
+        ("violation.ack", "佐藤", f"violation:{v.id}"),
+    ]

@@ -18,8 +18,15 @@ T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 def _write(engine, n: int, start: int = 0) -> None:
     for i in range(start, start + n):
         with engine.begin() as conn:
-            audit.record(conn, at=T0 + timedelta(minutes=i), actor="佐藤", action="violation.ack",
-                         target=f"violation:{i}", details={"note": f"確認 {i}", "n": i}, os_user="sato")
+            audit.record(
+                conn,
+                at=T0 + timedelta(minutes=i),
+                actor="佐藤",
+                action="violation.ack",
+                target=f"violation:{i}",
+                details={"note": f"確認 {i}", "n": i},
+                os_user="sato",
+            )
 
 
 def _verify(engine):
@@ -36,8 +43,16 @@ def test_intact_chain_verifies(engine):
     assert {r.os_user for r in rows} == {"sato"}
 
 
-@pytest.mark.parametrize("column,value", [("actor", "鈴木"), ("os_user", "root"), ("target", "violation:99"),
-                                          ("details", {"note": "改ざん"}), ("at", T0 - timedelta(days=1))])
+@pytest.mark.parametrize(
+    "column,value",
+    [
+        ("actor", "鈴木"),
+        ("os_user", "root"),
+        ("target", "violation:99"),
+        ("details", {"note": "改ざん"}),
+        ("at", T0 - timedelta(days=1)),
+    ],
+)
 def test_an_edited_entry_is_detected(engine, column, value):
     _write(engine, 5)
     with engine.begin() as conn:
@@ -61,8 +76,15 @@ def test_a_rehashed_edit_still_breaks_the_next_link(engine):
     _write(engine, 3)
     with engine.begin() as conn:
         rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all()
-        forged = audit.entry_hash(rows[0].chain_hash, at=rows[1].at, actor="鈴木", os_user=rows[1].os_user,
-                                  action=rows[1].action, target=rows[1].target, details=rows[1].details)
+        forged = audit.entry_hash(
+            rows[0].chain_hash,
+            at=rows[1].at,
+            actor="鈴木",
+            os_user=rows[1].os_user,
+            action=rows[1].action,
+            target=rows[1].target,
+            details=rows[1].details,
+        )
         conn.execute(audit_log.update().where(audit_log.c.id == rows[1].id).values(actor="鈴木", chain_hash=forged))
     assert _verify(engine)[1].id == rows[2].id
 
@@ -92,9 +114,13 @@ def test_upgrade_chains_entries_written_before_the_chain(tmp_path):
     try:
         with engine.begin() as conn:
             for i in range(3):
-                conn.execute(sa.text("INSERT INTO audit_log (at, actor, action, target, details) "
-                                     "VALUES (:at, '佐藤', 'policy.set', :target, '{\"n\": 1}')"),
-                             {"at": f"2026-11-0{i + 1} 00:00:00.000000", "target": f"policy:{i}"})
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO audit_log (at, actor, action, target, details) "
+                        "VALUES (:at, '佐藤', 'policy.set', :target, '{\"n\": 1}')"
+                    ),
+                    {"at": f"2026-11-0{i + 1} 00:00:00.000000", "target": f"policy:{i}"},
+                )
         upgrade(url)
         assert _verify(engine) == (3, None)
         _write(engine, 1)

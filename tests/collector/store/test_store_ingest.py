@@ -158,9 +158,7 @@ def test_several_gaps_in_one_batch_and_one_before_it(engine):
     store_batch(engine, agent_id, _events([1]), T0)
     result = store_batch(engine, agent_id, _events([9, 4, 6]), T0)  # unsorted on purpose
     assert result.gaps == [(2, 3), (5, 5), (7, 8)]
-    ranges = sorted(
-        (g.payload["first_missing"], g.payload["last_missing"]) for g in _gap_events(engine, agent_id)
-    )
+    ranges = sorted((g.payload["first_missing"], g.payload["last_missing"]) for g in _gap_events(engine, agent_id))
     assert ranges == [(2, 3), (5, 5), (7, 8)]
 
 
@@ -264,9 +262,7 @@ def test_batch_waits_for_a_concurrent_writer_of_the_same_agent(engine):
         # Written by the holder while the batch is pending; a batch that read last_seq without waiting
         # would ack 3 and overwrite last_seq with 3.
         conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(last_seq=100))
-        worker = threading.Thread(
-            target=lambda: results.append(store_batch(engine, agent_id, _events([1, 2, 3])))
-        )
+        worker = threading.Thread(target=lambda: results.append(store_batch(engine, agent_id, _events([1, 2, 3]))))
         worker.start()
         worker.join(0.5)
         assert worker.is_alive(), "store_batch did not wait for the transaction holding the agent"
@@ -323,9 +319,7 @@ def test_concurrent_overlapping_batches_store_each_seq_once(db_url):
 
 def test_touch_agent_updates_only_what_was_reported(engine):
     agent_id = _agent(engine)
-    touch_agent(
-        engine, agent_id, seen_at=T0 + timedelta(minutes=1), policy_version="v1", agent_version="0.2.0"
-    )
+    touch_agent(engine, agent_id, seen_at=T0 + timedelta(minutes=1), policy_version="v1", agent_version="0.2.0")
     touch_agent(engine, agent_id, seen_at=T0 + timedelta(minutes=2))
     agent = queries.get_agent(engine, agent_id)
     assert (agent.last_seen_at, agent.policy_version, agent.agent_version) == (

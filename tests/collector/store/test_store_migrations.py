@@ -13,9 +13,14 @@ from collector.store import db, models
 def _diff(engine: sa.Engine, metadata: sa.MetaData) -> list:
     with engine.connect() as conn:
         # PostgreSQL's event partitions share their parent's schema: compared as the one events table.
-        ctx = MigrationContext.configure(conn, opts={
-            "compare_type": True, "compare_server_default": True,
-            "include_name": lambda name, type_, _parent: not (type_ == "table" and models.is_partition(name))})
+        ctx = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_name": lambda name, type_, _parent: not (type_ == "table" and models.is_partition(name)),
+            },
+        )
         return compare_metadata(ctx, metadata)
 
 

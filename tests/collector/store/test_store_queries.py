@@ -204,9 +204,7 @@ def test_one_use_token_is_consumed_exactly_once_under_contention(engine):
 
 
 def _ev(seq: int, kind: str, at: datetime) -> Event:
-    return Event(
-        kind=kind, payload={"n": seq}, severity="info", seq=seq, event_id=str(uuid7()), occurred_at=at
-    )
+    return Event(kind=kind, payload={"n": seq}, severity="info", seq=seq, event_id=str(uuid7()), occurred_at=at)
 
 
 def test_list_and_count_events(engine):
@@ -235,9 +233,7 @@ def test_list_and_count_events(engine):
     # since is inclusive and compares instants, whatever the zone it is given in.
     since = (T0 + timedelta(minutes=1)).astimezone(JST)
     assert [e.seq for e in queries.list_events(engine, agent_id=a, since=since)] == [3, 2]
-    assert [
-        e.seq for e in queries.list_events(engine, agent_id=a, kind="usb.blocked", since=since, limit=1)
-    ] == [3]
+    assert [e.seq for e in queries.list_events(engine, agent_id=a, kind="usb.blocked", since=since, limit=1)] == [3]
     assert queries.list_events(engine, agent_id=str(uuid.uuid4())) == []
     assert (
         queries.count_events(engine),

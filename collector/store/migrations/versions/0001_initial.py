@@ -58,17 +58,13 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(100), nullable=False),
         sa.CheckConstraint(SEGMENT_CHECK, name=op.f("ck_enrollment_tokens_segment")),
         sa.CheckConstraint("uses_allowed >= 1", name=op.f("ck_enrollment_tokens_uses_allowed")),
-        sa.CheckConstraint(
-            "uses_left >= 0 AND uses_left <= uses_allowed", name=op.f("ck_enrollment_tokens_uses_left")
-        ),
+        sa.CheckConstraint("uses_left >= 0 AND uses_left <= uses_allowed", name=op.f("ck_enrollment_tokens_uses_left")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollment_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_enrollment_tokens_token_hash")),
     )
     op.create_table(
         "events",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("agent_id", sa.String(36), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=True),
         sa.Column("event_id", sa.String(36), nullable=False),

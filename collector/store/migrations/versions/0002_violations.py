@@ -83,8 +83,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_violations")),
         sa.UniqueConstraint("active_key", name=op.f("uq_violations_active_key")),
     )
-    for cols in (["first_seen"], ["status", "first_seen"], ["agent_id", "first_seen"], ["rule_id", "first_seen"],
-                 ["department", "first_seen"], ["segment", "first_seen"], ["last_seen"]):
+    for cols in (
+        ["first_seen"],
+        ["status", "first_seen"],
+        ["agent_id", "first_seen"],
+        ["rule_id", "first_seen"],
+        ["department", "first_seen"],
+        ["segment", "first_seen"],
+        ["last_seen"],
+    ):
         op.create_index(op.f("ix_violations_" + "_".join(cols)), "violations", cols)
     op.create_table(
         "audit_log",
@@ -123,8 +130,15 @@ def downgrade() -> None:
     op.drop_table("check_state")
     op.drop_index(op.f("ix_audit_log_at"), table_name="audit_log")
     op.drop_table("audit_log")
-    for cols in (["first_seen"], ["status", "first_seen"], ["agent_id", "first_seen"], ["rule_id", "first_seen"],
-                 ["department", "first_seen"], ["segment", "first_seen"], ["last_seen"]):
+    for cols in (
+        ["first_seen"],
+        ["status", "first_seen"],
+        ["agent_id", "first_seen"],
+        ["rule_id", "first_seen"],
+        ["department", "first_seen"],
+        ["segment", "first_seen"],
+        ["last_seen"],
+    ):
         op.drop_index(op.f("ix_violations_" + "_".join(cols)), table_name="violations")
     op.drop_table("violations")
     op.drop_index(op.f("ix_exceptions_rule_id_until"), table_name="exceptions")

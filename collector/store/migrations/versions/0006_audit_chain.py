@@ -35,8 +35,15 @@ def _chain_existing_entries() -> None:
     previous = GENESIS
     rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all()
     for row in rows:
-        previous = entry_hash(previous, at=row.at, actor=row.actor, os_user=None, action=row.action,
-                              target=row.target, details=row.details)
+        previous = entry_hash(
+            previous,
+            at=row.at,
+            actor=row.actor,
+            os_user=None,
+            action=row.action,
+            target=row.target,
+            details=row.details,
+        )
         conn.execute(audit_log.update().where(audit_log.c.id == row.id).values(chain_hash=previous))
 
 

@@ -49,7 +49,9 @@ def test_removable_by_usb_ancestor_or_flag(tmp_path):
         (klass / link).symlink_to(target)
     found = MountTable(tmp_path).removable()
     assert [(r.mount.mount_point, r.device_serial, r.usb_port) for r in found] == [
-        ("/media/taro/USB STICK", "SER-9", "1-1"), ("/media/ro", "", "")]
+        ("/media/taro/USB STICK", "SER-9", "1-1"),
+        ("/media/ro", "", ""),
+    ]
 
 
 class _Mounts:

@@ -38,8 +38,9 @@ def test_install_writes_unit_then_reloads_enables_and_restarts(tmp_path):
     fake = FakeSystemctl()
     svc = SystemdService(tmp_path / "units", fake, EarlyFiles(tmp_path / "udev", tmp_path / "modprobe.d"))
     (tmp_path / "units").mkdir()
-    where = svc.install(["/venv/bin/python", "-m", "agent.cli", "run", "--state-dir", str(tmp_path / "st")],
-                        tmp_path / "st")
+    where = svc.install(
+        ["/venv/bin/python", "-m", "agent.cli", "run", "--state-dir", str(tmp_path / "st")], tmp_path / "st"
+    )
     unit = Path(where).read_text()
     assert f"ExecStart=/venv/bin/python -m agent.cli run --state-dir {tmp_path}/st" in unit
     assert f"ReadWritePaths={tmp_path}/st" in unit and (tmp_path / "st").is_dir()
@@ -47,9 +48,12 @@ def test_install_writes_unit_then_reloads_enables_and_restarts(tmp_path):
     # Deny-by-default before the agent runs: the udev rule and the usbcore option come with the unit.
     assert (tmp_path / "udev/70-mamori-usb.rules").read_text() == UDEV_RULE
     assert (tmp_path / "modprobe.d/mamori-usb.conf").read_text() == MODPROBE_CONF
-    assert fake.calls == [["udevadm", "control", "--reload"], ["systemctl", "daemon-reload"],
-                          ["systemctl", "enable", "mamori-agent.service"],
-                          ["systemctl", "restart", "mamori-agent.service"]]
+    assert fake.calls == [
+        ["udevadm", "control", "--reload"],
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "mamori-agent.service"],
+        ["systemctl", "restart", "mamori-agent.service"],
+    ]
 
 
 def test_refusal_is_reported_with_systemctls_words(tmp_path):
@@ -68,8 +72,11 @@ def test_uninstall_disables_and_removes(tmp_path):
     fake.calls.clear()
     assert svc.uninstall() is True
     assert not svc.unit_path.exists() and not list((tmp_path / "udev").iterdir())
-    assert fake.calls == [["systemctl", "disable", "--now", "mamori-agent.service"],
-                          ["udevadm", "control", "--reload"], ["systemctl", "daemon-reload"]]
+    assert fake.calls == [
+        ["systemctl", "disable", "--now", "mamori-agent.service"],
+        ["udevadm", "control", "--reload"],
+        ["systemctl", "daemon-reload"],
+    ]
 
 
 def test_state_from_recorded_systemctl_show():
@@ -120,8 +127,12 @@ def _watch_script(tmp_path: Path) -> Path:
 
 
 def test_signal_sender_is_identified_for_real(tmp_path):
-    proc = subprocess.Popen([sys.executable, str(_watch_script(tmp_path))], stdout=subprocess.PIPE, text=True,
-                            env={"INVOCATION_ID": "0123456789abcdef", "PATH": "/usr/bin:/bin"})
+    proc = subprocess.Popen(
+        [sys.executable, str(_watch_script(tmp_path))],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"INVOCATION_ID": "0123456789abcdef", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.stdout.readline().strip() == "ready"
     proc.terminate()  # from this process, not PID 1: not the service manager even under systemd
     out, _ = proc.communicate(timeout=20)
@@ -133,10 +144,13 @@ def test_signal_sender_is_identified_for_real(tmp_path):
 def test_sigterm_from_pid_1_under_a_service_manager_is_orderly(tmp_path):
     """In a new PID namespace the shell is PID 1, as systemd is for the services it starts."""
     script = _watch_script(tmp_path)
-    shell = (f"INVOCATION_ID=abc {sys.executable} {script} > {tmp_path}/out & "
-             f"while ! grep -q ready {tmp_path}/out 2>/dev/null; do sleep 0.05; done; kill -TERM $!; wait $!")
-    proc = subprocess.run(["unshare", "--pid", "--fork", "--kill-child", "sh", "-c", shell], capture_output=True,
-                          text=True, timeout=60)
+    shell = (
+        f"INVOCATION_ID=abc {sys.executable} {script} > {tmp_path}/out & "
+        f"while ! grep -q ready {tmp_path}/out 2>/dev/null; do sleep 0.05; done; kill -TERM $!; wait $!"
+    )
+    proc = subprocess.run(
+        ["unshare", "--pid", "--fork", "--kill-child", "sh", "-c", shell], capture_output=True, text=True, timeout=60
+    )
     if proc.returncode != 0 and "Operation not permitted" in proc.stderr:
         pytest.skip(f"cannot create a PID namespace here: {proc.stderr.strip()}")
     assert (tmp_path / "out").read_text().splitlines()[-1] == "True service-stop"

@@ -30,8 +30,10 @@ def _descriptors(*interfaces: tuple[int, int, int], alt_dup: bool = False) -> by
 
 
 def test_parse_uevent_kernel_message():
-    data = (b"add@/devices/pci0000:00/0000:00:02.0/usb1/1-1\0ACTION=add\0DEVPATH=/devices/pci0000:00/0000:00:02.0/"
-            b"usb1/1-1\0SUBSYSTEM=usb\0DEVTYPE=usb_device\0PRODUCT=46f4/1/0\0SEQNUM=1234\0")
+    data = (
+        b"add@/devices/pci0000:00/0000:00:02.0/usb1/1-1\0ACTION=add\0DEVPATH=/devices/pci0000:00/0000:00:02.0/"
+        b"usb1/1-1\0SUBSYSTEM=usb\0DEVTYPE=usb_device\0PRODUCT=46f4/1/0\0SEQNUM=1234\0"
+    )
     ev = parse_uevent(data)
     assert ev is not None and ev.action == "add" and ev.subsystem == "usb" and ev.devtype == "usb_device"
     assert ev.env["SEQNUM"] == "1234"
@@ -62,14 +64,20 @@ def _tree(root: Path) -> Path:
     (root / "sys/bus/usb/drivers_probe").write_text("")
     hub = devices / "usb1"
     hub.mkdir()
-    for name, value in (("authorized_default", "1"), ("interface_authorized_default", "1"), ("idVendor", "1d6b"),
-                        ("idProduct", "0002"), ("authorized", "1")):
+    for name, value in (
+        ("authorized_default", "1"),
+        ("interface_authorized_default", "1"),
+        ("idVendor", "1d6b"),
+        ("idProduct", "0002"),
+        ("authorized", "1"),
+    ):
         (hub / name).write_text(value + "\n")
     return devices
 
 
-def _add_device(devices: Path, name: str, attrs: dict[str, bytes], interfaces: list[tuple[int, int, int]],
-                authorized: str = "0") -> Path:
+def _add_device(
+    devices: Path, name: str, attrs: dict[str, bytes], interfaces: list[tuple[int, int, int]], authorized: str = "0"
+) -> Path:
     dev = devices / name
     dev.mkdir()
     for key, value in attrs.items():
@@ -86,17 +94,32 @@ def _add_device(devices: Path, name: str, attrs: dict[str, bytes], interfaces: l
 
 
 def _policy(mode: str, allow: list[str] | None = None, temporary: list[dict] | None = None):
-    doc = policy_doc.DEFAULTS["lgwan"] | {"usb": {"mode": mode, "allow": allow or [], "temporary": temporary or [],
-                                                  "restore_on_exit": False}}
+    doc = policy_doc.DEFAULTS["lgwan"] | {
+        "usb": {"mode": mode, "allow": allow or [], "temporary": temporary or [], "restore_on_exit": False}
+    }
     return compile_usb(policy_doc.validate(doc))
 
 
 def test_guard_denies_by_default_and_handles_malformed_devices(tmp_path):
     devices = _tree(tmp_path)
-    _add_device(devices, "1-1", {"idVendor": b"0781\n", "idProduct": b"5581\n", "product": b"\xff\xfeStick\x00\x07\n",
-                                 "manufacturer": b"M" * 100000}, [(8, 6, 0x50)])  # no serial, junk names
-    _add_device(devices, "1-2", {"idVendor": b"046d\n", "idProduct": b"c31c\n", "serial": b"K" * 5000},
-                [(3, 1, 1), (8, 6, 0x50)], authorized="1")  # composite, already authorized before the agent
+    _add_device(
+        devices,
+        "1-1",
+        {
+            "idVendor": b"0781\n",
+            "idProduct": b"5581\n",
+            "product": b"\xff\xfeStick\x00\x07\n",
+            "manufacturer": b"M" * 100000,
+        },
+        [(8, 6, 0x50)],
+    )  # no serial, junk names
+    _add_device(
+        devices,
+        "1-2",
+        {"idVendor": b"046d\n", "idProduct": b"c31c\n", "serial": b"K" * 5000},
+        [(3, 1, 1), (8, 6, 0x50)],
+        authorized="1",
+    )  # composite, already authorized before the agent
     (devices / "1-3").mkdir()  # a device that vanished half-way: no attributes at all
     emitted: list[tuple[str, dict]] = []
     guard = Guard(Sysfs(tmp_path), _policy("block"), lambda k, p: emitted.append((k, p)), clock=lambda: NOW)
@@ -126,8 +149,12 @@ def test_guard_temporary_permission_expires_offline(tmp_path):
     clock = {"now": NOW}
     emitted: list[tuple[str, dict]] = []
     temp = [{"id": "T-7", "serial": "SER1", "until": (NOW + timedelta(minutes=30)).isoformat(), "reason": "r"}]
-    guard = Guard(Sysfs(tmp_path), _policy("block", temporary=temp), lambda k, p: emitted.append((k, p)),
-                  clock=lambda: clock["now"])
+    guard = Guard(
+        Sysfs(tmp_path),
+        _policy("block", temporary=temp),
+        lambda k, p: emitted.append((k, p)),
+        clock=lambda: clock["now"],
+    )
     guard.start()
     assert (devices / "1-1/authorized").read_text().strip() == "1"
     assert emitted[-1][0] == "usb.allowed" and emitted[-1][1]["decided_by"].startswith("temporary T-7")

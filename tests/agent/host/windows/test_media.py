@@ -57,8 +57,10 @@ def test_parse_recorded_pnp():
     assert "USB\\ROOT_HUB30\\4&1A2B3C4D&0&0" not in devices
 
 
-@pytest.mark.parametrize("junk", [None, "text", 5, [None, 3, "x", {"DeviceID": 7}, {"Name": "no id"}],
-                                  {"DeviceID": "USB\\VID_ZZZZ&PID_1\\x"}])
+@pytest.mark.parametrize(
+    "junk",
+    [None, "text", 5, [None, 3, "x", {"DeviceID": 7}, {"Name": "no id"}], {"DeviceID": "USB\\VID_ZZZZ&PID_1\\x"}],
+)
 def test_parse_pnp_survives_junk(junk):
     assert parse_pnp(junk) == []
 
@@ -151,8 +153,9 @@ def test_policy_no_longer_applied_is_reported_once_and_its_return_too():
             return True
 
     emitted, pnp = [], Flaky()
-    control = WindowsMediaControl(lambda k, p: emitted.append((k, p)), recorded_registry(), pnp,
-                                  clock=lambda: NOW, interval=0.02)
+    control = WindowsMediaControl(
+        lambda k, p: emitted.append((k, p)), recorded_registry(), pnp, clock=lambda: NOW, interval=0.02
+    )
     control.start(_doc("block"))
 
     def states():
