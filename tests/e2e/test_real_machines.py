@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
-import sqlite3
 import subprocess
 
 import pytest
@@ -213,9 +213,6 @@ def test_restored_state_folder_delivers_everything_and_is_recorded(collector, ma
 
 
 def test_a_terminal_whose_batches_keep_failing_is_a_violation(collector, make_agent):
-    from agent.spool import Spool
-    from mamori.v1 import events_pb2
-
     collector.start()
     a = make_agent("a")
     a.enroll(collector, collector.token())
@@ -223,19 +220,17 @@ def test_a_terminal_whose_batches_keep_failing_is_a_violation(collector, make_ag
     a.start()
     wait_event(collector, a, "policy.applied", lambda e: True, "connected")
     a.stop()
-    spool = Spool.open(a.state_dir / "spool")
-    seq = spool.append("check.result", {"check_id": "x", "status": "pass"})
-    spool.close()
-    db = sqlite3.connect(a.state_dir / "spool" / "spool.db")
-    msg = events_pb2.Event.FromString(db.execute("SELECT data FROM events WHERE seq = ?", (seq,)).fetchone()[0])
-    msg.event_id = "not-a-uuid7"  # a batch the collector refuses every time it is sent
-    db.execute("UPDATE events SET data = ? WHERE seq = ?", (msg.SerializeToString(), seq))
-    db.commit()
-    db.close()
+    collector.stop()
+    # The agent bounds its own events (an oversized one becomes event.oversize), so what it cannot foresee is the
+    # collector's own setting: batches above a limit set lower than the agent's batch size are refused every time.
+    config = collector.data_dir / "collector.toml"
+    config.write_text(re.sub(r"(?m)^max_batch_events = .*$", "max_batch_events = 2", config.read_text()))
+    a.emit(5)
+    collector.start()
     a.start()
     refused = wait_event(collector, a, "batch.refused", lambda e: True, "refusals recorded by the collector")
     assert refused["seq"] is None and refused["payload"]["consecutive"] == 3
-    assert "event_id is not a UUIDv7" in refused["payload"]["error"]  # the wire-edge validation's words
+    assert "exceeds the limit of 2" in refused["payload"]["error"]  # the wire-edge validation's words
     [v] = [
         v
         for v in json.loads(collector.cli("violations", "list", "--agent", a.agent_id, "--json").stdout)
