@@ -86,13 +86,15 @@ def _lock(conn: Connection, agent_id: str) -> None:
     conn.execute(select(agents.c.id).where(agents.c.id == agent_id).with_for_update())
 
 
+def _open_agents(conn: Connection, rule_id: str) -> set[str]:
+    """Agents with a violation of rule_id open: a state rule looks at them each tick to clear what has ended."""
+    query = select(violations.c.agent_id).where(violations.c.rule_id == rule_id, violations.c.active_key.is_not(None))
+    return set(conn.execute(query).scalars())
+
+
 def _heartbeats(conn: Connection, now: datetime, documents: dict[str, dict[str, Any]]) -> None:
     rule = RULES["OPS-002"]
-    open_ids = set(
-        conn.execute(
-            select(violations.c.agent_id).where(violations.c.rule_id == rule.id, violations.c.active_key.is_not(None))
-        ).scalars()
-    )
+    open_ids = _open_agents(conn, rule.id)
     for segment in rule.segments:
         params = params_for(documents[segment], rule)
         if params is None:
@@ -126,11 +128,7 @@ def _heartbeats(conn: Connection, now: datetime, documents: dict[str, dict[str, 
 def _certificates(conn: Connection, now: datetime, documents: dict[str, dict[str, Any]]) -> None:
     """OPS-006 on agents whose certificate on record is near its end, and clears once it was renewed."""
     rule = RULES["OPS-006"]
-    open_ids = set(
-        conn.execute(
-            select(violations.c.agent_id).where(violations.c.rule_id == rule.id, violations.c.active_key.is_not(None))
-        ).scalars()
-    )
+    open_ids = _open_agents(conn, rule.id)
     for segment in rule.segments:
         params = params_for(documents[segment], rule)
         if params is None:
